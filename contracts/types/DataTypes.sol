@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.28;
+
+/// @notice Lifecycle of a merchant on the platform.
+/// Active: sells and is served. Restricted: a regulator's order, no new cards or renewals, service goes on.
+/// Frozen: collapse handling, no sales and no releases, holders reclaim their balances.
+/// WindingDown: exit announced, no sales, served until the notice ends, then balances go back to holders.
+/// Exited: closed, holds nothing.
+enum MerchantStatus {
+    None,
+    Active,
+    Restricted,
+    Frozen,
+    WindingDown,
+    Exited
+}
+
+/// @notice Risk level set by the risk oracle. High: no new cards, no renewals. Medium: new card value capped per 30 days.
+enum RiskLevel {
+    Low,
+    Medium,
+    High
+}
+
+/// @notice Stored card status. `Consumed`, `Expired` and `Claimable` are derived by `cardStatus`, never stored.
+enum CardStatus {
+    None,
+    Active,
+    RefundRequested,
+    Disputed,
+    Refunded,
+    Consumed,
+    Expired,
+    Claimable
+}
+
+enum PlanKind {
+    None,
+    Lesson,
+    Periodic
+}
+
+/// @notice Custody policy of the district ("1") or of one industry ("N").
+/// Money in fen, durations in days. A zero cap means "no cap".
+struct Policy {
+    // slot 0
+    uint16 custodyBps; // share of each payment held in escrow, in basis points (10000 = 100%)
+    uint8 coolingOffDays; // unused cards are refundable in full this long after purchase
+    uint16 exitNoticeDays; // notice a leaving merchant gives before its balances go back to holders
+    uint16 maxLessons; // lessons left on one card at most
+    uint16 maxValidityDays; // validity of one card at most
+    uint48 maxCardValue; // named card value at most, fen
+    uint48 maxAnonymousValue; // anonymous card value at most, fen
+    uint48 mediumRiskCap30d; // new card value per 30 days at most for a medium-risk merchant, fen
+}
+
+struct Industry {
+    // slot 0
+    address regulator; // the responsible industry regulator ("N"); zero: the market regulation bureau acts
+    bool exists;
+    bool hasPolicy; // false: the default policy applies
+    // slot 1
+    Policy policy;
+}
+
+struct Bank {
+    // slot 0
+    address account;
+    // slot 1
+    address token;
+}
+
+struct Merchant {
+    // slot 0
+    address account;
+    uint16 industryId;
+    uint16 bankId;
+    MerchantStatus status;
+    RiskLevel risk;
+    uint32 cardCount;
+    uint32 planCount;
+    // slot 1: the merchant's ledger. held = paidIn - released - refunded; payable = released - paidOut.
+    uint64 paidIn;
+    uint64 released;
+    uint64 refunded;
+    uint64 paidOut;
+    // slot 2
+    uint40 exitEffectiveAt; // when the exit notice ends (WindingDown)
+    uint40 windowStart; // start of the current 30-day sales window (medium-risk cap)
+    uint64 windowSales; // card value sold in that window, fen
+}
+
+struct Plan {
+    // slot 0
+    PlanKind kind;
+    bool active;
+    uint16 units; // lessons, or periods
+    uint32 periodSeconds; // periodic plans only
+    uint16 validityDays; // lesson plans; periodic plans last units * periodSeconds
+    uint48 price; // fen
+}
+
+struct Card {
+    // slot 0: everything a consumption reads and writes
+    address holder;
+    uint40 held; // custodied money still in escrow for this card, fen
+    uint16 unitsLeft; // lessons or periods not yet released
+    uint16 unitsUsed; // lessons or periods released; also the voucher sequence
+    uint16 expiryDay; // the card may be used until this UTC day starts (days since 1970); zero: no expiry
+    CardStatus status;
+    // slot 1
+    PlanKind kind;
+    bool named; // sold to a registered (real-name) holder: the named-card value cap applies
+    uint8 coolingOffDays; // the policy's, at purchase
+    uint32 planIndex; // the plan it was bought on
+    uint32 periodSeconds; // periodic cards
+    uint40 startedAt;
+    uint48 paidIn; // custodied in total, purchase and renewals, fen
+    uint48 direct; // paid straight to the merchant when custody is under 100%, fen
+}
+
+/// @notice A consumer's confirmation of `lessons` lessons on `cardId`, signed with EIP-712 by the card holder.
+/// `sequence` is the number of lessons the card had used when the consumer signed: a voucher is good once.
+struct Voucher {
+    uint64 cardId;
+    uint16 lessons;
+    uint16 sequence;
+    uint40 deadline;
+    uint8 v;
+    bytes32 r;
+    bytes32 s;
+}

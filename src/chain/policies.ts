@@ -1,0 +1,57 @@
+/**
+ * Beijing's defaults for the "1+N" policy: one district policy and the industries' own ones.
+ * Money in fen. Sources: 北京市单用途预付卡管理条例 (2022) and the national rules it builds on.
+ */
+export interface PolicyInput {
+  custodyBps: number;
+  coolingOffDays: number;
+  exitNoticeDays: number;
+  maxLessons: number;
+  maxValidityDays: number;
+  maxCardValue: bigint;
+  maxAnonymousValue: bigint;
+  mediumRiskCap30d: bigint;
+}
+
+export const CNY = 100n; // fen per yuan
+
+/** The district's default ("1"): 40% custody, 7 cooling-off days, 30 days' exit notice, named 5,000 / anonymous 1,000 CNY. */
+export const DEFAULT_POLICY: PolicyInput = {
+  custodyBps: 4000,
+  coolingOffDays: 7,
+  exitNoticeDays: 30,
+  maxLessons: 0,
+  maxValidityDays: 0,
+  maxCardValue: 5_000n * CNY,
+  maxAnonymousValue: 1_000n * CNY,
+  mediumRiskCap30d: 20_000n * CNY,
+};
+
+/** Training and youth sports: 100% custody, at most 60 lessons, 3 months and 5,000 CNY a card. */
+export const TRAINING_POLICY: PolicyInput = {
+  ...DEFAULT_POLICY,
+  custodyBps: 10_000,
+  maxLessons: 60,
+  maxValidityDays: 92,
+  mediumRiskCap30d: 10_000n * CNY,
+};
+
+export interface IndustryDefinition {
+  id: number;
+  code: string;
+  name: string;
+  /** The responsible industry regulator; null: none designated (tickets go to the market regulation bureau). */
+  regulator: string | null;
+  policy: PolicyInput | null;
+}
+
+/** The industries a district starts with. Ids are stable codes shared by chain and gateway. */
+export const BEIJING_INDUSTRIES: IndustryDefinition[] = [
+  { id: 1, code: "education", name: "Education and training (教育培训)", regulator: "education-commission", policy: TRAINING_POLICY },
+  { id: 2, code: "youth-sports", name: "Youth sports training (青少年体育培训)", regulator: "sports-bureau", policy: TRAINING_POLICY },
+  { id: 3, code: "fitness", name: "Fitness (健身)", regulator: "sports-bureau", policy: { ...DEFAULT_POLICY, custodyBps: 4000 } },
+  { id: 4, code: "beauty", name: "Beauty and hairdressing (美容美发)", regulator: "commerce-bureau", policy: { ...DEFAULT_POLICY, custodyBps: 3000 } },
+  { id: 5, code: "car-wash", name: "Car wash (洗车)", regulator: "commerce-bureau", policy: { ...DEFAULT_POLICY, custodyBps: 2000 } },
+  { id: 6, code: "retail", name: "Retail shopping cards (购物卡)", regulator: "commerce-bureau", policy: { ...DEFAULT_POLICY, custodyBps: 2000 } },
+  { id: 7, code: "pet-care", name: "Pet care (宠物服务)", regulator: null, policy: null },
+];
