@@ -311,7 +311,10 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
         }
         Policy memory policy = registry.policyOf(m.industryId);
         _checkSelling(merchantId, m, policy, plan.price);
-        _checkCaps(policy, plan, card.held, card.unitsLeft, card.named);
+        // The value caps bound a card's face value: scale its custodied balance back up by its custody ratio.
+        uint256 paidIn = card.paidIn;
+        uint256 faceLeft = paidIn == 0 ? 0 : (uint256(card.held) * (paidIn + card.direct) + paidIn - 1) / paidIn;
+        _checkCaps(policy, plan, faceLeft, card.unitsLeft, card.named);
 
         (uint256 custodied, uint256 direct) = CustodyMath.split(plan.price, policy.custodyBps);
         uint40 expiresAt;
@@ -399,6 +402,7 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
         uint32 merchantId = _merchantIdOfCard(voucher.cardId);
         Merchant storage m = _merchants[merchantId];
         _checkServing(merchantId, m);
+        if (msg.sender != m.account) revert Custody_NotMerchant(merchantId, msg.sender);
         m.released += _consume(voucher);
     }
 
@@ -418,6 +422,7 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
                 current = merchantId;
                 m = _merchants[merchantId];
                 _checkServing(merchantId, m);
+                if (msg.sender != m.account) revert Custody_NotMerchant(merchantId, msg.sender);
             }
             releasedSum += _consume(voucher);
             unchecked {
@@ -501,10 +506,11 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
     function refundCoolingOff(uint64 cardId) external override {
         Card storage card = _holderCard(cardId);
         if (card.status != CardStatus.Active) revert Custody_CardNotActive(cardId, card.status);
+        uint32 merchantId = _merchantIdOfCard(cardId);
+        _settlePeriods(cardId, card, _merchants[merchantId]);
         if (card.unitsUsed != 0) revert Custody_CardAlreadyUsed(cardId, card.unitsUsed);
         uint256 endsAt = uint256(card.startedAt) + uint256(card.coolingOffDays) * 1 days;
         if (block.timestamp >= endsAt) revert Custody_CoolingOffOver(cardId, endsAt);
-        uint32 merchantId = _merchantIdOfCard(cardId);
         _refundAll(cardId, merchantId, _merchants[merchantId], card, RefundReason.CoolingOff);
     }
 
@@ -514,6 +520,8 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
         if (card.status != CardStatus.Active || card.held == 0) revert Custody_CardNotActive(cardId, cardStatus(cardId));
         uint32 merchantId = _merchantIdOfCard(cardId);
         Merchant storage m = _merchants[merchantId];
+        _settlePeriods(cardId, card, m);
+        if (card.held == 0) revert Custody_CardNotActive(cardId, cardStatus(cardId));
         if (_expired(card)) {
             _refundAll(cardId, merchantId, m, card, RefundReason.Expired);
             return;
@@ -652,6 +660,13 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
         return true;
     }
 
+    /// @dev The periods already elapsed on a periodic card were served: they are released to a serving merchant
+    /// before any of the card's money can go back to its holder.
+    function _settlePeriods(uint64 cardId, Card storage card, Merchant storage m) internal {
+        if (card.kind != PlanKind.Periodic || _claimable(m) || m.status == MerchantStatus.Exited) return;
+        _releasePeriodic(cardId);
+    }
+
     /// @dev Gives everything a card holds back to its holder and closes it.
     function _refundAll(
         uint64 cardId,
@@ -730,7 +745,7 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
                 revert Custody_ValidityCapExceeded(plan.validityDays, policy.maxValidityDays);
             }
         } else {
-            uint256 days_ = (uint256(plan.units) * plan.periodSeconds + 1 days - 1) / 1 days;
+            uint256 days_ = ((unitsLeft + plan.units) * plan.periodSeconds + 1 days - 1) / 1 days;
             if (policy.maxValidityDays != 0 && days_ > policy.maxValidityDays) {
                 revert Custody_ValidityCapExceeded(days_, policy.maxValidityDays);
             }

@@ -1,10 +1,11 @@
+import { expect } from "chai";
 import { ethers } from "hardhat";
 import { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { ContractTransactionResponse } from "ethers";
 import { deployPlatform, addCustodianBank } from "../../src/chain/deploy";
 import { DEFAULT_POLICY, TRAINING_POLICY, CNY } from "../../src/chain/policies";
 import { signConsumption, voucherArg, SignedVoucher } from "../../src/chain/vouchers";
-import { PrepaidEscrow } from "../../typechain-types";
+import { CustodyToken__factory, PrepaidEscrow } from "../../typechain-types";
 
 export const EDUCATION = 1;
 export const FITNESS = 3;
@@ -88,3 +89,66 @@ export async function voucher(
 }
 
 export { voucherArg };
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helpers for the unit tests: enum values as the contracts number them, conservation, voucher tampering.
+// ---------------------------------------------------------------------------------------------------------------
+
+export const MerchantStatus = { None: 0, Active: 1, Restricted: 2, Frozen: 3, WindingDown: 4, Exited: 5 } as const;
+export const CardStatus = {
+  None: 0, Active: 1, RefundRequested: 2, Disputed: 3, Refunded: 4, Consumed: 5, Expired: 6, Claimable: 7,
+} as const;
+export const RiskLevel = { Low: 0, Medium: 1, High: 2 } as const;
+export const RefundReason = {
+  CoolingOff: 0, Accepted: 1, Dispute: 2, SmallBalance: 3, Expired: 4, Frozen: 5, Exit: 6,
+} as const;
+export const PlanKind = { None: 0, Lesson: 1, Periodic: 2 } as const;
+
+/** secp256k1 group order: (r, n - s, v ^ 1) is the malleable twin of a signature (r, s, v). */
+export const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+
+/** The high-s twin of a voucher's signature; it recovers the same key, and the escrow must refuse it. */
+export function highS(v: SignedVoucher): SignedVoucher {
+  const s = SECP256K1_N - BigInt(v.s);
+  return { ...v, s: ethers.toBeHex(s, 32), v: v.v === 27 ? 28 : 27 };
+}
+
+/** A fixture's world as the conservation check needs it. */
+type Platform = Awaited<ReturnType<typeof deployFixture>>;
+
+/**
+ * Conservation: for each bank, the escrow's balance of its token is the sum of held + payable over that bank's
+ * merchants, and the token's total supply is exactly what the escrow holds (no tokens outside custody).
+ */
+export async function expectConservation(f: Platform): Promise<void> {
+  const escrowAddress = await f.escrow.getAddress();
+  const bankCount = Number(await f.escrow.bankCount());
+  const owed = new Map<number, bigint>();
+  const merchantCount = Number(await f.escrow.merchantCount());
+  for (let id = 1; id <= merchantCount; id++) {
+    const m = await f.escrow.merchantOf(id);
+    const [held, payable] = await f.escrow.balancesOf(id);
+    expect(m.paidIn, `merchant ${id}: paidIn = released + refunded + held`).to.equal(m.released + m.refunded + held);
+    expect(m.released, `merchant ${id}: released = paidOut + payable`).to.equal(m.paidOut + payable);
+    owed.set(Number(m.bankId), (owed.get(Number(m.bankId)) ?? 0n) + held + payable);
+  }
+  for (let bankId = 1; bankId <= bankCount; bankId++) {
+    const token = CustodyToken__factory.connect((await f.escrow.bankOf(bankId)).token, ethers.provider);
+    const balance = await token.balanceOf(escrowAddress);
+    expect(balance, `bank ${bankId}: escrow balance = sum of held + payable`).to.equal(owed.get(bankId) ?? 0n);
+    expect(await token.totalSupply(), `bank ${bankId}: total supply = escrow balance`).to.equal(balance);
+  }
+}
+
+/** Sets the next block's timestamp and returns it, so a test can expect exact times in events. */
+export async function atNextBlock(offsetSeconds = 1): Promise<number> {
+  const t = (await latestTime()) + offsetSeconds;
+  await ethers.provider.send("evm_setNextBlockTimestamp", [t]);
+  return t;
+}
+
+/** The UTC day (days since 1970) a card may be used until, as the escrow stores it. */
+export function dayCeil(timestamp: number | bigint): number {
+  const t = Number(timestamp);
+  return t === 0 ? 0 : Math.ceil(t / DAY);
+}

@@ -1,0 +1,145 @@
+import { FatalError, RetryableError } from "../errors";
+
+export interface RpcOptions {
+  urls: string[];
+  /** Per request. */
+  timeoutMs?: number;
+  /** Attempts over all URLs before giving up with a RetryableError. */
+  maxAttempts?: number;
+  onFailover?: (from: string, to: string, reason: string) => void;
+}
+
+export interface RpcStats {
+  requests: number;
+  errors: number;
+  failovers: number;
+}
+
+interface JsonRpcResponse {
+  id: number;
+  result?: unknown;
+  error?: { code: number; message: string; data?: unknown };
+}
+
+/** Errors a node gives when a log range holds too much; the caller splits the range. */
+export class RangeTooLargeError extends RetryableError {}
+
+/** A JSON-RPC error the node answered with (not a transport failure). */
+export class RpcResponseError extends FatalError {
+  constructor(readonly code: number, message: string, readonly data?: unknown) {
+    super(message);
+  }
+}
+
+const TOO_MANY = /(too many|limit exceeded|response size|query returned more than|exceed|range is too large|block range)/i;
+
+/**
+ * Plain Ethereum JSON-RPC over HTTP to one or more nodes of the consortium. Requests go to the current node;
+ * a transport failure or timeout moves to the next one (fail-over), with bounded retries and back-off.
+ */
+export function createRpc(opts: RpcOptions) {
+  if (opts.urls.length === 0) throw new FatalError("no RPC URL configured");
+  const timeoutMs = opts.timeoutMs ?? 15_000;
+  const maxAttempts = opts.maxAttempts ?? Math.max(3, opts.urls.length * 2);
+  let current = 0;
+  let nextId = 1;
+  const stats: RpcStats = { requests: 0, errors: 0, failovers: 0 };
+
+  async function post(url: string, body: unknown): Promise<unknown> {
+    const ctrl = new AbortController();
+    const timer = setTimeout(() => ctrl.abort(), timeoutMs);
+    try {
+      const res = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+        signal: ctrl.signal,
+      });
+      const text = await res.text();
+      if (res.status === 429 || res.status >= 500) throw new RetryableError(`${url} answered HTTP ${res.status}`);
+      try {
+        return JSON.parse(text);
+      } catch {
+        if (TOO_MANY.test(text)) throw new RangeTooLargeError(text.slice(0, 200));
+        throw new RetryableError(`${url} answered non-JSON (HTTP ${res.status}): ${text.slice(0, 120)}`);
+      }
+    } catch (err) {
+      if (err instanceof RetryableError) throw err;
+      const reason = (err as Error).name === "AbortError" ? `timed out after ${timeoutMs} ms` : (err as Error).message;
+      throw new RetryableError(`${url}: ${reason}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function withFailover<T>(fn: (url: string) => Promise<T>): Promise<T> {
+    let lastErr: unknown;
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      const url = opts.urls[current];
+      stats.requests++;
+      try {
+        return await fn(url);
+      } catch (err) {
+        if (!(err instanceof RetryableError) || err instanceof RangeTooLargeError) throw err;
+        stats.errors++;
+        lastErr = err;
+        if (opts.urls.length > 1) {
+          const next = (current + 1) % opts.urls.length;
+          stats.failovers++;
+          opts.onFailover?.(url, opts.urls[next], (err as Error).message);
+          current = next;
+        }
+        // Back off once every node has been tried: 100 ms, 200 ms, ... capped at 2 s.
+        if ((attempt + 1) % opts.urls.length === 0) {
+          await sleep(Math.min(2000, 100 * 2 ** Math.floor(attempt / opts.urls.length)));
+        }
+      }
+    }
+    throw new RetryableError(`all RPC nodes failed after ${maxAttempts} attempts: ${(lastErr as Error)?.message}`, { cause: lastErr });
+  }
+
+  function unwrap(r: JsonRpcResponse, method: string): unknown {
+    if (r.error) {
+      if (TOO_MANY.test(r.error.message)) throw new RangeTooLargeError(r.error.message);
+      throw new RpcResponseError(r.error.code, `${method}: ${r.error.message}`, r.error.data);
+    }
+    return r.result;
+  }
+
+  return {
+    stats,
+    get url() {
+      return opts.urls[current];
+    },
+    urls: opts.urls,
+    async send<T = unknown>(method: string, params: unknown[] = []): Promise<T> {
+      return withFailover(async (url) => {
+        const r = (await post(url, { jsonrpc: "2.0", id: nextId++, method, params })) as JsonRpcResponse;
+        return unwrap(r, method) as T;
+      });
+    },
+    /** Several calls in one HTTP request (JSON-RPC batch); results in the order asked. */
+    async batch<T = unknown>(calls: { method: string; params: unknown[] }[]): Promise<T[]> {
+      if (calls.length === 0) return [];
+      return withFailover(async (url) => {
+        const base = nextId;
+        nextId += calls.length;
+        const body = calls.map((c, i) => ({ jsonrpc: "2.0", id: base + i, method: c.method, params: c.params }));
+        const res = (await post(url, body)) as JsonRpcResponse[];
+        if (!Array.isArray(res)) throw new RetryableError(`${url} did not answer a batch`);
+        const byId = new Map(res.map((r) => [r.id, r]));
+        return calls.map((c, i) => {
+          const r = byId.get(base + i);
+          if (!r) throw new RetryableError(`${url} left out a batch answer`);
+          return unwrap(r, c.method) as T;
+        });
+      });
+    },
+  };
+}
+
+export type Rpc = ReturnType<typeof createRpc>;
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,396 @@
+import { ChainEvent, MERCHANT_STATUS, PLAN_KIND, REFUND_REASON, RISK_LEVEL } from "../chain/events";
+import { DbTx } from "../store/db";
+import { FatalError } from "../errors";
+
+/**
+ * Turns a batch of events into ledger rows and current-state rows. Entities touched by the batch are loaded
+ * once, changed in memory in event order, and written back with one statement per table, so a batch of
+ * thousands of consumptions costs a handful of SQL statements.
+ */
+
+interface MerchantRow {
+  merchant_id: number; account: string; industry_id: number; bank_id: number; registry_ref: string;
+  status: string; risk_level: string; exit_effective_at: number | null;
+  paid_in: bigint; direct: bigint; released: bigint; refunded: bigint; paid_out: bigint; card_count: number;
+  admitted_at: number; updated_block: number;
+}
+
+interface CardRow {
+  card_id: string; merchant_id: number; holder: string; plan_index: number; kind: string; status: string; named: boolean;
+  held: bigint; units_left: number; units_used: number; paid_in: bigint; direct: bigint; released: bigint; refunded: bigint;
+  started_at: number; expires_at: number; updated_block: number;
+}
+
+interface DisputeRow {
+  card_id: string; merchant_id: number; industry_id: number; status: string; opened_by: string; reason: string; amount: bigint;
+  opened_at: number; refunded: bigint | null; released: bigint | null; resolved_by: string | null; resolved_at: number | null;
+}
+
+export interface BlockTimes {
+  get(blockNumber: number): number;
+}
+
+const big = (v: unknown) => BigInt(v as string | number);
+const num = (v: unknown) => Number(v);
+const lower = (v: unknown) => String(v).toLowerCase();
+
+function merchantFromDb(r: Record<string, unknown>): MerchantRow {
+  return {
+    merchant_id: num(r.merchant_id), account: String(r.account), industry_id: num(r.industry_id), bank_id: num(r.bank_id),
+    registry_ref: String(r.registry_ref), status: String(r.status), risk_level: String(r.risk_level),
+    exit_effective_at: r.exit_effective_at == null ? null : num(r.exit_effective_at),
+    paid_in: big(r.paid_in), direct: big(r.direct), released: big(r.released), refunded: big(r.refunded), paid_out: big(r.paid_out),
+    card_count: num(r.card_count), admitted_at: num(r.admitted_at), updated_block: num(r.updated_block),
+  };
+}
+
+function cardFromDb(r: Record<string, unknown>): CardRow {
+  return {
+    card_id: String(r.card_id), merchant_id: num(r.merchant_id), holder: String(r.holder), plan_index: num(r.plan_index),
+    kind: String(r.kind), status: String(r.status), named: Boolean(r.named), held: big(r.held), units_left: num(r.units_left),
+    units_used: num(r.units_used), paid_in: big(r.paid_in), direct: big(r.direct), released: big(r.released),
+    refunded: big(r.refunded), started_at: num(r.started_at), expires_at: num(r.expires_at), updated_block: num(r.updated_block),
+  };
+}
+
+/** JSON for jsonb_to_recordset: bigints as decimal strings. */
+function toJson(rows: unknown[]): string {
+  return JSON.stringify(rows, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+}
+
+export async function projectBatch(
+  tx: DbTx,
+  events: ChainEvent[],
+  times: BlockTimes,
+  opts: { replay?: boolean } = {},
+): Promise<void> {
+  if (events.length === 0) return;
+
+  // ---- load what the batch touches ----
+  const merchantIds = new Set<number>();
+  const cardIds = new Set<string>();
+  for (const e of events) {
+    if (e.args.merchantId !== undefined) merchantIds.add(num(e.args.merchantId));
+    if (e.args.cardId !== undefined) {
+      cardIds.add(String(e.args.cardId));
+      merchantIds.add(Number(BigInt(e.args.cardId as string) >> 32n));
+    }
+  }
+  const merchants = new Map<number, MerchantRow>();
+  const cards = new Map<string, CardRow>();
+  const disputes = new Map<string, DisputeRow>();
+  if (merchantIds.size) {
+    const rows = await tx.query("SELECT * FROM merchants WHERE merchant_id = ANY($1::bigint[])", [[...merchantIds]]);
+    for (const r of rows) merchants.set(num(r.merchant_id), merchantFromDb(r));
+  }
+  if (cardIds.size) {
+    const ids = [...cardIds];
+    for (const r of await tx.query("SELECT * FROM cards WHERE card_id = ANY($1::numeric[])", [ids])) cards.set(String(r.card_id), cardFromDb(r));
+    for (const r of await tx.query("SELECT * FROM disputes WHERE card_id = ANY($1::numeric[])", [ids])) {
+      disputes.set(String(r.card_id), {
+        card_id: String(r.card_id), merchant_id: num(r.merchant_id), industry_id: num(r.industry_id), status: String(r.status),
+        opened_by: String(r.opened_by), reason: String(r.reason), amount: big(r.amount), opened_at: num(r.opened_at),
+        refunded: r.refunded == null ? null : big(r.refunded), released: r.released == null ? null : big(r.released),
+        resolved_by: r.resolved_by == null ? null : String(r.resolved_by), resolved_at: r.resolved_at == null ? null : num(r.resolved_at),
+      });
+    }
+  }
+  const dirtyMerchants = new Set<number>();
+  const dirtyCards = new Set<string>();
+  const dirtyDisputes = new Set<string>();
+  const industries: Record<string, unknown>[] = [];
+  const banks: Record<string, unknown>[] = [];
+  const plans = new Map<string, Record<string, unknown>>();
+  const planActive: { merchant_id: number; plan_index: number; active: boolean }[] = [];
+  const payouts: Record<string, unknown>[] = [];
+  const refunds: Record<string, unknown>[] = [];
+  const risk: Record<string, unknown>[] = [];
+  const ledger: Record<string, unknown>[] = [];
+
+  const merchant = (id: number): MerchantRow => {
+    const m = merchants.get(id);
+    if (!m) throw new FatalError(`event for merchant ${id}, which the index has never seen admitted`);
+    dirtyMerchants.add(id);
+    return m;
+  };
+  const card = (id: string): CardRow => {
+    const c = cards.get(id);
+    if (!c) throw new FatalError(`event for card ${id}, which the index has never seen purchased`);
+    dirtyCards.add(id);
+    return c;
+  };
+
+  for (const e of events) {
+    const a = e.args;
+    const time = times.get(e.blockNumber);
+    let merchantId: number | null = a.merchantId !== undefined ? num(a.merchantId) : null;
+    let amount: bigint | null = null;
+    let holder: string | null = a.holder !== undefined ? lower(a.holder) : null;
+    const cardId = a.cardId !== undefined ? String(a.cardId) : null;
+    if (cardId !== null && merchantId === null) merchantId = Number(BigInt(cardId) >> 32n);
+
+    switch (e.event) {
+      case "LessonsConsumed":
+      case "PeriodsReleased": {
+        const c = card(cardId!);
+        const units = num(e.event === "LessonsConsumed" ? a.lessons : a.periods);
+        amount = big(a.amount);
+        c.held -= amount; c.units_left -= units; c.units_used += units; c.released += amount; c.updated_block = e.blockNumber;
+        if (c.units_left === 0 && c.held === 0n) c.status = "consumed";
+        merchant(c.merchant_id).released += amount;
+        holder = c.holder;
+        break;
+      }
+      case "CardPurchased": {
+        const m = merchant(merchantId!);
+        amount = big(a.custodied);
+        const c: CardRow = {
+          card_id: cardId!, merchant_id: merchantId!, holder: holder!, plan_index: num(a.planIndex), kind: PLAN_KIND[num(a.kind)],
+          status: "active", named: Boolean(a.named), held: amount, units_left: num(a.units), units_used: 0, paid_in: amount,
+          direct: big(a.direct), released: 0n, refunded: 0n, started_at: num(a.startedAt), expires_at: num(a.expiresAt),
+          updated_block: e.blockNumber,
+        };
+        cards.set(cardId!, c);
+        dirtyCards.add(cardId!);
+        m.paid_in += amount; m.direct += big(a.direct); m.card_count += 1;
+        break;
+      }
+      case "CardRenewed": {
+        const c = card(cardId!);
+        amount = big(a.custodied);
+        c.held += amount; c.paid_in += amount; c.direct += big(a.direct); c.units_left += num(a.units);
+        c.expires_at = num(a.expiresAt); c.updated_block = e.blockNumber;
+        const m = merchant(c.merchant_id);
+        m.paid_in += amount; m.direct += big(a.direct);
+        break;
+      }
+      case "CardRefunded": {
+        const c = card(cardId!);
+        amount = big(a.amount);
+        c.held -= amount; c.refunded += amount; c.units_left = 0; c.status = "refunded"; c.updated_block = e.blockNumber;
+        const m = merchant(c.merchant_id);
+        m.refunded += amount;
+        refunds.push({
+          tx_hash: e.txHash, log_index: e.logIndex, card_id: cardId, merchant_id: c.merchant_id, bank_id: m.bank_id, holder,
+          amount, reason: REFUND_REASON[num(a.reason)], block_number: e.blockNumber, block_time: time,
+        });
+        break;
+      }
+      case "RefundRequested": {
+        const c = card(cardId!);
+        c.status = "refund_requested"; c.updated_block = e.blockNumber; amount = big(a.amount);
+        break;
+      }
+      case "RefundRequestCancelled": {
+        const c = card(cardId!);
+        c.status = "active"; c.updated_block = e.blockNumber; holder = c.holder;
+        break;
+      }
+      case "DisputeOpened": {
+        const c = card(cardId!);
+        c.status = "disputed"; c.updated_block = e.blockNumber; holder = c.holder;
+        const m = merchant(c.merchant_id);
+        disputes.set(cardId!, {
+          card_id: cardId!, merchant_id: c.merchant_id, industry_id: m.industry_id, status: "open", opened_by: lower(a.by),
+          reason: String(a.reason), amount: c.held, opened_at: time, refunded: null, released: null, resolved_by: null, resolved_at: null,
+        });
+        dirtyDisputes.add(cardId!);
+        break;
+      }
+      case "DisputeResolved": {
+        const c = card(cardId!);
+        holder = c.holder;
+        const refunded = big(a.refunded);
+        const released = big(a.released);
+        const d = disputes.get(cardId!);
+        if (d) {
+          Object.assign(d, { status: refunded === 0n && released === 0n ? "denied" : "refunded", refunded, released, resolved_by: lower(a.by), resolved_at: time });
+          dirtyDisputes.add(cardId!);
+        }
+        if (refunded === 0n && released === 0n) {
+          c.status = "active";
+        } else {
+          c.held -= released; c.released += released;
+          merchant(c.merchant_id).released += released;
+        }
+        c.updated_block = e.blockNumber;
+        amount = refunded;
+        break;
+      }
+      case "PaidOut": {
+        const m = merchant(merchantId!);
+        amount = big(a.amount);
+        m.paid_out += amount;
+        payouts.push({
+          tx_hash: e.txHash, log_index: e.logIndex, merchant_id: merchantId, bank_id: num(a.bankId), amount,
+          requested_by: lower(a.by), block_number: e.blockNumber, block_time: time,
+        });
+        break;
+      }
+      case "MerchantAdmitted": {
+        merchants.set(merchantId!, {
+          merchant_id: merchantId!, account: lower(a.account), industry_id: num(a.industryId), bank_id: num(a.bankId),
+          registry_ref: String(a.registryRef), status: "active", risk_level: "low", exit_effective_at: null,
+          paid_in: 0n, direct: 0n, released: 0n, refunded: 0n, paid_out: 0n, card_count: 0, admitted_at: time, updated_block: e.blockNumber,
+        });
+        dirtyMerchants.add(merchantId!);
+        break;
+      }
+      case "MerchantStatusChanged": {
+        const m = merchant(merchantId!);
+        m.status = MERCHANT_STATUS[num(a.to)]; m.updated_block = e.blockNumber;
+        break;
+      }
+      case "ExitAnnounced": {
+        const m = merchant(merchantId!);
+        m.exit_effective_at = num(a.effectiveAt); m.updated_block = e.blockNumber;
+        break;
+      }
+      case "RiskLevelSet": {
+        const m = merchant(merchantId!);
+        m.risk_level = RISK_LEVEL[num(a.to)]; m.updated_block = e.blockNumber;
+        risk.push({
+          tx_hash: e.txHash, log_index: e.logIndex, merchant_id: merchantId, from_level: RISK_LEVEL[num(a.from)],
+          to_level: RISK_LEVEL[num(a.to)], reason: String(a.reason), block_time: time,
+        });
+        break;
+      }
+      case "PlanPublished": {
+        plans.set(`${merchantId}:${a.planIndex}`, {
+          merchant_id: merchantId, plan_index: num(a.planIndex), kind: PLAN_KIND[num(a.kind)], units: num(a.units),
+          period_seconds: num(a.periodSeconds), validity_days: num(a.validityDays), price: big(a.price), active: true,
+        });
+        break;
+      }
+      case "PlanActiveSet": {
+        const p = plans.get(`${merchantId}:${a.planIndex}`);
+        if (p) p.active = Boolean(a.active);
+        else planActive.push({ merchant_id: merchantId!, plan_index: num(a.planIndex), active: Boolean(a.active) });
+        break;
+      }
+      case "BankAdded":
+        banks.push({ bank_id: num(a.bankId), account: lower(a.account), token: lower(a.token), added_block: e.blockNumber });
+        break;
+      case "IndustryDefined":
+        industries.push({ industry_id: num(a.industryId), regulator: /^0x0{40}$/i.test(String(a.regulator)) ? null : lower(a.regulator), set_policy: false, policy: null, updated_block: e.blockNumber });
+        break;
+      case "IndustryPolicySet":
+        industries.push({ industry_id: num(a.industryId), regulator: null, set_policy: true, policy: a.policy, updated_block: e.blockNumber });
+        break;
+      case "IndustryPolicyCleared":
+        industries.push({ industry_id: num(a.industryId), regulator: null, set_policy: true, policy: null, updated_block: e.blockNumber });
+        break;
+      case "DefaultPolicySet":
+        industries.push({ industry_id: 0, regulator: null, set_policy: true, policy: a.policy, updated_block: e.blockNumber });
+        break;
+      default:
+        break; // role grants and other bookkeeping: kept in the ledger only
+    }
+    if (amount === null && a.amount !== undefined) amount = big(a.amount);
+    ledger.push({
+      block_number: e.blockNumber, block_hash: e.blockHash, block_time: time, tx_hash: e.txHash, tx_index: e.txIndex,
+      log_index: e.logIndex, contract: e.contract, event: e.event, merchant_id: merchantId, card_id: cardId, holder,
+      amount, args: e.args,
+    });
+  }
+
+  // ---- write back ----
+  if (!opts.replay) await tx.query(
+    `INSERT INTO ledger (block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id, holder, amount, args)
+     SELECT block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id, holder, amount, args
+     FROM jsonb_to_recordset($1::jsonb) AS x(block_number bigint, block_hash text, block_time bigint, tx_hash text, tx_index int,
+       log_index int, contract text, event text, merchant_id bigint, card_id numeric, holder text, amount bigint, args jsonb)
+     ORDER BY block_number, log_index
+     ON CONFLICT (tx_hash, log_index) DO NOTHING`,
+    [toJson(ledger)],
+  );
+  for (const row of industries) {
+    if (row.set_policy) {
+      await tx.query(
+        `INSERT INTO industries (industry_id, regulator, policy, updated_block) VALUES ($1, NULL, $2::jsonb, $3)
+         ON CONFLICT (industry_id) DO UPDATE SET policy = EXCLUDED.policy, updated_block = EXCLUDED.updated_block`,
+        [row.industry_id, row.policy === null ? null : toJson([row.policy]).slice(1, -1), row.updated_block],
+      );
+    } else {
+      await tx.query(
+        `INSERT INTO industries (industry_id, regulator, policy, updated_block) VALUES ($1, $2, NULL, $3)
+         ON CONFLICT (industry_id) DO UPDATE SET regulator = EXCLUDED.regulator, updated_block = EXCLUDED.updated_block`,
+        [row.industry_id, row.regulator, row.updated_block],
+      );
+    }
+  }
+  if (banks.length) {
+    await tx.query(
+      `INSERT INTO banks SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(bank_id int, account text, token text, added_block bigint)
+       ON CONFLICT (bank_id) DO NOTHING`,
+      [toJson(banks)],
+    );
+  }
+  if (plans.size) {
+    await tx.query(
+      `INSERT INTO plans SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(merchant_id bigint, plan_index int, kind text, units int,
+         period_seconds bigint, validity_days int, price bigint, active boolean)
+       ON CONFLICT (merchant_id, plan_index) DO UPDATE SET active = EXCLUDED.active`,
+      [toJson([...plans.values()])],
+    );
+  }
+  for (const p of planActive) {
+    await tx.query("UPDATE plans SET active = $3 WHERE merchant_id = $1 AND plan_index = $2", [p.merchant_id, p.plan_index, p.active]);
+  }
+  if (dirtyMerchants.size) {
+    await tx.query(
+      `INSERT INTO merchants SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(merchant_id bigint, account text, industry_id int,
+         bank_id int, registry_ref text, status text, risk_level text, exit_effective_at bigint, paid_in bigint, direct bigint,
+         released bigint, refunded bigint, paid_out bigint, card_count int, admitted_at bigint, updated_block bigint)
+       ON CONFLICT (merchant_id) DO UPDATE SET status = EXCLUDED.status, risk_level = EXCLUDED.risk_level,
+         exit_effective_at = EXCLUDED.exit_effective_at, paid_in = EXCLUDED.paid_in, direct = EXCLUDED.direct,
+         released = EXCLUDED.released, refunded = EXCLUDED.refunded, paid_out = EXCLUDED.paid_out,
+         card_count = EXCLUDED.card_count, updated_block = EXCLUDED.updated_block`,
+      [toJson([...dirtyMerchants].map((id) => merchants.get(id)))],
+    );
+  }
+  if (dirtyCards.size) {
+    await tx.query(
+      `INSERT INTO cards SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(card_id numeric, merchant_id bigint, holder text,
+         plan_index int, kind text, status text, named boolean, held bigint, units_left int, units_used int, paid_in bigint,
+         direct bigint, released bigint, refunded bigint, started_at bigint, expires_at bigint, updated_block bigint)
+       ON CONFLICT (card_id) DO UPDATE SET status = EXCLUDED.status, held = EXCLUDED.held, units_left = EXCLUDED.units_left,
+         units_used = EXCLUDED.units_used, paid_in = EXCLUDED.paid_in, direct = EXCLUDED.direct, released = EXCLUDED.released,
+         refunded = EXCLUDED.refunded, expires_at = EXCLUDED.expires_at, updated_block = EXCLUDED.updated_block`,
+      [toJson([...dirtyCards].map((id) => cards.get(id)))],
+    );
+  }
+  if (dirtyDisputes.size) {
+    await tx.query(
+      `INSERT INTO disputes SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(card_id numeric, merchant_id bigint, industry_id int,
+         status text, opened_by text, reason text, amount bigint, opened_at bigint, refunded bigint, released bigint,
+         resolved_by text, resolved_at bigint)
+       ON CONFLICT (card_id) DO UPDATE SET status = EXCLUDED.status, opened_by = EXCLUDED.opened_by, reason = EXCLUDED.reason,
+         amount = EXCLUDED.amount, opened_at = EXCLUDED.opened_at, refunded = EXCLUDED.refunded, released = EXCLUDED.released,
+         resolved_by = EXCLUDED.resolved_by, resolved_at = EXCLUDED.resolved_at`,
+      [toJson([...dirtyDisputes].map((id) => disputes.get(id)))],
+    );
+  }
+  if (payouts.length) {
+    await tx.query(
+      `INSERT INTO payouts SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(tx_hash text, log_index int, merchant_id bigint,
+         bank_id int, amount bigint, requested_by text, block_number bigint, block_time bigint) ON CONFLICT DO NOTHING`,
+      [toJson(payouts)],
+    );
+  }
+  if (refunds.length) {
+    await tx.query(
+      `INSERT INTO refunds SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(tx_hash text, log_index int, card_id numeric,
+         merchant_id bigint, bank_id int, holder text, amount bigint, reason text, block_number bigint, block_time bigint)
+       ON CONFLICT DO NOTHING`,
+      [toJson(refunds)],
+    );
+  }
+  if (risk.length) {
+    await tx.query(
+      `INSERT INTO risk_history SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(tx_hash text, log_index int, merchant_id bigint,
+         from_level text, to_level text, reason text, block_time bigint) ON CONFLICT DO NOTHING`,
+      [toJson(risk)],
+    );
+  }
+}

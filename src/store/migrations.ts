@@ -1,0 +1,223 @@
+import { Db } from "./db";
+
+/**
+ * Versioned schema migrations, applied in order, each in its own transaction. Never edit a released one:
+ * add the next. Money columns are bigint fen (int8 holds 92 quadrillion CNY).
+ */
+export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: "ledger and current state",
+    sql: `
+CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL);
+
+-- The chain position the index has reached: written in the same transaction as the rows it covers.
+CREATE TABLE checkpoint (
+  id int PRIMARY KEY CHECK (id = 1),
+  block_number bigint NOT NULL,
+  block_hash text NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Recent block hashes, to find the common ancestor after a reorg.
+CREATE TABLE blocks (
+  number bigint PRIMARY KEY,
+  hash text NOT NULL,
+  parent_hash text NOT NULL,
+  timestamp bigint NOT NULL
+);
+
+-- The ledger: every event of the custody contracts, as emitted.
+CREATE TABLE ledger (
+  id bigserial PRIMARY KEY,
+  block_number bigint NOT NULL,
+  block_hash text NOT NULL,
+  block_time bigint NOT NULL,
+  tx_hash text NOT NULL,
+  tx_index int NOT NULL,
+  log_index int NOT NULL,
+  contract text NOT NULL,
+  event text NOT NULL,
+  merchant_id bigint,
+  card_id numeric(20,0),
+  holder text,
+  amount bigint,
+  args jsonb NOT NULL,
+  UNIQUE (tx_hash, log_index)
+);
+CREATE INDEX ledger_block ON ledger (block_number, log_index);
+CREATE INDEX ledger_merchant ON ledger (merchant_id, id);
+CREATE INDEX ledger_card ON ledger (card_id, id);
+CREATE INDEX ledger_holder ON ledger (holder, id);
+CREATE INDEX ledger_event ON ledger (event, id);
+CREATE INDEX ledger_time ON ledger (block_time, id);
+
+CREATE TABLE industries (
+  industry_id int PRIMARY KEY,
+  regulator text,
+  policy jsonb,
+  updated_block bigint NOT NULL
+);
+
+CREATE TABLE banks (
+  bank_id int PRIMARY KEY,
+  account text NOT NULL,
+  token text NOT NULL,
+  added_block bigint NOT NULL
+);
+
+CREATE TABLE merchants (
+  merchant_id bigint PRIMARY KEY,
+  account text NOT NULL,
+  industry_id int NOT NULL,
+  bank_id int NOT NULL,
+  registry_ref text NOT NULL,
+  status text NOT NULL,
+  risk_level text NOT NULL,
+  exit_effective_at bigint,
+  paid_in bigint NOT NULL DEFAULT 0,
+  direct bigint NOT NULL DEFAULT 0,
+  released bigint NOT NULL DEFAULT 0,
+  refunded bigint NOT NULL DEFAULT 0,
+  paid_out bigint NOT NULL DEFAULT 0,
+  card_count int NOT NULL DEFAULT 0,
+  admitted_at bigint NOT NULL,
+  updated_block bigint NOT NULL
+);
+CREATE INDEX merchants_account ON merchants (account);
+CREATE INDEX merchants_bank ON merchants (bank_id, merchant_id);
+CREATE INDEX merchants_industry ON merchants (industry_id, merchant_id);
+
+CREATE TABLE plans (
+  merchant_id bigint NOT NULL,
+  plan_index int NOT NULL,
+  kind text NOT NULL,
+  units int NOT NULL,
+  period_seconds bigint NOT NULL,
+  validity_days int NOT NULL,
+  price bigint NOT NULL,
+  active boolean NOT NULL,
+  PRIMARY KEY (merchant_id, plan_index)
+);
+
+CREATE TABLE cards (
+  card_id numeric(20,0) PRIMARY KEY,
+  merchant_id bigint NOT NULL,
+  holder text NOT NULL,
+  plan_index int NOT NULL,
+  kind text NOT NULL,
+  status text NOT NULL,
+  named boolean NOT NULL,
+  held bigint NOT NULL,
+  units_left int NOT NULL,
+  units_used int NOT NULL,
+  paid_in bigint NOT NULL,
+  direct bigint NOT NULL,
+  released bigint NOT NULL DEFAULT 0,
+  refunded bigint NOT NULL DEFAULT 0,
+  started_at bigint NOT NULL,
+  expires_at bigint NOT NULL,
+  updated_block bigint NOT NULL
+);
+CREATE INDEX cards_merchant ON cards (merchant_id, card_id);
+CREATE INDEX cards_holder ON cards (holder, card_id);
+
+CREATE TABLE payouts (
+  tx_hash text NOT NULL,
+  log_index int NOT NULL,
+  merchant_id bigint NOT NULL,
+  bank_id int NOT NULL,
+  amount bigint NOT NULL,
+  requested_by text NOT NULL,
+  block_number bigint NOT NULL,
+  block_time bigint NOT NULL,
+  PRIMARY KEY (tx_hash, log_index)
+);
+CREATE INDEX payouts_bank ON payouts (bank_id, block_number);
+CREATE INDEX payouts_merchant ON payouts (merchant_id, block_number);
+
+CREATE TABLE refunds (
+  tx_hash text NOT NULL,
+  log_index int NOT NULL,
+  card_id numeric(20,0) NOT NULL,
+  merchant_id bigint NOT NULL,
+  bank_id int NOT NULL,
+  holder text NOT NULL,
+  amount bigint NOT NULL,
+  reason text NOT NULL,
+  block_number bigint NOT NULL,
+  block_time bigint NOT NULL,
+  PRIMARY KEY (tx_hash, log_index)
+);
+CREATE INDEX refunds_bank ON refunds (bank_id, block_number);
+CREATE INDEX refunds_merchant ON refunds (merchant_id, block_number);
+
+CREATE TABLE disputes (
+  card_id numeric(20,0) PRIMARY KEY,
+  merchant_id bigint NOT NULL,
+  industry_id int NOT NULL,
+  status text NOT NULL,
+  opened_by text NOT NULL,
+  reason text NOT NULL,
+  amount bigint NOT NULL,
+  opened_at bigint NOT NULL,
+  refunded bigint,
+  released bigint,
+  resolved_by text,
+  resolved_at bigint
+);
+CREATE INDEX disputes_industry ON disputes (industry_id, status);
+
+CREATE TABLE risk_history (
+  tx_hash text NOT NULL,
+  log_index int NOT NULL,
+  merchant_id bigint NOT NULL,
+  from_level text NOT NULL,
+  to_level text NOT NULL,
+  reason text NOT NULL,
+  block_time bigint NOT NULL,
+  PRIMARY KEY (tx_hash, log_index)
+);
+CREATE INDEX risk_history_merchant ON risk_history (merchant_id, block_time);
+`,
+  },
+  {
+    version: 2,
+    name: "api keys",
+    sql: `
+CREATE TABLE api_keys (
+  id text PRIMARY KEY,
+  key_hash text NOT NULL UNIQUE,
+  role text NOT NULL,
+  subject text,
+  label text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  revoked_at timestamptz
+);
+`,
+  },
+];
+
+/** Applies the migrations not applied yet; returns the versions applied now. */
+export async function migrate(db: Db): Promise<number[]> {
+  await db.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  const done = new Set((await db.query<{ version: number }>("SELECT version FROM schema_migrations")).map((r) => Number(r.version)));
+  const applied: number[] = [];
+  for (const m of MIGRATIONS) {
+    if (done.has(m.version)) continue;
+    await db.transaction(async (tx) => {
+      for (const stmt of splitSql(m.sql)) await tx.query(stmt);
+      await tx.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
+    });
+    applied.push(m.version);
+  }
+  return applied;
+}
+
+function splitSql(sql: string): string[] {
+  return sql
+    .split(/;\s*\n/)
+    .map((s) => s.replace(/--[^\n]*\n/g, "\n").trim())
+    .filter((s) => s.length > 0);
+}

@@ -1,0 +1,322 @@
+import { Logger } from "pino";
+import { ChainEvent, RawLog, decodeLog } from "../chain/events";
+import { Rpc, RangeTooLargeError, sleep } from "../chain/rpc";
+import { FatalError, RetryableError } from "../errors";
+import { Db } from "../store/db";
+import { projectBatch } from "../indexing/projector";
+
+export interface IndexerOptions {
+  db: Db;
+  rpc: Rpc;
+  contracts: { escrow: string; registry: string };
+  /** The block the contracts were deployed in: nothing before it is read. */
+  startBlock: number;
+  /** Blocks behind the head that count as final: 0 on a BFT chain (QBFT, IBFT 2.0), more on others. */
+  confirmations: number;
+  logger: Logger;
+  pollIntervalMs?: number;
+  /** First and largest eth_getLogs block range; it halves on "too many results" and doubles when sparse. */
+  initialRange?: number;
+  maxRange?: number;
+  /** Aim for about this many logs per range (bounds memory: one range is held at a time). */
+  targetLogsPerRange?: number;
+  /** Fired after each committed batch. */
+  onBatch?: (info: { from: number; to: number; events: number }) => void;
+}
+
+export interface IndexerStatus {
+  chainId: number | null;
+  headBlock: number | null;
+  indexedBlock: number | null;
+  lag: number | null;
+  catchingUp: boolean;
+  eventsIndexed: number;
+  lastError: string | null;
+  running: boolean;
+}
+
+interface BlockHeader {
+  number: string;
+  hash: string;
+  parentHash: string;
+  timestamp: string;
+}
+
+/**
+ * Follows the custody contracts' events into the store: historical sync in adaptive eth_getLogs ranges, then
+ * live following. Each batch's rows and its checkpoint are committed in one transaction, so a crash resumes
+ * from the checkpoint with nothing lost and nothing applied twice.
+ */
+export function createIndexer(opts: IndexerOptions) {
+  const { db, rpc, logger } = opts;
+  const contracts = { escrow: opts.contracts.escrow.toLowerCase(), registry: opts.contracts.registry.toLowerCase() };
+  const pollIntervalMs = opts.pollIntervalMs ?? 500;
+  const maxRange = opts.maxRange ?? 50_000;
+  const targetLogs = opts.targetLogsPerRange ?? 5_000;
+  let range = Math.min(opts.initialRange ?? 2_000, maxRange);
+  let stopping = false;
+  let loop: Promise<void> | null = null;
+  let wake: (() => void) | null = null;
+  const status: IndexerStatus = {
+    chainId: null, headBlock: null, indexedBlock: null, lag: null, catchingUp: true, eventsIndexed: 0, lastError: null, running: false,
+  };
+
+  async function meta(key: string): Promise<string | null> {
+    const rows = await db.query<{ value: string }>("SELECT value FROM meta WHERE key = $1", [key]);
+    return rows[0]?.value ?? null;
+  }
+
+  /** Refuses to index a different chain or contract than the index was built on. */
+  async function checkIdentity(): Promise<void> {
+    const chainId = Number(await rpc.send<string>("eth_chainId"));
+    const genesis = await rpc.send<BlockHeader | null>("eth_getBlockByNumber", ["0x0", false]);
+    if (!genesis) throw new FatalError("the node has no genesis block");
+    status.chainId = chainId;
+    const known = { chain_id: String(chainId), genesis_hash: genesis.hash, escrow: contracts.escrow, registry: contracts.registry };
+    for (const [key, value] of Object.entries(known)) {
+      const stored = await meta(key);
+      if (stored === null) {
+        await db.query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", [key, value]);
+      } else if (stored !== value) {
+        throw new FatalError(
+          `the index was built on ${key} ${stored}, but the chain now gives ${value}: the chain was reset or the ` +
+            `configuration points elsewhere. To rebuild the index from this chain, stop the gateway and run ` +
+            `\`npm run cli -- rebuild-index\` (or delete the database), then start again.`,
+        );
+      }
+    }
+  }
+
+  async function checkpoint(): Promise<{ number: number; hash: string } | null> {
+    const rows = await db.query<{ block_number: string; block_hash: string }>("SELECT block_number, block_hash FROM checkpoint WHERE id = 1");
+    return rows[0] ? { number: Number(rows[0].block_number), hash: rows[0].block_hash } : null;
+  }
+
+  async function headers(numbers: number[]): Promise<Map<number, BlockHeader>> {
+    const out = new Map<number, BlockHeader>();
+    const unique = [...new Set(numbers)];
+    for (let i = 0; i < unique.length; i += 200) {
+      const chunk = unique.slice(i, i + 200);
+      const res = await rpc.batch<BlockHeader | null>(chunk.map((n) => ({ method: "eth_getBlockByNumber", params: ["0x" + n.toString(16), false] })));
+      res.forEach((h, j) => {
+        if (!h) throw new RetryableError(`block ${chunk[j]} not available yet`);
+        out.set(chunk[j], h);
+      });
+    }
+    return out;
+  }
+
+  /** Finds the newest stored block still on the chain and undoes everything after it. */
+  async function handleReorg(fromBlock: number): Promise<void> {
+    const stored = await db.query<{ number: string; hash: string }>("SELECT number, hash FROM blocks WHERE number <= $1 ORDER BY number DESC LIMIT 512", [fromBlock]);
+    let ancestor = opts.startBlock - 1;
+    for (let i = 0; i < stored.length; i += 50) {
+      const chunk = stored.slice(i, i + 50);
+      const onChain = await headers(chunk.map((b) => Number(b.number)));
+      const match = chunk.find((b) => onChain.get(Number(b.number))?.hash === b.hash);
+      if (match) {
+        ancestor = Number(match.number);
+        break;
+      }
+    }
+    logger.warn({ fromBlock, ancestor }, "reorg: undoing the index back to the common ancestor");
+    await db.transaction(async (tx) => {
+      await tx.query("DELETE FROM ledger WHERE block_number > $1", [ancestor]);
+      await tx.query("DELETE FROM blocks WHERE number > $1", [ancestor]);
+      await rebuildState(tx);
+      const hash = (await tx.query<{ hash: string }>("SELECT hash FROM blocks WHERE number = $1", [ancestor]))[0]?.hash ?? "";
+      await tx.query(
+        `INSERT INTO checkpoint (id, block_number, block_hash) VALUES (1, $1, $2)
+         ON CONFLICT (id) DO UPDATE SET block_number = EXCLUDED.block_number, block_hash = EXCLUDED.block_hash, updated_at = now()`,
+        [ancestor, hash],
+      );
+    });
+  }
+
+  async function processRange(from: number, to: number): Promise<number> {
+    let logs: RawLog[];
+    try {
+      logs = await rpc.send<RawLog[]>("eth_getLogs", [
+        { address: [contracts.escrow, contracts.registry], fromBlock: "0x" + from.toString(16), toBlock: "0x" + to.toString(16) },
+      ]);
+    } catch (err) {
+      if (err instanceof RangeTooLargeError && to > from) {
+        range = Math.max(1, Math.floor((to - from + 1) / 2));
+        logger.debug({ from, to, range }, "log range too large, splitting");
+        return processRange(from, from + range - 1);
+      }
+      throw err;
+    }
+    const events: ChainEvent[] = [];
+    for (const log of logs) {
+      if (log.removed) continue;
+      const e = decodeLog(log, contracts);
+      if (e) events.push(e);
+    }
+    const blockNumbers = new Set(events.map((e) => e.blockNumber));
+    blockNumbers.add(to);
+    const hdrs = await headers([...blockNumbers]);
+    for (const e of events) {
+      if (hdrs.get(e.blockNumber)!.hash !== e.blockHash) throw new RetryableError(`block ${e.blockNumber} changed while reading it`);
+    }
+    const times = { get: (n: number) => Number(hdrs.get(n)!.timestamp) };
+    const toHeader = hdrs.get(to)!;
+    await db.transaction(async (tx) => {
+      await projectBatch(tx, events, times);
+      const blockRows = [...hdrs.values()].map((h) => ({ number: Number(h.number), hash: h.hash, parent_hash: h.parentHash, timestamp: Number(h.timestamp) }));
+      await tx.query(
+        `INSERT INTO blocks SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(number bigint, hash text, parent_hash text, timestamp bigint)
+         ON CONFLICT (number) DO UPDATE SET hash = EXCLUDED.hash, parent_hash = EXCLUDED.parent_hash, timestamp = EXCLUDED.timestamp`,
+        [JSON.stringify(blockRows)],
+      );
+      await tx.query(
+        `INSERT INTO checkpoint (id, block_number, block_hash) VALUES (1, $1, $2)
+         ON CONFLICT (id) DO UPDATE SET block_number = EXCLUDED.block_number, block_hash = EXCLUDED.block_hash, updated_at = now()`,
+        [to, toHeader.hash],
+      );
+    });
+    // Grow the range when sparse, shrink when dense, to keep each response about targetLogs.
+    if (logs.length < targetLogs / 2) range = Math.min(maxRange, range * 2);
+    else if (logs.length > targetLogs * 2) range = Math.max(1, Math.floor(range / 2));
+    status.eventsIndexed += events.length;
+    opts.onBatch?.({ from, to, events: events.length });
+    return to;
+  }
+
+  async function step(): Promise<boolean> {
+    const head = Number(await rpc.send<string>("eth_blockNumber"));
+    status.headBlock = head;
+    const target = head - opts.confirmations;
+    const cp = await checkpoint();
+    let from = cp ? cp.number + 1 : opts.startBlock;
+    if (cp && cp.number >= opts.startBlock) {
+      // The block we stopped at must still be on the chain; if not, a reorg happened under us.
+      const [h] = (await headers([cp.number])).values();
+      if (h.hash !== cp.hash) {
+        await handleReorg(cp.number);
+        return true;
+      }
+    }
+    status.indexedBlock = from - 1;
+    status.lag = Math.max(0, target - (from - 1));
+    if (from > target) {
+      status.catchingUp = false;
+      return false;
+    }
+    const to = Math.min(target, from + range - 1);
+    const done = await processRange(from, to);
+    status.indexedBlock = done;
+    status.lag = Math.max(0, target - done);
+    from = done + 1;
+    return true;
+  }
+
+  async function run(): Promise<void> {
+    status.running = true;
+    let backoff = 250;
+    let lastReport = Date.now();
+    let reportEvents = status.eventsIndexed;
+    let reportBlock = status.indexedBlock ?? opts.startBlock;
+    while (!stopping) {
+      try {
+        const more = await step();
+        status.lastError = null;
+        backoff = 250;
+        const now = Date.now();
+        if (now - lastReport >= 5_000 && status.catchingUp) {
+          const secs = (now - lastReport) / 1000;
+          const eps = (status.eventsIndexed - reportEvents) / secs;
+          const bps = ((status.indexedBlock ?? 0) - reportBlock) / secs;
+          logger.info(
+            {
+              indexedBlock: status.indexedBlock, headBlock: status.headBlock, lag: status.lag,
+              eventsPerSecond: Math.round(eps), etaSeconds: bps > 0 ? Math.round((status.lag ?? 0) / bps) : null,
+            },
+            "catching up",
+          );
+          lastReport = now;
+          reportEvents = status.eventsIndexed;
+          reportBlock = status.indexedBlock ?? 0;
+        }
+        if (!more) {
+          if (status.catchingUp === false && reportEvents !== -1) {
+            logger.info({ indexedBlock: status.indexedBlock, events: status.eventsIndexed }, "index caught up; following the chain");
+            reportEvents = -1;
+          }
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            setTimeout(resolve, pollIntervalMs);
+          });
+          wake = null;
+        }
+      } catch (err) {
+        status.lastError = (err as Error).message;
+        if (err instanceof FatalError) {
+          logger.error({ err: (err as Error).message }, "indexer stopped");
+          status.running = false;
+          throw err;
+        }
+        logger.warn({ err: (err as Error).message, retryInMs: backoff }, "indexer retrying");
+        await sleep(backoff);
+        backoff = Math.min(10_000, backoff * 2);
+      }
+    }
+    status.running = false;
+  }
+
+  return {
+    status,
+    /** Checks the chain's identity, then follows it until stop(). Rejects on a fatal error. */
+    async start(): Promise<void> {
+      await checkIdentity();
+      const cp = await checkpoint();
+      status.indexedBlock = cp?.number ?? opts.startBlock - 1;
+      loop = run();
+      loop.catch(() => undefined);
+    },
+    /** Resolves when the loop is idle at the head (or rejects if it stopped on a fatal error). */
+    done(): Promise<void> {
+      return loop ?? Promise.resolve();
+    },
+    /** Indexes until `block` (default: the current head minus confirmations) is in the store. */
+    async syncTo(block?: number): Promise<void> {
+      const target = block ?? Number(await rpc.send<string>("eth_blockNumber")) - opts.confirmations;
+      for (;;) {
+        const cp = await checkpoint();
+        if (cp && cp.number >= target) return;
+        if (!status.running && loop) await loop; // surfaces a fatal error
+        wake?.();
+        await sleep(20);
+      }
+    },
+    async stop(): Promise<void> {
+      stopping = true;
+      wake?.();
+      await loop?.catch(() => undefined);
+    },
+  };
+}
+
+export type Indexer = ReturnType<typeof createIndexer>;
+
+/** Recomputes the current-state tables from the ledger (after a reorg, or on demand). */
+export async function rebuildState(tx: Pick<Db, "query">): Promise<void> {
+  await tx.query("DELETE FROM industries");
+  for (const t of ["banks", "merchants", "plans", "cards", "payouts", "refunds", "disputes", "risk_history"]) await tx.query(`DELETE FROM ${t}`);
+  let lastId = 0;
+  for (;;) {
+    const rows = await tx.query<Record<string, unknown>>("SELECT * FROM ledger WHERE id > $1 ORDER BY id LIMIT 5000", [lastId]);
+    if (rows.length === 0) break;
+    lastId = Number(rows[rows.length - 1].id);
+    const times = new Map<number, number>();
+    const events: ChainEvent[] = rows.map((r) => {
+      times.set(Number(r.block_number), Number(r.block_time));
+      return {
+        event: String(r.event), contract: String(r.contract), blockNumber: Number(r.block_number), blockHash: String(r.block_hash),
+        txHash: String(r.tx_hash), txIndex: Number(r.tx_index), logIndex: Number(r.log_index),
+        args: (typeof r.args === "string" ? JSON.parse(r.args) : r.args) as ChainEvent["args"],
+      };
+    });
+    await projectBatch(tx, events, { get: (n) => times.get(n)! }, { replay: true });
+  }
+}

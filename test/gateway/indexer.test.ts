@@ -1,0 +1,162 @@
+import { expect } from "chai";
+import { startAnvil, AnvilNode } from "../../src/chain/anvil";
+import { createRpc } from "../../src/chain/rpc";
+import { createIndexer } from "../../src/sync/indexer";
+import { createLogger } from "../../src/logger";
+import { Db } from "../../src/store/db";
+import { engines, dumpIndex } from "../support/db";
+import { deployDistrict, driveActivity } from "../support/chain";
+
+const logger = createLogger("silent");
+
+for (const engine of engines()) {
+  describe(`indexer (${engine.name}, against a separate Anvil process)`, function () {
+    this.timeout(180_000);
+    let node: AnvilNode;
+    let district: Awaited<ReturnType<typeof deployDistrict>>;
+    const dbs: Db[] = [];
+
+    const open = async () => {
+      const db = await engine.open();
+      dbs.push(db);
+      return db;
+    };
+    const indexerFor = (db: Db, extra: Partial<Parameters<typeof createIndexer>[0]> = {}) =>
+      createIndexer({
+        db,
+        rpc: createRpc({ urls: [node.url] }),
+        contracts: { escrow: district.deployment.escrow, registry: district.deployment.registry },
+        startBlock: district.deployment.startBlock,
+        confirmations: 0,
+        logger,
+        pollIntervalMs: 50,
+        ...extra,
+      });
+
+    before(async () => {
+      node = await startAnvil();
+      district = await deployDistrict(node.url);
+      await driveActivity(district);
+    });
+    after(async () => {
+      for (const db of dbs) await db.close().catch(() => undefined);
+      await node?.stop();
+    });
+
+    it("indexes every event, and the state it derives equals the contracts' own", async () => {
+      const db = await open();
+      const indexer = indexerFor(db);
+      await indexer.start();
+      await indexer.syncTo();
+      await indexer.stop();
+
+      const logs = await district.provider.send("eth_getLogs", [
+        { address: [district.deployment.escrow, district.deployment.registry], fromBlock: "0x0", toBlock: "latest" },
+      ]);
+      const [{ n }] = await db.query<{ n: string }>("SELECT count(*) AS n FROM ledger");
+      expect(Number(n)).to.equal(logs.length);
+
+      const merchants = await db.query("SELECT * FROM merchants ORDER BY merchant_id");
+      expect(merchants.length).to.be.greaterThan(0);
+      for (const m of merchants) {
+        const onChain = await district.escrow.merchantOf(Number(m.merchant_id));
+        expect(BigInt(m.paid_in as string), `paid_in of ${m.merchant_id}`).to.equal(onChain.paidIn);
+        expect(BigInt(m.released as string), `released of ${m.merchant_id}`).to.equal(onChain.released);
+        expect(BigInt(m.refunded as string), `refunded of ${m.merchant_id}`).to.equal(onChain.refunded);
+        expect(BigInt(m.paid_out as string), `paid_out of ${m.merchant_id}`).to.equal(onChain.paidOut);
+      }
+      const cards = await db.query("SELECT * FROM cards ORDER BY card_id");
+      expect(cards.length).to.be.greaterThan(5);
+      for (const c of cards) {
+        const onChain = await district.escrow.cardOf(BigInt(c.card_id as string));
+        expect(BigInt(c.held as string), `held of ${c.card_id}`).to.equal(onChain.held);
+        expect(Number(c.units_left)).to.equal(Number(onChain.unitsLeft));
+        expect(Number(c.units_used)).to.equal(Number(onChain.unitsUsed));
+      }
+      const statuses = (await db.query<{ status: string }>("SELECT DISTINCT status FROM cards")).map((r) => r.status);
+      expect(statuses).to.include.members(["active", "refunded"]);
+      const [{ frozen }] = await db.query<{ frozen: string }>("SELECT count(*) AS frozen FROM merchants WHERE status = 'frozen'");
+      expect(Number(frozen)).to.equal(1);
+      const disputes = await db.query("SELECT * FROM disputes");
+      expect(disputes).to.have.length(1);
+      expect(disputes[0].status).to.equal("refunded");
+    });
+
+    it("resumes after being stopped mid-sync and ends with the same index as a clean full sync", async () => {
+      const clean = await open();
+      const a = indexerFor(clean);
+      await a.start();
+      await a.syncTo();
+      await a.stop();
+
+      const resumed = await open();
+      let batches = 0;
+      const first = indexerFor(resumed, { initialRange: 1, maxRange: 1 });
+      const stopped = new Promise<void>((resolve) => {
+        (first as unknown as { onBatch?: unknown });
+        const check = setInterval(() => {
+          if (first.status.eventsIndexed > 5 || batches > 5) {
+            clearInterval(check);
+            resolve();
+          }
+        }, 5);
+      });
+      await first.start();
+      await stopped;
+      await first.stop();
+      const midway = await resumed.query<{ block_number: string }>("SELECT block_number FROM checkpoint");
+      const head = await district.provider.getBlockNumber();
+      expect(Number(midway[0].block_number)).to.be.lessThan(head);
+
+      const second = indexerFor(resumed, { onBatch: () => batches++ });
+      await second.start();
+      await second.syncTo();
+      await second.stop();
+      expect(await dumpIndex(resumed)).to.deep.equal(await dumpIndex(clean));
+    });
+
+    it("undoes a reorg back to the common ancestor", async () => {
+      const db = await open();
+      const idx = indexerFor(db);
+      await idx.start();
+      const snapshot = await district.provider.send("evm_snapshot", []);
+      await driveActivity(district, 1);
+      await idx.syncTo();
+      const before = await dumpIndex(db);
+      await district.provider.send("evm_revert", [snapshot]);
+      // A different history of at least as many blocks replaces the one indexed.
+      await district.provider.send("anvil_mine", ["0x40"]);
+      await idx.syncTo();
+      await idx.stop();
+
+      const clean = await open();
+      const c = indexerFor(clean);
+      await c.start();
+      await c.syncTo();
+      await c.stop();
+      const after = await dumpIndex(db);
+      expect(after.ledger.length).to.be.lessThan(before.ledger.length);
+      expect(after).to.deep.equal(await dumpIndex(clean));
+    });
+
+    it("refuses to start on a chain that was reset, saying how to rebuild", async () => {
+      const db = await open();
+      const idx = indexerFor(db);
+      await idx.start();
+      await idx.syncTo();
+      await idx.stop();
+      const other = await startAnvil();
+      try {
+        const wrong = createIndexer({
+          db, rpc: createRpc({ urls: [other.url] }), contracts: { escrow: district.deployment.escrow, registry: district.deployment.registry },
+          startBlock: 0, confirmations: 0, logger,
+        });
+        let message = "";
+        await wrong.start().catch((e: Error) => (message = e.message));
+        expect(message).to.match(/genesis_hash/).and.match(/chain was reset/).and.match(/rebuild-index/);
+      } finally {
+        await other.stop();
+      }
+    });
+  });
+}
