@@ -19,6 +19,7 @@ import {
     PlanKind,
     Policy,
     RiskLevel,
+    StoredCard,
     Voucher
 } from "./types/DataTypes.sol";
 
@@ -50,7 +51,7 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
     mapping(uint16 bankId => Bank) internal _banks;
     mapping(uint32 merchantId => Merchant) internal _merchants;
     mapping(uint32 merchantId => mapping(uint32 planIndex => Plan)) internal _plans;
-    mapping(uint64 cardId => Card) internal _cards;
+    mapping(uint64 cardId => StoredCard) internal _cards;
     /// @notice The merchant id of an account (0: none).
     mapping(address account => uint32 merchantId) public merchantIdOf;
 
@@ -89,13 +90,16 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
     }
 
     /// @notice Card `cardId` as stored (see {cardStatus} for its status).
-    function cardOf(uint64 cardId) external view returns (Card memory) {
-        return _cards[cardId];
+    function cardOf(uint64 cardId) external view returns (Card memory c) {
+        StoredCard storage s = _cards[cardId];
+        (c.holder, c.held, c.unitsLeft, c.unitsUsed, c.expiryDay) = (s.holder, s.held, s.unitsLeft, s.unitsUsed, s.expiryDay);
+        (c.status, c.kind, c.named, c.coolingOffDays, c.planIndex) = (s.status, s.kind, s.named, s.coolingOffDays, s.planIndex);
+        (c.periodSeconds, c.startedAt, c.paidIn, c.direct) = (s.periodSeconds, s.startedAt, s.paidIn, s.direct);
     }
 
     /// @inheritdoc IPrepaidEscrow
     function cardStatus(uint64 cardId) public view override returns (CardStatus) {
-        Card storage card = _cards[cardId];
+        StoredCard storage card = _cards[cardId];
         CardStatus stored = card.status;
         if (stored == CardStatus.None || stored == CardStatus.Refunded) return stored;
         if (card.unitsLeft == 0 && card.held == 0) return CardStatus.Consumed;
@@ -205,7 +209,7 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
     function resolveDispute(uint64 cardId, uint48 refundAmount) external override {
         uint32 merchantId = _merchantIdOfCard(cardId);
         Merchant storage m = _regulatedMerchant(merchantId);
-        Card storage card = _existingCard(cardId);
+        StoredCard storage card = _existingCard(cardId);
         if (card.status != CardStatus.Disputed) revert Custody_NotInDispute(cardId, card.status);
         uint48 held = uint48(card.held);
         if (refundAmount > held) revert Custody_RefundExceedsHeld(cardId, refundAmount, held);
@@ -263,9 +267,9 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
 
         uint32 serial = ++m.cardCount;
         cardId = (uint64(merchantId) << 32) | serial;
-        Card storage card = _cards[cardId];
+        StoredCard storage card = _cards[cardId];
         card.holder = holder;
-        card.held = uint40(custodied);
+        card.held = uint32(custodied);
         card.unitsLeft = plan.units;
         card.expiryDay = _dayCeil(expiresAt);
         card.status = CardStatus.Active;
@@ -302,7 +306,7 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
         Merchant storage m = _existingMerchant(merchantId);
         Bank storage bank = _banks[m.bankId];
         if (msg.sender != bank.account) revert Custody_NotCustodianOf(merchantId, msg.sender);
-        Card storage card = _existingCard(cardId);
+        StoredCard storage card = _existingCard(cardId);
         if (card.status != CardStatus.Active) revert Custody_CardNotActive(cardId, card.status);
         if (_expired(card)) revert Custody_CardExpired(cardId, uint256(card.expiryDay) * 1 days);
         Plan memory plan = _activePlan(merchantId, planIndex);
@@ -326,7 +330,7 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
             uint256 current = uint256(card.expiryDay) * 1 days;
             if (expiresAt != 0 && current > expiresAt) expiresAt = uint40(current);
         }
-        card.held = (card.held + custodied).toUint40();
+        card.held = (card.held + custodied).toUint32();
         card.unitsLeft += plan.units;
         card.expiryDay = _dayCeil(expiresAt);
         card.paidIn += uint48(custodied);
@@ -410,26 +414,27 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
     function consumeBatch(Voucher[] calldata vouchers) external override {
         // Consecutive vouchers of one merchant share one status check and one ledger write.
         uint32 current;
-        uint64 releasedSum;
+        uint256 releasedSum;
         Merchant storage m = _merchants[0];
         uint256 count = vouchers.length;
         for (uint256 i; i < count; ) {
             Voucher calldata voucher = vouchers[i];
             uint32 merchantId = _merchantIdOfCard(voucher.cardId);
             if (merchantId != current) {
-                if (releasedSum != 0) m.released += releasedSum;
+                if (releasedSum != 0) m.released += releasedSum.toUint64();
                 releasedSum = 0;
                 current = merchantId;
                 m = _merchants[merchantId];
                 _checkServing(merchantId, m);
                 if (msg.sender != m.account) revert Custody_NotMerchant(merchantId, msg.sender);
             }
-            releasedSum += _consume(voucher);
             unchecked {
+                // Each voucher releases at most its card's uint32 balance: the sum cannot overflow.
+                releasedSum += _consume(voucher);
                 ++i;
             }
         }
-        if (releasedSum != 0) m.released += releasedSum;
+        if (releasedSum != 0) m.released += releasedSum.toUint64();
     }
 
     /// @inheritdoc IPrepaidEscrow
@@ -461,7 +466,7 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
     function acceptRefund(uint64 cardId) external override {
         uint32 merchantId = _merchantIdOfCard(cardId);
         Merchant storage m = _merchantCaller(merchantId);
-        Card storage card = _existingCard(cardId);
+        StoredCard storage card = _existingCard(cardId);
         if (card.status != CardStatus.RefundRequested) revert Custody_NoRefundRequest(cardId, card.status);
         _refundAll(cardId, merchantId, m, card, RefundReason.Accepted);
     }
@@ -470,7 +475,7 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
     function rejectRefund(uint64 cardId, bytes32 reason) external override {
         uint32 merchantId = _merchantIdOfCard(cardId);
         _merchantCaller(merchantId);
-        Card storage card = _existingCard(cardId);
+        StoredCard storage card = _existingCard(cardId);
         if (card.status != CardStatus.RefundRequested) revert Custody_NoRefundRequest(cardId, card.status);
         card.status = CardStatus.Disputed;
         emit DisputeOpened(cardId, merchantId, msg.sender, reason);
@@ -504,7 +509,7 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
 
     /// @inheritdoc IPrepaidEscrow
     function refundCoolingOff(uint64 cardId) external override {
-        Card storage card = _holderCard(cardId);
+        StoredCard storage card = _holderCard(cardId);
         if (card.status != CardStatus.Active) revert Custody_CardNotActive(cardId, card.status);
         uint32 merchantId = _merchantIdOfCard(cardId);
         _settlePeriods(cardId, card, _merchants[merchantId]);
@@ -516,7 +521,7 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
 
     /// @inheritdoc IPrepaidEscrow
     function requestRefund(uint64 cardId) external override {
-        Card storage card = _holderCard(cardId);
+        StoredCard storage card = _holderCard(cardId);
         if (card.status != CardStatus.Active || card.held == 0) revert Custody_CardNotActive(cardId, cardStatus(cardId));
         uint32 merchantId = _merchantIdOfCard(cardId);
         Merchant storage m = _merchants[merchantId];
@@ -538,7 +543,7 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
 
     /// @inheritdoc IPrepaidEscrow
     function cancelRefundRequest(uint64 cardId) external override {
-        Card storage card = _holderCard(cardId);
+        StoredCard storage card = _holderCard(cardId);
         if (card.status != CardStatus.RefundRequested) revert Custody_NoRefundRequest(cardId, card.status);
         card.status = CardStatus.Active;
         emit RefundRequestCancelled(cardId);
@@ -546,7 +551,7 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
 
     /// @inheritdoc IPrepaidEscrow
     function escalateRefund(uint64 cardId) external override {
-        Card storage card = _holderCard(cardId);
+        StoredCard storage card = _holderCard(cardId);
         if (card.status != CardStatus.RefundRequested) revert Custody_NoRefundRequest(cardId, card.status);
         card.status = CardStatus.Disputed;
         emit DisputeOpened(cardId, _merchantIdOfCard(cardId), msg.sender, bytes32(0));
@@ -554,7 +559,7 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
 
     /// @inheritdoc IPrepaidEscrow
     function claim(uint64 cardId) external override {
-        Card storage card = _existingCard(cardId);
+        StoredCard storage card = _existingCard(cardId);
         uint32 merchantId = _merchantIdOfCard(cardId);
         Merchant storage m = _merchants[merchantId];
         if (!_claimable(m) || card.held == 0 || card.status == CardStatus.Refunded) {
@@ -573,7 +578,7 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
     function claimBatch(uint64[] calldata cardIds) external override {
         for (uint256 i; i < cardIds.length; ++i) {
             uint64 cardId = cardIds[i];
-            Card storage card = _cards[cardId];
+            StoredCard storage card = _cards[cardId];
             uint32 merchantId = _merchantIdOfCard(cardId);
             Merchant storage m = _merchants[merchantId];
             if (card.status == CardStatus.None || card.status == CardStatus.Refunded || card.held == 0) continue;
@@ -596,39 +601,60 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
     /// The merchant's status was checked by the caller.
     function _consume(Voucher calldata voucher) internal returns (uint64) {
         uint64 cardId = voucher.cardId;
-        Card storage card = _cards[cardId];
-        // One storage slot holds everything checked and written here.
+        StoredCard storage card = _cards[cardId];
+        // Slot 0 holds everything checked and written here: one cold read, one write.
         address holder = card.holder;
-        uint40 held = card.held;
+        uint32 held = card.held;
         uint16 unitsLeft = card.unitsLeft;
         uint16 unitsUsed = card.unitsUsed;
-        if (card.status != CardStatus.Active || card.kind != PlanKind.Lesson) {
-            if (card.status == CardStatus.None) revert Custody_UnknownCard(cardId);
-            revert Custody_CardNotActive(cardId, card.status);
-        }
         uint16 expiryDay = card.expiryDay;
+        CardStatus status = card.status;
+        if (status != CardStatus.Active || card.kind != PlanKind.Lesson) {
+            if (status == CardStatus.None) revert Custody_UnknownCard(cardId);
+            revert Custody_CardNotActive(cardId, status);
+        }
         if (expiryDay != 0 && block.timestamp >= uint256(expiryDay) * 1 days) {
             revert Custody_CardExpired(cardId, uint256(expiryDay) * 1 days);
         }
+        // Each calldata field is read (and validated) once.
         uint16 lessons = voucher.lessons;
+        uint16 sequence = voucher.sequence;
+        uint40 deadline = voucher.deadline;
         if (lessons == 0) revert Custody_ZeroLessons(cardId);
-        if (block.timestamp > voucher.deadline) revert Custody_VoucherExpired(cardId, voucher.deadline, block.timestamp);
-        if (voucher.sequence != unitsUsed) revert Custody_VoucherSequenceMismatch(cardId, unitsUsed, voucher.sequence);
+        if (block.timestamp > deadline) revert Custody_VoucherExpired(cardId, deadline, block.timestamp);
+        if (sequence != unitsUsed) revert Custody_VoucherSequenceMismatch(cardId, unitsUsed, sequence);
         if (lessons > unitsLeft) revert Custody_InsufficientLessons(cardId, lessons, unitsLeft);
 
-        bytes32 digest = _hashTypedDataV4(
-            keccak256(abi.encode(CONSUMPTION_TYPEHASH, cardId, lessons, voucher.sequence, voucher.deadline))
-        );
+        // keccak256(abi.encode(CONSUMPTION_TYPEHASH, cardId, lessons, sequence, deadline)), hashed in scratch memory
+        // past the free memory pointer so that a batch does not grow memory by a struct per voucher.
+        bytes32 typeHash = CONSUMPTION_TYPEHASH;
+        bytes32 structHash;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, typeHash)
+            mstore(add(ptr, 0x20), cardId)
+            mstore(add(ptr, 0x40), lessons)
+            mstore(add(ptr, 0x60), sequence)
+            mstore(add(ptr, 0x80), deadline)
+            structHash := keccak256(ptr, 0xa0)
+        }
+        bytes32 digest = _hashTypedDataV4(structHash);
         (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(digest, voucher.v, voucher.r, voucher.s);
         if (err != ECDSA.RecoverError.NoError || signer != holder) {
             revert Custody_InvalidSigner(cardId, signer, holder);
         }
 
-        uint40 amount = uint40(CustodyMath.share(held, unitsLeft, lessons));
+        uint32 amount = uint32(CustodyMath.share(held, unitsLeft, lessons));
+        uint16 usedAfter = unitsUsed + lessons; // checked: the voucher sequence never wraps around
         unchecked {
-            card.held = held - amount;
-            card.unitsLeft = unitsLeft - lessons;
-            card.unitsUsed = unitsUsed + lessons;
+            // held, unitsLeft and unitsUsed are bits 160-223 of slot 0 (see {StoredCard}): one store, not three.
+            uint256 fields = (uint256(held - amount) << 160) |
+                (uint256(unitsLeft - lessons) << 192) |
+                (uint256(usedAfter) << 208);
+            assembly ("memory-safe") {
+                let slot := card.slot
+                sstore(slot, or(and(sload(slot), not(shl(160, 0xffffffffffffffff))), fields))
+            }
         }
         emit LessonsConsumed(cardId, lessons, amount, unitsUsed);
         return amount;
@@ -636,7 +662,7 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
 
     /// @dev Releases the periods due on a periodic card; false when nothing is due or it cannot release.
     function _releasePeriodic(uint64 cardId) internal returns (bool) {
-        Card storage card = _existingCard(cardId);
+        StoredCard storage card = _existingCard(cardId);
         if (card.status != CardStatus.Active || card.kind != PlanKind.Periodic) {
             revert Custody_CardNotActive(cardId, card.status);
         }
@@ -651,7 +677,7 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
             block.timestamp
         );
         if (due == 0) return false;
-        uint40 amount = uint40(CustodyMath.share(card.held, card.unitsLeft, due));
+        uint32 amount = uint32(CustodyMath.share(card.held, card.unitsLeft, due));
         card.held -= amount;
         card.unitsLeft -= uint16(due);
         card.unitsUsed += uint16(due);
@@ -662,7 +688,7 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
 
     /// @dev The periods already elapsed on a periodic card were served: they are released to a serving merchant
     /// before any of the card's money can go back to its holder.
-    function _settlePeriods(uint64 cardId, Card storage card, Merchant storage m) internal {
+    function _settlePeriods(uint64 cardId, StoredCard storage card, Merchant storage m) internal {
         if (card.kind != PlanKind.Periodic || _claimable(m) || m.status == MerchantStatus.Exited) return;
         _releasePeriodic(cardId);
     }
@@ -672,7 +698,7 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
         uint64 cardId,
         uint32 merchantId,
         Merchant storage m,
-        Card storage card,
+        StoredCard storage card,
         RefundReason reason
     ) internal {
         uint48 amount = card.held;
@@ -724,7 +750,10 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
                 sold = 0;
             }
             uint48 cap = policy.mediumRiskCap30d;
-            if (uint256(sold) + amount > cap) revert Custody_MediumRiskCapExceeded(merchantId, sold, amount, cap);
+            // A zero cap means no cap, as for every cap of a {Policy}.
+            if (cap != 0 && uint256(sold) + amount > cap) {
+                revert Custody_MediumRiskCapExceeded(merchantId, sold, amount, cap);
+            }
             m.windowSales = sold + amount;
         }
     }
@@ -734,7 +763,7 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
         uint256 valueCap = named ? policy.maxCardValue : policy.maxAnonymousValue;
         uint256 value = held + plan.price;
         if (valueCap != 0 && value > valueCap) revert Custody_CardValueCapExceeded(value, valueCap);
-        if (value > type(uint40).max) revert Custody_CardValueCapExceeded(value, type(uint40).max);
+        if (value > type(uint32).max) revert Custody_CardValueCapExceeded(value, type(uint32).max);
         if (plan.kind == PlanKind.Lesson) {
             uint256 lessons = unitsLeft + plan.units;
             if (policy.maxLessons != 0 && lessons > policy.maxLessons) {
@@ -772,7 +801,7 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
             (status == MerchantStatus.WindingDown && block.timestamp >= m.exitEffectiveAt);
     }
 
-    function _expired(Card storage card) internal view returns (bool) {
+    function _expired(StoredCard storage card) internal view returns (bool) {
         uint16 expiryDay = card.expiryDay;
         return expiryDay != 0 && block.timestamp >= uint256(expiryDay) * 1 days;
     }
@@ -804,7 +833,7 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
         if (m.status == MerchantStatus.None) revert Custody_UnknownMerchant(merchantId);
     }
 
-    function _existingCard(uint64 cardId) internal view returns (Card storage card) {
+    function _existingCard(uint64 cardId) internal view returns (StoredCard storage card) {
         card = _cards[cardId];
         if (card.status == CardStatus.None) revert Custody_UnknownCard(cardId);
     }
@@ -814,7 +843,7 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
         if (msg.sender != m.account) revert Custody_NotMerchant(merchantId, msg.sender);
     }
 
-    function _holderCard(uint64 cardId) internal view returns (Card storage card) {
+    function _holderCard(uint64 cardId) internal view returns (StoredCard storage card) {
         card = _existingCard(cardId);
         if (msg.sender != card.holder) revert Custody_NotHolder(cardId, msg.sender);
     }

@@ -100,16 +100,38 @@ struct Plan {
     uint48 price; // fen
 }
 
+/// @notice A card as `PrepaidEscrow.cardOf` returns it. It is stored as {StoredCard}.
 struct Card {
-    // slot 0: everything a consumption reads and writes
     address holder;
     uint40 held; // custodied money still in escrow for this card, fen
     uint16 unitsLeft; // lessons or periods not yet released
     uint16 unitsUsed; // lessons or periods released; also the voucher sequence
     uint16 expiryDay; // the card may be used until this UTC day starts (days since 1970); zero: no expiry
     CardStatus status;
-    // slot 1
     PlanKind kind;
+    bool named; // sold to a registered (real-name) holder: the named-card value cap applies
+    uint8 coolingOffDays; // the policy's, at purchase
+    uint32 planIndex; // the plan it was bought on
+    uint32 periodSeconds; // periodic cards
+    uint40 startedAt;
+    uint48 paidIn; // custodied in total, purchase and renewals, fen
+    uint48 direct; // paid straight to the merchant when custody is under 100%, fen
+}
+
+/// @notice A card in storage: the fields of {Card}, with `held` in 32 bits so that `kind` fits slot 0 too and a
+/// consumption reads one slot and writes it once. A card's value is capped at 2^32 - 1 fen (42,949,672.95 CNY).
+/// PrepaidEscrow._consume writes held, unitsLeft and unitsUsed (bits 160-223 of slot 0) in one store: keep the
+/// order of slot 0.
+struct StoredCard {
+    // slot 0: everything a consumption reads and writes
+    address holder;
+    uint32 held; // custodied money still in escrow for this card, fen
+    uint16 unitsLeft; // lessons or periods not yet released
+    uint16 unitsUsed; // lessons or periods released; also the voucher sequence
+    uint16 expiryDay; // the card may be used until this UTC day starts (days since 1970); zero: no expiry
+    CardStatus status;
+    PlanKind kind;
+    // slot 1
     bool named; // sold to a registered (real-name) holder: the named-card value cap applies
     uint8 coolingOffDays; // the policy's, at purchase
     uint32 planIndex; // the plan it was bought on

@@ -196,6 +196,33 @@ CREATE TABLE api_keys (
 );
 `,
   },
+  {
+    version: 3,
+    name: "durable consumption queue",
+    sql: `
+-- Vouchers a merchant submitted, kept until they are on chain: a restart sends what was not sent, never twice
+-- (a card's voucher sequence makes a second send of the same voucher fail on chain).
+CREATE TABLE voucher_queue (
+  id bigserial PRIMARY KEY,
+  merchant_id bigint NOT NULL,
+  card_id numeric(20,0) NOT NULL,
+  sequence int NOT NULL,
+  lessons int NOT NULL,
+  deadline bigint NOT NULL,
+  v int NOT NULL,
+  r text NOT NULL,
+  s text NOT NULL,
+  status text NOT NULL,
+  tx_hash text,
+  error jsonb,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (card_id, sequence)
+);
+CREATE INDEX voucher_queue_status ON voucher_queue (status, merchant_id, id);
+CREATE INDEX voucher_queue_tx ON voucher_queue (tx_hash);
+`,
+  },
 ];
 
 /** Applies the migrations not applied yet; returns the versions applied now. */

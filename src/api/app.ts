@@ -1,0 +1,96 @@
+import express, { NextFunction, Request, Response } from "express";
+import { Logger } from "pino";
+import { ApiError, RetryableError } from "../errors";
+import { bodyParsers, sendJson, defineRoute } from "./http";
+import { createAuthenticator } from "./auth";
+import { openApiDocument } from "./openapi";
+import { Services } from "../services/context";
+import { merchantRoutes } from "./routes/merchants";
+import { bankRoutes } from "./routes/banks";
+import { regulatorRoutes } from "./routes/regulators";
+import { auditorRoutes } from "./routes/auditors";
+import { consumerRoutes } from "./routes/consumers";
+import { docs } from "./http";
+
+export interface AppOptions {
+  bodyLimit?: string;
+  version?: string;
+  /** Extra routers (the console's static files, metrics). */
+  mount?: (app: express.Express) => void;
+}
+
+/** The gateway's HTTP API, apart from `listen` so tests can drive it directly. */
+export function createApp(s: Services, opts: AppOptions = {}) {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("query parser", "simple");
+  const logger: Logger = s.logger;
+  const authenticate = createAuthenticator(s.db);
+
+  app.use((req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.on("finish", () => {
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      const level = res.statusCode >= 500 ? "error" : "debug";
+      logger[level]({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, "request");
+    });
+    next();
+  });
+  app.use(...bodyParsers(opts.bodyLimit ?? "1mb"));
+
+  const router = express.Router();
+  docs.length = 0;
+  defineRoute(router, {
+    method: "get", path: "/health", tag: "system", summary: "Report chain and index health", roles: "public",
+    handler: async () => {
+      const st = s.indexer.status;
+      return {
+        status: st.running && !st.lastError ? "ok" : "degraded",
+        chainId: s.chainId, headBlock: st.headBlock, indexedBlock: st.indexedBlock, lag: st.lag, catchingUp: st.catchingUp,
+        lastError: st.lastError, rpcUrl: s.rpc.url, queue: await s.queue.stats(),
+      };
+    },
+  }, authenticate);
+  merchantRoutes(router, s, authenticate);
+  bankRoutes(router, s, authenticate);
+  regulatorRoutes(router, s, authenticate);
+  auditorRoutes(router, s, authenticate);
+  consumerRoutes(router, s, authenticate);
+
+  const doc = () => openApiDocument({ version: opts.version ?? "0.1.0", chainId: s.chainId, escrow: s.deployment.escrow });
+  app.get("/openapi.json", (_req, res) => sendJson(res, 200, doc()));
+  app.get("/docs", (_req, res) => res.type("html").send(docsPage()));
+  opts.mount?.(app);
+  app.use(router);
+
+  app.use((req: Request, _res: Response, next: NextFunction) => next(new ApiError(404, "NotFound", `no route ${req.method} ${req.path}`)));
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof ApiError) {
+      return sendJson(res, err.status, { error: { code: err.code, message: err.message, details: err.details } });
+    }
+    const e = err as { type?: string; status?: number; message?: string };
+    if (e?.type === "entity.too.large") return sendJson(res, 413, { error: { code: "PayloadTooLarge", message: `the body is larger than ${opts.bodyLimit ?? "1mb"}` } });
+    if (e?.type === "entity.parse.failed") return sendJson(res, 400, { error: { code: "InvalidJson", message: "the body is not valid JSON", details: [{ field: "body", reason: "malformed JSON" }] } });
+    if (e?.status && e.status >= 400 && e.status < 500) return sendJson(res, e.status, { error: { code: "BadRequest", message: e.message ?? "bad request" } });
+    if (err instanceof RetryableError) {
+      logger.warn({ err: (err as Error).message, path: req.path }, "chain or database unavailable");
+      return sendJson(res, 503, { error: { code: "Unavailable", message: "the chain or the database did not answer; try again shortly" } });
+    }
+    logger.error({ err: { message: (err as Error)?.message, stack: (err as Error)?.stack }, path: req.path }, "unhandled error");
+    return sendJson(res, 500, { error: { code: "Internal", message: "the gateway failed; the error is logged" } });
+  });
+  return app;
+}
+
+function docsPage(): string {
+  return `<!doctype html><html><head><meta charset="utf-8"><title>Custody gateway API</title>
+<style>body{font:14px system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em}code{background:#f3f3f3;padding:1px 4px}
+h2{border-bottom:1px solid #ddd;margin-top:2em}.op{margin:.6em 0}.m{display:inline-block;width:4em;font-weight:bold}</style></head>
+<body><h1>Prepaid-card custody gateway</h1><p>Send your key as <code>X-API-Key</code>. Money is in fen as decimal strings.
+The machine-readable document is <a href="/openapi.json">/openapi.json</a>.</p><div id="ops">loading…</div>
+<script>fetch('/openapi.json').then(r=>r.json()).then(d=>{const by={};for(const[p,ops]of Object.entries(d.paths))for(const[m,o]of Object.entries(ops))(by[o.tags[0]]??=[]).push([m,p,o]);
+const el=document.getElementById('ops');el.textContent='';for(const[t,list]of Object.entries(by)){const h=document.createElement('h2');h.textContent=t;el.append(h);
+for(const[m,p,o]of list){const div=document.createElement('div');div.className='op';div.innerHTML='<span class="m"></span><code></code> <span></span>';
+div.children[0].textContent=m.toUpperCase();div.children[1].textContent=p;div.children[2].textContent='— '+o.summary+'. '+o.description;el.append(div);}}});</script></body></html>`;
+}

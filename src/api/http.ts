@@ -1,0 +1,151 @@
+import express, { NextFunction, Request, Response, Router } from "express";
+import { z } from "zod";
+import { ApiError } from "../errors";
+import { Principal, Role } from "./auth";
+
+/**
+ * Routes are declared once, with zod schemas for their params, query and body: the same schemas validate
+ * requests and generate the OpenAPI document. Handlers get parsed input and the caller's principal.
+ */
+export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
+  method: "get" | "post" | "put" | "delete";
+  path: string; // express style: /v1/cards/:cardId
+  summary: string;
+  tag: string;
+  /** Who may call it; "public" needs no key. Finer checks (whose card) are the handler's. */
+  roles: Role[] | "public";
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** Describes a successful response for the docs. */
+  responds?: string;
+  /** Streams its own response (CSV). */
+  raw?: boolean;
+  handler: (ctx: {
+    params: z.infer<P>;
+    query: z.infer<Q>;
+    body: z.infer<B>;
+    principal: Principal | null;
+    req: Request;
+    res: Response;
+  }) => Promise<unknown>;
+}
+
+export interface RouteDoc {
+  method: string;
+  path: string;
+  summary: string;
+  tag: string;
+  roles: Role[] | "public";
+  params?: z.ZodType;
+  query?: z.ZodType;
+  body?: z.ZodType;
+  responds?: string;
+}
+
+export const docs: RouteDoc[] = [];
+
+const empty = z.object({}).strict();
+
+function issuesToDetails(where: string, error: z.ZodError) {
+  return error.issues.map((i) => ({
+    field: [where, ...i.path.map(String)].join("."),
+    reason: i.message,
+  }));
+}
+
+/** JSON with bigint money as decimal strings. */
+export function sendJson(res: Response, status: number, body: unknown) {
+  res
+    .status(status)
+    .type("application/json")
+    .send(JSON.stringify(body, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+}
+
+export function defineRoute<P extends z.ZodType = typeof empty, Q extends z.ZodType = typeof empty, B extends z.ZodType = typeof empty>(
+  router: Router,
+  spec: RouteSpec<P, Q, B>,
+  authenticate: (req: Request) => Promise<Principal | null>,
+) {
+  docs.push({ method: spec.method, path: spec.path, summary: spec.summary, tag: spec.tag, roles: spec.roles, params: spec.params, query: spec.query, body: spec.body, responds: spec.responds });
+  router[spec.method](spec.path, async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const principal = await authenticate(req);
+      if (spec.roles !== "public") {
+        if (!principal) throw new ApiError(401, "Unauthenticated", "send an API key in the X-API-Key header (or Authorization: Bearer)");
+        if (!spec.roles.includes(principal.role)) {
+          throw new ApiError(403, "Forbidden", `a ${principal.role} may not ${spec.summary.toLowerCase()}`);
+        }
+      }
+      const details: { field: string; reason: string }[] = [];
+      const parse = (where: string, schema: z.ZodType | undefined, value: unknown) => {
+        const s = schema ?? empty;
+        const r = s.safeParse(value ?? {});
+        if (!r.success) {
+          details.push(...issuesToDetails(where, r.error));
+          return undefined;
+        }
+        return r.data;
+      };
+      const params = parse("params", spec.params, req.params);
+      const query = parse("query", spec.query, req.query);
+      const body = spec.method === "get" || spec.method === "delete" ? {} : parse("body", spec.body, req.body);
+      if (details.length) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", details);
+      const out = await spec.handler({ params, query, body, principal, req, res } as never);
+      if (spec.raw) return;
+      sendJson(res, spec.method === "post" ? (out as { __status?: number })?.__status ?? 200 : 200, stripStatus(out));
+    } catch (err) {
+      next(err);
+    }
+  });
+}
+
+function stripStatus(out: unknown) {
+  if (out && typeof out === "object" && "__status" in out) {
+    const { __status: _s, ...rest } = out as Record<string, unknown>;
+    return rest;
+  }
+  return out;
+}
+
+/** Marks a POST's answer as 201/202. */
+export function withStatus<T extends object>(status: number, body: T): T {
+  return Object.assign(body, { __status: status });
+}
+
+// ---------------------------------------------------------------- common schemas
+
+/** Money in fen: a non-negative whole number, as a JSON number or a string of digits. */
+export const fen = z
+  .union([z.number(), z.string()])
+  .refine((v) => (typeof v === "number" ? Number.isSafeInteger(v) && v >= 0 : /^\d{1,18}$/.test(v)), {
+    message: "money is a whole, non-negative number of fen (no fractions, no floats)",
+  })
+  .transform((v) => BigInt(v));
+
+export const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "an address is 0x and 40 hex digits").transform((s) => s.toLowerCase());
+export const bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "0x and 64 hex digits");
+export const idParam = (name: string) => z.coerce.number({ message: `${name} is a whole number` }).int().min(1).max(2 ** 32 - 1);
+export const cardIdParam = z
+  .string()
+  .regex(/^\d{1,20}$/, "a card id is a decimal number")
+  .refine((s) => BigInt(s) < 2n ** 64n && BigInt(s) >> 32n > 0n, "not a card id (merchant id << 32 | number)")
+  .transform((s) => BigInt(s));
+export const pageQuery = {
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, "a cursor from a previous page's nextCursor").optional(),
+};
+
+export function encodeCursor(v: string | number | bigint): string {
+  return Buffer.from(String(v)).toString("base64url");
+}
+export function decodeCursor(c: string | undefined): string | null {
+  if (!c) return null;
+  const s = Buffer.from(c, "base64url").toString();
+  if (!/^\d+$/.test(s)) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "query.cursor", reason: "not a cursor this API gave out" }]);
+  return s;
+}
+
+export function bodyParsers(limit: string) {
+  return [express.json({ limit, strict: true }), express.text({ type: ["text/csv", "text/plain"], limit })];
+}

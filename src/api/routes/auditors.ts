@@ -1,0 +1,114 @@
+import { Router, Request } from "express";
+import { z } from "zod";
+import { Principal } from "../auth";
+import { defineRoute, address, pageQuery, decodeCursor, encodeCursor } from "../http";
+import { Services, industriesOf } from "../../services/context";
+import { LedgerFilter, ledgerChunks, ledgerPage } from "../../services/ledger";
+import { decodeLog } from "../../chain/events";
+import { ApiError } from "../../errors";
+
+type Auth = (req: Request) => Promise<Principal | null>;
+
+/** JSON with keys sorted, so jsonb's own key order does not count as a difference. */
+function canon(v: unknown): string {
+  if (v && typeof v === "object" && !Array.isArray(v)) {
+    return "{" + Object.keys(v).sort().map((k) => JSON.stringify(k) + ":" + canon((v as Record<string, unknown>)[k])).join(",") + "}";
+  }
+  return JSON.stringify(v);
+}
+
+const filterSchema = {
+  merchantId: z.coerce.number().int().min(1).optional(),
+  cardId: z.string().regex(/^\d{1,20}$/, "a decimal card id").transform((x) => BigInt(x)).optional(),
+  holder: address.optional(),
+  event: z.string().regex(/^[A-Za-z]{3,40}$/, "an event name such as LessonsConsumed").optional(),
+  fromBlock: z.coerce.number().int().min(0).optional(),
+  toBlock: z.coerce.number().int().min(0).optional(),
+  fromTime: z.coerce.number().int().min(0).optional(),
+  toTime: z.coerce.number().int().min(0).optional(),
+};
+
+/** What part of the ledger a principal may read: auditors and the bureau all of it, others their own share. */
+async function scopeOf(s: Services, p: Principal): Promise<Pick<LedgerFilter, "merchantScope" | "holder">> {
+  switch (p.role) {
+    case "auditor":
+    case "platform_regulator":
+      return {};
+    case "industry_regulator": {
+      const inds = await industriesOf(s.db, p.subject ?? "");
+      const rows = await s.db.query<{ merchant_id: string }>("SELECT merchant_id FROM merchants WHERE industry_id = ANY($1::int[])", [inds]);
+      return { merchantScope: rows.map((r) => Number(r.merchant_id)) };
+    }
+    case "bank": {
+      const rows = await s.db.query<{ merchant_id: string }>("SELECT merchant_id FROM merchants WHERE bank_id = $1", [Number(p.subject)]);
+      return { merchantScope: rows.map((r) => Number(r.merchant_id)) };
+    }
+    case "merchant":
+      return { merchantScope: [Number(p.subject)] };
+    default:
+      throw new ApiError(403, "Forbidden", "a consumer reads the ledger of their own cards at /v1/cards/:cardId/history");
+  }
+}
+
+export function auditorRoutes(router: Router, s: Services, auth: Auth) {
+  const roles = ["auditor", "platform_regulator", "industry_regulator", "bank", "merchant"] as const;
+
+  defineRoute(router, {
+    method: "get", path: "/v1/ledger", tag: "auditors", summary: "Read the ledger with filters", roles: [...roles],
+    query: z.object({ ...pageQuery, ...filterSchema }).strict(),
+    handler: async ({ query, principal }) => {
+      const { limit, cursor, ...filter } = query;
+      const page = await ledgerPage(s.db, { ...filter, ...(await scopeOf(s, principal!)), ...(filter.holder ? { holder: filter.holder } : {}) }, decodeCursor(cursor), limit);
+      return { items: page.items, nextCursor: page.nextId ? encodeCursor(page.nextId) : null };
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "get", path: "/v1/ledger.csv", tag: "auditors", summary: "Export the ledger as CSV (streamed)", roles: [...roles], raw: true,
+    query: z.object(filterSchema).strict(),
+    handler: async ({ query, principal, res }) => {
+      const scope = await scopeOf(s, principal!);
+      res.status(200).type("text/csv").setHeader("content-disposition", 'attachment; filename="ledger.csv"');
+      res.write("id,block_number,block_time,tx_hash,log_index,event,merchant_id,card_id,holder,amount_fen,args\n");
+      const q = (v: unknown) => (v === null || v === undefined ? "" : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
+      for await (const chunk of ledgerChunks(s.db, { ...query, ...scope })) {
+        const text = chunk.map((r) => [r.id, r.blockNumber, r.blockTime, r.txHash, r.logIndex, r.event, r.merchantId, r.cardId, r.holder, r.amountFen, JSON.stringify(r.args)].map(q).join(",")).join("\n") + "\n";
+        if (!res.write(text)) await new Promise((r) => res.once("drain", r));
+      }
+      res.end();
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "get", path: "/v1/ledger/:id/verify", tag: "auditors",
+    summary: "Verify a ledger row against the chain", responds: "re-reads the receipt and compares block, hash and decoded event",
+    roles: [...roles], params: z.object({ id: z.string().regex(/^\d{1,18}$/, "a ledger row id") }).strict(),
+    handler: async ({ params, principal }) => {
+      const [row] = await s.db.query("SELECT * FROM ledger WHERE id = $1", [params.id]);
+      if (!row) throw new ApiError(404, "UnknownLedgerRow", `no ledger row ${params.id}`);
+      const scope = await scopeOf(s, principal!);
+      if (scope.merchantScope && !scope.merchantScope.includes(Number(row.merchant_id))) throw new ApiError(403, "Forbidden", "not your ledger row");
+      const receipt = await s.provider.getTransactionReceipt(String(row.tx_hash));
+      const problems: string[] = [];
+      if (!receipt) problems.push("the chain has no receipt for this transaction");
+      let onChain: unknown = null;
+      if (receipt) {
+        if (receipt.blockHash !== row.block_hash) problems.push(`block hash differs: chain ${receipt.blockHash}`);
+        if (receipt.blockNumber !== Number(row.block_number)) problems.push(`block number differs: chain ${receipt.blockNumber}`);
+        const log = receipt.logs.find((l) => l.index === Number(row.log_index));
+        if (!log) problems.push("the receipt has no log at this index");
+        else {
+          const decoded = decodeLog({
+            address: log.address, topics: [...log.topics], data: log.data, blockNumber: "0x" + log.blockNumber.toString(16), blockHash: log.blockHash,
+            transactionHash: log.transactionHash, transactionIndex: "0x" + log.transactionIndex.toString(16), logIndex: "0x" + log.index.toString(16),
+          }, { escrow: s.deployment.escrow.toLowerCase(), registry: s.deployment.registry.toLowerCase() });
+          onChain = decoded ? { event: decoded.event, args: decoded.args } : null;
+          const stored = typeof row.args === "string" ? JSON.parse(row.args) : row.args;
+          if (!decoded || decoded.event !== row.event) problems.push("the event differs");
+          else if (canon(decoded.args) !== canon(stored)) problems.push("the event's values differ");
+        }
+      }
+      return { id: String(row.id), verified: problems.length === 0, problems, txHash: row.tx_hash, blockNumber: Number(row.block_number), onChain };
+    },
+  }, auth);
+}

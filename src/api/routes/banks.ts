@@ -1,0 +1,140 @@
+import { Router, Request } from "express";
+import { z } from "zod";
+import { Principal } from "../auth";
+import { defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, encodeCursor, withStatus, address } from "../http";
+import { Services, getMerchant } from "../../services/context";
+import { executeAs } from "../../services/transactions";
+import { parseStatementCsv, reconcile, Statement } from "../../services/reconciliation";
+import { ApiError } from "../../errors";
+import { CustodyToken__factory } from "../../../typechain-types";
+
+type Auth = (req: Request) => Promise<Principal | null>;
+
+function ownBank(p: Principal, bankId: number) {
+  if (p.role === "bank" && p.subject !== String(bankId)) throw new ApiError(403, "Forbidden", `bank ${bankId} is not yours`, { bankId });
+}
+
+async function bankRow(s: Services, bankId: number) {
+  const [b] = await s.db.query<{ bank_id: number; account: string; token: string }>("SELECT * FROM banks WHERE bank_id = $1", [bankId]);
+  if (!b) throw new ApiError(404, "UnknownBank", `no bank ${bankId} in the index`, { bankId });
+  return b;
+}
+
+export function bankRoutes(router: Router, s: Services, auth: Auth) {
+  const bid = z.object({ bankId: idParam("bankId") }).strict();
+
+  defineRoute(router, {
+    method: "post", path: "/v1/banks/:bankId/cards", tag: "banks", summary: "Open a card once the payment is in custody",
+    roles: ["bank"], params: bid,
+    body: z.object({ merchantId: idParam("merchantId"), planIndex: idParam("planIndex"), holder: address, named: z.boolean().default(true) }).strict(),
+    handler: async ({ params, body, principal }) => {
+      ownBank(principal!, params.bankId);
+      const m = await getMerchant(s.db, body.merchantId);
+      if (Number(m.bank_id) !== params.bankId) throw new ApiError(403, "Forbidden", `merchant ${body.merchantId} is not in custody with bank ${params.bankId}`);
+      const out = await executeAs(s, principal!, s.escrow.interface.encodeFunctionData("purchase", [body.merchantId, body.planIndex, body.holder, body.named]));
+      const ev = out.events.find((e) => e.event === "CardPurchased");
+      return withStatus(201, { ...out, cardId: ev ? String(ev.args.cardId) : null });
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "post", path: "/v1/cards/:cardId/renewals", tag: "banks", summary: "Top a card up once the payment is in custody",
+    roles: ["bank"], params: z.object({ cardId: cardIdParam }).strict(), body: z.object({ planIndex: idParam("planIndex") }).strict(),
+    handler: async ({ params, body, principal }) => {
+      const m = await getMerchant(s.db, Number(params.cardId >> 32n));
+      if (principal!.subject !== String(m.bank_id)) throw new ApiError(403, "Forbidden", "this card's merchant is not in custody with your bank");
+      return withStatus(201, await executeAs(s, principal!, s.escrow.interface.encodeFunctionData("renew", [params.cardId, body.planIndex])));
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "get", path: "/v1/banks/:bankId/positions", tag: "banks",
+    summary: "Read custody positions, indexed and live from the chain side by side",
+    roles: ["bank", "platform_regulator", "auditor"], params: bid, query: z.object({ ...pageQuery }).strict(),
+    handler: async ({ params, query, principal }) => {
+      ownBank(principal!, params.bankId);
+      const bank = await bankRow(s, params.bankId);
+      const after = decodeCursor(query.cursor) ?? "0";
+      const rows = await s.db.query(
+        `SELECT merchant_id, status, paid_in, released, refunded, paid_out FROM merchants WHERE bank_id = $1 AND merchant_id > $2
+         ORDER BY merchant_id LIMIT ${query.limit + 1}`,
+        [params.bankId, after],
+      );
+      const page = rows.slice(0, query.limit);
+      const items = await Promise.all(page.map(async (r) => {
+        const held = BigInt(r.paid_in as string) - BigInt(r.released as string) - BigInt(r.refunded as string);
+        const payable = BigInt(r.released as string) - BigInt(r.paid_out as string);
+        const [chainHeld, chainPayable] = await s.escrow.balancesOf(Number(r.merchant_id));
+        return {
+          merchantId: Number(r.merchant_id), status: r.status,
+          indexed: { heldFen: held.toString(), payableFen: payable.toString() },
+          onChain: { heldFen: chainHeld.toString(), payableFen: chainPayable.toString() },
+          agrees: held === chainHeld && payable === chainPayable,
+        };
+      }));
+      const token = CustodyToken__factory.connect(bank.token, s.provider);
+      const [escrowBalance, supply] = await Promise.all([token.balanceOf(s.deployment.escrow), token.totalSupply()]);
+      const [tot] = await s.db.query<{ held: string; payable: string }>(
+        "SELECT coalesce(sum(paid_in - released - refunded), 0) AS held, coalesce(sum(released - paid_out), 0) AS payable FROM merchants WHERE bank_id = $1",
+        [params.bankId],
+      );
+      const indexedTotal = BigInt(tot.held) + BigInt(tot.payable);
+      return {
+        bankId: params.bankId, token: bank.token,
+        total: { indexedFen: indexedTotal.toString(), onChainEscrowFen: escrowBalance.toString(), tokenSupplyFen: supply.toString(), agrees: indexedTotal === escrowBalance },
+        items,
+        nextCursor: rows.length > query.limit ? encodeCursor(String(page[page.length - 1].merchant_id)) : null,
+      };
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "post", path: "/v1/banks/:bankId/reconciliations", tag: "banks",
+    summary: "Reconcile a custody-account statement with the chain",
+    responds: "matched, mismatched and unmatched lines, and the closing balance against the token's supply",
+    roles: ["bank"], params: bid,
+    body: z.union([
+      z.string().min(1, "a CSV statement"),
+      z.object({
+        fromBlockTime: z.number().int().min(0).optional(),
+        toBlockTime: z.number().int().min(0).optional(),
+        closingBalanceFen: fen,
+        lines: z.array(z.object({
+          ref: z.string().min(1).max(100), direction: z.enum(["in", "out"]), amountFen: fen,
+          txHash: z.string().regex(/^0x[0-9a-fA-F]{64}$/).optional(), cardId: z.string().regex(/^\d{1,20}$/).optional(), merchantId: z.number().int().min(1).optional(),
+        }).strict()).max(100_000),
+      }).strict(),
+    ]),
+    handler: async ({ params, body, principal }) => {
+      ownBank(principal!, params.bankId);
+      const bank = await bankRow(s, params.bankId);
+      const statement: Statement = typeof body === "string" ? parseStatementCsv(body) : body;
+      const supply = await CustodyToken__factory.connect(bank.token, s.provider).totalSupply();
+      return reconcile(s.db, params.bankId, statement, supply);
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "get", path: "/v1/banks/:bankId/payouts", tag: "banks", summary: "Read the payout queue: payouts and refunds to pay",
+    roles: ["bank", "platform_regulator", "auditor"], params: bid, query: z.object({ ...pageQuery, kind: z.enum(["payout", "refund"]).default("payout") }).strict(),
+    handler: async ({ params, query, principal }) => {
+      ownBank(principal!, params.bankId);
+      const after = decodeCursor(query.cursor);
+      const table = query.kind === "payout" ? "payouts" : "refunds";
+      const rows = await s.db.query(
+        `SELECT *, block_number * 100000 + log_index AS pos FROM ${table} WHERE bank_id = $1 AND block_number * 100000 + log_index > $2
+         ORDER BY pos LIMIT ${query.limit + 1}`,
+        [params.bankId, after ?? "-1"],
+      );
+      const page = rows.slice(0, query.limit);
+      return {
+        items: page.map((r) => ({
+          kind: query.kind, merchantId: Number(r.merchant_id), cardId: r.card_id == null ? undefined : String(r.card_id),
+          payee: query.kind === "payout" ? "merchant" : r.holder, amountFen: String(r.amount), reason: r.reason,
+          txHash: r.tx_hash, blockNumber: Number(r.block_number), blockTime: Number(r.block_time),
+        })),
+        nextCursor: rows.length > query.limit ? encodeCursor(String(page[page.length - 1].pos)) : null,
+      };
+    },
+  }, auth);
+}

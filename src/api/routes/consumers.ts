@@ -1,0 +1,91 @@
+import { Router, Request } from "express";
+import { z } from "zod";
+import { Principal } from "../auth";
+import { defineRoute, address, cardIdParam, pageQuery, decodeCursor, encodeCursor } from "../http";
+import { Services, getMerchant, assertMerchantVisible } from "../../services/context";
+import { cardView } from "../../services/views";
+import { ledgerPage } from "../../services/ledger";
+import { consumptionTypedData } from "../../chain/vouchers";
+import { relaySigned } from "../../services/transactions";
+import { ApiError } from "../../errors";
+
+type Auth = (req: Request) => Promise<Principal | null>;
+
+/** A card is visible to its holder, its merchant, its merchant's bank and regulators, and auditors. */
+async function visibleCard(s: Services, p: Principal, cardId: bigint) {
+  const [row] = await s.db.query("SELECT * FROM cards WHERE card_id = $1", [cardId.toString()]);
+  if (!row) throw new ApiError(404, "UnknownCard", `no card ${cardId} in the index`, { cardId: cardId.toString() });
+  if (p.role === "consumer") {
+    if (String(row.holder).toLowerCase() !== (p.subject ?? "").toLowerCase()) throw new ApiError(403, "Forbidden", "not your card");
+  } else {
+    await assertMerchantVisible(s.db, p, await getMerchant(s.db, Number(row.merchant_id)));
+  }
+  return row;
+}
+
+export function consumerRoutes(router: Router, s: Services, auth: Auth) {
+  const cid = z.object({ cardId: cardIdParam }).strict();
+  const all = ["consumer", "merchant", "bank", "platform_regulator", "industry_regulator", "auditor"] as const;
+
+  defineRoute(router, {
+    method: "get", path: "/v1/consumers/:holder/cards", tag: "consumers", summary: "List a consumer's cards",
+    roles: ["consumer", "platform_regulator", "auditor"], params: z.object({ holder: address }).strict(), query: z.object({ ...pageQuery }).strict(),
+    handler: async ({ params, query, principal }) => {
+      if (principal!.role === "consumer" && principal!.subject?.toLowerCase() !== params.holder) throw new ApiError(403, "Forbidden", "these are not your cards");
+      const rows = await s.db.query(`SELECT * FROM cards WHERE holder = $1 AND card_id > $2 ORDER BY card_id LIMIT ${query.limit + 1}`, [params.holder, decodeCursor(query.cursor) ?? "0"]);
+      const page = rows.slice(0, query.limit);
+      return { items: page.map((r) => cardView(r)), nextCursor: rows.length > query.limit ? encodeCursor(String(page[page.length - 1].card_id)) : null };
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "get", path: "/v1/cards/:cardId", tag: "consumers", summary: "Read a card's balance", roles: [...all], params: cid,
+    handler: async ({ params, principal }) => cardView(await visibleCard(s, principal!, params.cardId)),
+  }, auth);
+
+  defineRoute(router, {
+    method: "get", path: "/v1/cards/:cardId/history", tag: "consumers", summary: "Read a card's history", roles: [...all], params: cid,
+    query: z.object({ ...pageQuery }).strict(),
+    handler: async ({ params, query, principal }) => {
+      await visibleCard(s, principal!, params.cardId);
+      const page = await ledgerPage(s.db, { cardId: params.cardId }, decodeCursor(query.cursor), query.limit);
+      return { items: page.items, nextCursor: page.nextId ? encodeCursor(page.nextId) : null };
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "get", path: "/v1/cards/:cardId/voucher", tag: "consumers",
+    summary: "Get the EIP-712 typed data to sign for a consumption", responds: "typed data for eth_signTypedData_v4, and what it releases",
+    roles: [...all], params: cid,
+    query: z.object({ lessons: z.coerce.number().int().min(1).max(65535).default(1), validSeconds: z.coerce.number().int().min(60).max(30 * 86400).default(86400) }).strict(),
+    handler: async ({ params, query, principal }) => {
+      const card = await visibleCard(s, principal!, params.cardId);
+      if (card.kind !== "lesson") throw new ApiError(409, "NotALessonCard", "a periodic card is released by time, not by vouchers");
+      const [q] = await s.db.query<{ next: number | null }>("SELECT max(sequence + lessons) AS next FROM voucher_queue WHERE card_id = $1 AND status IN ('queued', 'sent')", [params.cardId.toString()]);
+      const sequence = Math.max(Number(card.units_used), Number(q?.next ?? 0));
+      const left = Number(card.units_left) - (sequence - Number(card.units_used));
+      if (query.lessons > left) throw new ApiError(409, "InsufficientLessons", `only ${left} lessons left`, { left });
+      const held = BigInt(card.held as string);
+      const releases = query.lessons >= left ? held : (held * BigInt(query.lessons)) / BigInt(left);
+      const message = { cardId: params.cardId, lessons: query.lessons, sequence, deadline: Math.floor(Date.now() / 1000) + query.validSeconds };
+      return { typedData: consumptionTypedData(s.chainId, s.deployment.escrow, message), merchantId: Number(card.merchant_id), releasesFen: releases.toString() };
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "get", path: "/v1/cards/:cardId/refund-request", tag: "consumers",
+    summary: "Get the transaction a holder signs to ask for a refund", responds: "{to, data} to sign with the holder's key and POST to /v1/transactions",
+    roles: ["consumer"], params: cid, query: z.object({ kind: z.enum(["request", "cooling-off", "cancel", "escalate", "claim"]).default("request") }).strict(),
+    handler: async ({ params, query, principal }) => {
+      await visibleCard(s, principal!, params.cardId);
+      const fn = { request: "requestRefund", "cooling-off": "refundCoolingOff", cancel: "cancelRefundRequest", escalate: "escalateRefund", claim: "claim" }[query.kind] as "requestRefund";
+      return { to: s.deployment.escrow, data: s.escrow.interface.encodeFunctionData(fn, [params.cardId]), chainId: s.chainId, gasPrice: "0" };
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "post", path: "/v1/transactions", tag: "consumers", summary: "Relay a transaction its sender signed",
+    roles: [...all], body: z.object({ signedTransaction: z.string().regex(/^0x[0-9a-fA-F]+$/, "a 0x hex signed transaction").max(100_000) }).strict(),
+    handler: async ({ body }) => relaySigned(s, body.signedTransaction),
+  }, auth);
+}

@@ -1,0 +1,172 @@
+import { Router, Request } from "express";
+import { z } from "zod";
+import { Principal } from "../auth";
+import { defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, encodeCursor, withStatus, bytes32 } from "../http";
+import { Services, getMerchant, assertMerchantVisible } from "../../services/context";
+import { executeAs } from "../../services/transactions";
+import { cardView, planView } from "../../services/views";
+import { ledgerPage } from "../../services/ledger";
+import { ApiError } from "../../errors";
+
+type Auth = (req: Request) => Promise<Principal | null>;
+
+export const voucherSchema = z.object({
+  cardId: z.string().regex(/^\d{1,20}$/, "a card id is a decimal string").transform((s) => BigInt(s)),
+  lessons: z.number().int().min(1).max(65535),
+  sequence: z.number().int().min(0).max(65535),
+  deadline: z.number().int().min(1).max(2 ** 40 - 1),
+  v: z.number().int().min(27).max(28),
+  r: z.string().regex(/^0x[0-9a-fA-F]{64}$/, "r is 0x and 64 hex digits"),
+  s: z.string().regex(/^0x[0-9a-fA-F]{64}$/, "s is 0x and 64 hex digits"),
+}).strict();
+
+/** The merchant of the path, checked against the caller: only itself may act as a merchant. */
+async function ownMerchant(s: Services, p: Principal, merchantId: number) {
+  const m = await getMerchant(s.db, merchantId);
+  if (p.role === "merchant" && p.subject !== String(merchantId)) {
+    throw new ApiError(403, "Forbidden", `merchant ${merchantId} is not yours`, { merchantId });
+  }
+  await assertMerchantVisible(s.db, p, m);
+  return m;
+}
+
+export function merchantRoutes(router: Router, s: Services, auth: Auth) {
+  const mid = z.object({ merchantId: idParam("merchantId") }).strict();
+  const cid = z.object({ cardId: cardIdParam }).strict();
+
+  defineRoute(router, {
+    method: "get", path: "/v1/merchants/:merchantId/plans", tag: "merchants", summary: "List a merchant's plans",
+    roles: ["merchant", "bank", "platform_regulator", "industry_regulator", "auditor", "consumer"], params: mid,
+    handler: async ({ params }) => {
+      await getMerchant(s.db, params.merchantId);
+      const rows = await s.db.query("SELECT * FROM plans WHERE merchant_id = $1 ORDER BY plan_index", [params.merchantId]);
+      return { items: rows.map(planView) };
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "post", path: "/v1/merchants/:merchantId/plans", tag: "merchants", summary: "Publish a plan",
+    roles: ["merchant"], params: mid,
+    body: z.object({
+      kind: z.enum(["lesson", "periodic"]),
+      units: z.number().int().min(1).max(65535),
+      periodSeconds: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+      validityDays: z.number().int().min(0).max(65535).default(0),
+      priceFen: fen,
+    }).strict(),
+    handler: async ({ params, body, principal }) => {
+      await ownMerchant(s, principal!, params.merchantId);
+      if (body.priceFen >= 2n ** 48n) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "body.priceFen", reason: "at most 2^48-1 fen" }]);
+      const data = s.escrow.interface.encodeFunctionData("publishPlan", [
+        params.merchantId, body.kind === "lesson" ? 1 : 2, body.units, body.periodSeconds, body.validityDays, body.priceFen,
+      ]);
+      return withStatus(201, await executeAs(s, principal!, data));
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "get", path: "/v1/merchants/:merchantId/cards", tag: "merchants", summary: "List a merchant's cards",
+    roles: ["merchant", "bank", "platform_regulator", "industry_regulator", "auditor"], params: mid,
+    query: z.object({ ...pageQuery, status: z.enum(["active", "refund_requested", "disputed", "refunded", "consumed"]).optional() }).strict(),
+    handler: async ({ params, query, principal }) => {
+      await ownMerchant(s, principal!, params.merchantId);
+      const after = decodeCursor(query.cursor);
+      const args: unknown[] = [params.merchantId, after ?? "0"];
+      let sql = "SELECT * FROM cards WHERE merchant_id = $1 AND card_id > $2";
+      if (query.status) {
+        args.push(query.status);
+        sql += " AND status = $3";
+      }
+      const rows = await s.db.query(`${sql} ORDER BY card_id LIMIT ${query.limit + 1}`, args);
+      const page = rows.slice(0, query.limit);
+      return { items: page.map((r) => cardView(r)), nextCursor: rows.length > query.limit ? encodeCursor(String(page[page.length - 1].card_id)) : null };
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "get", path: "/v1/merchants/:merchantId/ledger", tag: "merchants", summary: "Read a merchant's ledger",
+    roles: ["merchant", "bank", "platform_regulator", "industry_regulator", "auditor"], params: mid,
+    query: z.object({ ...pageQuery }).strict(),
+    handler: async ({ params, query, principal }) => {
+      await ownMerchant(s, principal!, params.merchantId);
+      const page = await ledgerPage(s.db, { merchantId: params.merchantId }, decodeCursor(query.cursor), query.limit);
+      return { items: page.items, nextCursor: page.nextId ? encodeCursor(page.nextId) : null };
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "post", path: "/v1/merchants/:merchantId/consumptions", tag: "merchants",
+    summary: "Submit consumption vouchers", responds: "202 with the queue ids; they go on chain in batches",
+    roles: ["merchant"], params: mid,
+    body: z.object({ vouchers: z.array(voucherSchema).min(1).max(1000) }).strict(),
+    handler: async ({ params, body, principal }) => {
+      await ownMerchant(s, principal!, params.merchantId);
+      const out = await s.queue.accept(params.merchantId, body.vouchers);
+      return withStatus(202, { accepted: out.ids.length, ids: out.ids });
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "get", path: "/v1/merchants/:merchantId/consumptions", tag: "merchants", summary: "Follow submitted vouchers",
+    roles: ["merchant"], params: mid, query: z.object({ ...pageQuery, status: z.enum(["queued", "sent", "confirmed", "failed"]).optional() }).strict(),
+    handler: async ({ params, query, principal }) => {
+      await ownMerchant(s, principal!, params.merchantId);
+      const args: unknown[] = [params.merchantId, decodeCursor(query.cursor) ?? "0"];
+      let sql = "SELECT id, card_id, sequence, lessons, status, tx_hash, error FROM voucher_queue WHERE merchant_id = $1 AND id > $2";
+      if (query.status) {
+        args.push(query.status);
+        sql += " AND status = $3";
+      }
+      const rows = await s.db.query(`${sql} ORDER BY id LIMIT ${query.limit + 1}`, args);
+      const page = rows.slice(0, query.limit);
+      return {
+        items: page.map((r) => ({ id: String(r.id), cardId: String(r.card_id), sequence: r.sequence, lessons: r.lessons, status: r.status, txHash: r.tx_hash, error: r.error })),
+        nextCursor: rows.length > query.limit ? encodeCursor(String(page[page.length - 1].id)) : null,
+      };
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "post", path: "/v1/cards/:cardId/periodic-release", tag: "merchants", summary: "Release a periodic card's elapsed periods",
+    roles: ["merchant", "bank", "platform_regulator", "industry_regulator", "consumer"], params: cid,
+    handler: async ({ params, principal }) => {
+      const data = s.escrow.interface.encodeFunctionData("releasePeriodic", [params.cardId]);
+      const p = principal!;
+      if (p.role === "merchant" && BigInt(p.subject ?? 0) !== params.cardId >> 32n) throw new ApiError(403, "Forbidden", "not your card");
+      return executeAs(s, p, data);
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "post", path: "/v1/merchants/:merchantId/payouts", tag: "merchants", summary: "Request a payout of released money",
+    roles: ["merchant", "bank"], params: mid,
+    handler: async ({ params, principal }) => {
+      await ownMerchant(s, principal!, params.merchantId);
+      return withStatus(201, await executeAs(s, principal!, s.escrow.interface.encodeFunctionData("payOut", [params.merchantId])));
+    },
+  }, auth);
+
+  for (const [action, fn] of [["accept", "acceptRefund"], ["reject", "rejectRefund"]] as const) {
+    defineRoute(router, {
+      method: "post", path: `/v1/cards/:cardId/refund/${action}`, tag: "merchants",
+      summary: action === "accept" ? "Accept a refund request" : "Refuse a refund request (it goes to the regulator)",
+      roles: ["merchant"], params: cid, body: z.object({ reason: bytes32.optional() }).strict(),
+      handler: async ({ params, body, principal }) => {
+        await ownMerchant(s, principal!, Number(params.cardId >> 32n));
+        const data = fn === "acceptRefund"
+          ? s.escrow.interface.encodeFunctionData("acceptRefund", [params.cardId])
+          : s.escrow.interface.encodeFunctionData("rejectRefund", [params.cardId, body.reason ?? "0x" + "00".repeat(32)]);
+        return executeAs(s, principal!, data);
+      },
+    }, auth);
+  }
+
+  defineRoute(router, {
+    method: "post", path: "/v1/merchants/:merchantId/exit", tag: "merchants", summary: "Announce the merchant's exit",
+    roles: ["merchant"], params: mid,
+    handler: async ({ params, principal }) => {
+      await ownMerchant(s, principal!, params.merchantId);
+      return executeAs(s, principal!, s.escrow.interface.encodeFunctionData("announceExit", [params.merchantId]));
+    },
+  }, auth);
+}

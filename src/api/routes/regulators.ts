@@ -1,0 +1,166 @@
+import { Router, Request } from "express";
+import { z } from "zod";
+import { ethers } from "ethers";
+import { Principal } from "../auth";
+import { defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, encodeCursor, withStatus, address, bytes32 } from "../http";
+import { Services, getMerchant, assertMerchantVisible, industriesOf } from "../../services/context";
+import { executeAs } from "../../services/transactions";
+import { merchantView } from "../../services/views";
+import { ApiError } from "../../errors";
+
+type Auth = (req: Request) => Promise<Principal | null>;
+const REGULATORS = ["platform_regulator", "industry_regulator"] as const;
+
+const policySchema = z.object({
+  custodyBps: z.number().int().min(0).max(10_000),
+  coolingOffDays: z.number().int().min(0).max(255),
+  exitNoticeDays: z.number().int().min(0).max(65535),
+  maxLessons: z.number().int().min(0).max(65535),
+  maxValidityDays: z.number().int().min(0).max(65535),
+  maxCardValueFen: fen,
+  maxAnonymousValueFen: fen,
+  mediumRiskCap30dFen: fen,
+}).strict();
+
+const reasonOf = (text?: string) => (text ? ethers.id(text) : ethers.ZeroHash);
+
+export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
+  const mid = z.object({ merchantId: idParam("merchantId") }).strict();
+
+  defineRoute(router, {
+    method: "get", path: "/v1/merchants", tag: "regulators", summary: "List merchants with status, industry, risk and escrow",
+    roles: [...REGULATORS, "auditor", "bank"],
+    query: z.object({
+      ...pageQuery,
+      status: z.enum(["active", "restricted", "frozen", "winding_down", "exited"]).optional(),
+      industryId: z.coerce.number().int().min(0).max(65535).optional(),
+      riskLevel: z.enum(["low", "medium", "high"]).optional(),
+    }).strict(),
+    handler: async ({ query, principal }) => {
+      const p = principal!;
+      const args: unknown[] = [decodeCursor(query.cursor) ?? "0"];
+      const where = ["merchant_id > $1"];
+      const add = (sql: string, v: unknown) => {
+        args.push(v);
+        where.push(sql.replace("?", `$${args.length}`));
+      };
+      if (query.status) add("status = ?", query.status);
+      if (query.industryId !== undefined) add("industry_id = ?", query.industryId);
+      if (query.riskLevel) add("risk_level = ?", query.riskLevel);
+      if (p.role === "industry_regulator") add("industry_id = ANY(?::int[])", await industriesOf(s.db, p.subject ?? ""));
+      if (p.role === "bank") add("bank_id = ?", Number(p.subject));
+      const rows = await s.db.query(`SELECT * FROM merchants WHERE ${where.join(" AND ")} ORDER BY merchant_id LIMIT ${query.limit + 1}`, args);
+      const page = rows.slice(0, query.limit);
+      return { items: page.map(merchantView), nextCursor: rows.length > query.limit ? encodeCursor(String(page[page.length - 1].merchant_id)) : null };
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "get", path: "/v1/merchants/:merchantId", tag: "regulators", summary: "Read one merchant",
+    roles: [...REGULATORS, "auditor", "bank", "merchant"], params: mid,
+    handler: async ({ params, principal }) => {
+      const m = await getMerchant(s.db, params.merchantId);
+      await assertMerchantVisible(s.db, principal!, m);
+      const risk = await s.db.query("SELECT from_level, to_level, reason, block_time FROM risk_history WHERE merchant_id = $1 ORDER BY block_time", [params.merchantId]);
+      return { ...merchantView(m), riskHistory: risk.map((r) => ({ from: r.from_level, to: r.to_level, reason: r.reason, at: Number(r.block_time) })) };
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "post", path: "/v1/merchants", tag: "regulators", summary: "Admit a merchant",
+    roles: [...REGULATORS],
+    body: z.object({
+      account: address, industryId: z.number().int().min(0).max(65535), bankId: z.number().int().min(1).max(65535),
+      registrationNumber: z.string().min(1).max(64),
+    }).strict(),
+    handler: async ({ body, principal }) => {
+      const data = s.escrow.interface.encodeFunctionData("admitMerchant", [body.account, body.industryId, body.bankId, ethers.id(body.registrationNumber)]);
+      const out = await executeAs(s, principal!, data);
+      const ev = out.events.find((e) => e.event === "MerchantAdmitted");
+      return withStatus(201, { ...out, merchantId: ev ? Number(ev.args.merchantId) : null });
+    },
+  }, auth);
+
+  const actions: { path: string; summary: string; build: (id: number, reason: string) => string }[] = [
+    { path: "freeze", summary: "Freeze a collapsed merchant", build: (id, r) => s.escrow.interface.encodeFunctionData("freeze", [id, r]) },
+    { path: "unfreeze", summary: "Lift a freeze", build: (id, r) => s.escrow.interface.encodeFunctionData("unfreeze", [id, r]) },
+    { path: "restrict", summary: "Restrict a merchant (no new cards)", build: (id, r) => s.escrow.interface.encodeFunctionData("restrict", [id, true, r]) },
+    { path: "unrestrict", summary: "Lift a restriction", build: (id, r) => s.escrow.interface.encodeFunctionData("restrict", [id, false, r]) },
+    { path: "wind-down", summary: "Order a merchant to wind down", build: (id, r) => s.escrow.interface.encodeFunctionData("windDown", [id, r]) },
+  ];
+  for (const a of actions) {
+    defineRoute(router, {
+      method: "post", path: `/v1/merchants/:merchantId/${a.path}`, tag: "regulators", summary: a.summary,
+      roles: [...REGULATORS], params: mid, body: z.object({ reason: z.string().min(1).max(500) }).strict(),
+      handler: async ({ params, body, principal }) => {
+        const m = await getMerchant(s.db, params.merchantId);
+        await assertMerchantVisible(s.db, principal!, m);
+        return executeAs(s, principal!, a.build(params.merchantId, reasonOf(body.reason)));
+      },
+    }, auth);
+  }
+
+  defineRoute(router, {
+    method: "get", path: "/v1/industries", tag: "regulators", summary: "List industries, their regulators and policies",
+    roles: [...REGULATORS, "auditor", "bank", "merchant"],
+    handler: async () => {
+      const rows = await s.db.query("SELECT industry_id, regulator, policy FROM industries ORDER BY industry_id");
+      return { items: rows.map((r) => ({ industryId: Number(r.industry_id), regulator: r.regulator, policy: r.policy, isDefault: Number(r.industry_id) === 0 })) };
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "put", path: "/v1/industries/:industryId/policy", tag: "regulators", summary: "Set an industry's policy",
+    roles: [...REGULATORS], params: z.object({ industryId: z.coerce.number().int().min(0).max(65535) }).strict(), body: policySchema,
+    handler: async ({ params, body, principal }) => {
+      const policy = {
+        custodyBps: body.custodyBps, coolingOffDays: body.coolingOffDays, exitNoticeDays: body.exitNoticeDays, maxLessons: body.maxLessons,
+        maxValidityDays: body.maxValidityDays, maxCardValue: body.maxCardValueFen, maxAnonymousValue: body.maxAnonymousValueFen, mediumRiskCap30d: body.mediumRiskCap30dFen,
+      };
+      for (const [k, v] of Object.entries({ maxCardValueFen: body.maxCardValueFen, maxAnonymousValueFen: body.maxAnonymousValueFen, mediumRiskCap30dFen: body.mediumRiskCap30dFen })) {
+        if (v >= 2n ** 48n) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: `body.${k}`, reason: "at most 2^48-1 fen" }]);
+      }
+      const data = params.industryId === 0
+        ? s.registry.interface.encodeFunctionData("setDefaultPolicy", [policy])
+        : s.registry.interface.encodeFunctionData("setIndustryPolicy", [params.industryId, policy]);
+      return executeAs(s, principal!, data, "registry");
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "get", path: "/v1/disputes", tag: "regulators", summary: "List refund disputes to decide",
+    roles: [...REGULATORS, "auditor"], query: z.object({ ...pageQuery, status: z.enum(["open", "refunded", "denied"]).default("open") }).strict(),
+    handler: async ({ query, principal }) => {
+      const args: unknown[] = [query.status, decodeCursor(query.cursor) ?? "0"];
+      let sql = "SELECT * FROM disputes WHERE status = $1 AND card_id > $2";
+      if (principal!.role === "industry_regulator") {
+        args.push(await industriesOf(s.db, principal!.subject ?? ""));
+        sql += " AND industry_id = ANY($3::int[])";
+      }
+      const rows = await s.db.query(`${sql} ORDER BY card_id LIMIT ${query.limit + 1}`, args);
+      const page = rows.slice(0, query.limit);
+      return {
+        items: page.map((r) => ({
+          cardId: String(r.card_id), merchantId: Number(r.merchant_id), industryId: Number(r.industry_id), status: r.status, openedBy: r.opened_by,
+          reason: r.reason, amountFen: String(r.amount), openedAt: Number(r.opened_at), refundedFen: r.refunded == null ? null : String(r.refunded),
+          releasedFen: r.released == null ? null : String(r.released), resolvedBy: r.resolved_by,
+        })),
+        nextCursor: rows.length > query.limit ? encodeCursor(String(page[page.length - 1].card_id)) : null,
+      };
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "post", path: "/v1/disputes/:cardId/decision", tag: "regulators",
+    summary: "Decide a dispute", responds: "refundFen 0 denies the refund; otherwise that much goes back and the rest is released",
+    roles: [...REGULATORS], params: z.object({ cardId: cardIdParam }).strict(), body: z.object({ refundFen: fen, note: z.string().max(500).optional() }).strict(),
+    handler: async ({ params, body, principal }) => {
+      const m = await getMerchant(s.db, Number(params.cardId >> 32n));
+      await assertMerchantVisible(s.db, principal!, m);
+      if (body.refundFen >= 2n ** 48n) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "body.refundFen", reason: "at most 2^48-1 fen" }]);
+      return executeAs(s, principal!, s.escrow.interface.encodeFunctionData("resolveDispute", [params.cardId, body.refundFen]));
+    },
+  }, auth);
+
+  void bytes32;
+}

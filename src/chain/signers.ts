@@ -1,0 +1,197 @@
+import fs from "node:fs";
+import path from "node:path";
+import { Interface, JsonRpcProvider, TransactionReceipt, TransactionRequest, Wallet, isError } from "ethers";
+import { CustodyRegistry__factory, CustodyToken__factory, PrepaidEscrow__factory } from "../../typechain-types";
+import { ApiError, FatalError, RetryableError } from "../errors";
+import { keystorePassword } from "../config";
+
+const ifaces = [new Interface(PrepaidEscrow__factory.abi), new Interface(CustodyRegistry__factory.abi), new Interface(CustodyToken__factory.abi)];
+
+/** A contract's refusal, decoded: the custom error's name and arguments. */
+export interface DecodedRevert {
+  name: string;
+  args: Record<string, string | number | boolean>;
+}
+
+function findRevertData(err: unknown): string | null {
+  const seen = new Set<unknown>();
+  const walk = (e: unknown): string | null => {
+    if (!e || typeof e !== "object" || seen.has(e)) return null;
+    seen.add(e);
+    const o = e as Record<string, unknown>;
+    if (typeof o.data === "string" && /^0x[0-9a-f]{8}/i.test(o.data)) return o.data;
+    for (const k of ["error", "info", "cause", "data"]) {
+      const found = walk(o[k]);
+      if (found) return found;
+    }
+    return null;
+  };
+  return walk(err);
+}
+
+export function decodeRevert(err: unknown): DecodedRevert | null {
+  const data = findRevertData(err);
+  if (!data) return null;
+  for (const iface of ifaces) {
+    try {
+      const parsed = iface.parseError(data);
+      if (!parsed) continue;
+      const args: Record<string, string | number | boolean> = {};
+      parsed.fragment.inputs.forEach((input, i) => {
+        const v = parsed.args[i];
+        args[input.name] = typeof v === "bigint" ? (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()) : v;
+      });
+      return { name: parsed.name, args };
+    } catch {
+      /* try the next interface */
+    }
+  }
+  return null;
+}
+
+/** The HTTP answer for a contract's refusal: 403 for a role check, 404 for an unknown id, 409 otherwise. */
+export function revertToApiError(err: unknown): ApiError | null {
+  const r = decodeRevert(err);
+  if (!r) return null;
+  const short = r.name.replace(/^[A-Za-z]+_/, "");
+  const status = /^Not[A-Z]/.test(short) ? 403 : /^Unknown/.test(short) ? 404 : 409;
+  return new ApiError(status, r.name, `the contract refused: ${r.name}`, r.args);
+}
+
+export interface SentTx {
+  hash: string;
+  nonce: number;
+  wait(): Promise<TransactionReceipt>;
+}
+
+/**
+ * Signs and sends transactions for one account. Nonces are assigned here, in order, so concurrent requests
+ * never collide; a failed send puts the nonce back by re-reading it from the chain. Every transaction is
+ * estimated first, so a refusal comes back as the contract's custom error before anything is sent.
+ */
+export function createAccountSender(wallet: Wallet, provider: JsonRpcProvider, gasPriceWei: bigint) {
+  let nextNonce: number | null = null;
+  let queue: Promise<unknown> = Promise.resolve();
+  const address = wallet.address;
+
+  async function sendNow(req: TransactionRequest): Promise<SentTx> {
+    let gasLimit: bigint;
+    try {
+      gasLimit = await provider.estimateGas({ ...req, from: address, gasPrice: gasPriceWei, type: 0 });
+    } catch (err) {
+      const api = revertToApiError(err);
+      if (api) throw api;
+      if (isError(err, "CALL_EXCEPTION")) throw new ApiError(409, "Reverted", "the contract refused the transaction without a known reason");
+      throw new RetryableError(`estimating gas failed: ${(err as Error).message}`, { cause: err });
+    }
+    if (nextNonce === null) nextNonce = await provider.getTransactionCount(address, "pending");
+    const nonce = nextNonce;
+    const chainId = (await provider.getNetwork()).chainId;
+    const signed = await wallet.signTransaction({
+      ...req, from: address, nonce, gasLimit: (gasLimit * 12n) / 10n + 10_000n, gasPrice: gasPriceWei, type: 0, chainId,
+    });
+    try {
+      const hash: string = await provider.send("eth_sendRawTransaction", [signed]);
+      nextNonce = nonce + 1;
+      return { hash, nonce, wait: () => waitReceipt(provider, hash) };
+    } catch (err) {
+      nextNonce = null; // re-read from the chain next time
+      const api = revertToApiError(err);
+      if (api) throw api;
+      throw new RetryableError(`sending the transaction failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  return {
+    address,
+    send(req: TransactionRequest): Promise<SentTx> {
+      const run = queue.then(() => sendNow(req));
+      queue = run.catch(() => undefined);
+      return run;
+    },
+    resetNonce() {
+      nextNonce = null;
+    },
+  };
+}
+
+export type AccountSender = ReturnType<typeof createAccountSender>;
+
+export async function waitReceipt(provider: JsonRpcProvider, hash: string, timeoutMs = 120_000): Promise<TransactionReceipt> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await provider.getTransactionReceipt(hash);
+    if (r) return r;
+    if (Date.now() > deadline) throw new RetryableError(`transaction ${hash} not mined within ${timeoutMs / 1000} s`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+/**
+ * The parties' keys, from encrypted keystore files (ethers JSON wallets) in one folder, named by address.
+ * Passwords come from the environment; a key is decrypted the first time it is needed and kept in memory.
+ */
+export function createKeyRing(opts: { dir: string; provider: JsonRpcProvider; gasPriceWei?: bigint; env?: NodeJS.ProcessEnv }) {
+  const senders = new Map<string, AccountSender>();
+  const pending = new Map<string, Promise<AccountSender>>();
+
+  function fileFor(address: string): string | null {
+    if (!fs.existsSync(opts.dir)) return null;
+    const want = address.toLowerCase().replace(/^0x/, "");
+    for (const f of fs.readdirSync(opts.dir)) {
+      if (f.toLowerCase().includes(want) && f.endsWith(".json")) return path.join(opts.dir, f);
+    }
+    return null;
+  }
+
+  async function load(address: string): Promise<AccountSender> {
+    const file = fileFor(address);
+    if (!file) throw new ApiError(409, "NoKeystore", `the gateway holds no key for ${address}; sign the transaction yourself and POST it to /v1/transactions`);
+    const password = keystorePassword(address, opts.env);
+    if (!password) throw new FatalError(`no password for the keystore of ${address}: set KEYSTORE_PASSWORD or KEYSTORE_PASSWORD_${address.toLowerCase()}`);
+    let wallet: Wallet;
+    try {
+      wallet = (await Wallet.fromEncryptedJson(fs.readFileSync(file, "utf8"), password)) as Wallet;
+    } catch {
+      throw new FatalError(`cannot decrypt the keystore of ${address} (${path.basename(file)}): wrong password?`);
+    }
+    return createAccountSender(wallet.connect(opts.provider) as Wallet, opts.provider, opts.gasPriceWei ?? 0n);
+  }
+
+  return {
+    has(address: string): boolean {
+      return senders.has(address.toLowerCase()) || fileFor(address) !== null;
+    },
+    async sender(address: string): Promise<AccountSender> {
+      const key = address.toLowerCase();
+      const s = senders.get(key);
+      if (s) return s;
+      let p = pending.get(key);
+      if (!p) {
+        p = load(address).then((x) => {
+          senders.set(key, x);
+          return x;
+        });
+        pending.set(key, p);
+        p.catch(() => pending.delete(key));
+      }
+      return p;
+    },
+    /** Adds a key held in memory (tests, the local platform's first parties). */
+    add(wallet: Wallet): AccountSender {
+      const s = createAccountSender(wallet.connect(opts.provider) as Wallet, opts.provider, opts.gasPriceWei ?? 0n);
+      senders.set(wallet.address.toLowerCase(), s);
+      return s;
+    },
+  };
+}
+
+export type KeyRing = ReturnType<typeof createKeyRing>;
+
+/** Writes `wallet` as an encrypted keystore file named by its address; returns the path. */
+export async function writeKeystore(dir: string, wallet: Wallet | { address: string; encrypt(p: string): Promise<string> }, password: string): Promise<string> {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, `${wallet.address.toLowerCase()}.json`);
+  fs.writeFileSync(file, await wallet.encrypt(password), { mode: 0o600 });
+  return file;
+}

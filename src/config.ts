@@ -1,0 +1,65 @@
+import path from "node:path";
+import { z } from "zod";
+
+/**
+ * The gateway's whole configuration, from environment variables, validated once at start. Each bad variable
+ * gets its own line in the error, naming the variable and what is wrong with it.
+ */
+const urlList = z
+  .string()
+  .transform((s) => s.split(",").map((u) => u.trim()).filter(Boolean))
+  .pipe(z.array(z.url({ protocol: /^https?$/ })).min(1, "give at least one http(s) URL"));
+
+const schema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  DATA_DIR: z.string().min(1).default("./data"),
+  CHAIN_RPC_URL: urlList.optional(),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  /** Blocks behind the head treated as final: 0 on a BFT chain (QBFT/IBFT), more on a probabilistic one. */
+  CONFIRMATIONS: z.coerce.number().int().min(0).max(1000).default(0),
+  /** Where the contracts' addresses come from (written by `npm start` or `npm run cli -- deploy`). */
+  DEPLOYMENT_FILE: z.string().min(1).optional(),
+  KEYSTORE_DIR: z.string().min(1).optional(),
+  /** Password of every keystore file, or per account KEYSTORE_PASSWORD_<0xADDRESS>. */
+  KEYSTORE_PASSWORD: z.string().min(1).optional(),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  POLL_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
+  BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/, "like 1mb or 512kb").default("1mb"),
+  /** Batched consumptions go on chain at least this often. */
+  BATCH_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+  BATCH_MAX_VOUCHERS: z.coerce.number().int().min(1).max(2000).default(500),
+});
+
+export type Config = z.infer<typeof schema> & {
+  dataDir: string;
+  deploymentFile: string;
+  keystoreDir: string;
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super("invalid configuration:\n" + problems.map((p) => `  - ${p}`).join("\n"));
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input = Object.fromEntries(Object.entries(env).filter(([k, v]) => k in schema.shape && v !== undefined && v !== ""));
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${String(i.path[0] ?? "?")}: ${i.message}`));
+  }
+  const c = parsed.data;
+  const dataDir = path.resolve(c.DATA_DIR);
+  return {
+    ...c,
+    dataDir,
+    deploymentFile: path.resolve(c.DEPLOYMENT_FILE ?? path.join(dataDir, "deployment.json")),
+    keystoreDir: path.resolve(c.KEYSTORE_DIR ?? path.join(dataDir, "keystores")),
+  };
+}
+
+/** The password for one account's keystore, from the environment. */
+export function keystorePassword(address: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env[`KEYSTORE_PASSWORD_${address.toLowerCase()}`] ?? env[`KEYSTORE_PASSWORD_${address}`] ?? env.KEYSTORE_PASSWORD;
+}

@@ -1,0 +1,99 @@
+import fs from "node:fs";
+import http from "node:http";
+import { JsonRpcProvider, Network } from "ethers";
+import { Logger } from "pino";
+import { Config } from "./config";
+import { createApp, AppOptions } from "./api/app";
+import { Deployment } from "./chain/bootstrap";
+import { createRpc } from "./chain/rpc";
+import { createKeyRing, KeyRing } from "./chain/signers";
+import { FatalError } from "./errors";
+import { createConsumptionQueue } from "./services/consumptions";
+import { Services } from "./services/context";
+import { Db, openDb } from "./store/db";
+import { migrate } from "./store/migrations";
+import { createIndexer } from "./sync/indexer";
+import { CustodyRegistry__factory, PrepaidEscrow__factory } from "../typechain-types";
+
+export function readDeployment(file: string): Deployment {
+  if (!fs.existsSync(file)) {
+    throw new FatalError(`no deployment at ${file}: deploy with \`npm run cli -- deploy\` (or run \`npm start\` for a local platform), or set DEPLOYMENT_FILE`);
+  }
+  return JSON.parse(fs.readFileSync(file, "utf8")) as Deployment;
+}
+
+/**
+ * Builds the whole gateway from its configuration: store (migrated), RPC with fail-over, indexer,
+ * consumption queue, keys and the HTTP app. Nothing listens or syncs until start().
+ */
+export async function createGateway(
+  config: Config,
+  logger: Logger,
+  overrides: { db?: Db; deployment?: Deployment; keys?: KeyRing; app?: AppOptions } = {},
+) {
+  const urls = config.CHAIN_RPC_URL ?? [];
+  if (urls.length === 0) throw new FatalError("CHAIN_RPC_URL is not set");
+  const deployment = overrides.deployment ?? readDeployment(config.deploymentFile);
+  const db = overrides.db ?? (await openDb({ databaseUrl: config.DATABASE_URL, dataDir: `${config.dataDir}/pglite` }));
+  const applied = await migrate(db);
+  if (applied.length) logger.info({ applied, engine: db.engine }, "database migrated");
+  const rpc = createRpc({
+    urls,
+    onFailover: (from, to, reason) => logger.warn({ from, to, reason }, "RPC fail-over"),
+  });
+  const network = Network.from(deployment.chainId);
+  const provider = new JsonRpcProvider(urls[0], network, { staticNetwork: network, pollingInterval: 250, batchMaxCount: 1 });
+  const escrow = PrepaidEscrow__factory.connect(deployment.escrow, provider);
+  const registry = CustodyRegistry__factory.connect(deployment.registry, provider);
+  const keys = overrides.keys ?? createKeyRing({ dir: config.keystoreDir, provider });
+  const indexer = createIndexer({
+    db, rpc, contracts: { escrow: deployment.escrow, registry: deployment.registry }, startBlock: deployment.startBlock,
+    confirmations: config.CONFIRMATIONS, logger: logger.child({ part: "indexer" }), pollIntervalMs: config.POLL_INTERVAL_MS,
+  });
+  const queue = createConsumptionQueue({
+    db, escrow, provider, keys, chainId: deployment.chainId, logger: logger.child({ part: "queue" }),
+    intervalMs: config.BATCH_INTERVAL_MS, maxPerTx: config.BATCH_MAX_VOUCHERS,
+  });
+  const services: Services = { db, rpc, provider, escrow, registry, deployment, chainId: deployment.chainId, keys, indexer, queue, logger };
+  const app = createApp(services, { bodyLimit: config.BODY_LIMIT, ...overrides.app });
+  let server: http.Server | null = null;
+
+  return {
+    services,
+    app,
+    async start(): Promise<{ port: number }> {
+      const chainId = Number(await rpc.send<string>("eth_chainId"));
+      if (chainId !== deployment.chainId) {
+        throw new FatalError(`the node at ${rpc.url} is chain ${chainId}, but the deployment is on chain ${deployment.chainId}`);
+      }
+      await indexer.start();
+      await queue.start();
+      server = await new Promise<http.Server>((resolve, reject) => {
+        const srv = app.listen(config.PORT, config.HOST, () => resolve(srv));
+        srv.once("error", reject);
+      });
+      server.keepAliveTimeout = 5_000;
+      const port = (server.address() as { port: number }).port;
+      logger.info({ host: config.HOST, port, chainId, escrow: deployment.escrow }, "gateway listening");
+      return { port };
+    },
+    /** Stops taking requests, drains the queue's in-flight work, stops indexing, closes the store. */
+    async stop(): Promise<void> {
+      if (server) {
+        const srv = server;
+        server = null;
+        await new Promise<void>((resolve) => {
+          srv.close(() => resolve());
+          srv.closeIdleConnections?.();
+          setTimeout(() => srv.closeAllConnections?.(), 3_000).unref();
+        });
+      }
+      await queue.stop();
+      await indexer.stop();
+      if (!overrides.db) await db.close();
+      provider.destroy();
+    },
+  };
+}
+
+export type Gateway = Awaited<ReturnType<typeof createGateway>>;

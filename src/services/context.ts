@@ -1,0 +1,81 @@
+import { JsonRpcProvider } from "ethers";
+import { Logger } from "pino";
+import { CustodyRegistry, PrepaidEscrow } from "../../typechain-types";
+import { Deployment } from "../chain/bootstrap";
+import { KeyRing } from "../chain/signers";
+import { Rpc } from "../chain/rpc";
+import { Db } from "../store/db";
+import { Indexer } from "../sync/indexer";
+import { ApiError } from "../errors";
+import { Principal } from "../api/auth";
+import type { ConsumptionQueue } from "./consumptions";
+
+/** Everything a service needs, built once by the gateway. */
+export interface Services {
+  db: Db;
+  rpc: Rpc;
+  provider: JsonRpcProvider;
+  escrow: PrepaidEscrow;
+  registry: CustodyRegistry;
+  deployment: Deployment;
+  chainId: number;
+  keys: KeyRing;
+  indexer: Indexer;
+  queue: ConsumptionQueue;
+  logger: Logger;
+}
+
+export interface MerchantRecord {
+  merchant_id: string;
+  account: string;
+  industry_id: number;
+  bank_id: number;
+  status: string;
+  risk_level: string;
+  [k: string]: unknown;
+}
+
+export async function getMerchant(db: Db, merchantId: number): Promise<MerchantRecord> {
+  const rows = await db.query<MerchantRecord>("SELECT * FROM merchants WHERE merchant_id = $1", [merchantId]);
+  if (!rows[0]) throw new ApiError(404, "UnknownMerchant", `no merchant ${merchantId} in the index`, { merchantId });
+  return rows[0];
+}
+
+/** Industries an industry regulator's account is responsible for. */
+export async function industriesOf(db: Db, regulator: string): Promise<number[]> {
+  const rows = await db.query<{ industry_id: number }>("SELECT industry_id FROM industries WHERE regulator = $1", [regulator.toLowerCase()]);
+  return rows.map((r) => Number(r.industry_id));
+}
+
+/** Throws 403 unless `p` may see merchant `m`: itself, its bank, its industry's regulator, the bureau, auditors. */
+export async function assertMerchantVisible(db: Db, p: Principal, m: MerchantRecord): Promise<void> {
+  switch (p.role) {
+    case "platform_regulator":
+    case "auditor":
+      return;
+    case "merchant":
+      if (p.subject === String(m.merchant_id)) return;
+      break;
+    case "bank":
+      if (p.subject === String(m.bank_id)) return;
+      break;
+    case "industry_regulator":
+      if ((await industriesOf(db, p.subject ?? "")).includes(Number(m.industry_id))) return;
+      break;
+    default:
+      break;
+  }
+  throw new ApiError(403, "Forbidden", `merchant ${m.merchant_id} is not yours to see or act on`, { merchantId: Number(m.merchant_id) });
+}
+
+/** The chain account that signs for `p`. */
+export async function accountOf(db: Db, p: Principal): Promise<string> {
+  if (p.role === "merchant") return (await getMerchant(db, Number(p.subject))).account;
+  if (p.role === "bank") {
+    const rows = await db.query<{ account: string }>("SELECT account FROM banks WHERE bank_id = $1", [Number(p.subject)]);
+    if (!rows[0]) throw new ApiError(404, "UnknownBank", `no bank ${p.subject} in the index`);
+    return rows[0].account;
+  }
+  if (p.subject && /^0x[0-9a-f]{40}$/i.test(p.subject)) return p.subject;
+  throw new ApiError(403, "Forbidden", `a ${p.role} has no chain account`);
+}

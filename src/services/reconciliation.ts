@@ -1,0 +1,132 @@
+import { Db } from "../store/db";
+import { ApiError } from "../errors";
+
+/** One line of a custodian bank's custody-account statement. Money in fen. */
+export interface StatementLine {
+  ref: string;
+  direction: "in" | "out";
+  amountFen: bigint;
+  /** The chain transaction that ordered it, when the bank's system recorded it. */
+  txHash?: string;
+  cardId?: string;
+  merchantId?: number;
+}
+
+export interface Statement {
+  fromBlockTime?: number;
+  toBlockTime?: number;
+  closingBalanceFen: bigint;
+  lines: StatementLine[];
+}
+
+interface ChainMovement {
+  key: string;
+  direction: "in" | "out";
+  amount: bigint;
+  txHash: string;
+  event: string;
+  cardId: string | null;
+  merchantId: number;
+}
+
+/** Parses a CSV statement: header `ref,direction,amountFen,txHash,cardId,merchantId`, last line `closing,,<fen>`. */
+export function parseStatementCsv(text: string): Statement {
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== "");
+  const problems: { field: string; reason: string }[] = [];
+  if (!lines.length || !/^ref,direction,amountFen/i.test(lines[0])) {
+    throw new ApiError(400, "InvalidRequest", "the statement is not in the expected CSV format", [{ field: "body", reason: "the first line must be the header ref,direction,amountFen,txHash,cardId,merchantId" }]);
+  }
+  const out: Statement = { closingBalanceFen: -1n, lines: [] };
+  lines.slice(1).forEach((line, i) => {
+    const lineNo = i + 2;
+    const [ref, direction, amount, txHash, cardId, merchantId] = line.split(",").map((c) => c.trim());
+    if (ref === "closing") {
+      if (!/^\d+$/.test(amount ?? "")) problems.push({ field: `line ${lineNo}.amountFen`, reason: "the closing balance is a whole number of fen" });
+      else out.closingBalanceFen = BigInt(amount);
+      return;
+    }
+    if (direction !== "in" && direction !== "out") problems.push({ field: `line ${lineNo}.direction`, reason: "in or out" });
+    if (!/^\d+$/.test(amount ?? "")) problems.push({ field: `line ${lineNo}.amountFen`, reason: "a whole, non-negative number of fen" });
+    if (txHash && !/^0x[0-9a-fA-F]{64}$/.test(txHash)) problems.push({ field: `line ${lineNo}.txHash`, reason: "0x and 64 hex digits" });
+    if (cardId && !/^\d+$/.test(cardId)) problems.push({ field: `line ${lineNo}.cardId`, reason: "a decimal card id" });
+    if (merchantId && !/^\d+$/.test(merchantId)) problems.push({ field: `line ${lineNo}.merchantId`, reason: "a whole number" });
+    if (problems.length) return;
+    out.lines.push({
+      ref, direction: direction as "in" | "out", amountFen: BigInt(amount), txHash: txHash || undefined, cardId: cardId || undefined,
+      merchantId: merchantId ? Number(merchantId) : undefined,
+    });
+  });
+  if (out.closingBalanceFen < 0n) problems.push({ field: "closing", reason: "the statement needs a last line closing,,<balance in fen>" });
+  if (problems.length) throw new ApiError(400, "InvalidRequest", "the statement has invalid lines", problems);
+  return out;
+}
+
+/**
+ * Cross-checks a bank's statement with the chain (交叉验证): every money movement the contracts ordered for
+ * this bank (custodied payments in; payouts and refunds out) against the statement's lines.
+ */
+export async function reconcile(db: Db, bankId: number, st: Statement, onChainSupply: bigint) {
+  const args: unknown[] = [bankId];
+  let time = "";
+  if (st.fromBlockTime !== undefined) {
+    args.push(st.fromBlockTime);
+    time += ` AND l.block_time >= $${args.length}`;
+  }
+  if (st.toBlockTime !== undefined) {
+    args.push(st.toBlockTime);
+    time += ` AND l.block_time <= $${args.length}`;
+  }
+  const rows = await db.query<{ tx_hash: string; log_index: number; event: string; card_id: string | null; merchant_id: string; args: unknown }>(
+    `SELECT l.tx_hash, l.log_index, l.event, l.card_id, l.merchant_id, l.args FROM ledger l JOIN merchants m ON m.merchant_id = l.merchant_id
+     WHERE m.bank_id = $1 AND l.event IN ('CardPurchased', 'CardRenewed', 'PaidOut', 'CardRefunded')${time} ORDER BY l.id`,
+    args,
+  );
+  const chain: ChainMovement[] = rows
+    .map((r) => {
+      const a = (typeof r.args === "string" ? JSON.parse(r.args) : r.args) as Record<string, string | number>;
+      const amount = BigInt(r.event === "CardPurchased" || r.event === "CardRenewed" ? a.custodied : a.amount);
+      return {
+        key: `${r.tx_hash}:${r.log_index}`, direction: (r.event.startsWith("Card") && r.event !== "CardRefunded" ? "in" : "out") as "in" | "out",
+        amount, txHash: r.tx_hash.toLowerCase(), event: r.event, cardId: r.card_id === null ? null : String(r.card_id), merchantId: Number(r.merchant_id),
+      };
+    })
+    .filter((m) => m.amount > 0n);
+  const used = new Set<string>();
+  const matched: unknown[] = [];
+  const mismatched: unknown[] = [];
+  const unmatched: unknown[] = [];
+  for (const line of st.lines) {
+    const candidates = chain.filter(
+      (c) => !used.has(c.key) && c.direction === line.direction &&
+        (line.txHash ? c.txHash === line.txHash.toLowerCase() : true) &&
+        (line.cardId ? c.cardId === line.cardId : true) &&
+        (line.merchantId !== undefined ? c.merchantId === line.merchantId : true),
+    );
+    const exact = candidates.find((c) => c.amount === line.amountFen);
+    const ref = { ref: line.ref, direction: line.direction, amountFen: line.amountFen.toString() };
+    if (exact) {
+      used.add(exact.key);
+      matched.push({ ...ref, event: exact.event, txHash: exact.txHash });
+    } else if ((line.txHash || line.cardId || line.merchantId !== undefined) && candidates.length) {
+      const c = candidates[0];
+      used.add(c.key);
+      mismatched.push({ ...ref, event: c.event, txHash: c.txHash, chainAmountFen: c.amount.toString(), differenceFen: (line.amountFen - c.amount).toString() });
+    } else {
+      unmatched.push({ ...ref, side: "statement", reason: "no movement on chain matches this line" });
+    }
+  }
+  for (const c of chain) {
+    if (!used.has(c.key)) unmatched.push({ side: "chain", direction: c.direction, amountFen: c.amount.toString(), event: c.event, txHash: c.txHash, cardId: c.cardId, merchantId: c.merchantId, reason: "the statement has no line for this movement" });
+  }
+  const difference = st.closingBalanceFen - onChainSupply;
+  return {
+    bankId,
+    matched,
+    mismatched,
+    unmatched,
+    closingBalanceFen: st.closingBalanceFen.toString(),
+    onChainCustodyFen: onChainSupply.toString(),
+    differenceFen: difference.toString(),
+    reconciled: difference === 0n && mismatched.length === 0 && unmatched.length === 0,
+  };
+}

@@ -1,0 +1,81 @@
+import { Interface, Transaction } from "ethers";
+import { CustodyRegistry__factory, PrepaidEscrow__factory } from "../../typechain-types";
+import { Principal } from "../api/auth";
+import { revertToApiError, waitReceipt } from "../chain/signers";
+import { ApiError } from "../errors";
+import { Services, accountOf } from "./context";
+
+const escrowIface = new Interface(PrepaidEscrow__factory.abi);
+const registryIface = new Interface(CustodyRegistry__factory.abi);
+
+export interface TxResult {
+  txHash: string;
+  blockNumber: number;
+  events: { event: string; args: Record<string, unknown> }[];
+}
+
+function plain(v: unknown): unknown {
+  if (typeof v === "bigint") return v.toString();
+  if (Array.isArray(v)) return v.map(plain);
+  return v;
+}
+
+async function settle(s: Services, hash: string): Promise<TxResult> {
+  const rc = await waitReceipt(s.provider, hash);
+  if (rc.status !== 1) throw new ApiError(409, "Reverted", `transaction ${hash} reverted on chain`);
+  const events: TxResult["events"] = [];
+  for (const log of rc.logs) {
+    const iface = log.address.toLowerCase() === s.deployment.registry.toLowerCase() ? registryIface : escrowIface;
+    try {
+      const parsed = iface.parseLog(log);
+      if (parsed) {
+        const args: Record<string, unknown> = {};
+        parsed.fragment.inputs.forEach((inp, i) => (args[inp.name] = plain(parsed.args[i])));
+        events.push({ event: parsed.name, args });
+      }
+    } catch {
+      /* a token Transfer: not ours to report */
+    }
+  }
+  // Answer once the index holds the result, so the caller's next read sees it.
+  await Promise.race([s.indexer.syncTo(rc.blockNumber), new Promise((r) => setTimeout(r, 10_000))]);
+  return { txHash: hash, blockNumber: rc.blockNumber, events };
+}
+
+/** Sends `data` to the escrow (or registry) signed by the principal's key, and waits for it to be mined and indexed. */
+export async function executeAs(s: Services, p: Principal, data: string, to: "escrow" | "registry" = "escrow"): Promise<TxResult> {
+  const account = await accountOf(s.db, p);
+  const sender = await s.keys.sender(account);
+  const sent = await sender.send({ to: to === "escrow" ? s.deployment.escrow : s.deployment.registry, data });
+  return settle(s, sent.hash);
+}
+
+/** Relays a transaction its sender signed itself (a consumer's refund request, a party holding its own key). */
+export async function relaySigned(s: Services, raw: string): Promise<TxResult> {
+  let tx: Transaction;
+  try {
+    tx = Transaction.from(raw);
+  } catch {
+    throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "body.signedTransaction", reason: "not a signed transaction" }]);
+  }
+  const targets = [s.deployment.escrow.toLowerCase(), s.deployment.registry.toLowerCase()];
+  if (!tx.to || !targets.includes(tx.to.toLowerCase())) {
+    throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "body.signedTransaction", reason: "it is not addressed to the custody contracts" }]);
+  }
+  if (!tx.from) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "body.signedTransaction", reason: "it is not signed" }]);
+  if (Number(tx.chainId) !== s.chainId) {
+    throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "body.signedTransaction", reason: `signed for chain ${tx.chainId}, this is chain ${s.chainId}` }]);
+  }
+  try {
+    await s.provider.call({ from: tx.from, to: tx.to, data: tx.data });
+  } catch (err) {
+    throw revertToApiError(err) ?? new ApiError(409, "Reverted", "the contract would refuse this transaction");
+  }
+  let hash: string;
+  try {
+    hash = await s.provider.send("eth_sendRawTransaction", [raw]);
+  } catch (err) {
+    throw revertToApiError(err) ?? new ApiError(409, "Rejected", `the node refused the transaction: ${(err as Error).message.slice(0, 200)}`);
+  }
+  return settle(s, hash);
+}

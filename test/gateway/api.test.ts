@@ -1,0 +1,260 @@
+import { expect } from "chai";
+import request from "supertest";
+import { ethers, Transaction } from "ethers";
+import { startAnvil, AnvilNode } from "../../src/chain/anvil";
+import { loadConfig } from "../../src/config";
+import { createLogger } from "../../src/logger";
+import { createGateway, Gateway } from "../../src/gateway";
+import { createKeyRing } from "../../src/chain/signers";
+import { issueApiKey, Role } from "../../src/api/auth";
+import { Db } from "../../src/store/db";
+import { engines } from "../support/db";
+import { deployDistrict, devWallet } from "../support/chain";
+
+const EDUCATION = 1;
+const BEAUTY = 4;
+
+for (const engine of engines()) {
+  describe(`gateway API (${engine.name}, against a separate Anvil process)`, function () {
+    this.timeout(180_000);
+    let node: AnvilNode;
+    let db: Db;
+    let gw: Gateway;
+    let district: Awaited<ReturnType<typeof deployDistrict>>;
+    const key: Record<string, string> = {};
+    let school = 0, salon = 0, cardId = "";
+
+    const api = () => request(gw.app);
+    const as = (who: string) => ({
+      get: (p: string) => api().get(p).set("x-api-key", key[who]),
+      post: (p: string, body?: object | string) => {
+        const r = api().post(p).set("x-api-key", key[who]);
+        return typeof body === "string" ? r.set("content-type", "text/csv").send(body) : r.send(body ?? {});
+      },
+      put: (p: string, body: object) => api().put(p).set("x-api-key", key[who]).send(body),
+    });
+    const issue = async (name: string, role: Role, subject: string | null) => (key[name] = (await issueApiKey(db, { role, subject, label: name })).key);
+
+    before(async () => {
+      node = await startAnvil();
+      district = await deployDistrict(node.url);
+      db = await engine.open();
+      const p = district.provider;
+      const keys = createKeyRing({ dir: "/nonexistent", provider: p });
+      for (const i of [1, 2, 3, 5, 6, 7]) keys.add(devWallet(i, p) as unknown as ethers.Wallet);
+      const config = loadConfig({ CHAIN_RPC_URL: node.url, PORT: "0", LOG_LEVEL: "silent", BATCH_INTERVAL_MS: "50", POLL_INTERVAL_MS: "50", DATA_DIR: "/tmp/unused-gw" });
+      gw = await createGateway(config, createLogger("silent"), { db, deployment: district.deployment, keys });
+      await gw.start();
+      await issue("bureau", "platform_regulator", devWallet(1, p).address.toLowerCase());
+      await issue("education", "industry_regulator", devWallet(2, p).address.toLowerCase());
+      await issue("commerce", "industry_regulator", devWallet(3, p).address.toLowerCase());
+      await issue("bank", "bank", "1");
+      await issue("auditor", "auditor", null);
+      await issue("alice", "consumer", devWallet(10, p).address.toLowerCase());
+      await issue("bob", "consumer", devWallet(11, p).address.toLowerCase());
+    });
+    after(async () => {
+      await gw?.stop();
+      await db?.close();
+      await node?.stop();
+    });
+
+    describe("system", () => {
+      it("answers /health without a key, with chain id and index position", async () => {
+        const r = await api().get("/health").expect(200);
+        expect(r.body.chainId).to.equal(31337);
+        expect(r.body.indexedBlock).to.be.a("number");
+      });
+      it("serves an OpenAPI document generated from the route schemas", async () => {
+        const r = await api().get("/openapi.json").expect(200);
+        expect(r.body.openapi).to.equal("3.1.0");
+        expect(r.body.paths).to.have.property("/v1/merchants/{merchantId}/consumptions");
+        expect(r.body.paths["/v1/merchants/{merchantId}/plans"].post.requestBody).to.exist;
+      });
+      it("refuses missing, malformed and unknown keys with 401", async () => {
+        expect((await api().get("/v1/merchants").expect(401)).body.error.code).to.equal("Unauthenticated");
+        expect((await api().get("/v1/merchants").set("x-api-key", "nope").expect(401)).body.error.code).to.equal("InvalidApiKey");
+        await api().get("/v1/merchants").set("x-api-key", "ck_000000000000_" + "a".repeat(32)).expect(401);
+      });
+      it("answers unknown routes and malformed JSON with a JSON 4xx", async () => {
+        expect((await api().get("/v1/nothing").expect(404)).body.error.code).to.equal("NotFound");
+        const r = await api().post("/v1/merchants").set("x-api-key", key.bureau).set("content-type", "application/json").send("{bad").expect(400);
+        expect(r.body.error.code).to.equal("InvalidJson");
+      });
+    });
+
+    describe("regulators admit merchants", () => {
+      it("the bureau admits a school and a salon", async () => {
+        const p = district.provider;
+        const a = await as("bureau").post("/v1/merchants", { account: devWallet(6, p).address, industryId: EDUCATION, bankId: 1, registrationNumber: "91110105MA01" }).expect(201);
+        school = a.body.merchantId;
+        const b = await as("bureau").post("/v1/merchants", { account: devWallet(7, p).address, industryId: BEAUTY, bankId: 1, registrationNumber: "91110105MA02" }).expect(201);
+        salon = b.body.merchantId;
+        expect(school).to.be.a("number");
+        await issue("school", "merchant", String(school));
+        await issue("salon", "merchant", String(salon));
+      });
+      it("names each bad field in a 400", async () => {
+        const r = await as("bureau").post("/v1/merchants", { account: "0x12", industryId: -1, extra: 1 }).expect(400);
+        const fields = r.body.error.details.map((d: { field: string }) => d.field);
+        expect(fields).to.include.members(["body.account", "body.industryId", "body.bankId", "body.registrationNumber"]);
+      });
+      it("an industry regulator may not act outside its industry", async () => {
+        const r = await as("commerce").post(`/v1/merchants/${school}/freeze`, { reason: "not mine" }).expect(403);
+        expect(r.body.error.code).to.equal("Forbidden");
+      });
+      it("a merchant may not list merchants", async () => {
+        await as("school").get("/v1/merchants").expect(403);
+      });
+    });
+
+    describe("merchants and banks", () => {
+      it("publishes a plan; the contract's refusal comes back with its custom error and arguments", async () => {
+        await as("school").post(`/v1/merchants/${school}/plans`, { kind: "lesson", units: 20, validityDays: 90, priceFen: 300000 }).expect(201);
+        const r = await as("school").post(`/v1/merchants/${school}/plans`, { kind: "lesson", units: 61, validityDays: 90, priceFen: 300000 }).expect(409);
+        expect(r.body.error.code).to.equal("Custody_LessonCapExceeded");
+        expect(r.body.error.details).to.deep.equal({ lessons: 61, cap: 60 });
+      });
+      it("rejects fractional, negative and float money", async () => {
+        for (const priceFen of [-1, 1.5, "12.5", "1e5"]) {
+          const r = await as("school").post(`/v1/merchants/${school}/plans`, { kind: "lesson", units: 1, priceFen }).expect(400);
+          expect(r.body.error.details[0].field).to.equal("body.priceFen");
+        }
+      });
+      it("a merchant may not act for another merchant", async () => {
+        await as("salon").post(`/v1/merchants/${school}/plans`, { kind: "lesson", units: 1, priceFen: 100 }).expect(403);
+        await as("salon").get(`/v1/merchants/${school}/cards`).expect(403);
+      });
+      it("the bank opens a card for a consumer", async () => {
+        const r = await as("bank").post("/v1/banks/1/cards", { merchantId: school, planIndex: 1, holder: devWallet(10, district.provider).address }).expect(201);
+        cardId = r.body.cardId;
+        expect(cardId).to.match(/^\d+$/);
+        const c = await as("alice").get(`/v1/cards/${cardId}`).expect(200);
+        expect(c.body.heldFen).to.equal("300000");
+        expect(c.body.unitsLeft).to.equal(20);
+      });
+      it("a consumer sees only their own cards", async () => {
+        await as("bob").get(`/v1/cards/${cardId}`).expect(403);
+        await as("bob").get(`/v1/consumers/${devWallet(10, district.provider).address}/cards`).expect(403);
+        const mine = await as("alice").get(`/v1/consumers/${devWallet(10, district.provider).address}/cards`).expect(200);
+        expect(mine.body.items).to.have.length(1);
+      });
+    });
+
+    describe("consumption", () => {
+      it("the holder signs the typed data, the merchant submits, the batch lands and is indexed", async () => {
+        const alice = devWallet(10, district.provider);
+        const t = await as("alice").get(`/v1/cards/${cardId}/voucher?lessons=2`).expect(200);
+        expect(t.body.releasesFen).to.equal("30000");
+        const { domain, types, message } = t.body.typedData;
+        const sig = ethers.Signature.from(await alice.signTypedData(domain, types, message));
+        const voucher = { cardId: message.cardId, lessons: message.lessons, sequence: message.sequence, deadline: message.deadline, v: sig.v, r: sig.r, s: sig.s };
+        const r = await as("school").post(`/v1/merchants/${school}/consumptions`, { vouchers: [voucher] }).expect(202);
+        expect(r.body.accepted).to.equal(1);
+        // the same voucher again is a duplicate
+        await as("school").post(`/v1/merchants/${school}/consumptions`, { vouchers: [voucher] }).expect(422);
+        for (let i = 0; i < 100; i++) {
+          const c = await as("alice").get(`/v1/cards/${cardId}`);
+          if (c.body.unitsUsed === 2) break;
+          await new Promise((res) => setTimeout(res, 100));
+        }
+        const c = await as("alice").get(`/v1/cards/${cardId}`).expect(200);
+        expect(c.body.unitsUsed).to.equal(2);
+        expect(c.body.heldFen).to.equal("270000");
+        const q = await as("school").get(`/v1/merchants/${school}/consumptions`).expect(200);
+        expect(q.body.items[0].status).to.equal("confirmed");
+      });
+      it("refuses a voucher signed by someone else, naming the field", async () => {
+        const bob = devWallet(11, district.provider);
+        const t = await as("alice").get(`/v1/cards/${cardId}/voucher`).expect(200);
+        const { domain, types, message } = t.body.typedData;
+        const sig = ethers.Signature.from(await bob.signTypedData(domain, types, message));
+        const r = await as("school").post(`/v1/merchants/${school}/consumptions`, {
+          vouchers: [{ cardId: message.cardId, lessons: 1, sequence: message.sequence, deadline: message.deadline, v: sig.v, r: sig.r, s: sig.s }],
+        }).expect(422);
+        expect(r.body.error.details[0].field).to.equal("body.vouchers.0.signature");
+      });
+    });
+
+    describe("refunds, disputes and the relay of self-signed transactions", () => {
+      it("the holder asks for a refund with a transaction they sign; the merchant refuses; the regulator decides", async () => {
+        const alice = devWallet(10, district.provider);
+        const t = await as("alice").get(`/v1/cards/${cardId}/refund-request`).expect(200);
+        const nonce = await district.provider.getTransactionCount(alice.address);
+        const signed = await alice.signTransaction({ to: t.body.to, data: t.body.data, chainId: 31337, nonce, gasLimit: 200_000, gasPrice: 0, type: 0 });
+        await as("alice").post("/v1/transactions", { signedTransaction: signed }).expect(200);
+        expect((await as("alice").get(`/v1/cards/${cardId}`)).body.status).to.equal("refund_requested");
+        await as("school").post(`/v1/cards/${cardId}/refund/reject`, {}).expect(200);
+        const d = await as("education").get("/v1/disputes").expect(200);
+        expect(d.body.items.map((x: { cardId: string }) => x.cardId)).to.include(cardId);
+        await as("commerce").post(`/v1/disputes/${cardId}/decision`, { refundFen: 1 }).expect(403);
+        await as("education").post(`/v1/disputes/${cardId}/decision`, { refundFen: 200000 }).expect(200);
+        const c = await as("alice").get(`/v1/cards/${cardId}`).expect(200);
+        expect(c.body.status).to.equal("refunded");
+        expect(c.body.refundedFen).to.equal("200000");
+      });
+      it("relays only transactions to the custody contracts", async () => {
+        const alice = devWallet(10, district.provider);
+        const signed = await alice.signTransaction({ to: ethers.ZeroAddress, data: "0x", chainId: 31337, nonce: 0, gasLimit: 21_000, gasPrice: 0, type: 0 });
+        const r = await as("alice").post("/v1/transactions", { signedTransaction: signed }).expect(400);
+        expect(r.body.error.details[0].field).to.equal("body.signedTransaction");
+        void Transaction;
+      });
+    });
+
+    describe("banks reconcile", () => {
+      it("shows indexed and on-chain positions side by side, agreeing", async () => {
+        const r = await as("bank").get("/v1/banks/1/positions").expect(200);
+        expect(r.body.total.agrees).to.equal(true);
+        expect(r.body.items.every((i: { agrees: boolean }) => i.agrees)).to.equal(true);
+      });
+      it("matches a statement against the chain's money movements", async () => {
+        const ledger = await as("auditor").get("/v1/ledger?limit=500").expect(200);
+        const rows = ledger.body.items as { event: string; txHash: string; amountFen: string; args: Record<string, unknown> }[];
+        const lines = rows.filter((x) => ["CardPurchased", "CardRefunded", "PaidOut"].includes(x.event)).map((x, i) => ({
+          ref: `L${i}`, direction: x.event === "CardPurchased" ? "in" : "out", amountFen: x.event === "CardPurchased" ? String(x.args.custodied) : x.amountFen, txHash: x.txHash,
+        }));
+        const positions = await as("bank").get("/v1/banks/1/positions").expect(200);
+        const good = await as("bank").post("/v1/banks/1/reconciliations", { closingBalanceFen: positions.body.total.tokenSupplyFen, lines }).expect(200);
+        expect(good.body.reconciled).to.equal(true);
+        expect(good.body.matched).to.have.length(lines.length);
+        const csv = ["ref,direction,amountFen,txHash,cardId,merchantId", ...lines.map((l) => `${l.ref},${l.direction},${l.amountFen},${l.txHash},,`), "closing,,1"].join("\n");
+        const off = await as("bank").post("/v1/banks/1/reconciliations", csv).expect(200);
+        expect(off.body.reconciled).to.equal(false);
+        expect(off.body.differenceFen).to.equal((1n - BigInt(positions.body.total.tokenSupplyFen)).toString());
+        const bad = await as("bank").post("/v1/banks/1/reconciliations", "ref,direction,amountFen\nx,sideways,1.5\n").expect(400);
+        expect(bad.body.error.details.map((d: { field: string }) => d.field)).to.include("line 2.direction");
+      });
+      it("another bank's positions are forbidden", async () => {
+        await issue("bank2", "bank", "2");
+        await as("bank2").get("/v1/banks/1/positions").expect(403);
+      });
+    });
+
+    describe("auditors", () => {
+      it("pages through the ledger with a cursor, in chain order", async () => {
+        const first = await as("auditor").get("/v1/ledger?limit=5").expect(200);
+        expect(first.body.items).to.have.length(5);
+        const second = await as("auditor").get(`/v1/ledger?limit=5&cursor=${first.body.nextCursor}`).expect(200);
+        expect(BigInt(second.body.items[0].id)).to.be.greaterThan(BigInt(first.body.items[4].id));
+        const filtered = await as("auditor").get(`/v1/ledger?event=LessonsConsumed`).expect(200);
+        expect(filtered.body.items.every((x: { event: string }) => x.event === "LessonsConsumed")).to.equal(true);
+      });
+      it("exports CSV and verifies a row against the chain", async () => {
+        const csv = await as("auditor").get("/v1/ledger.csv?event=CardPurchased").expect(200);
+        expect(csv.headers["content-type"]).to.match(/text\/csv/);
+        expect(csv.text.split("\n")[0]).to.match(/^id,block_number/);
+        const row = (await as("auditor").get("/v1/ledger?event=LessonsConsumed").expect(200)).body.items[0];
+        const v = await as("auditor").get(`/v1/ledger/${row.id}/verify`).expect(200);
+        expect(v.body.verified, JSON.stringify(v.body.problems)).to.equal(true);
+      });
+      it("a tampered ledger row fails verification", async () => {
+        const row = (await as("auditor").get("/v1/ledger?event=CardPurchased").expect(200)).body.items[0];
+        await db.query("UPDATE ledger SET args = jsonb_set(args, '{price}', '1') WHERE id = $1", [row.id]);
+        const v = await as("auditor").get(`/v1/ledger/${row.id}/verify`).expect(200);
+        expect(v.body.verified).to.equal(false);
+        expect(v.body.problems).to.include("the event's values differ");
+      });
+    });
+  });
+}
