@@ -25,10 +25,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
+import { fork } from "node:child_process";
 import { ethers, HDNodeWallet, JsonRpcProvider, NonceManager, TypedDataEncoder } from "ethers";
 import { AnvilNode, DEV_MNEMONIC, anvilBinary, startAnvil } from "../src/chain/anvil";
 import { bootstrapDistrict, Deployment } from "../src/chain/bootstrap";
-import { createRpc, Rpc } from "../src/chain/rpc";
+import { createRpc, Rpc, sleep } from "../src/chain/rpc";
 import { CONSUMPTION_TYPES, consumptionDomain } from "../src/chain/vouchers";
 import { createLogger } from "../src/logger";
 import { openDb, Db } from "../src/store/db";
@@ -85,6 +86,7 @@ interface ChainInfo {
 function createSender(rpc: Rpc, window = 4) {
   const nonces = new Map<string, number>();
   const inflight: Promise<string>[] = [];
+  const latest = new Map<string, Promise<string>>();
   const sent: { hash: Promise<string>; from: string; to: string; data: string }[] = [];
   let count = 0;
   return {
@@ -96,8 +98,11 @@ function createSender(rpc: Rpc, window = 4) {
       const nonce = await this.nonceOf(from);
       nonces.set(from, nonce + 1);
       while (inflight.length >= window) await inflight.shift();
+      // One transaction in flight per sender: a nonce arriving before its predecessor would wait in Anvil's pool.
+      await latest.get(from)?.catch(() => undefined);
       const hash = rpc.send<string>("eth_sendTransaction", [{ from, to, data, gas: hex(gas), gasPrice: "0x0", nonce: hex(nonce) }]);
       hash.catch(() => undefined);
+      latest.set(from, hash);
       inflight.push(hash);
       sent.push({ hash, from, to, data });
       count++;
@@ -118,9 +123,14 @@ function createSender(rpc: Rpc, window = 4) {
     },
     async check(escrow: PrepaidEscrow, list: { from: string; to: string; data: string }[], hashes: string[]) {
       for (let i = 0; i < hashes.length; i += 100) {
-        const receipts = await rpc.batch<{ status: string; blockNumber: string } | null>(
-          hashes.slice(i, i + 100).map((h) => ({ method: "eth_getTransactionReceipt", params: [h] })),
-        );
+        // eth_sendTransaction answers before Anvil has mined the block: wait for the receipts.
+        let receipts: ({ status: string; blockNumber: string } | null)[] = [];
+        for (const deadline = Date.now() + 120_000; ; await sleep(50)) {
+          receipts = await rpc.batch<{ status: string; blockNumber: string } | null>(
+            hashes.slice(i, i + 100).map((h) => ({ method: "eth_getTransactionReceipt", params: [h] })),
+          );
+          if (receipts.every((r) => r !== null) || Date.now() > deadline) break;
+        }
         for (const [j, r] of receipts.entries()) {
           if (r && r.status === "0x1") continue;
           const tx = list[i + j];
@@ -305,7 +315,7 @@ async function buildChain(node: AnvilNode, key: string): Promise<ChainInfo> {
     let done = 0;
     let lastReport = Date.now();
     const batchesOf = new Array<number>(merchants.length).fill(0);
-    const gas = Math.min(58_000_000, 150_000 + VOUCHERS_PER_BATCH * 45_000);
+    const gas = Math.min(58_000_000, 500_000 + VOUCHERS_PER_BATCH * 25_000); // ~10k a voucher used
     for (let j = 0; j < jobs.length; j++) {
       while (queued < jobs.length && queued < j + ahead) {
         const job = jobs[queued];
@@ -440,7 +450,57 @@ interface IndexRun {
   db: Db;
 }
 
-async function indexRun(label: string, dataDir: string, node: AnvilNode, info: ChainInfo): Promise<IndexRun> {
+interface IndexRunReport extends Omit<IndexRun, "db"> {
+  logs: number;
+  verified: string;
+  /** The child's kernel high-water mark (getrusage), PGlite's start-up and the checks included. */
+  maxRssMb: number;
+  /** Ranges of ~10,000 logs, from the index's per-block counts. */
+  bigRanges: [number, number][];
+}
+
+/**
+ * One indexing run in a fresh child process (this file with --index-run), so that its RSS is the indexer's and
+ * PGlite's alone: not the set-up's, nor an earlier run's.
+ */
+function indexRunInChild(label: string, dataDir: string, url: string, info: ChainInfo): Promise<IndexRunReport> {
+  const infoFile = path.join(os.tmpdir(), `custody-bench-info-${process.pid}.json`);
+  fs.writeFileSync(infoFile, JSON.stringify(info));
+  const child = fork(__filename, ["--index-run", label, dataDir, url, infoFile], {
+    execArgv: ["-r", require.resolve("ts-node/register/transpile-only")],
+    stdio: "inherit",
+  });
+  return new Promise<IndexRunReport>((resolve, reject) => {
+    let report: IndexRunReport | null = null;
+    child.on("message", (m: { report?: IndexRunReport; error?: string }) => {
+      if (m.report) report = m.report;
+      if (m.error) reject(new Error(`${label} index run: ${m.error}`));
+    });
+    child.on("exit", (code) => {
+      fs.rmSync(infoFile, { force: true });
+      if (report) resolve(report);
+      else reject(new Error(`${label} index run exited with code ${code}`));
+    });
+  });
+}
+
+async function childMain(label: string, dataDir: string, url: string, infoFile: string): Promise<void> {
+  const info = JSON.parse(fs.readFileSync(infoFile, "utf8")) as ChainInfo;
+  const run = await indexRun(label, dataDir, url, info);
+  try {
+    const { db, ...rest } = run;
+    const rpc = createRpc({ urls: [url], timeoutMs: 120_000 });
+    const { logs } = await rawGetLogs(rpc, [info.deployment.escrow, info.deployment.registry], run.ranges);
+    const verified = await verify(db, url, info, logs);
+    const bigRanges = await rangesOfLogs(db, info.deployment.startBlock, info.head, 10_000);
+    const maxRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+    process.send!({ report: { ...rest, logs, verified, bigRanges, maxRssMb } });
+  } finally {
+    await run.db.close();
+  }
+}
+
+async function indexRun(label: string, dataDir: string, url: string, info: ChainInfo): Promise<IndexRun> {
   const db: Db = await openDb({ dataDir });
   try {
     await migrate(db);
@@ -458,7 +518,7 @@ async function indexRun(label: string, dataDir: string, node: AnvilNode, info: C
     const t0 = process.hrtime.bigint();
     const indexer = createIndexer({
       db,
-      rpc: createRpc({ urls: [node.url], timeoutMs: 120_000 }),
+      rpc: createRpc({ urls: [url], timeoutMs: 120_000 }),
       contracts: { escrow: info.deployment.escrow, registry: info.deployment.registry },
       startBlock: info.deployment.startBlock,
       confirmations: 0,
@@ -497,13 +557,13 @@ async function indexRun(label: string, dataDir: string, node: AnvilNode, info: C
 }
 
 /** The index must hold one ledger row per log, and the contract's own balances for cards and merchants. */
-async function verify(db: Db, node: AnvilNode, info: ChainInfo, expectedLogs: number): Promise<string> {
+async function verify(db: Db, url: string, info: ChainInfo, expectedLogs: number): Promise<string> {
   const [{ rows: ledgerRows }] = await db.query<{ rows: string }>("SELECT count(*) AS rows FROM ledger");
   if (Number(ledgerRows) !== expectedLogs) throw new Error(`ledger holds ${ledgerRows} rows, the chain ${expectedLogs} logs`);
-  const provider = new JsonRpcProvider(node.url, undefined, { staticNetwork: true });
+  const provider = new JsonRpcProvider(url, undefined, { staticNetwork: true });
   try {
     const escrow = PrepaidEscrow__factory.connect(info.deployment.escrow, provider);
-    const rpc = createRpc({ urls: [node.url] });
+    const rpc = createRpc({ urls: [url] });
     const n = Math.min(100, info.cards.length);
     const sample = [...new Set(Array.from({ length: n }, (_, i) => info.cards[Math.floor((i * info.cards.length) / n)].cardId))];
     const rows = await db.query<{ card_id: string; held: string; units_left: number; units_used: number }>(
@@ -557,43 +617,30 @@ async function main() {
     const addresses = [info.deployment.escrow, info.deployment.registry];
     const from = info.deployment.startBlock;
 
-    log("indexing into in-memory PGlite");
-    const mem = await indexRun("memory", ":memory:", node, info);
+    log("indexing into in-memory PGlite (in a fresh child process)");
+    const mem = await indexRunInChild("memory", ":memory:", node.url, info);
     log(`  ${mem.events} events in ${mem.seconds.toFixed(2)} s: ${Math.round(mem.eventsPerSecond)} events/s, peak RSS ${mem.peakRssMb} MB (${mem.rssBeforeMb} MB before)`);
+    log(`  checked: ${mem.verified}`);
+    if (mem.logs < EVENTS) throw new Error(`the chain holds ${mem.logs} custody events, fewer than ${EVENTS}`);
+    const verified = mem.verified;
 
     log(`raw eth_getLogs over the indexer's ${mem.ranges.length} ranges (twice)`);
     const rawA = await rawGetLogs(rpc, addresses, mem.ranges);
     const rawB = await rawGetLogs(rpc, addresses, mem.ranges);
     const raw = rawA.eventsPerSecond >= rawB.eventsPerSecond ? rawA : rawB;
-    const expectedLogs = raw.logs;
     log(`  ${raw.logs} logs in ${raw.seconds.toFixed(2)} s: ${Math.round(raw.eventsPerSecond)} events/s (best of 2)`);
-    if (expectedLogs < EVENTS) throw new Error(`the chain holds ${expectedLogs} custody events, fewer than ${EVENTS}`);
-    let verified: string;
-    let bigRanges: [number, number][];
-    try {
-      verified = await verify(mem.db, node, info, expectedLogs);
-      bigRanges = await rangesOfLogs(mem.db, from, info.head, 10_000);
-    } finally {
-      await mem.db.close();
-    }
-    log(`  checked: ${verified}`);
-    log(`raw eth_getLogs in ${bigRanges.length} ranges of ~10,000 logs (reference)`);
-    const rawBig = await rawGetLogs(rpc, addresses, bigRanges);
+    log(`raw eth_getLogs in ${mem.bigRanges.length} ranges of ~10,000 logs (reference)`);
+    const rawBig = await rawGetLogs(rpc, addresses, mem.bigRanges);
     log(`  ${rawBig.logs} logs in ${rawBig.seconds.toFixed(2)} s: ${Math.round(rawBig.eventsPerSecond)} events/s`);
 
-    let file: IndexRun | null = null;
-    let fileVerified = "";
+    let file: IndexRunReport | null = null;
     if (FILE_DB) {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "custody-bench-pglite-"));
       try {
-        log(`indexing into file-backed PGlite under ${dir}`);
-        file = await indexRun("file", dir, node, info);
-        try {
-          fileVerified = await verify(file.db, node, info, expectedLogs);
-        } finally {
-          await file.db.close();
-        }
-        log(`  ${file.events} events in ${file.seconds.toFixed(2)} s: ${Math.round(file.eventsPerSecond)} events/s, peak RSS ${file.peakRssMb} MB; ${fileVerified}`);
+        log(`indexing into file-backed PGlite under ${dir} (in a fresh child process)`);
+        file = await indexRunInChild("file", dir, node.url, info);
+        log(`  ${file.events} events in ${file.seconds.toFixed(2)} s: ${Math.round(file.eventsPerSecond)} events/s, peak RSS ${file.peakRssMb} MB (${file.rssBeforeMb} MB before)`);
+        log(`  checked: ${file.verified}`);
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
@@ -617,11 +664,13 @@ async function main() {
       details: {
         database: "PGlite in memory",
         rssBeforeIndexingMb: mem.rssBeforeMb,
+        processMaxRssMb: mem.maxRssMb,
         indexerRanges: mem.batches,
         logsPerRange: Math.round(mem.events / mem.batches),
         rawGetLogsEventsPerSecondAt10kLogs: Math.round(rawBig.eventsPerSecond),
         fileBacked: file && {
           seconds: round(file.seconds, 2), eventsPerSecond: Math.round(file.eventsPerSecond), peakRssMb: file.peakRssMb,
+          rssBeforeIndexingMb: file.rssBeforeMb, processMaxRssMb: file.maxRssMb,
           ratioToRaw: round(file.eventsPerSecond / rawRate, 3),
         },
         chain: {
@@ -650,7 +699,7 @@ async function main() {
     const w0 = Math.max(...rows.map((r) => r[0].length));
     const w1 = Math.max(...rows.map((r) => r[1].length));
     for (const r of rows) console.log(`${r[0].padEnd(w0)}  ${r[1].padStart(w1)}  ${r[2]}`);
-    console.log(`\nin-memory index: ${verified}${file ? `\nfile-backed index: ${fileVerified}` : ""}`);
+    console.log(`\nin-memory index: ${verified}${file ? `\nfile-backed index: ${file.verified}` : ""}`);
     console.log(`set-up: ${c.reused ? "chain reused from cache" : `${round(info.setupSeconds, 1)} s`}; machine: ${result.machine.cpus} CPUs, Node ${process.version}`);
 
     const outDir = path.join(__dirname, "results");
@@ -681,7 +730,16 @@ function round(x: number, digits: number): number {
   return Math.round(x * f) / f;
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+if (process.argv[2] === "--index-run") {
+  const [label, dataDir, url, infoFile] = process.argv.slice(3);
+  childMain(label, dataDir, url, infoFile).catch((err) => {
+    console.error(err);
+    process.send?.({ error: (err as Error).message });
+    process.exitCode = 1;
+  });
+} else {
+  main().catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}

@@ -13,6 +13,8 @@ export interface AnvilOptions {
   blockTime?: number;
   /** Loads state from this file at start and writes it back on a clean stop. */
   stateFile?: string;
+  /** With stateFile: also write the state every this many seconds (a crash loses at most that much). */
+  stateInterval?: number;
   chainId?: number;
   accounts?: number;
   /** Write the node's output here (default: discarded). */
@@ -56,6 +58,7 @@ export async function startAnvil(opts: AnvilOptions = {}): Promise<AnvilNode> {
     "--code-size-limit", "24576", "--gas-limit", "60000000"];
   if (opts.blockTime) args.push("--block-time", String(opts.blockTime));
   if (opts.stateFile) args.push("--state", opts.stateFile);
+  if (opts.stateFile && opts.stateInterval) args.push("--state-interval", String(opts.stateInterval));
   const out = opts.logFile ? fs.openSync(opts.logFile, "a") : "ignore";
   const child = spawn(anvilBinary(), args, { stdio: ["ignore", out, out] });
   const url = `http://${host}:${port}`;

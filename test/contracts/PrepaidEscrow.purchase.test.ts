@@ -420,6 +420,14 @@ describe("PrepaidEscrow: plans and sales", () => {
         expect((await f.escrow.cardOf(cardId)).held).to.equal(0n);
         expect((await f.escrow.cardOf(cardId)).direct).to.equal(30_000n);
         expect(await f.escrow.cardStatus(cardId)).to.equal(BigInt(CardStatus.Active));
+        // Renewing adds nothing to custody either, and a cooling-off refund gives back the nothing held.
+        const renewal = f.escrow.connect(f.bankA).renew(cardId, 1);
+        await expect(renewal).to.emit(f.escrow, "CardRenewed").withArgs(cardId, f.pet, f.carol.address, 1, 5, 30_000n, 0n, 30_000n, 0);
+        await expect(renewal).not.to.emit(f.tokenA, "Transfer");
+        const refund = f.escrow.connect(f.carol).refundCoolingOff(cardId);
+        await expect(refund).to.emit(f.escrow, "CardRefunded").withArgs(cardId, f.pet, f.carol.address, 0n, 0);
+        await expect(refund).not.to.emit(f.tokenA, "Transfer");
+        await expectConservation(f);
       });
     });
 

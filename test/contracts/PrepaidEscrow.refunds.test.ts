@@ -232,6 +232,16 @@ describe("PrepaidEscrow: refunds", () => {
         // The served money is still the merchant's to release.
         await expect(f.escrow.releasePeriodic(cardId)).to.emit(f.escrow, "PeriodsReleased").withArgs(cardId, 3, 36_000n);
       });
+
+      it("it releases nothing when the merchant is frozen (a frozen merchant is not paid for time)", async () => {
+        const f = await loadFixture(deployFixture);
+        const cardId = await buy(f.escrow, f.bankB, f.gym, 1, f.bob.address);
+        await time.increase(40 * DAY);
+        await f.escrow.connect(f.sportsRegulator).freeze(f.gym, ethers.ZeroHash);
+        const tx = f.escrow.connect(f.bob).requestRefund(cardId);
+        await expect(tx).not.to.emit(f.escrow, "PeriodsReleased");
+        await expect(tx).to.emit(f.escrow, "RefundRequested").withArgs(cardId, f.bob.address, 36_000n);
+      });
     });
 
     describe("when the caller is not the holder", () => {

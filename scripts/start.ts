@@ -1,0 +1,170 @@
+/**
+ * `npm start`: the whole platform on one machine with no set-up. With no CHAIN_RPC_URL it runs a local chain
+ * (Anvil, a block a second like a QBFT validator, state kept under ./data/chain), deploys the contracts once,
+ * creates the first parties (platform regulator, a custodian bank, industry regulators, the risk oracle) with
+ * encrypted keystores and API keys under ./data, then runs the indexer and the gateway. Ctrl-C stops it all
+ * cleanly; the next start has everything it had.
+ */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { JsonRpcProvider, Network, NonceManager, Wallet, ethers } from "ethers";
+import { loadConfig, ConfigError, Config } from "../src/config";
+import { createLogger } from "../src/logger";
+import { startAnvil, AnvilNode } from "../src/chain/anvil";
+import { bootstrapDistrict, Deployment } from "../src/chain/bootstrap";
+import { writeKeystore } from "../src/chain/signers";
+import { createGateway } from "../src/gateway";
+import { issueApiKey, Role } from "../src/api/auth";
+import { openDb } from "../src/store/db";
+import { migrate } from "../src/store/migrations";
+import { PrepaidEscrow__factory } from "../typechain-types";
+
+const PARTIES = ["platform-regulator", "bank", "risk-oracle", "education-commission", "sports-bureau", "commerce-bureau"] as const;
+type Party = (typeof PARTIES)[number];
+
+function passwordFile(config: Config): string {
+  return path.join(config.dataDir, "keystore-password");
+}
+
+/** Locally, one generated keystore password kept in ./data (0600), unless KEYSTORE_PASSWORD is given. */
+function ensurePassword(config: Config): string {
+  if (process.env.KEYSTORE_PASSWORD) return process.env.KEYSTORE_PASSWORD;
+  const file = passwordFile(config);
+  if (!fs.existsSync(file)) fs.writeFileSync(file, crypto.randomBytes(24).toString("base64url"), { mode: 0o600 });
+  const pw = fs.readFileSync(file, "utf8").trim();
+  process.env.KEYSTORE_PASSWORD = pw;
+  return pw;
+}
+
+async function deployLocal(config: Config, provider: JsonRpcProvider, password: string, log: ReturnType<typeof createLogger>) {
+  const wallets = Object.fromEntries(PARTIES.map((p) => [p, Wallet.createRandom()])) as Record<Party, ethers.HDNodeWallet>;
+  // Dev chain only: give the new accounts ether, in case the node prices gas (the gateway itself sends at gas price 0).
+  for (const w of Object.values(wallets)) await provider.send("anvil_setBalance", [w.address, "0x3635c9adc5dea00000"]);
+  log.info("deploying the custody contracts to the local chain");
+  const bureau = new NonceManager(wallets["platform-regulator"].connect(provider));
+  const { deployment } = await bootstrapDistrict({
+    deployer: bureau,
+    platformRegulator: bureau,
+    riskOracle: wallets["risk-oracle"].address,
+    bank: { account: wallets.bank.address, name: "Local Custodian Bank custody fen", symbol: "LCB" },
+    regulators: { "education-commission": wallets["education-commission"].address, "sports-bureau": wallets["sports-bureau"].address, "commerce-bureau": wallets["commerce-bureau"].address },
+  });
+  const parties: Record<string, string> = {};
+  for (const p of PARTIES) {
+    await writeKeystore(config.keystoreDir, wallets[p], password);
+    parties[p] = wallets[p].address.toLowerCase();
+  }
+  fs.writeFileSync(path.join(config.dataDir, "parties.json"), JSON.stringify(parties, null, 2));
+  fs.writeFileSync(config.deploymentFile, JSON.stringify(deployment, null, 2));
+  return deployment;
+}
+
+async function main() {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.LOG_LEVEL);
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  let anvil: AnvilNode | null = null;
+  if (!config.CHAIN_RPC_URL) {
+    fs.mkdirSync(path.join(config.dataDir, "chain"), { recursive: true });
+    const port = Number(process.env.CHAIN_PORT ?? 8545);
+    anvil = await startAnvil({
+      port, blockTime: 1, stateFile: path.join(config.dataDir, "chain", "state.json"), stateInterval: 5,
+      logFile: path.join(config.dataDir, "chain", "anvil.log"),
+    });
+    config.CHAIN_RPC_URL = [anvil.url];
+    log.info({ url: anvil.url, state: path.join(config.dataDir, "chain", "state.json") }, "local chain started (a block a second)");
+  }
+  const password = ensurePassword(config);
+  const provider = new JsonRpcProvider(config.CHAIN_RPC_URL[0], undefined, { pollingInterval: 250 });
+
+  let deployment: Deployment | null = null;
+  if (fs.existsSync(config.deploymentFile)) {
+    deployment = JSON.parse(fs.readFileSync(config.deploymentFile, "utf8")) as Deployment;
+    const code = await provider.getCode(deployment.escrow);
+    const ok = code !== "0x" && (await PrepaidEscrow__factory.connect(deployment.escrow, provider).registry().catch(() => "")).toLowerCase() === deployment.registry.toLowerCase();
+    if (!ok) {
+      throw new Error(`${config.deploymentFile} names contracts the chain at ${config.CHAIN_RPC_URL[0]} does not have; remove ./data to start afresh, or point CHAIN_RPC_URL at the right chain`);
+    }
+    log.info({ escrow: deployment.escrow }, "reusing the recorded deployment");
+  } else if (anvil) {
+    deployment = await deployLocal(config, provider, password, log);
+  } else {
+    throw new Error(`no deployment at ${config.deploymentFile}: deploy with \`npm run cli -- deploy\` first`);
+  }
+  provider.destroy();
+
+  const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: path.join(config.dataDir, "pglite") });
+  await migrate(db);
+  const keysFile = path.join(config.dataDir, "api-keys.txt");
+  let newKeys: string | null = null;
+  const [{ n }] = await db.query<{ n: string }>("SELECT count(*) AS n FROM api_keys");
+  if (Number(n) === 0) {
+    const parties = fs.existsSync(path.join(config.dataDir, "parties.json")) ? JSON.parse(fs.readFileSync(path.join(config.dataDir, "parties.json"), "utf8")) : {};
+    const issue: [string, Role, string | null][] = [
+      ["platform regulator (market regulation bureau)", "platform_regulator", parties["platform-regulator"] ?? null],
+      ["custodian bank 1", "bank", "1"],
+      ["auditor", "auditor", null],
+      ["education commission", "industry_regulator", parties["education-commission"] ?? null],
+      ["sports bureau", "industry_regulator", parties["sports-bureau"] ?? null],
+      ["commerce bureau", "industry_regulator", parties["commerce-bureau"] ?? null],
+    ];
+    const lines = [];
+    for (const [label, role, subject] of issue) {
+      if (role !== "auditor" && role !== "bank" && !subject) continue;
+      const { key } = await issueApiKey(db, { role, subject, label });
+      lines.push(`${role.padEnd(20)} ${key}  # ${label}`);
+    }
+    newKeys = lines.join("\n") + "\n";
+    fs.writeFileSync(keysFile, newKeys, { mode: 0o600 });
+  }
+
+  const gateway = await createGateway(config, log, { db, deployment });
+  const { port } = await gateway.start();
+  const base = `http://${config.HOST === "0.0.0.0" ? "127.0.0.1" : config.HOST}:${port}`;
+  const lines = [
+    "",
+    "  Prepaid-card custody platform is running.",
+    `  API:         ${base}/v1   (docs ${base}/docs, OpenAPI ${base}/openapi.json)`,
+    `  Health:      ${base}/health`,
+    `  Chain:       ${config.CHAIN_RPC_URL.join(", ")} (chain ${deployment.chainId}), escrow ${deployment.escrow}`,
+    `  Keystores:   ${config.keystoreDir}` + (process.env.KEYSTORE_PASSWORD && fs.existsSync(passwordFile(config)) ? ` (password in ${passwordFile(config)})` : ""),
+    `  API keys:    ${keysFile}`,
+  ];
+  if (newKeys) lines.push("", "  New API keys (shown once; also saved in the file above):", ...newKeys.trim().split("\n").map((l) => "    " + l));
+  lines.push("", "  Ctrl-C stops everything cleanly.", "");
+  process.stdout.write(lines.join("\n") + "\n");
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "stopping");
+    const force = setTimeout(() => process.exit(1), 20_000);
+    force.unref();
+    try {
+      await gateway.stop();
+      await db.close();
+    } finally {
+      await anvil?.stop();
+      log.info("stopped");
+      process.exit(0);
+    }
+  };
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+}
+
+main().catch((err) => {
+  console.error(`npm start failed: ${(err as Error).message}`);
+  process.exit(1);
+});
