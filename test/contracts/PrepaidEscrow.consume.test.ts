@@ -28,6 +28,7 @@ describe("PrepaidEscrow: consumption", () => {
       it("it releases one lesson's share to the merchant and emits LessonsConsumed", async () => {
         const f = await loadFixture(schoolCardFixture);
         const v = await voucher(f.escrow, f.alice, f.cardId, 1, 0);
+        const before = await f.escrow.cardOf(f.cardId);
         await expect(f.escrow.connect(f.schoolAcct).consume(voucherArg(v)))
           .to.emit(f.escrow, "LessonsConsumed")
           .withArgs(f.cardId, 1, 15_000n, 0);
@@ -35,6 +36,10 @@ describe("PrepaidEscrow: consumption", () => {
         expect(card.held).to.equal(285_000n);
         expect(card.unitsLeft).to.equal(19n);
         expect(card.unitsUsed).to.equal(1n);
+        // Every other field of the card is untouched by the release.
+        expect([card.holder, card.expiryDay, card.status, card.kind, card.named, card.startedAt, card.paidIn, card.direct]).to.deep.equal([
+          before.holder, before.expiryDay, before.status, before.kind, before.named, before.startedAt, before.paidIn, before.direct,
+        ]);
         expect(await f.escrow.balancesOf(f.school)).to.deep.equal([285_000n, 15_000n]);
         expect((await f.escrow.merchantOf(f.school)).released).to.equal(15_000n);
         // Nothing leaves custody on consumption: the tokens stay in escrow until payout.
