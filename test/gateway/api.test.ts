@@ -231,6 +231,61 @@ for (const engine of engines()) {
       });
     });
 
+    describe("who may do what (a matrix over roles)", () => {
+      const everyone = ["bureau", "education", "commerce", "bank", "bank2", "auditor", "school", "salon", "alice", "bob"];
+      const reads: [string, () => string, string[]][] = [
+        ["list merchants", () => "/v1/merchants", ["bureau", "education", "commerce", "bank", "bank2", "auditor"]],
+        ["read the school", () => `/v1/merchants/${school}`, ["bureau", "education", "bank", "auditor", "school"]],
+        ["list the school's cards", () => `/v1/merchants/${school}/cards`, ["bureau", "education", "bank", "auditor", "school"]],
+        ["read alice's card", () => `/v1/cards/${cardId}`, ["alice", "school", "bank", "bureau", "education", "auditor"]],
+        ["read bank 1's positions", () => "/v1/banks/1/positions", ["bank", "bureau", "auditor"]],
+        ["read the ledger", () => "/v1/ledger?limit=1", ["auditor", "bureau", "education", "commerce", "bank", "bank2", "school", "salon"]],
+        ["list disputes", () => "/v1/disputes", ["bureau", "education", "commerce", "auditor"]],
+      ];
+      for (const [what, path, allowed] of reads) {
+        it(`${what}: allowed for ${allowed.join(", ")}; 403 for the rest`, async () => {
+          for (const who of everyone) {
+            const r = await as(who).get(path());
+            if (allowed.includes(who)) expect(r.status, `${who} should be allowed`).to.be.oneOf([200, 404]);
+            else expect(r.status, `${who} should be refused`).to.equal(403);
+          }
+        });
+      }
+      const writes: [string, () => string, object, string[]][] = [
+        ["admit a merchant", () => "/v1/merchants", { account: "0x" + "22".repeat(20), industryId: 1, bankId: 1, registrationNumber: "M" }, ["school", "bank", "auditor", "alice"]],
+        ["open a card", () => "/v1/banks/1/cards", { merchantId: 1, planIndex: 1, holder: "0x" + "33".repeat(20) }, ["school", "bureau", "auditor", "alice", "bank2"]],
+        ["freeze the school", () => `/v1/merchants/${school}/freeze`, { reason: "x" }, ["commerce", "school", "bank", "auditor", "alice"]],
+        ["pay the school out", () => `/v1/merchants/${school}/payouts`, {}, ["salon", "alice", "auditor", "bureau"]],
+        ["publish the school's plan", () => `/v1/merchants/${school}/plans`, { kind: "lesson", units: 1, priceFen: 1 }, ["salon", "bank", "bureau", "auditor", "alice"]],
+      ];
+      for (const [what, path, body, refused] of writes) {
+        it(`${what}: 403 for ${refused.join(", ")}, and nothing changes`, async () => {
+          const before = (await db.query("SELECT count(*) AS n FROM ledger"))[0].n;
+          for (const who of refused) {
+            const r = await as(who).post(path(), body);
+            expect(r.status, `${who}: ${JSON.stringify(r.body)}`).to.equal(403);
+          }
+          expect((await db.query("SELECT count(*) AS n FROM ledger"))[0].n).to.equal(before);
+        });
+      }
+    });
+
+    describe("limits and concurrency", () => {
+      it("refuses a body over the limit with 413", async () => {
+        const r = await as("school").post(`/v1/merchants/${school}/consumptions`, { vouchers: [], pad: "x".repeat(1_100_000) });
+        expect(r.status).to.equal(413);
+        expect(r.body.error.code).to.equal("PayloadTooLarge");
+      });
+      it("concurrent requests from one party never collide on nonces", async () => {
+        const results = await Promise.all(
+          [1, 2, 3, 4, 5, 6].map((i) => as("school").post(`/v1/merchants/${school}/plans`, { kind: "lesson", units: i, validityDays: 30, priceFen: 1000 * i })),
+        );
+        expect(results.map((r) => r.status)).to.deep.equal([201, 201, 201, 201, 201, 201]);
+        const plans = await as("school").get(`/v1/merchants/${school}/plans`).expect(200);
+        expect(plans.body.items.length).to.be.at.least(7);
+      });
+    });
+
     describe("auditors", () => {
       it("pages through the ledger with a cursor, in chain order", async () => {
         const first = await as("auditor").get("/v1/ledger?limit=5").expect(200);
