@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import http from "node:http";
-import { JsonRpcProvider, Network } from "ethers";
+import { Network } from "ethers";
+import { FailoverProvider } from "./chain/provider";
 import { Logger } from "pino";
 import { Config } from "./config";
 import { createApp, AppOptions } from "./api/app";
@@ -42,7 +43,7 @@ export async function createGateway(
     onFailover: (from, to, reason) => logger.warn({ from, to, reason }, "RPC fail-over"),
   });
   const network = Network.from(deployment.chainId);
-  const provider = new JsonRpcProvider(urls[0], network, { staticNetwork: network, pollingInterval: 250, batchMaxCount: 1 });
+  const provider = new FailoverProvider(rpc, network);
   const escrow = PrepaidEscrow__factory.connect(deployment.escrow, provider);
   const registry = CustodyRegistry__factory.connect(deployment.registry, provider);
   const keys = overrides.keys ?? createKeyRing({ dir: config.keystoreDir, provider });

@@ -118,6 +118,10 @@ export function createRpc(opts: RpcOptions) {
         return unwrap(r, method) as T;
       });
     },
+    /** A raw JSON-RPC request or batch, with fail-over; the node's answer is returned as is (errors included). */
+    async raw(payload: unknown): Promise<unknown> {
+      return withFailover((url) => post(url, payload));
+    },
     /** Several calls in one HTTP request (JSON-RPC batch); results in the order asked. */
     async batch<T = unknown>(calls: { method: string; params: unknown[] }[]): Promise<T[]> {
       if (calls.length === 0) return [];

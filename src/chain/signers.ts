@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { Interface, JsonRpcProvider, TransactionReceipt, TransactionRequest, Wallet, isError } from "ethers";
+import { Interface, JsonRpcApiProvider, TransactionReceipt, TransactionRequest, Wallet, isError } from "ethers";
 import { CustodyRegistry__factory, CustodyToken__factory, PrepaidEscrow__factory } from "../../typechain-types";
 import { ApiError, FatalError, RetryableError } from "../errors";
 import { keystorePassword } from "../config";
@@ -69,7 +69,7 @@ export interface SentTx {
  * never collide; a failed send puts the nonce back by re-reading it from the chain. Every transaction is
  * estimated first, so a refusal comes back as the contract's custom error before anything is sent.
  */
-export function createAccountSender(wallet: Wallet, provider: JsonRpcProvider, gasPriceWei: bigint) {
+export function createAccountSender(wallet: Wallet, provider: JsonRpcApiProvider, gasPriceWei: bigint) {
   let nextNonce: number | null = null;
   let queue: Promise<unknown> = Promise.resolve();
   const address = wallet.address;
@@ -117,7 +117,7 @@ export function createAccountSender(wallet: Wallet, provider: JsonRpcProvider, g
 
 export type AccountSender = ReturnType<typeof createAccountSender>;
 
-export async function waitReceipt(provider: JsonRpcProvider, hash: string, timeoutMs = 120_000): Promise<TransactionReceipt> {
+export async function waitReceipt(provider: JsonRpcApiProvider, hash: string, timeoutMs = 120_000): Promise<TransactionReceipt> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const r = await provider.getTransactionReceipt(hash);
@@ -131,7 +131,7 @@ export async function waitReceipt(provider: JsonRpcProvider, hash: string, timeo
  * The parties' keys, from encrypted keystore files (ethers JSON wallets) in one folder, named by address.
  * Passwords come from the environment; a key is decrypted the first time it is needed and kept in memory.
  */
-export function createKeyRing(opts: { dir: string; provider: JsonRpcProvider; gasPriceWei?: bigint; env?: NodeJS.ProcessEnv }) {
+export function createKeyRing(opts: { dir: string; provider: JsonRpcApiProvider; gasPriceWei?: bigint; env?: NodeJS.ProcessEnv }) {
   const senders = new Map<string, AccountSender>();
   const pending = new Map<string, Promise<AccountSender>>();
 

@@ -5,12 +5,12 @@ import { CONSUMPTION_TYPES, consumptionDomain, SignedVoucher, voucherArg } from 
 import { KeyRing, decodeRevert, waitReceipt } from "../chain/signers";
 import { Db } from "../store/db";
 import { ApiError } from "../errors";
-import { JsonRpcProvider } from "ethers";
+import { JsonRpcApiProvider } from "ethers";
 
 export interface QueueOptions {
   db: Db;
   escrow: PrepaidEscrow;
-  provider: JsonRpcProvider;
+  provider: JsonRpcApiProvider;
   keys: KeyRing;
   chainId: number;
   logger: Logger;

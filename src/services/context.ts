@@ -1,4 +1,4 @@
-import { JsonRpcProvider } from "ethers";
+import { JsonRpcApiProvider } from "ethers";
 import { Logger } from "pino";
 import { CustodyRegistry, PrepaidEscrow } from "../../typechain-types";
 import { Deployment } from "../chain/bootstrap";
@@ -14,7 +14,7 @@ import type { ConsumptionQueue } from "./consumptions";
 export interface Services {
   db: Db;
   rpc: Rpc;
-  provider: JsonRpcProvider;
+  provider: JsonRpcApiProvider;
   escrow: PrepaidEscrow;
   registry: CustodyRegistry;
   deployment: Deployment;
