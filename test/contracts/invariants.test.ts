@@ -643,13 +643,45 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 8, arbitrary: fc.record({ t: fc.constant("time" as const), dt, seconds: fc.constantFrom(3_600, DAY, 2 * DAY, 6 * DAY, 7 * DAY, 10 * DAY, 30 * DAY, 31 * DAY, 45 * DAY, 91 * DAY) }) },
 );
 
+/**
+ * Flows: the few actions a story needs in order (request, then answer, then the regulator's decision; a freeze or
+ * an exit, then the claims), which independent random actions would rarely line up. Each is still its own
+ * transaction, checked like any other, and random actions interleave between flows.
+ */
+const card = fc.nat(40);
+const flowArb: fc.Arbitrary<Action[]> = fc.oneof(
+  fc.record({ card, dt }).map(({ card, dt }): Action[] => [
+    { t: "requestRefund", dt, who: "valid", card, focus: true },
+    { t: "acceptRefund", dt, who: "valid", card, focus: true },
+  ]),
+  fc.record({ card, dt, escalate: fc.boolean(), amount: fc.constantFrom("zero" as const, "partial" as const, "full" as const, "over" as const) }).map(
+    ({ card, dt, escalate, amount }): Action[] => [
+      { t: "requestRefund", dt, who: "valid", card, focus: true },
+      escalate ? { t: "escalate", dt, who: "valid", card, focus: true } : { t: "rejectRefund", dt, who: "valid", card, focus: true },
+      { t: "resolve", dt, amount, who: "valid", card, focus: true },
+    ],
+  ),
+  fc.record({ m: fc.nat(2), card, dt }).map(({ m, card, dt }): Action[] => [
+    { t: "status", dt, m, op: "freeze", who: "valid" },
+    { t: "claim", dt, card, focus: true },
+    { t: "claimBatch", dt, cards: [card, card + 1, card + 2] },
+  ]),
+  fc.record({ m: fc.nat(2), card, dt, byRegulator: fc.boolean() }).map(({ m, card, dt, byRegulator }): Action[] => [
+    { t: "exit", dt, m, byRegulator, who: "valid" },
+    { t: "time", dt, seconds: 31 * DAY },
+    { t: "claimBatch", dt, cards: [card, card + 1, card + 2, card + 3] },
+    { t: "payOut", dt, m, who: "valid" },
+    { t: "close", dt, m, who: "valid" },
+  ]),
+);
+
 /** A sequence opens with a few sales (so that later actions have cards to act on), then anything goes. */
 const sequenceArb: fc.Arbitrary<Action[]> = fc
   .tuple(
     fc.array(fc.record({ t: fc.constant("purchase" as const), dt, m: fc.nat(2), plan: fc.integer({ min: 1, max: 3 }), holder: fc.nat(2), named: fc.constant(true), who: fc.constant<Who>("valid") }), { minLength: 2, maxLength: 4 }),
-    fc.array(actionArb, { minLength: 8, maxLength: 21 }),
+    fc.array(fc.oneof({ weight: 6, arbitrary: actionArb.map((a) => [a]) }, { weight: 1, arbitrary: flowArb }), { minLength: 8, maxLength: 21 }),
   )
-  .map(([opening, rest]) => [...opening, ...rest]);
+  .map(([opening, rest]) => [...opening, ...rest.flat()].slice(0, 25));
 
 // ---------------------------------------------------------------------------------------------------------------
 // Running a sequence

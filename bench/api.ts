@@ -1,0 +1,574 @@
+/**
+ * Read-API benchmark: how fast the gateway answers card balances and ledger pages over a store holding
+ * >= 1,000,000 ledger rows.
+ *
+ *   npm run bench:api        (ts-node --transpile-only bench/api.ts; run `npx hardhat compile` first)
+ *   BENCH_DATABASE_URL=postgres://custody:custody@127.0.0.1:5432/postgres npm run bench:api
+ *
+ * 1. Starts Anvil as a separate process and deploys the district, so the gateway has a real chain to talk to
+ *    (its indexer follows that small chain during the run).
+ * 2. Builds the store: a fresh database (a new database on the PostgreSQL server at BENCH_DATABASE_URL, dropped
+ *    at the end; otherwise, or in addition, a file-backed PGlite under the OS temp dir, removed at the end) is
+ *    migrated and filled DIRECTLY WITH SQL (INSERT ... SELECT FROM generate_series, in chunks) with a synthetic
+ *    history: BENCH_MERCHANTS (1,000) merchants with a lesson plan each, BENCH_CARDS (100,000) cards bought by
+ *    BENCH_HOLDERS (20,000) holders, and their weekly one-lesson consumptions, in chain order (block numbers and
+ *    times increase with the ledger id; 2 s blocks). The rows have the shapes the projector writes
+ *    (LessonsConsumed args {cardId, lessons, amount, sequence}, CardPurchased args as decoded, ...), and the
+ *    cards' and merchants' current state is consistent with the ledger (checked after loading). This is a read
+ *    benchmark: writing the rows through the chain would take hours and measure the indexer, not the API.
+ * 3. Starts the gateway (createGateway, port 0, log level silent) and issues API keys: consumer keys for
+ *    BENCH_CONSUMER_KEYS (1,000) holders and one auditor key.
+ * 4. Drives load over loopback from a worker thread of this process (node:http, keep-alive agent,
+ *    BENCH_CONCURRENCY (32) requests in flight), BENCH_WARMUP_S (3) s of warm-up then BENCH_DURATION_S (20) s per
+ *    route:
+ *      card          GET /v1/cards/:cardId                 random card of a keyed holder, that holder's consumer key
+ *      ledger-card   GET /v1/ledger?cardId=..&limit=50      random card, auditor key
+ *      ledger-cursor GET /v1/ledger?limit=50&cursor=..      random position in the ledger, auditor key
+ * 5. Prints a table and writes bench/results/api.json (PostgreSQL's figures at the top level when it ran, both
+ *    engines under "engines"). Exits non-zero when the first engine misses a target.
+ *
+ * BENCH_ENGINES=postgres,pglite picks the engines (default: postgres and pglite when BENCH_DATABASE_URL is set,
+ * else pglite). Targets: p99 <= 50 ms and >= 2,000 requests/s on every route, no errors.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Worker } from "node:worker_threads";
+import { Client } from "pg";
+import { AnvilNode, startAnvil } from "../src/chain/anvil";
+import { createKeyRing } from "../src/chain/signers";
+import { loadConfig } from "../src/config";
+import { createLogger } from "../src/logger";
+import { createGateway, Gateway } from "../src/gateway";
+import { issueApiKey } from "../src/api/auth";
+import { Db, openDb } from "../src/store/db";
+import { migrate } from "../src/store/migrations";
+import { deployDistrict } from "../test/support/chain";
+
+// ---------------------------------------------------------------- parameters
+
+const env = (name: string, dflt: number) => {
+  const v = process.env[name];
+  if (v === undefined || v === "") return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number`);
+  return n;
+};
+const MERCHANTS = env("BENCH_MERCHANTS", 1_000);
+const CARDS = env("BENCH_CARDS", 100_000);
+const HOLDERS = env("BENCH_HOLDERS", 20_000);
+const TARGET_ROWS = env("BENCH_LEDGER_ROWS", 1_000_000);
+const CONSUMER_KEYS = env("BENCH_CONSUMER_KEYS", 1_000);
+const CONCURRENCY = env("BENCH_CONCURRENCY", 32);
+const WARMUP_S = env("BENCH_WARMUP_S", 3);
+const DURATION_S = env("BENCH_DURATION_S", 20);
+const CHUNK = env("BENCH_CHUNK", 100_000);
+const DATABASE_URL = process.env.BENCH_DATABASE_URL || undefined;
+const ENGINES = (process.env.BENCH_ENGINES ?? (DATABASE_URL ? "postgres,pglite" : "pglite"))
+  .split(",").map((s) => s.trim()).filter(Boolean) as ("postgres" | "pglite")[];
+
+const TARGET_P99_MS = 50;
+const TARGET_RPS = 2_000;
+
+/** Lessons a card has used are uniform in 0..KMAX (mean KMAX/2), enough for >= TARGET_ROWS ledger rows. */
+const KMAX = 2 * Math.ceil(Math.max(1, (TARGET_ROWS - CARDS - 2 * MERCHANTS) / CARDS)) + 2;
+const UNITS = KMAX; // lessons per card: some cards end fully consumed
+const DAY = 86_400;
+const NOW = Math.floor(Date.now() / 1000);
+const T0 = NOW - 560 * DAY; // first purchase; purchases span a year, lessons are weekly (<= KMAX weeks)
+const TG = T0 - 60 * DAY; // "genesis" time: block n is at TG + 2n
+const BLOCK_SECONDS = 2;
+
+// ---------------------------------------------------------------- small helpers
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const fmt = (n: number) => n.toLocaleString("en-US");
+const secs = (t0: number) => ((Date.now() - t0) / 1000).toFixed(1);
+function log(msg: string) {
+  process.stdout.write(`[bench:api] ${msg}\n`);
+}
+
+/** Things to undo at the end, newest first; run on success, on error and on SIGINT/SIGTERM. */
+const cleanups: { name: string; fn: () => Promise<void> }[] = [];
+function onCleanup(name: string, fn: () => Promise<void>) {
+  const entry = { name, fn };
+  cleanups.push(entry);
+  return async () => {
+    const i = cleanups.indexOf(entry);
+    if (i >= 0) cleanups.splice(i, 1);
+    await fn();
+  };
+}
+async function cleanupAll() {
+  while (cleanups.length) {
+    const c = cleanups.pop()!;
+    try {
+      await Promise.race([c.fn(), sleep(15_000).then(() => { throw new Error("timed out"); })]);
+    } catch (err) {
+      log(`cleanup "${c.name}" failed: ${(err as Error).message}`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- the store
+
+/** SQL that builds the synthetic history. Every value derives from the row's index, so runs are repeatable. */
+function hashInt(expr: string) {
+  return `(('x' || substr(md5(${expr}), 1, 8))::bit(32)::bigint)`;
+}
+const addr = (prefix: string, idx: string) => `('0x' || md5('${prefix}-' || ${idx}) || substr(md5('${prefix}+' || ${idx}), 1, 8))`;
+const hash32 = (prefix: string, idx: string) => `('0x' || md5('${prefix}-' || ${idx}) || md5('${prefix}+' || ${idx}))`;
+const block = (t: string) => `((${t} - ${TG}) / ${BLOCK_SECONDS})`;
+
+async function buildStore(db: Db, escrow: string): Promise<{ ledgerRows: number; maxId: number; loadSeconds: number }> {
+  const started = Date.now();
+  const q = (sql: string, params?: unknown[]) => db.query(sql, params);
+  const lessonTime = (j: string) => `(b.tp + ${j} * ${7 * DAY} + ((b.c * 131 + ${j} * 977) % ${DAY}))`;
+
+  log(`store: ${fmt(MERCHANTS)} merchants, ${fmt(CARDS)} cards, ${fmt(HOLDERS)} holders, 0..${KMAX} lessons used per card (written with SQL, not through the chain)`);
+  // merchants (aggregates filled in at the end), one lesson plan each: price per lesson 100..190 CNY
+  await q(`INSERT INTO merchants (merchant_id, account, industry_id, bank_id, registry_ref, status, risk_level, exit_effective_at, admitted_at, updated_block)
+    SELECT m, ${addr("merchant", "m")}, (m % 5) + 1, 1, ${hash32("registry", "m")}, 'active', 'low', NULL,
+      ${TG} + ${DAY} + m * 60, ${block(`${TG} + ${DAY} + m * 60 + 30`)}
+    FROM generate_series(1, ${MERCHANTS}) m`);
+  await q(`INSERT INTO plans (merchant_id, plan_index, kind, units, period_seconds, validity_days, price, active)
+    SELECT m, 1, 'lesson', ${UNITS}, 0, 730, (10000 + (m % 10) * 1000) * ${UNITS}, true FROM generate_series(1, ${MERCHANTS}) m`);
+
+  // the cards, as a staging table: card c belongs to merchant (c % M) + 1, holder (c * 7919 + 13) % H
+  await q(`CREATE TABLE bench_cards AS
+    SELECT c, m, (m::numeric * 4294967296 + n) AS card_id, ${addr("holder", "h")} AS holder, k, tp, cpl,
+      (10000 + (m % 10) * 1000) * ${UNITS} AS price
+    FROM (
+      SELECT c, m, n, h, ${hashInt("'k' || c")} % ${KMAX + 1} AS k, ${T0} + ${hashInt("'t' || c")} % ${365 * DAY} AS tp,
+        (10000 + (m % 10) * 1000) * (CASE (m % 5) + 1 WHEN 1 THEN 10000 WHEN 2 THEN 10000 WHEN 3 THEN 4000 WHEN 4 THEN 3000 ELSE 2000 END) / 10000 AS cpl
+      FROM (SELECT c, (c % ${MERCHANTS}) + 1 AS m, (c / ${MERCHANTS}) + 1 AS n, (c::bigint * 7919 + 13) % ${HOLDERS} AS h
+            FROM generate_series(0, ${CARDS - 1}) c) s0
+    ) s`);
+  await q(`CREATE UNIQUE INDEX bench_cards_c ON bench_cards (c)`);
+
+  // every event with its time: admissions, plans, purchases, weekly lessons
+  await q(`CREATE TABLE bench_events (t bigint NOT NULL, kind smallint NOT NULL, m int NOT NULL, c int, seq int NOT NULL)`);
+  await q(`INSERT INTO bench_events SELECT ${TG} + ${DAY} + m * 60, 0, m, NULL, 0 FROM generate_series(1, ${MERCHANTS}) m`);
+  await q(`INSERT INTO bench_events SELECT ${TG} + ${DAY} + m * 60 + 30, 1, m, NULL, 0 FROM generate_series(1, ${MERCHANTS}) m`);
+  await q(`INSERT INTO bench_events SELECT tp, 2, m, c, 0 FROM bench_cards`);
+  const cardChunk = Math.max(1, Math.floor(CHUNK / Math.max(1, KMAX / 2)));
+  for (let a = 0; a < CARDS; a += cardChunk) {
+    const b = Math.min(CARDS, a + cardChunk) - 1;
+    await q(`INSERT INTO bench_events SELECT ${lessonTime("j")}, 3, b.m, b.c, j - 1
+      FROM bench_cards b, generate_series(1, b.k) j WHERE b.c BETWEEN ${a} AND ${b}`);
+    process.stdout.write(`\r[bench:api] events staged for cards ${fmt(b + 1)}/${fmt(CARDS)} (${secs(started)} s)   `);
+  }
+  process.stdout.write("\n");
+  // chain order: 2 s blocks, one log per transaction, log index within the block
+  await q(`CREATE TABLE bench_ordered AS
+    SELECT row_number() OVER (ORDER BY t, kind, m, c, seq) AS rn, ${block("t")} AS blk,
+      row_number() OVER (PARTITION BY ${block("t")} ORDER BY t, kind, m, c, seq) - 1 AS li, kind, m, c, seq
+    FROM bench_events`);
+  await q(`CREATE UNIQUE INDEX bench_ordered_rn ON bench_ordered (rn)`);
+  const [{ n: total }] = await q(`SELECT count(*)::int AS n FROM bench_ordered`) as { n: number }[];
+  if (total < TARGET_ROWS) throw new Error(`only ${total} events were generated, fewer than BENCH_LEDGER_ROWS=${TARGET_ROWS}`);
+  log(`ordered ${fmt(total)} events in chain order (${secs(started)} s); writing the ledger in chunks of ${fmt(CHUNK)}`);
+
+  const ledgerStarted = Date.now();
+  for (let a = 1; a <= total; a += CHUNK) {
+    const b = Math.min(total, a + CHUNK - 1);
+    await q(`INSERT INTO ledger (block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id, holder, amount, args)
+      SELECT o.blk, ${hash32("block", "o.blk")}, ${TG} + o.blk * ${BLOCK_SECONDS}, ${hash32("tx", "o.blk || '.' || o.li")}, o.li, o.li, $1,
+        CASE o.kind WHEN 0 THEN 'MerchantAdmitted' WHEN 1 THEN 'PlanPublished' WHEN 2 THEN 'CardPurchased' ELSE 'LessonsConsumed' END,
+        o.m, b.card_id, b.holder,
+        CASE o.kind WHEN 2 THEN b.cpl * ${UNITS} WHEN 3 THEN b.cpl END,
+        CASE o.kind
+          WHEN 0 THEN jsonb_build_object('merchantId', o.m, 'account', ${addr("merchant", "o.m")}, 'industryId', (o.m % 5) + 1, 'bankId', 1,
+                        'registryRef', ${hash32("registry", "o.m")})
+          WHEN 1 THEN jsonb_build_object('merchantId', o.m, 'planIndex', 1, 'kind', 1, 'units', ${UNITS}, 'periodSeconds', 0, 'validityDays', 730,
+                        'price', (10000 + (o.m % 10) * 1000) * ${UNITS})
+          WHEN 2 THEN jsonb_build_object('cardId', b.card_id::text, 'merchantId', o.m, 'holder', b.holder, 'planIndex', 1, 'kind', 1,
+                        'units', ${UNITS}, 'price', b.price, 'custodied', b.cpl * ${UNITS}, 'direct', b.price - b.cpl * ${UNITS},
+                        'startedAt', b.tp, 'expiresAt', b.tp + ${730 * DAY}, 'named', true)
+          ELSE jsonb_build_object('cardId', b.card_id::text, 'lessons', 1, 'amount', b.cpl, 'sequence', o.seq)
+        END
+      FROM bench_ordered o LEFT JOIN bench_cards b ON b.c = o.c
+      WHERE o.rn BETWEEN ${a} AND ${b}
+      ORDER BY o.rn`, [escrow.toLowerCase()]);
+    const rate = Math.round(b / ((Date.now() - ledgerStarted) / 1000));
+    process.stdout.write(`\r[bench:api] ledger rows ${fmt(b)}/${fmt(total)} (${fmt(rate)} rows/s, ${secs(started)} s)   `);
+  }
+  process.stdout.write("\n");
+
+  // current state consistent with the ledger: each card bought for UNITS lessons, k of them used
+  await q(`INSERT INTO cards (card_id, merchant_id, holder, plan_index, kind, status, named, held, units_left, units_used, paid_in, direct,
+      released, refunded, started_at, expires_at, updated_block)
+    SELECT b.card_id, b.m, b.holder, 1, 'lesson', CASE WHEN b.k = ${UNITS} THEN 'consumed' ELSE 'active' END, true,
+      (${UNITS} - b.k) * b.cpl, ${UNITS} - b.k, b.k, ${UNITS} * b.cpl, b.price - ${UNITS} * b.cpl, b.k * b.cpl, 0, b.tp, b.tp + ${730 * DAY},
+      ${block(`CASE WHEN b.k = 0 THEN b.tp ELSE ${lessonTime("b.k")} END`)}
+    FROM bench_cards b`);
+  await q(`UPDATE merchants m SET paid_in = s.paid_in, direct = s.direct, released = s.released, card_count = s.n, updated_block = s.ub
+    FROM (SELECT merchant_id, sum(paid_in) AS paid_in, sum(direct) AS direct, sum(released) AS released, count(*) AS n, max(updated_block) AS ub
+          FROM cards GROUP BY merchant_id) s
+    WHERE s.merchant_id = m.merchant_id`);
+  await q(`DROP TABLE bench_ordered`);
+  await q(`DROP TABLE bench_events`);
+  await q(`DROP TABLE bench_cards`);
+  log(`cards and merchants written; VACUUM ANALYZE (${secs(started)} s)`);
+  await q(`VACUUM ANALYZE`);
+
+  // the index must agree with itself, as a real one would
+  const [chk] = await q(`SELECT
+      (SELECT count(*) FROM ledger)::bigint AS rows,
+      (SELECT max(id) FROM ledger)::bigint AS max_id,
+      (SELECT count(*) FROM ledger WHERE event = 'CardPurchased')::bigint AS purchases,
+      (SELECT count(*) FROM ledger WHERE event = 'LessonsConsumed')::bigint AS lessons,
+      (SELECT coalesce(sum(amount), 0) FROM ledger WHERE event = 'LessonsConsumed')::bigint AS released_ledger,
+      (SELECT count(*) FROM cards)::bigint AS cards,
+      (SELECT sum(units_used) FROM cards)::bigint AS units_used,
+      (SELECT sum(released) FROM cards)::bigint AS released_cards,
+      (SELECT sum(released) FROM merchants)::bigint AS released_merchants,
+      (SELECT count(*) FROM (SELECT block_number < lag(block_number) OVER (ORDER BY id) AS back FROM ledger) x WHERE back)::bigint AS out_of_order`);
+  const c = Object.fromEntries(Object.entries(chk).map(([k, v]) => [k, Number(v)]));
+  const problems: string[] = [];
+  if (c.purchases !== c.cards) problems.push(`${c.purchases} CardPurchased rows but ${c.cards} cards`);
+  if (c.lessons !== c.units_used) problems.push(`${c.lessons} LessonsConsumed rows but cards used ${c.units_used} lessons`);
+  if (c.released_ledger !== c.released_cards || c.released_cards !== c.released_merchants) problems.push(`released differs: ledger ${c.released_ledger}, cards ${c.released_cards}, merchants ${c.released_merchants}`);
+  if (c.out_of_order !== 0) problems.push(`${c.out_of_order} ledger rows go back in block number`);
+  if (problems.length) throw new Error("the synthetic store is inconsistent: " + problems.join("; "));
+  const loadSeconds = (Date.now() - started) / 1000;
+  log(`store ready: ${fmt(c.rows)} ledger rows (${fmt(c.purchases)} CardPurchased, ${fmt(c.lessons)} LessonsConsumed), ${fmt(c.cards)} cards; consistent; ${loadSeconds.toFixed(1)} s`);
+  return { ledgerRows: c.rows, maxId: c.max_id, loadSeconds };
+}
+
+// ---------------------------------------------------------------- the load generator (a worker thread)
+
+/** Plain JS (the worker does not go through ts-node): keep-alive HTTP GETs from `concurrency` loops. */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const http = require("node:http");
+const { port, concurrency, warmupMs, durationMs, requests } = workerData;
+const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
+function get(path, key) {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const req = http.request({ host: "127.0.0.1", port, path, method: "GET", agent, headers: { "x-api-key": key } }, (res) => {
+      let bytes = 0;
+      res.on("data", (c) => { bytes += c.length; });
+      res.on("end", () => resolve({ status: res.statusCode, ms: performance.now() - t0, bytes }));
+      res.on("error", (e) => resolve({ status: 0, ms: performance.now() - t0, bytes, err: e.message }));
+    });
+    req.on("error", (e) => resolve({ status: 0, ms: performance.now() - t0, bytes: 0, err: e.message }));
+    req.end();
+  });
+}
+(async () => {
+  const start = performance.now();
+  const measureFrom = start + warmupMs;
+  const end = measureFrom + durationMs;
+  let lat = new Float64Array(1 << 16);
+  let n = 0, errors = 0, bytes = 0, next = Math.floor(Math.random() * requests.length), lastDone = measureFrom;
+  const statuses = {};
+  const errorSamples = [];
+  async function loop() {
+    for (;;) {
+      const t = performance.now();
+      if (t >= end) return;
+      const [path, key] = requests[next++ % requests.length];
+      const r = await get(path, key);
+      if (t < measureFrom) continue;
+      if (n === lat.length) { const bigger = new Float64Array(lat.length * 2); bigger.set(lat); lat = bigger; }
+      lat[n++] = r.ms;
+      bytes += r.bytes;
+      lastDone = performance.now();
+      statuses[r.status] = (statuses[r.status] || 0) + 1;
+      if (!(r.status >= 200 && r.status < 300)) { errors++; if (errorSamples.length < 5) errorSamples.push({ path, status: r.status, err: r.err }); }
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, loop));
+  agent.destroy();
+  const out = lat.slice(0, n);
+  parentPort.postMessage({ latencies: out, errors, bytes, statuses, errorSamples, seconds: (Math.max(lastDone, measureFrom) - measureFrom) / 1000 }, [out.buffer]);
+})().catch((e) => { throw e; });
+`;
+
+interface RouteStats {
+  requests: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  meanMs: number;
+  maxMs: number;
+  errors: number;
+  statuses: Record<string, number>;
+  seconds: number;
+  kbPerResponse: number;
+}
+
+function quantile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[i];
+}
+const r2 = (x: number) => Math.round(x * 100) / 100;
+
+function stats(lat: Float64Array, seconds: number, errors: number, statuses: Record<string, number>, bytes: number): RouteStats {
+  const sorted = Float64Array.from(lat).sort();
+  let sum = 0;
+  for (const x of sorted) sum += x;
+  return {
+    requests: sorted.length,
+    requestsPerSecond: Math.round(sorted.length / seconds),
+    p50Ms: r2(quantile(sorted, 0.5)),
+    p99Ms: r2(quantile(sorted, 0.99)),
+    meanMs: r2(sum / Math.max(1, sorted.length)),
+    maxMs: r2(sorted[sorted.length - 1] ?? NaN),
+    errors,
+    statuses,
+    seconds: r2(seconds),
+    kbPerResponse: r2(bytes / Math.max(1, sorted.length) / 1024),
+  };
+}
+
+async function drive(port: number, requests: [string, string][]): Promise<{ lat: Float64Array; stats: RouteStats; errorSamples: unknown[] }> {
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: { port, concurrency: CONCURRENCY, warmupMs: WARMUP_S * 1000, durationMs: DURATION_S * 1000, requests },
+  });
+  const stop = onCleanup("load worker", async () => { await worker.terminate(); });
+  try {
+    const msg = await new Promise<{ latencies: Float64Array; errors: number; bytes: number; statuses: Record<string, number>; errorSamples: unknown[]; seconds: number }>(
+      (resolve, reject) => {
+        worker.once("message", resolve);
+        worker.once("error", reject);
+        worker.once("exit", (code) => reject(new Error(`the load worker exited with code ${code}`)));
+      },
+    );
+    return { lat: msg.latencies, stats: stats(msg.latencies, msg.seconds, msg.errors, msg.statuses, msg.bytes), errorSamples: msg.errorSamples };
+  } finally {
+    await stop();
+  }
+}
+
+// ---------------------------------------------------------------- one engine
+
+interface EngineResult {
+  engine: "postgres" | "pglite";
+  database: string;
+  ledgerRows: number;
+  loadSeconds: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  routes: Record<string, RouteStats>;
+  met: boolean;
+}
+
+const ROUTES = {
+  card: "GET /v1/cards/:cardId (consumer key of the card's holder)",
+  "ledger-card": "GET /v1/ledger?cardId=<card>&limit=50 (auditor key)",
+  "ledger-cursor": "GET /v1/ledger?limit=50&cursor=<random position> (auditor key)",
+} as const;
+
+async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, district: Awaited<ReturnType<typeof deployDistrict>>): Promise<EngineResult> {
+  let db: Db;
+  let database: string;
+  const engineCleanups: (() => Promise<void>)[] = [];
+  try {
+    if (engine === "postgres") {
+      if (!DATABASE_URL) throw new Error("BENCH_DATABASE_URL is not set");
+      const name = `custody_bench_api_${process.pid}_${Date.now()}`;
+      const admin = new Client({ connectionString: DATABASE_URL });
+      await admin.connect();
+      await admin.query(`CREATE DATABASE ${name}`);
+      await admin.end();
+      engineCleanups.push(onCleanup(`drop database ${name}`, async () => {
+        const a = new Client({ connectionString: DATABASE_URL });
+        await a.connect();
+        try {
+          await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        } finally {
+          await a.end();
+        }
+        log(`dropped database ${name}`);
+      }));
+      const u = new URL(DATABASE_URL);
+      u.pathname = "/" + name;
+      database = `PostgreSQL server ${u.host}, fresh database ${name}`;
+      db = await openDb({ databaseUrl: u.toString() });
+    } else {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "custody-bench-api-"));
+      engineCleanups.push(onCleanup(`remove ${dir}`, async () => { fs.rmSync(dir, { recursive: true, force: true }); log(`removed ${dir}`); }));
+      database = `PGlite, file-backed under ${dir}`;
+      db = await openDb({ dataDir: path.join(dir, "pglite") });
+    }
+    const theDb = db;
+    engineCleanups.push(onCleanup(`close ${engine} store`, async () => { await theDb.close(); }));
+    log(`=== ${engine}: ${database}`);
+    await migrate(db);
+    const store = await buildStore(db, district.deployment.escrow);
+
+    // the gateway, following the small real chain
+    const p = district.provider;
+    const keys = createKeyRing({ dir: "/nonexistent", provider: p });
+    const config = loadConfig({ CHAIN_RPC_URL: node.url, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent", DATA_DIR: path.join(os.tmpdir(), "custody-bench-api-unused") });
+    const gw: Gateway = await createGateway(config, createLogger("silent"), { db, deployment: district.deployment, keys });
+    engineCleanups.push(onCleanup(`stop ${engine} gateway`, async () => { await gw.stop(); }));
+    const { port } = await gw.start();
+    for (let i = 0; i < 200 && gw.services.indexer.status.lag !== 0; i++) await sleep(50);
+    log(`gateway on 127.0.0.1:${port}; indexer at block ${gw.services.indexer.status.indexedBlock} of the real chain`);
+
+    // keys: the auditor, and consumers for CONSUMER_KEYS holders (their cards are route A's cards)
+    const auditor = (await issueApiKey(db, { role: "auditor", subject: null, label: "bench auditor" })).key;
+    const holderRows = await db.query<{ holder: string }>(`SELECT DISTINCT holder FROM cards ORDER BY holder LIMIT ${CONSUMER_KEYS}`);
+    const consumerKey = new Map<string, string>();
+    for (const r of holderRows) consumerKey.set(r.holder, (await issueApiKey(db, { role: "consumer", subject: r.holder, label: `bench ${r.holder}` })).key);
+    const keyedCards = await db.query<{ card_id: string; holder: string }>(`SELECT card_id::text AS card_id, holder FROM cards WHERE holder = ANY($1::text[])`, [[...consumerKey.keys()]]);
+    const allCards = (await db.query<{ card_id: string }>(`SELECT card_id::text AS card_id FROM cards`)).map((r) => r.card_id);
+    log(`issued ${fmt(consumerKey.size)} consumer keys (holding ${fmt(keyedCards.length)} cards) and an auditor key`);
+
+    // random request lists
+    const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)];
+    const N = 200_000;
+    const cursorFor = (id: number) => Buffer.from(String(id)).toString("base64url");
+    const lists: Record<keyof typeof ROUTES, [string, string][]> = {
+      card: Array.from({ length: N }, () => { const c = pick(keyedCards); return [`/v1/cards/${c.card_id}`, consumerKey.get(c.holder)!]; }),
+      "ledger-card": Array.from({ length: N }, () => [`/v1/ledger?cardId=${pick(allCards)}&limit=50`, auditor]),
+      "ledger-cursor": Array.from({ length: N }, () => [`/v1/ledger?limit=50&cursor=${cursorFor(1 + Math.floor(Math.random() * (store.maxId - 50)))}`, auditor]),
+    };
+
+    // one checked request per route: the answers are what the API should say
+    const base = `http://127.0.0.1:${port}`;
+    const check = async (url: string, key: string) => {
+      const res = await fetch(base + url, { headers: { "x-api-key": key } });
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const body = (await res.json()) as any;
+      if (res.status !== 200) throw new Error(`${url}: ${res.status} ${JSON.stringify(body)}`);
+      return body;
+    };
+    const [cardUrl, cardKey] = lists.card[0];
+    const card = await check(cardUrl, cardKey);
+    if (!/^\d+$/.test(card.heldFen) || card.unitsLeft + card.unitsUsed !== UNITS) throw new Error(`unexpected card answer ${JSON.stringify(card)}`);
+    const page = await check(lists["ledger-card"][0][0], auditor);
+    if (!Array.isArray(page.items) || page.items[0]?.event !== "CardPurchased") throw new Error(`unexpected card ledger page ${JSON.stringify(page).slice(0, 300)}`);
+    const page2 = await check(lists["ledger-cursor"][0][0], auditor);
+    if (page2.items.length !== 50 || !page2.nextCursor) throw new Error(`unexpected ledger page ${JSON.stringify(page2).slice(0, 300)}`);
+    const other = keyedCards.find((c) => c.holder !== keyedCards[0].holder)!;
+    const denied = await fetch(`${base}/v1/cards/${other.card_id}`, { headers: { "x-api-key": consumerKey.get(keyedCards[0].holder)! } });
+    if (denied.status !== 403) throw new Error(`a consumer read another holder's card: ${denied.status}`);
+    await denied.arrayBuffer();
+
+    const routes: Record<string, RouteStats> = {};
+    const all: Float64Array[] = [];
+    let totalSeconds = 0, totalErrors = 0, totalBytes = 0;
+    const totalStatuses: Record<string, number> = {};
+    for (const [name, label] of Object.entries(ROUTES) as [keyof typeof ROUTES, string][]) {
+      log(`${engine} ${name}: ${label}; ${WARMUP_S} s warm-up + ${DURATION_S} s at ${CONCURRENCY} in flight`);
+      const r = await drive(port, lists[name]);
+      routes[name] = r.stats;
+      all.push(r.lat);
+      totalSeconds += r.stats.seconds;
+      totalErrors += r.stats.errors;
+      totalBytes += r.stats.kbPerResponse * 1024 * r.stats.requests;
+      for (const [k, v] of Object.entries(r.stats.statuses)) totalStatuses[k] = (totalStatuses[k] ?? 0) + v;
+      log(`  ${fmt(r.stats.requestsPerSecond)} req/s, p50 ${r.stats.p50Ms} ms, p99 ${r.stats.p99Ms} ms, errors ${r.stats.errors}`
+        + (r.errorSamples.length ? ` e.g. ${JSON.stringify(r.errorSamples)}` : ""));
+    }
+    const merged = new Float64Array(all.reduce((n, a) => n + a.length, 0));
+    let off = 0;
+    for (const a of all) { merged.set(a, off); off += a.length; }
+    const overall = stats(merged, totalSeconds, totalErrors, totalStatuses, totalBytes);
+    const met = Object.values(routes).every((r) => r.p99Ms <= TARGET_P99_MS && r.requestsPerSecond >= TARGET_RPS && r.errors === 0);
+    return {
+      engine, database, ledgerRows: store.ledgerRows, loadSeconds: Math.round(store.loadSeconds),
+      requestsPerSecond: overall.requestsPerSecond, p50Ms: overall.p50Ms, p99Ms: overall.p99Ms, errors: overall.errors, routes, met,
+    };
+  } finally {
+    // newest first: the gateway, then the store, then its database or directory
+    for (const undo of engineCleanups.reverse()) {
+      try {
+        await undo();
+      } catch (err) {
+        log(`cleanup failed: ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- main
+
+function table(results: EngineResult[]) {
+  const rows: string[][] = [["engine", "route", "req/s", "p50 ms", "p99 ms", "mean ms", "max ms", "errors", "requests"]];
+  for (const r of results) {
+    for (const [name, s] of Object.entries(r.routes)) {
+      rows.push([r.engine, name, fmt(s.requestsPerSecond), String(s.p50Ms), String(s.p99Ms), String(s.meanMs), String(s.maxMs), String(s.errors), fmt(s.requests)]);
+    }
+    rows.push([r.engine, "overall", fmt(r.requestsPerSecond), String(r.p50Ms), String(r.p99Ms), "", "", String(r.errors), ""]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+  return rows.map((row, j) => row.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ") + (j === 0 ? "\n" + widths.map((w) => "-".repeat(w)).join("  ") : "")).join("\n");
+}
+
+async function main() {
+  for (const e of ENGINES) if (e !== "postgres" && e !== "pglite") throw new Error(`unknown engine ${e} in BENCH_ENGINES`);
+  if (ENGINES.includes("postgres") && !DATABASE_URL) throw new Error("BENCH_ENGINES has postgres but BENCH_DATABASE_URL is not set");
+  log(`engines: ${ENGINES.join(", ")}; ${os.cpus().length} CPUs, node ${process.version}`);
+
+  const node = await startAnvil();
+  onCleanup("stop anvil", async () => { await node.stop(); });
+  const district = await deployDistrict(node.url);
+  onCleanup("close chain provider", async () => { district.provider.destroy(); });
+  log(`anvil on ${node.url}; district deployed (escrow ${district.deployment.escrow})`);
+
+  const results: EngineResult[] = [];
+  for (const engine of ENGINES) results.push(await runEngine(engine, node, district));
+
+  console.log("\n" + table(results) + "\n");
+  console.log(`targets per route: p99 <= ${TARGET_P99_MS} ms, >= ${fmt(TARGET_RPS)} requests/s, 0 errors`);
+  for (const r of results) console.log(`  ${r.engine}: ${r.met ? "met" : "MISSED"}`);
+
+  const top = results.find((r) => r.engine === "postgres") ?? results[0];
+  const slim = (r: EngineResult) => ({
+    ledgerRows: r.ledgerRows, requestsPerSecond: r.requestsPerSecond, p50Ms: r.p50Ms, p99Ms: r.p99Ms, errors: r.errors,
+    engine: r.engine, database: r.database, loadSeconds: r.loadSeconds, targetsMet: r.met,
+    routes: Object.fromEntries(Object.entries(r.routes).map(([k, s]) => [k, {
+      requestsPerSecond: s.requestsPerSecond, p50Ms: s.p50Ms, p99Ms: s.p99Ms, errors: s.errors,
+      meanMs: s.meanMs, maxMs: s.maxMs, requests: s.requests, seconds: s.seconds, kbPerResponse: s.kbPerResponse, statuses: s.statuses,
+    }])),
+  });
+  const out = {
+    ...slim(top),
+    engines: Object.fromEntries(results.map((r) => [r.engine, slim(r)])),
+    routeDescriptions: ROUTES,
+    targets: { p99Ms: `<= ${TARGET_P99_MS}`, requestsPerSecond: `>= ${TARGET_RPS}`, errors: "0", per: "route" },
+    setup: {
+      data: "synthetic history written directly with SQL (INSERT ... SELECT FROM generate_series), not through the chain; cards and merchants consistent with the ledger",
+      merchants: MERCHANTS, cards: CARDS, holders: HOLDERS, lessonsPerCard: `0..${KMAX}`, consumerKeys: CONSUMER_KEYS,
+      client: `worker thread of the benchmark process, node:http keep-alive agent, ${CONCURRENCY} requests in flight, loopback`,
+      warmupSeconds: WARMUP_S, durationSecondsPerRoute: DURATION_S,
+      machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, memoryGb: Math.round(os.totalmem() / 2 ** 30) },
+      chain: "Anvil (separate process), district deployed; the gateway's indexer follows it during the run",
+      measuredAt: new Date().toISOString(),
+    },
+  };
+  const dir = path.join(__dirname, "results");
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "api.json"), JSON.stringify(out, null, 2) + "\n");
+  log(`wrote ${path.relative(process.cwd(), path.join(dir, "api.json"))}`);
+  if (!results[0].met) process.exitCode = 1;
+}
+
+let stopping = false;
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    if (stopping) return;
+    stopping = true;
+    log(`${sig}: stopping`);
+    void cleanupAll().finally(() => process.exit(130));
+  });
+}
+
+main()
+  .catch((err) => {
+    console.error(`[bench:api] failed: ${(err as Error).stack ?? err}`);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await cleanupAll();
+  });
