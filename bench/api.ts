@@ -34,6 +34,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
+import { performance } from "node:perf_hooks";
+import { Session } from "node:inspector";
 import { Client } from "pg";
 import { AnvilNode, startAnvil } from "../src/chain/anvil";
 import { createKeyRing } from "../src/chain/signers";
@@ -64,6 +66,9 @@ const WARMUP_S = env("BENCH_WARMUP_S", 3);
 const DURATION_S = env("BENCH_DURATION_S", 20);
 const CHUNK = env("BENCH_CHUNK", 100_000);
 const DATABASE_URL = process.env.BENCH_DATABASE_URL || undefined;
+const CLIENT = (process.env.BENCH_CLIENT ?? "http") as "http" | "raw";
+/** A directory to write a CPU profile of the gateway's thread per route to (for finding per-request costs). */
+const PROFILE_DIR = process.env.BENCH_PROFILE || undefined;
 const ENGINES = (process.env.BENCH_ENGINES ?? (DATABASE_URL ? "postgres,pglite" : "pglite"))
   .split(",").map((s) => s.trim()).filter(Boolean) as ("postgres" | "pglite")[];
 
@@ -169,6 +174,16 @@ async function buildStore(db: Db, escrow: string): Promise<{ ledgerRows: number;
   if (total < TARGET_ROWS) throw new Error(`only ${total} events were generated, fewer than BENCH_LEDGER_ROWS=${TARGET_ROWS}`);
   log(`ordered ${fmt(total)} events in chain order (${secs(started)} s); writing the ledger in chunks of ${fmt(CHUNK)}`);
 
+  // Bulk load: the ledger's secondary indexes and unique constraints (as the migrations define them, read back from
+  // the catalog) are dropped and rebuilt after the rows are in, which is several times faster than maintaining them
+  // row by row. The primary key stays.
+  const constraints = await q(`SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint
+    WHERE conrelid = 'ledger'::regclass AND contype = 'u'`) as { name: string; def: string }[];
+  for (const c of constraints) await q(`ALTER TABLE ledger DROP CONSTRAINT ${c.name}`);
+  const indexes = await q(`SELECT i.indexname AS name, i.indexdef AS def FROM pg_indexes i
+    WHERE i.tablename = 'ledger' AND i.schemaname = current_schema()
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = (quote_ident(i.schemaname) || '.' || quote_ident(i.indexname))::regclass)`) as { name: string; def: string }[];
+  for (const ix of indexes) await q(`DROP INDEX ${ix.name}`);
   const ledgerStarted = Date.now();
   for (let a = 1; a <= total; a += CHUNK) {
     const b = Math.min(total, a + CHUNK - 1);
@@ -194,6 +209,10 @@ async function buildStore(db: Db, escrow: string): Promise<{ ledgerRows: number;
     process.stdout.write(`\r[bench:api] ledger rows ${fmt(b)}/${fmt(total)} (${fmt(rate)} rows/s, ${secs(started)} s)   `);
   }
   process.stdout.write("\n");
+  const ixStarted = Date.now();
+  for (const ix of indexes) await q(ix.def);
+  for (const c of constraints) await q(`ALTER TABLE ledger ADD CONSTRAINT ${c.name} ${c.def}`);
+  log(`rebuilt the ledger's ${indexes.length} indexes and ${constraints.length} unique constraint(s) in ${secs(ixStarted)} s`);
 
   // current state consistent with the ledger: each card bought for UNITS lessons, k of them used
   await q(`INSERT INTO cards (card_id, merchant_id, holder, plan_index, kind, status, named, held, units_left, units_used, paid_in, direct,
@@ -236,15 +255,44 @@ async function buildStore(db: Db, escrow: string): Promise<{ ledgerRows: number;
   return { ledgerRows: c.rows, maxId: c.max_id, loadSeconds };
 }
 
+/** EXPLAIN ANALYZE of the statements the measured routes run, as the API sends them (same text, bound parameters). */
+async function explainQueries(db: Db, maxId: number) {
+  const [{ card_id: cardId }] = await db.query<{ card_id: string }>(`SELECT card_id::text AS card_id FROM cards ORDER BY card_id OFFSET ${Math.floor(CARDS / 2)} LIMIT 1`);
+  const [{ id: keyId }] = await db.query<{ id: string }>(`SELECT id FROM api_keys LIMIT 1`);
+  const statements: Record<string, [string, unknown[]]> = {
+    "card (cards by card_id)": ["SELECT * FROM cards WHERE card_id = $1", [cardId]],
+    "ledger-card (ledger by card_id, first page)": ["SELECT * FROM ledger WHERE card_id = $1 ORDER BY id LIMIT 51", [cardId]],
+    "ledger-cursor (ledger after a position)": ["SELECT * FROM ledger WHERE id > $1 ORDER BY id LIMIT 51", [String(Math.floor(maxId / 2))]],
+    "api key (by id)": ["SELECT id, key_hash, role, subject, label, revoked_at FROM api_keys WHERE id = $1", [keyId]],
+  };
+  const out: Record<string, { plan: string; planningMs: number; executionMs: number }> = {};
+  for (const [name, [sql, params]] of Object.entries(statements)) {
+    await db.query(`EXPLAIN (ANALYZE) ${sql}`, params); // warm
+    const rows = await db.query<Record<string, string>>(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, params);
+    const lines = rows.map((r) => String(Object.values(r)[0]));
+    const time = (label: string) => Number(/([\d.]+) ms/.exec(lines.find((l) => l.startsWith(label)) ?? "")?.[1] ?? NaN);
+    const plan = lines.filter((l) => /(Scan|Limit|Sort|Join|Loop)/.test(l)).map((l) => l.trim().replace(/\s+\(cost=[^)]*\)/, "").replace(/^->\s*/, "")).join(" / ");
+    out[name] = { plan, planningMs: time("Planning"), executionMs: time("Execution") };
+    log(`  EXPLAIN ${name}: ${plan}; planning ${out[name].planningMs} ms, execution ${out[name].executionMs} ms`);
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- the load generator (a worker thread)
 
-/** Plain JS (the worker does not go through ts-node): keep-alive HTTP GETs from `concurrency` loops. */
+/**
+ * Plain JS (the worker does not go through ts-node): `concurrency` loops, each with one request in flight on its
+ * own keep-alive connection. Client "http": node:http with a keep-alive Agent. Client "raw": a minimal HTTP/1.1
+ * client on net.Socket (request line and headers written by hand, responses framed by Content-Length, which every
+ * gateway answer has), several times cheaper than node:http, so less of the machine goes to the load generator.
+ */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const http = require("node:http");
-const { port, concurrency, warmupMs, durationMs, requests } = workerData;
+const net = require("node:net");
+const { port, concurrency, warmupMs, durationMs, requests, client } = workerData;
 const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
-function get(path, key) {
+function httpGet(path, key) {
   return new Promise((resolve) => {
     const t0 = performance.now();
     const req = http.request({ host: "127.0.0.1", port, path, method: "GET", agent, headers: { "x-api-key": key } }, (res) => {
@@ -257,6 +305,41 @@ function get(path, key) {
     req.end();
   });
 }
+function rawConnection() {
+  const sock = net.connect({ host: "127.0.0.1", port });
+  sock.setNoDelay(true);
+  const c = { sock, pending: null, buf: null, dead: false };
+  c.ready = new Promise((res) => { sock.once("connect", res); sock.once("error", res); });
+  const settle = (r) => { const p = c.pending; c.pending = null; if (p) p.resolve({ ...r, ms: performance.now() - p.t0 }); };
+  sock.on("data", (chunk) => {
+    c.buf = c.buf ? Buffer.concat([c.buf, chunk]) : chunk;
+    const p = c.pending;
+    if (!p) return;
+    if (p.need === undefined) {
+      const end = c.buf.indexOf("\\r\\n\\r\\n");
+      if (end < 0) return;
+      const head = c.buf.toString("latin1", 0, end);
+      p.status = Number(head.slice(9, 12));
+      const m = /\\r\\ncontent-length:[ \\t]*(\\d+)/i.exec(head);
+      if (!m) { c.dead = true; sock.destroy(); settle({ status: 0, bytes: 0, err: "response without content-length" }); return; }
+      p.need = end + 4 + Number(m[1]);
+    }
+    if (c.buf.length < p.need) return;
+    const bytes = p.need;
+    c.buf = c.buf.length > p.need ? c.buf.subarray(p.need) : null;
+    settle({ status: p.status, bytes });
+  });
+  const fail = (e) => { c.dead = true; settle({ status: 0, bytes: 0, err: e ? e.message : "connection closed" }); };
+  sock.on("error", fail);
+  sock.on("close", () => fail(null));
+  return c;
+}
+function rawGet(c, path, key) {
+  return new Promise((resolve) => {
+    c.pending = { resolve, t0: performance.now() };
+    c.sock.write("GET " + path + " HTTP/1.1\\r\\nhost: 127.0.0.1:" + port + "\\r\\nx-api-key: " + key + "\\r\\n\\r\\n");
+  });
+}
 (async () => {
   const start = performance.now();
   const measureFrom = start + warmupMs;
@@ -266,11 +349,18 @@ function get(path, key) {
   const statuses = {};
   const errorSamples = [];
   async function loop() {
+    let conn = null;
     for (;;) {
       const t = performance.now();
-      if (t >= end) return;
+      if (t >= end) break;
       const [path, key] = requests[next++ % requests.length];
-      const r = await get(path, key);
+      let r;
+      if (client === "raw") {
+        if (!conn || conn.dead) { conn = rawConnection(); await conn.ready; }
+        r = await rawGet(conn, path, key);
+      } else {
+        r = await httpGet(path, key);
+      }
       if (t < measureFrom) continue;
       if (n === lat.length) { const bigger = new Float64Array(lat.length * 2); bigger.set(lat); lat = bigger; }
       lat[n++] = r.ms;
@@ -279,12 +369,13 @@ function get(path, key) {
       statuses[r.status] = (statuses[r.status] || 0) + 1;
       if (!(r.status >= 200 && r.status < 300)) { errors++; if (errorSamples.length < 5) errorSamples.push({ path, status: r.status, err: r.err }); }
     }
+    if (conn) conn.sock.end();
   }
   await Promise.all(Array.from({ length: concurrency }, loop));
   agent.destroy();
   const out = lat.slice(0, n);
   parentPort.postMessage({ latencies: out, errors, bytes, statuses, errorSamples, seconds: (Math.max(lastDone, measureFrom) - measureFrom) / 1000 }, [out.buffer]);
-})().catch((e) => { throw e; });
+})();
 `;
 
 interface RouteStats {
@@ -298,6 +389,12 @@ interface RouteStats {
   statuses: Record<string, number>;
   seconds: number;
   kbPerResponse: number;
+  /** Event-loop utilisation of the gateway's thread while measuring (1 = saturated). */
+  gatewayThreadBusy?: number;
+  /** The machine's 1-minute load average at the end of the route's run (other processes included). */
+  loadAverage?: number;
+  /** CPU time of this whole process (gateway thread, load-generator thread, pg client) per request; not the database server's. */
+  processCpuMsPerRequest?: number;
 }
 
 function quantile(sorted: Float64Array, q: number): number {
@@ -325,10 +422,27 @@ function stats(lat: Float64Array, seconds: number, errors: number, statuses: Rec
   };
 }
 
-async function drive(port: number, requests: [string, string][]): Promise<{ lat: Float64Array; stats: RouteStats; errorSamples: unknown[] }> {
+async function drive(
+  port: number,
+  requests: [string, string][],
+  opts: { profileAs?: string; warmupS: number; durationS: number } = { warmupS: WARMUP_S, durationS: DURATION_S },
+): Promise<{ lat: Float64Array; stats: RouteStats; errorSamples: unknown[] }> {
+  let session: Session | null = null;
+  const profileAs = opts.profileAs;
+  if (profileAs) {
+    session = new Session();
+    session.connect();
+    const post = (m: string, params?: object) => new Promise<unknown>((res, rej) => session!.post(m, params ?? {}, (e, r) => (e ? rej(e) : res(r))));
+    const s = session;
+    setTimeout(() => { void post("Profiler.enable").then(() => post("Profiler.start")); }, opts.warmupS * 1000).unref();
+    onCleanup("profiler", async () => { s.disconnect(); });
+  }
+  const eluAtStart = { t: opts.warmupS * 1000, elu: null as ReturnType<typeof performance.eventLoopUtilization> | null };
+  let cpuAtStart: NodeJS.CpuUsage | null = null;
+  const eluTimer = setTimeout(() => { eluAtStart.elu = performance.eventLoopUtilization(); cpuAtStart = process.cpuUsage(); }, eluAtStart.t);
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { port, concurrency: CONCURRENCY, warmupMs: WARMUP_S * 1000, durationMs: DURATION_S * 1000, requests },
+    workerData: { port, concurrency: CONCURRENCY, warmupMs: opts.warmupS * 1000, durationMs: opts.durationS * 1000, requests, client: CLIENT },
   });
   const stop = onCleanup("load worker", async () => { await worker.terminate(); });
   try {
@@ -339,9 +453,48 @@ async function drive(port: number, requests: [string, string][]): Promise<{ lat:
         worker.once("exit", (code) => reject(new Error(`the load worker exited with code ${code}`)));
       },
     );
-    return { lat: msg.latencies, stats: stats(msg.latencies, msg.seconds, msg.errors, msg.statuses, msg.bytes), errorSamples: msg.errorSamples };
+    const st = stats(msg.latencies, msg.seconds, msg.errors, msg.statuses, msg.bytes);
+    if (eluAtStart.elu) st.gatewayThreadBusy = r2(performance.eventLoopUtilization(eluAtStart.elu).utilization);
+    if (cpuAtStart) {
+      const cpu = process.cpuUsage(cpuAtStart);
+      st.processCpuMsPerRequest = Math.round(((cpu.user + cpu.system) / 1000 / Math.max(1, st.requests)) * 1000) / 1000;
+    }
+    if (session && profileAs) {
+      const s = session;
+      const { profile } = await new Promise<{ profile: object }>((res, rej) => s.post("Profiler.stop", (e, r) => (e ? rej(e) : res(r as { profile: object }))));
+      fs.mkdirSync(PROFILE_DIR!, { recursive: true });
+      fs.writeFileSync(path.join(PROFILE_DIR!, `${profileAs}.cpuprofile`), JSON.stringify(profile));
+      log(`  wrote ${path.join(PROFILE_DIR!, `${profileAs}.cpuprofile`)}`);
+    }
+    return { lat: msg.latencies, stats: st, errorSamples: msg.errorSamples };
   } finally {
+    clearTimeout(eluTimer);
     await stop();
+  }
+}
+
+/**
+ * What this machine does with no gateway at all: a bare node:http server in this thread answering a fixed
+ * card-sized JSON body, driven by the same client. The gateway cannot beat it; it shows how much of the machine
+ * the rest (other processes included) leaves.
+ */
+async function calibrate(): Promise<RouteStats> {
+  const http = await import("node:http");
+  const body = JSON.stringify({ cardId: "4294967297", merchantId: 1, holder: "0x" + "ab".repeat(20), heldFen: "150000", unitsLeft: 10, pad: "x".repeat(250) });
+  const srv = http.createServer((_req, res) => {
+    res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) });
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
+  const close = onCleanup("calibration server", async () => {
+    await new Promise<void>((resolve) => { srv.close(() => resolve()); srv.closeAllConnections(); });
+  });
+  try {
+    const port = (srv.address() as { port: number }).port;
+    const r = await drive(port, [["/calibrate", "none"]], { warmupS: 1, durationS: 5 });
+    return r.stats;
+  } finally {
+    await close();
   }
 }
 
@@ -357,6 +510,7 @@ interface EngineResult {
   p99Ms: number;
   errors: number;
   routes: Record<string, RouteStats>;
+  plans: Awaited<ReturnType<typeof explainQueries>>;
   met: boolean;
 }
 
@@ -422,6 +576,7 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
     const keyedCards = await db.query<{ card_id: string; holder: string }>(`SELECT card_id::text AS card_id, holder FROM cards WHERE holder = ANY($1::text[])`, [[...consumerKey.keys()]]);
     const allCards = (await db.query<{ card_id: string }>(`SELECT card_id::text AS card_id FROM cards`)).map((r) => r.card_id);
     log(`issued ${fmt(consumerKey.size)} consumer keys (holding ${fmt(keyedCards.length)} cards) and an auditor key`);
+    const plans = await explainQueries(db, store.maxId);
 
     // random request lists
     const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)];
@@ -460,14 +615,15 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
     const totalStatuses: Record<string, number> = {};
     for (const [name, label] of Object.entries(ROUTES) as [keyof typeof ROUTES, string][]) {
       log(`${engine} ${name}: ${label}; ${WARMUP_S} s warm-up + ${DURATION_S} s at ${CONCURRENCY} in flight`);
-      const r = await drive(port, lists[name]);
+      const r = await drive(port, lists[name], { profileAs: PROFILE_DIR ? `${engine}-${name}` : undefined, warmupS: WARMUP_S, durationS: DURATION_S });
+      r.stats.loadAverage = r2(os.loadavg()[0]);
       routes[name] = r.stats;
       all.push(r.lat);
       totalSeconds += r.stats.seconds;
       totalErrors += r.stats.errors;
       totalBytes += r.stats.kbPerResponse * 1024 * r.stats.requests;
       for (const [k, v] of Object.entries(r.stats.statuses)) totalStatuses[k] = (totalStatuses[k] ?? 0) + v;
-      log(`  ${fmt(r.stats.requestsPerSecond)} req/s, p50 ${r.stats.p50Ms} ms, p99 ${r.stats.p99Ms} ms, errors ${r.stats.errors}`
+      log(`  ${fmt(r.stats.requestsPerSecond)} req/s, p50 ${r.stats.p50Ms} ms, p99 ${r.stats.p99Ms} ms, errors ${r.stats.errors}, gateway thread busy ${r.stats.gatewayThreadBusy}, process CPU ${r.stats.processCpuMsPerRequest} ms/request, load average ${os.loadavg()[0].toFixed(1)}`
         + (r.errorSamples.length ? ` e.g. ${JSON.stringify(r.errorSamples)}` : ""));
     }
     const merged = new Float64Array(all.reduce((n, a) => n + a.length, 0));
@@ -477,7 +633,7 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
     const met = Object.values(routes).every((r) => r.p99Ms <= TARGET_P99_MS && r.requestsPerSecond >= TARGET_RPS && r.errors === 0);
     return {
       engine, database, ledgerRows: store.ledgerRows, loadSeconds: Math.round(store.loadSeconds),
-      requestsPerSecond: overall.requestsPerSecond, p50Ms: overall.p50Ms, p99Ms: overall.p99Ms, errors: overall.errors, routes, met,
+      requestsPerSecond: overall.requestsPerSecond, p50Ms: overall.p50Ms, p99Ms: overall.p99Ms, errors: overall.errors, routes, plans, met,
     };
   } finally {
     // newest first: the gateway, then the store, then its database or directory
@@ -516,6 +672,8 @@ async function main() {
   onCleanup("close chain provider", async () => { district.provider.destroy(); });
   log(`anvil on ${node.url}; district deployed (escrow ${district.deployment.escrow})`);
 
+  const calibration = await calibrate();
+  log(`calibration, bare node:http server without the gateway: ${fmt(calibration.requestsPerSecond)} req/s, p50 ${calibration.p50Ms} ms, p99 ${calibration.p99Ms} ms, process CPU ${calibration.processCpuMsPerRequest} ms/request (load average ${os.loadavg()[0].toFixed(1)})`);
   const results: EngineResult[] = [];
   for (const engine of ENGINES) results.push(await runEngine(engine, node, district));
 
@@ -529,8 +687,9 @@ async function main() {
     engine: r.engine, database: r.database, loadSeconds: r.loadSeconds, targetsMet: r.met,
     routes: Object.fromEntries(Object.entries(r.routes).map(([k, s]) => [k, {
       requestsPerSecond: s.requestsPerSecond, p50Ms: s.p50Ms, p99Ms: s.p99Ms, errors: s.errors,
-      meanMs: s.meanMs, maxMs: s.maxMs, requests: s.requests, seconds: s.seconds, kbPerResponse: s.kbPerResponse, statuses: s.statuses,
+      meanMs: s.meanMs, maxMs: s.maxMs, requests: s.requests, gatewayThreadBusy: s.gatewayThreadBusy, processCpuMsPerRequest: s.processCpuMsPerRequest, loadAverage: s.loadAverage, seconds: s.seconds, kbPerResponse: s.kbPerResponse, statuses: s.statuses,
     }])),
+    plans: r.plans,
   });
   const out = {
     ...slim(top),
@@ -540,7 +699,9 @@ async function main() {
     setup: {
       data: "synthetic history written directly with SQL (INSERT ... SELECT FROM generate_series), not through the chain; cards and merchants consistent with the ledger",
       merchants: MERCHANTS, cards: CARDS, holders: HOLDERS, lessonsPerCard: `0..${KMAX}`, consumerKeys: CONSUMER_KEYS,
-      client: `worker thread of the benchmark process, node:http keep-alive agent, ${CONCURRENCY} requests in flight, loopback`,
+      client: `worker thread of the benchmark process, ${CLIENT === "http" ? "node:http with a keep-alive Agent" : "minimal keep-alive HTTP/1.1 client on net.Socket"}, ${CONCURRENCY} requests in flight, loopback`,
+      calibrationBareNodeHttp: { requestsPerSecond: calibration.requestsPerSecond, p50Ms: calibration.p50Ms, p99Ms: calibration.p99Ms, processCpuMsPerRequest: calibration.processCpuMsPerRequest, note: "a bare node:http server in the same thread answering a fixed 300-byte JSON, same client: the machine's ceiling for this client" },
+      loadAverageAtEnd: os.loadavg().map((x) => r2(x)),
       warmupSeconds: WARMUP_S, durationSecondsPerRoute: DURATION_S,
       machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, memoryGb: Math.round(os.totalmem() / 2 ** 30) },
       chain: "Anvil (separate process), district deployed; the gateway's indexer follows it during the run",

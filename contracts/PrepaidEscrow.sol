@@ -632,10 +632,11 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
         assembly ("memory-safe") {
             let ptr := mload(0x40)
             mstore(ptr, typeHash)
-            mstore(add(ptr, 0x20), cardId)
-            mstore(add(ptr, 0x40), lessons)
-            mstore(add(ptr, 0x60), sequence)
-            mstore(add(ptr, 0x80), deadline)
+            // Masked: inline assembly may not assume the unused high bits of a short local are zero.
+            mstore(add(ptr, 0x20), and(cardId, 0xffffffffffffffff))
+            mstore(add(ptr, 0x40), and(lessons, 0xffff))
+            mstore(add(ptr, 0x60), and(sequence, 0xffff))
+            mstore(add(ptr, 0x80), and(deadline, 0xffffffffff))
             structHash := keccak256(ptr, 0xa0)
         }
         bytes32 digest = _hashTypedDataV4(structHash);

@@ -10,6 +10,7 @@ import { bankRoutes } from "./routes/banks";
 import { regulatorRoutes } from "./routes/regulators";
 import { auditorRoutes } from "./routes/auditors";
 import { consumerRoutes } from "./routes/consumers";
+import { hotlineRoutes } from "./routes/hotline";
 import { docs } from "./http";
 
 export interface AppOptions {
@@ -56,6 +57,7 @@ export function createApp(s: Services, opts: AppOptions = {}) {
   regulatorRoutes(router, s, authenticate);
   auditorRoutes(router, s, authenticate);
   consumerRoutes(router, s, authenticate);
+  hotlineRoutes(router, s, authenticate);
 
   const doc = () => openApiDocument({ version: opts.version ?? "0.1.0", chainId: s.chainId, escrow: s.deployment.escrow });
   app.get("/openapi.json", (_req, res) => sendJson(res, 200, doc()));

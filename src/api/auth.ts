@@ -33,26 +33,74 @@ export async function revokeApiKey(db: Pick<Db, "query">, id: string): Promise<b
   return rows.length > 0;
 }
 
-export function createAuthenticator(db: Db) {
-  const cache = new Map<string, { principal: Principal | null; at: number }>();
+type KeyRow = { id: string; key_hash: string; role: Role; subject: string | null; label: string; revoked_at: unknown };
+
+function principalOf(row: KeyRow | undefined, keyHash: string): Principal | null {
+  const ok = row && !row.revoked_at && crypto.timingSafeEqual(Buffer.from(row.key_hash, "hex"), Buffer.from(keyHash, "hex"));
+  return ok ? { keyId: row.id, role: row.role, subject: row.subject, label: row.label } : null;
+}
+
+/**
+ * Checks API keys. An answer is reused for at most `ttlMs` (5 s) after it was read from the store, so a revoked
+ * key stops working within that time. Keys in use are re-read together, one query for all of them every 0.6 TTL,
+ * instead of one query per key and TTL; a key whose answer is older than the TTL is read on its own, as before.
+ * At most `maxEntries` keys are remembered (the oldest are dropped first).
+ */
+export function createAuthenticator(db: Db, opts: { ttlMs?: number; maxEntries?: number } = {}) {
+  const ttlMs = opts.ttlMs ?? 5_000;
+  const maxEntries = opts.maxEntries ?? 10_000;
+  /** `at`: when the store was read for this answer (before the query was sent); `usedAt`: last request with it. */
+  interface Entry { principal: Principal | null; id: string; keyHash: string; at: number; usedAt: number }
+  const cache = new Map<string, Entry>();
+  let lastRefresh = Date.now();
+  let refreshing = false;
+
+  function remember(header: string, entry: Entry) {
+    cache.delete(header);
+    cache.set(header, entry);
+    if (cache.size > maxEntries) cache.delete(cache.keys().next().value!);
+  }
+
+  /** Re-reads every key used lately in one query; forgets keys nobody used for a few TTLs. */
+  async function refresh() {
+    const started = Date.now();
+    const live: [string, Entry][] = [];
+    for (const [header, e] of cache) {
+      if (started - e.usedAt >= 4 * ttlMs || (!e.principal && started - e.at >= ttlMs)) cache.delete(header);
+      else if (e.principal) live.push([header, e]);
+    }
+    if (!live.length) return;
+    const ids = [...new Set(live.map(([, e]) => e.id))];
+    const rows = await db.query<KeyRow>("SELECT id, key_hash, role, subject, label, revoked_at FROM api_keys WHERE id = ANY($1::text[])", [ids]);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    for (const [header, e] of live) {
+      if (cache.get(header) !== e) continue; // read again on its own meanwhile
+      e.principal = principalOf(byId.get(e.id), e.keyHash);
+      e.at = started;
+    }
+  }
+
   return async function authenticate(req: Request): Promise<Principal | null> {
     const header = req.header("x-api-key") ?? req.header("authorization")?.replace(/^Bearer\s+/i, "");
     if (!header) return null;
     const m = /^ck_([0-9a-f]{12})_[A-Za-z0-9_-]{32}$/.exec(header);
     if (!m) throw new ApiError(401, "InvalidApiKey", "the API key is malformed");
+    const now = Date.now();
+    if (!refreshing && now - lastRefresh >= ttlMs * 0.6) {
+      refreshing = true;
+      lastRefresh = now;
+      refresh().catch(() => undefined).finally(() => { refreshing = false; });
+    }
     const cached = cache.get(header);
-    if (cached && Date.now() - cached.at < 5_000) {
+    if (cached && now - cached.at < ttlMs) {
+      cached.usedAt = now;
       if (!cached.principal) throw new ApiError(401, "InvalidApiKey", "unknown or revoked API key");
       return cached.principal;
     }
-    const rows = await db.query<{ id: string; key_hash: string; role: Role; subject: string | null; label: string; revoked_at: unknown }>(
-      "SELECT id, key_hash, role, subject, label, revoked_at FROM api_keys WHERE id = $1",
-      [m[1]],
-    );
-    const row = rows[0];
-    const ok = row && !row.revoked_at && crypto.timingSafeEqual(Buffer.from(row.key_hash, "hex"), Buffer.from(hash(header), "hex"));
-    const principal = ok ? { keyId: row.id, role: row.role, subject: row.subject, label: row.label } : null;
-    cache.set(header, { principal, at: Date.now() });
+    const keyHash = hash(header);
+    const rows = await db.query<KeyRow>("SELECT id, key_hash, role, subject, label, revoked_at FROM api_keys WHERE id = $1", [m[1]]);
+    const principal = principalOf(rows[0], keyHash);
+    remember(header, { principal, id: m[1], keyHash, at: now, usedAt: now });
     if (!principal) throw new ApiError(401, "InvalidApiKey", "unknown or revoked API key");
     return principal;
   };

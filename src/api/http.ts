@@ -54,12 +54,24 @@ function issuesToDetails(where: string, error: z.ZodError) {
   }));
 }
 
-/** JSON with bigint money as decimal strings. */
+const bigintAsString = (_k: string, v: unknown) => (typeof v === "bigint" ? v.toString() : v);
+
+/**
+ * JSON with bigint money as decimal strings. Most answers hold no bigint (the views turn money into strings), and
+ * JSON.stringify without a replacer is several times faster on large pages: it is tried first, and only a value
+ * it cannot write (a bigint) sends it through the replacer. The text is the same either way.
+ */
+export function toJson(body: unknown): string {
+  try {
+    return JSON.stringify(body);
+  } catch (err) {
+    if (err instanceof TypeError) return JSON.stringify(body, bigintAsString);
+    throw err;
+  }
+}
+
 export function sendJson(res: Response, status: number, body: unknown) {
-  res
-    .status(status)
-    .type("application/json")
-    .send(JSON.stringify(body, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+  res.status(status).type("application/json").send(toJson(body));
 }
 
 export function defineRoute<P extends z.ZodType = typeof empty, Q extends z.ZodType = typeof empty, B extends z.ZodType = typeof empty>(

@@ -21,8 +21,15 @@ interface JsonRpcResponse {
   error?: { code: number; message: string; data?: unknown };
 }
 
-/** Errors a node gives when a log range holds too much; the caller splits the range. */
-export class RangeTooLargeError extends RetryableError {}
+/**
+ * Errors a node gives when a log range holds too much, or an answer larger than the caller allowed (then
+ * `bytes` is its size, when the node said it); the caller splits the range.
+ */
+export class RangeTooLargeError extends RetryableError {
+  constructor(message: string, readonly bytes?: number) {
+    super(message);
+  }
+}
 
 /** A JSON-RPC error the node answered with (not a transport failure). */
 export class RpcResponseError extends FatalError {
@@ -45,7 +52,7 @@ export function createRpc(opts: RpcOptions) {
   let nextId = 1;
   const stats: RpcStats = { requests: 0, errors: 0, failovers: 0 };
 
-  async function post(url: string, body: unknown): Promise<unknown> {
+  async function post(url: string, body: unknown, maxResponseBytes?: number): Promise<unknown> {
     const ctrl = new AbortController();
     const timer = setTimeout(() => ctrl.abort(), timeoutMs);
     try {
@@ -55,7 +62,7 @@ export function createRpc(opts: RpcOptions) {
         body: JSON.stringify(body),
         signal: ctrl.signal,
       });
-      const text = await res.text();
+      const text = maxResponseBytes === undefined ? await res.text() : await boundedText(res, maxResponseBytes, ctrl);
       if (res.status === 429 || res.status >= 500) throw new RetryableError(`${url} answered HTTP ${res.status}`);
       try {
         return JSON.parse(text);
@@ -112,9 +119,13 @@ export function createRpc(opts: RpcOptions) {
       return opts.urls[current];
     },
     urls: opts.urls,
-    async send<T = unknown>(method: string, params: unknown[] = []): Promise<T> {
+    /**
+     * One call. With `maxResponseBytes`, an answer larger than that is not read: it fails with a
+     * RangeTooLargeError (for eth_getLogs, whose answers have no size limit on many nodes).
+     */
+    async send<T = unknown>(method: string, params: unknown[] = [], opts: { maxResponseBytes?: number } = {}): Promise<T> {
       return withFailover(async (url) => {
-        const r = (await post(url, { jsonrpc: "2.0", id: nextId++, method, params })) as JsonRpcResponse;
+        const r = (await post(url, { jsonrpc: "2.0", id: nextId++, method, params }, opts.maxResponseBytes)) as JsonRpcResponse;
         return unwrap(r, method) as T;
       });
     },
@@ -143,6 +154,30 @@ export function createRpc(opts: RpcOptions) {
 }
 
 export type Rpc = ReturnType<typeof createRpc>;
+
+/** The body as text, refusing (without reading it all) one longer than `max` bytes. */
+async function boundedText(res: Response, max: number, ctrl: AbortController): Promise<string> {
+  const declared = Number(res.headers.get("content-length") ?? NaN);
+  if (declared > max) {
+    ctrl.abort();
+    throw new RangeTooLargeError(`answer of ${declared} bytes exceeds the ${max}-byte limit`, declared);
+  }
+  if (!res.body) return res.text();
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      ctrl.abort();
+      throw new RangeTooLargeError(`answer exceeds the ${max}-byte limit`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, size).toString("utf8");
+}
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

@@ -223,6 +223,108 @@ CREATE INDEX voucher_queue_status ON voucher_queue (status, merchant_id, id);
 CREATE INDEX voucher_queue_tx ON voucher_queue (tx_hash);
 `,
   },
+  {
+    version: 20,
+    name: "risk early warning",
+    sql: `
+-- A bulk file of risk signals as received: one row per file that was applied (a rejected file applies nothing).
+-- The id is a digest of the file, so re-sending the same file finds its earlier import.
+CREATE TABLE risk_imports (
+  id text PRIMARY KEY,
+  format text NOT NULL,
+  rows int NOT NULL,
+  inserted int NOT NULL,
+  duplicates int NOT NULL,
+  status text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Facts from outside the chain: complaints, 12345 hotline tickets, registry facts, litigation. record_id is the
+-- sender's id and the idempotency key. Times are unix seconds, like block_time.
+CREATE TABLE risk_signals (
+  record_id text PRIMARY KEY,
+  kind text NOT NULL CHECK (kind IN ('complaint', 'hotline_ticket', 'registry_fact', 'litigation')),
+  source text NOT NULL,
+  merchant_id bigint NOT NULL,
+  occurred_at bigint NOT NULL,
+  fields jsonb NOT NULL,
+  imported_at timestamptz NOT NULL DEFAULT now(),
+  import_id text REFERENCES risk_imports (id)
+);
+CREATE INDEX risk_signals_time ON risk_signals (occurred_at, merchant_id);
+CREATE INDEX risk_signals_merchant ON risk_signals (merchant_id, occurred_at);
+CREATE INDEX risk_signals_import ON risk_signals (import_id);
+CREATE INDEX risk_signals_registry ON risk_signals (merchant_id, occurred_at) WHERE kind = 'registry_fact';
+
+-- Every rating computed, for the history a regulator reads. superseded_at is set when a later rating of the
+-- merchant is recorded, so the current ratings are the rows where it is null (one per merchant).
+CREATE TABLE risk_ratings (
+  merchant_id bigint NOT NULL,
+  level text NOT NULL CHECK (level IN ('low', 'medium', 'high')),
+  computed_level text NOT NULL CHECK (computed_level IN ('low', 'medium', 'high')),
+  score numeric(14,4) NOT NULL,
+  model_version text NOT NULL,
+  explanation jsonb NOT NULL,
+  computed_at bigint NOT NULL,
+  superseded_at bigint,
+  PRIMARY KEY (merchant_id, computed_at)
+);
+CREATE UNIQUE INDEX risk_ratings_latest ON risk_ratings (merchant_id) WHERE superseded_at IS NULL;
+CREATE INDEX risk_ratings_time ON risk_ratings (computed_at);
+
+-- A regulator's decision that wins over the computed level while it is in force.
+CREATE TABLE risk_overrides (
+  id bigserial PRIMARY KEY,
+  merchant_id bigint NOT NULL,
+  level text NOT NULL CHECK (level IN ('low', 'medium', 'high')),
+  reason text NOT NULL,
+  officer text NOT NULL,
+  created_at bigint NOT NULL,
+  expires_at bigint
+);
+CREATE INDEX risk_overrides_merchant ON risk_overrides (merchant_id, created_at);
+`,
+  },
+  {
+    version: 21,
+    name: "12345 hotline tickets and their dispatch record",
+    sql: `
+CREATE TABLE hotline_tickets (
+  ticket_id text PRIMARY KEY,
+  merchant_id bigint NOT NULL,
+  industry_id int NOT NULL,
+  category text NOT NULL,
+  summary text NOT NULL,
+  received_at bigint NOT NULL,
+  status text NOT NULL,
+  assignee text NOT NULL,
+  routed_at timestamptz NOT NULL DEFAULT now(),
+  closed_at timestamptz,
+  resolution text
+);
+CREATE INDEX hotline_tickets_assignee ON hotline_tickets (assignee, status, ticket_id);
+CREATE INDEX hotline_tickets_industry ON hotline_tickets (industry_id, status);
+CREATE TABLE hotline_dispatches (
+  id bigserial PRIMARY KEY,
+  ticket_id text NOT NULL REFERENCES hotline_tickets (ticket_id),
+  from_assignee text,
+  to_assignee text,
+  action text NOT NULL,
+  wrong_dispatch boolean NOT NULL DEFAULT false,
+  actor text NOT NULL,
+  note text,
+  at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX hotline_dispatches_ticket ON hotline_dispatches (ticket_id, id);
+CREATE TABLE industry_designations (
+  id bigserial PRIMARY KEY,
+  industry_id int NOT NULL,
+  regulator text NOT NULL,
+  designated_by text NOT NULL,
+  at timestamptz NOT NULL DEFAULT now()
+);
+`,
+  },
 ];
 
 /** Applies the migrations not applied yet; returns the versions applied now. */

@@ -15,11 +15,16 @@ export interface IndexerOptions {
   confirmations: number;
   logger: Logger;
   pollIntervalMs?: number;
-  /** First and largest eth_getLogs block range; it halves on "too many results" and doubles when sparse. */
+  /** First and largest eth_getLogs block range; it shrinks on "too many results" or dense ranges and doubles when sparse. */
   initialRange?: number;
   maxRange?: number;
-  /** Aim for about this many logs per range (bounds memory: one range is held at a time). */
+  /** Aim for about this many logs per range (bounds memory: at most two ranges are held at a time). */
   targetLogsPerRange?: number;
+  /**
+   * Largest eth_getLogs answer read (default 16 MiB, ~25,000 small logs); a larger one is refused unread and its
+   * range split, so a burst of events after a sparse stretch cannot blow up memory.
+   */
+  maxResponseBytes?: number;
   /** Fired after each committed batch. */
   onBatch?: (info: { from: number; to: number; events: number }) => void;
 }
@@ -42,6 +47,14 @@ interface BlockHeader {
   timestamp: string;
 }
 
+/** One range read from the chain and checked, ready to be written. */
+interface FetchedRange {
+  from: number;
+  to: number;
+  events: ChainEvent[];
+  hdrs: Map<number, BlockHeader>;
+}
+
 /**
  * Follows the custody contracts' events into the store: historical sync in adaptive eth_getLogs ranges, then
  * live following. Each batch's rows and its checkpoint are committed in one transaction, so a crash resumes
@@ -53,7 +66,10 @@ export function createIndexer(opts: IndexerOptions) {
   const pollIntervalMs = opts.pollIntervalMs ?? 500;
   const maxRange = opts.maxRange ?? 50_000;
   const targetLogs = opts.targetLogsPerRange ?? 5_000;
+  const maxResponseBytes = opts.maxResponseBytes ?? 16 * 1024 * 1024;
   let range = Math.min(opts.initialRange ?? 2_000, maxRange);
+  /** The next range, read while the current one is written (catching up only). */
+  let prefetch: { from: number; to: number; result: Promise<FetchedRange> } | null = null;
   let stopping = false;
   let loop: Promise<void> | null = null;
   let wake: (() => void) | null = null;
@@ -133,39 +149,56 @@ export function createIndexer(opts: IndexerOptions) {
     });
   }
 
-  async function processRange(from: number, to: number): Promise<number> {
+  /** Reads [from, to] (or a first part of it, when the node refuses the whole) and checks it against the headers. */
+  async function fetchRange(from: number, to: number): Promise<FetchedRange> {
     let logs: RawLog[];
     try {
-      logs = await rpc.send<RawLog[]>("eth_getLogs", [
-        { address: [contracts.escrow, contracts.registry], fromBlock: "0x" + from.toString(16), toBlock: "0x" + to.toString(16) },
-      ]);
+      logs = await rpc.send<RawLog[]>(
+        "eth_getLogs",
+        [{ address: [contracts.escrow, contracts.registry], fromBlock: "0x" + from.toString(16), toBlock: "0x" + to.toString(16) }],
+        { maxResponseBytes },
+      );
     } catch (err) {
       if (err instanceof RangeTooLargeError && to > from) {
-        range = Math.max(1, Math.floor((to - from + 1) / 2));
-        logger.debug({ from, to, range }, "log range too large, splitting");
-        return processRange(from, from + range - 1);
+        const span = to - from + 1;
+        // Aim at a quarter of the byte limit when the node said how large the answer was; halve otherwise.
+        const next = err.bytes ? Math.floor((span * maxResponseBytes) / 4 / err.bytes) : Math.floor(span / 2);
+        range = Math.max(1, Math.min(Math.floor(span / 2), next));
+        logger.debug({ from, to, range, bytes: err.bytes }, "log range too large, splitting");
+        return fetchRange(from, from + range - 1);
       }
       throw err;
     }
     const events: ChainEvent[] = [];
+    const blockNumbers = new Set<number>([to]);
     for (const log of logs) {
       if (log.removed) continue;
       const e = decodeLog(log, contracts);
-      if (e) events.push(e);
+      if (e) {
+        events.push(e);
+        blockNumbers.add(e.blockNumber);
+      }
     }
-    const blockNumbers = new Set(events.map((e) => e.blockNumber));
-    blockNumbers.add(to);
     const hdrs = await headers([...blockNumbers]);
     for (const e of events) {
       if (hdrs.get(e.blockNumber)!.hash !== e.blockHash) throw new RetryableError(`block ${e.blockNumber} changed while reading it`);
     }
+    // Grow the range when sparse, shrink when dense, to keep each answer about targetLogs.
+    if (logs.length < targetLogs / 2) range = Math.min(maxRange, range * 2);
+    else if (logs.length > targetLogs * 2) range = Math.max(1, Math.floor((range * targetLogs) / logs.length));
+    return { from, to, events, hdrs };
+  }
+
+  /** Writes a fetched range's rows, blocks and checkpoint in one transaction. */
+  async function commitRange(r: FetchedRange): Promise<number> {
+    const { to, events, hdrs } = r;
     const times = { get: (n: number) => Number(hdrs.get(n)!.timestamp) };
     const toHeader = hdrs.get(to)!;
     await db.transaction(async (tx) => {
       await projectBatch(tx, events, times);
       const blockRows = [...hdrs.values()].map((h) => ({ number: Number(h.number), hash: h.hash, parent_hash: h.parentHash, timestamp: Number(h.timestamp) }));
       await tx.query(
-        `INSERT INTO blocks SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(number bigint, hash text, parent_hash text, timestamp bigint)
+        `INSERT INTO blocks SELECT * FROM json_to_recordset($1::json) AS x(number bigint, hash text, parent_hash text, timestamp bigint)
          ON CONFLICT (number) DO UPDATE SET hash = EXCLUDED.hash, parent_hash = EXCLUDED.parent_hash, timestamp = EXCLUDED.timestamp`,
         [JSON.stringify(blockRows)],
       );
@@ -175,11 +208,8 @@ export function createIndexer(opts: IndexerOptions) {
         [to, toHeader.hash],
       );
     });
-    // Grow the range when sparse, shrink when dense, to keep each response about targetLogs.
-    if (logs.length < targetLogs / 2) range = Math.min(maxRange, range * 2);
-    else if (logs.length > targetLogs * 2) range = Math.max(1, Math.floor(range / 2));
     status.eventsIndexed += events.length;
-    opts.onBatch?.({ from, to, events: events.length });
+    opts.onBatch?.({ from: r.from, to, events: events.length });
     return to;
   }
 
@@ -188,11 +218,12 @@ export function createIndexer(opts: IndexerOptions) {
     status.headBlock = head;
     const target = head - opts.confirmations;
     const cp = await checkpoint();
-    let from = cp ? cp.number + 1 : opts.startBlock;
+    const from = cp ? cp.number + 1 : opts.startBlock;
     if (cp && cp.number >= opts.startBlock) {
       // The block we stopped at must still be on the chain; if not, a reorg happened under us.
       const [h] = (await headers([cp.number])).values();
       if (h.hash !== cp.hash) {
+        prefetch = null;
         await handleReorg(cp.number);
         return true;
       }
@@ -203,11 +234,22 @@ export function createIndexer(opts: IndexerOptions) {
       status.catchingUp = false;
       return false;
     }
-    const to = Math.min(target, from + range - 1);
-    const done = await processRange(from, to);
+    // A range read ahead is used only if it starts here and is still final. It was checked against the headers
+    // when read; a reorg after that shows as a changed checkpoint hash at the next step, as for any committed range.
+    const ahead = prefetch;
+    prefetch = null;
+    const current = ahead && ahead.from === from && ahead.to <= target ? await ahead.result : await fetchRange(from, Math.min(target, from + range - 1));
+    // Catching up: read the next range while this one is written (the node works while the store does).
+    const nextFrom = current.to + 1;
+    if (nextFrom <= target && !stopping) {
+      const nextTo = Math.min(target, nextFrom + range - 1);
+      const result = fetchRange(nextFrom, nextTo);
+      result.catch(() => undefined); // surfaced when used
+      prefetch = { from: nextFrom, to: nextTo, result };
+    }
+    const done = await commitRange(current);
     status.indexedBlock = done;
     status.lag = Math.max(0, target - done);
-    from = done + 1;
     return true;
   }
 

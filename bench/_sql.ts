@@ -1,0 +1,67 @@
+import { openDb } from "../src/store/db";
+import { migrate } from "../src/store/migrations";
+import { randomBytes } from "node:crypto";
+
+const N = Number(process.env.N ?? 60000), B = 5000;
+const h = () => "0x" + randomBytes(32).toString("hex");
+function rows(start: number) {
+  const out = [];
+  const bh = h(); let tx = h();
+  for (let i = start; i < start + B; i++) {
+    if (i % 500 === 0) tx = h();
+    out.push({ block_number: 1000 + Math.floor(i / 500), block_hash: bh, block_time: 1700000000 + i, tx_hash: tx, tx_index: 0, log_index: i % 500,
+      contract: "0x5fbdb2315678afecb367f032d93f642f64180aa3", event: "LessonsConsumed", merchant_id: 1 + (i % 20), card_id: String((BigInt(1 + (i % 20)) << 32n) | BigInt(i % 100)),
+      holder: "0x" + randomBytes(20).toString("hex"), amount: 600n, args: { cardId: String((1n << 32n) | BigInt(i % 100)), lessons: 1, amount: 600, sequence: i % 100 } });
+  }
+  return out;
+}
+const toJson = (r: unknown[]) => JSON.stringify(r, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+const COLS = "block_number bigint, block_hash text, block_time bigint, tx_hash text, tx_index int, log_index int, contract text, event text, merchant_id bigint, card_id numeric, holder text, amount bigint, args jsonb";
+const variants: Record<string, (db: any, r: any[]) => Promise<unknown>> = {
+  current: (db, r) => db.query(`INSERT INTO ledger (block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id, holder, amount, args)
+     SELECT block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id, holder, amount, args
+     FROM jsonb_to_recordset($1::jsonb) AS x(${COLS}) ORDER BY block_number, log_index ON CONFLICT (tx_hash, log_index) DO NOTHING`, [toJson(r)]),
+  json: (db, r) => db.query(`INSERT INTO ledger (block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id, holder, amount, args)
+     SELECT block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id, holder, amount, args
+     FROM json_to_recordset($1::json) AS x(${COLS}) ON CONFLICT (tx_hash, log_index) DO NOTHING`, [JSON.stringify(r.map((x) => ({ ...x, amount: String(x.amount) })))]),
+  jsonNoStringifyReplacer: async (db, r) => { const s = JSON.stringify(r.map((x) => ({ ...x, amount: String(x.amount) }))); return db.query(`SELECT count(*) FROM json_to_recordset($1::json) AS x(${COLS})`, [s]); },
+  unnest: (db, r) => db.query(`INSERT INTO ledger (block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id, holder, amount, args)
+     SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::int[], $6::int[], $7::text[], $8::text[], $9::bigint[], $10::numeric[], $11::text[], $12::bigint[], $13::jsonb[])
+     ON CONFLICT (tx_hash, log_index) DO NOTHING`,
+     [r.map((x) => x.block_number), r.map((x) => x.block_hash), r.map((x) => x.block_time), r.map((x) => x.tx_hash), r.map((x) => x.tx_index), r.map((x) => x.log_index), r.map((x) => x.contract), r.map((x) => x.event), r.map((x) => x.merchant_id), r.map((x) => x.card_id), r.map((x) => x.holder), r.map((x) => String(x.amount)), r.map((x) => JSON.stringify(x.args))]),
+  parseJsonb: async (db, r) => { const s = toJson(r); return db.query(`SELECT count(*) FROM jsonb_to_recordset($1::jsonb) AS x(${COLS})`, [s]); },
+  passOnly: async (db, r) => { const s = toJson(r); return db.query(`SELECT length($1::text)`, [s]); },
+  stringifyOnly: async (db, r) => { toJson(r); },
+  noConflictNoOrder: (db, r) => db.query(`INSERT INTO ledger (block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id, holder, amount, args)
+     SELECT block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id, holder, amount, args
+     FROM jsonb_to_recordset($1::jsonb) AS x(${COLS})`, [toJson(r)]),
+  jsonNoOrderConflict: (db, r) => db.query(`INSERT INTO ledger (block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id, holder, amount, args)
+     SELECT block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id, holder, amount, args
+     FROM json_to_recordset($1::json) AS x(${COLS}) ON CONFLICT (tx_hash, log_index) DO NOTHING`, [JSON.stringify(r.map((x) => ({ ...x, amount: String(x.amount) })))]),
+  jsonOrder: (db, r) => db.query(`INSERT INTO ledger (block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id, holder, amount, args)
+     SELECT block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id, holder, amount, args
+     FROM json_to_recordset($1::json) AS x(${COLS}) ORDER BY block_number, log_index ON CONFLICT (tx_hash, log_index) DO NOTHING`, [JSON.stringify(r.map((x) => ({ ...x, amount: String(x.amount) })))]),
+  jsonNoConflict: (db, r) => db.query(`INSERT INTO ledger (block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id, holder, amount, args)
+     SELECT block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id, holder, amount, args
+     FROM json_to_recordset($1::json) AS x(${COLS}) ORDER BY block_number, log_index`, [JSON.stringify(r.map((x) => ({ ...x, amount: String(x.amount) })))]),
+  noIndexes: (db, r) => db.query(`INSERT INTO ledger2 (block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id, holder, amount, args) SELECT block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id, holder, amount, args
+     FROM json_to_recordset($1::json) AS x(${COLS})`, [JSON.stringify(r.map((x) => ({ ...x, amount: String(x.amount) })))]),
+};
+async function main() {
+  for (const name of (process.env.V ?? Object.keys(variants).join(",")).split(",")) {
+    const db = await openDb({ dataDir: process.env.DATADIR ? process.env.DATADIR + name : ":memory:" });
+    await migrate(db);
+    await db.query("CREATE TABLE ledger2 (id bigserial, block_number bigint, block_hash text, block_time bigint, tx_hash text, tx_index int, log_index int, contract text, event text, merchant_id bigint, card_id numeric(20,0), holder text, amount bigint, args jsonb)");
+    let t = 0;
+    for (let i = 0; i < N; i += B) {
+      const r = rows(i);
+      const c0 = process.cpuUsage();
+      await db.transaction((tx) => variants[name](tx, r) as Promise<any>);
+      const c = process.cpuUsage(c0);
+      t += (c.user + c.system) / 1000;
+    }
+    console.log(name.padEnd(26), Math.round(N / (t / 1000)), "rows/s", Math.round(process.memoryUsage().rss / 1048576), "MB");
+    await db.close();
+  }
+}
+main();
