@@ -178,6 +178,7 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
         if (m.status == MerchantStatus.Exited || m.status == MerchantStatus.Frozen) {
             revert Custody_InvalidStatusChange(merchantId, m.status, MerchantStatus.Frozen);
         }
+        m.statusBeforeFreeze = m.status;
         _setStatus(merchantId, m, MerchantStatus.Frozen, reason);
     }
 
@@ -187,7 +188,8 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
         if (m.status != MerchantStatus.Frozen) {
             revert Custody_InvalidStatusChange(merchantId, m.status, MerchantStatus.Active);
         }
-        _setStatus(merchantId, m, MerchantStatus.Active, reason);
+        // Back to where it was: a restriction or an exit under way survives a freeze.
+        _setStatus(merchantId, m, m.statusBeforeFreeze, reason);
     }
 
     /// @inheritdoc IPrepaidEscrow

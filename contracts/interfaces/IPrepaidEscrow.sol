@@ -228,7 +228,7 @@ interface IPrepaidEscrow {
     /// Emits a {MerchantStatusChanged} event.
     function freeze(uint32 merchantId, bytes32 reason) external;
 
-    /// @notice Lifts a freeze; the merchant is Active again.
+    /// @notice Lifts a freeze; the merchant returns to the status it had (Active, Restricted or WindingDown).
     /// Requirements: as {freeze}; the merchant is Frozen.
     /// Emits a {MerchantStatusChanged} event.
     function unfreeze(uint32 merchantId, bytes32 reason) external;

@@ -88,6 +88,7 @@ struct Merchant {
     uint40 exitEffectiveAt; // when the exit notice ends (WindingDown)
     uint40 windowStart; // start of the current 30-day sales window (medium-risk cap)
     uint64 windowSales; // card value sold in that window, fen
+    MerchantStatus statusBeforeFreeze; // what an unfreeze returns to (Active, Restricted or WindingDown)
 }
 
 struct Plan {

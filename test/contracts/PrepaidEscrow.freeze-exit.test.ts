@@ -150,6 +150,22 @@ describe("PrepaidEscrow: freeze and exit", () => {
       });
     });
 
+    describe("when the merchant was Restricted or winding down before the freeze", () => {
+      it("it returns to that status: a restriction and an exit under way survive a freeze", async () => {
+        const f = await loadFixture(schoolCardsFixture);
+        await f.escrow.connect(f.eduRegulator).restrict(f.school, true, ethers.ZeroHash);
+        await f.escrow.connect(f.eduRegulator).freeze(f.school, ethers.ZeroHash);
+        await expect(f.escrow.connect(f.eduRegulator).unfreeze(f.school, ethers.ZeroHash))
+          .to.emit(f.escrow, "MerchantStatusChanged")
+          .withArgs(f.school, MerchantStatus.Frozen, MerchantStatus.Restricted, f.eduRegulator.address, ethers.ZeroHash);
+        await f.escrow.connect(f.eduRegulator).windDown(f.school, ethers.ZeroHash);
+        await f.escrow.connect(f.eduRegulator).freeze(f.school, ethers.ZeroHash);
+        await expect(f.escrow.connect(f.eduRegulator).unfreeze(f.school, ethers.ZeroHash))
+          .to.emit(f.escrow, "MerchantStatusChanged")
+          .withArgs(f.school, MerchantStatus.Frozen, MerchantStatus.WindingDown, f.eduRegulator.address, ethers.ZeroHash);
+      });
+    });
+
     describe("when the merchant is not Frozen", () => {
       it("it reverts with Custody_InvalidStatusChange", async () => {
         const f = await loadFixture(schoolCardsFixture);

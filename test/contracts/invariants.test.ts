@@ -63,6 +63,8 @@ interface MerchantM {
   policy: PolicyInput;
   plans: Map<number, PlanM>;
   status: number;
+  /** What an unfreeze returns to. */
+  statusBeforeFreeze?: number;
   risk: number;
   cardCount: number;
   paidIn: bigint;
@@ -516,7 +518,8 @@ class Model {
       unrestrict: m.status === MerchantStatus.Restricted,
     }[op];
     if (!allowed) return fail("Custody_InvalidStatusChange");
-    m.status = { freeze: MerchantStatus.Frozen, unfreeze: MerchantStatus.Active, restrict: MerchantStatus.Restricted, unrestrict: MerchantStatus.Active }[op];
+    if (op === "freeze") m.statusBeforeFreeze = m.status;
+    m.status = { freeze: MerchantStatus.Frozen, unfreeze: m.statusBeforeFreeze ?? MerchantStatus.Active, restrict: MerchantStatus.Restricted, unrestrict: MerchantStatus.Active }[op];
     return OK;
   }
 
