@@ -17,15 +17,23 @@
  *    cards' and merchants' current state is consistent with the ledger (checked after loading). This is a read
  *    benchmark: writing the rows through the chain would take hours and measure the indexer, not the API.
  * 3. Starts the gateway (createGateway, port 0, log level silent) and issues API keys: consumer keys for
- *    BENCH_CONSUMER_KEYS (1,000) holders and one auditor key.
- * 4. Drives load over loopback from a worker thread of this process (node:http, keep-alive agent,
- *    BENCH_CONCURRENCY (32) requests in flight), BENCH_WARMUP_S (3) s of warm-up then BENCH_DURATION_S (20) s per
+ *    BENCH_CONSUMER_KEYS (1,000) holders and one auditor key. EXPLAIN ANALYZE of each measured statement is printed.
+ * 4. Calibrates: a bare node:http server in this thread, same client, shows what the machine (and whatever else
+ *    runs on it) leaves for HTTP at all.
+ * 5. Drives load over loopback from a worker thread of this process (BENCH_CLIENT=http: node:http with a
+ *    keep-alive Agent, the default; BENCH_CLIENT=raw: a minimal keep-alive HTTP/1.1 client on net.Socket, cheaper),
+ *    BENCH_CONCURRENCY (32) requests in flight, BENCH_WARMUP_S (3) s of warm-up then BENCH_DURATION_S (20) s per
  *    route:
  *      card          GET /v1/cards/:cardId                 random card of a keyed holder, that holder's consumer key
  *      ledger-card   GET /v1/ledger?cardId=..&limit=50      random card, auditor key
  *      ledger-cursor GET /v1/ledger?limit=50&cursor=..      random position in the ledger, auditor key
- * 5. Prints a table and writes bench/results/api.json (PostgreSQL's figures at the top level when it ran, both
- *    engines under "engines"). Exits non-zero when the first engine misses a target.
+ *    Per route: requests/s, p50/p99/mean/max latency, errors (non-2xx or network), and to explain them: SQL
+ *    statements per request (and the most frequent ones), the gateway thread's event-loop utilisation, this
+ *    process's CPU time per request, the machine's load average. BENCH_PROFILE=dir writes a CPU profile of the
+ *    gateway thread per route.
+ * 6. Prints a table and writes bench/results/api.json (or BENCH_RESULTS_FILE): PostgreSQL's figures at the top
+ *    level when it ran, every engine under "engines". Exits non-zero when the first engine misses a target.
+ *    Everything started (gateway, Anvil, databases, temp dirs) is stopped or removed at the end, on errors too.
  *
  * BENCH_ENGINES=postgres,pglite picks the engines (default: postgres and pglite when BENCH_DATABASE_URL is set,
  * else pglite). Targets: p99 <= 50 ms and >= 2,000 requests/s on every route, no errors.
@@ -257,7 +265,8 @@ async function buildStore(db: Db, escrow: string): Promise<{ ledgerRows: number;
 
 /** EXPLAIN ANALYZE of the statements the measured routes run, as the API sends them (same text, bound parameters). */
 async function explainQueries(db: Db, maxId: number) {
-  const [{ card_id: cardId }] = await db.query<{ card_id: string }>(`SELECT card_id::text AS card_id FROM cards ORDER BY card_id OFFSET ${Math.floor(CARDS / 2)} LIMIT 1`);
+  // a card with the longest history (1 + KMAX ledger rows)
+  const [{ card_id: cardId }] = await db.query<{ card_id: string }>(`SELECT card_id::text AS card_id FROM cards WHERE units_used = ${KMAX} ORDER BY card_id LIMIT 1`);
   const [{ id: keyId }] = await db.query<{ id: string }>(`SELECT id FROM api_keys LIMIT 1`);
   const statements: Record<string, [string, unknown[]]> = {
     "card (cards by card_id)": ["SELECT * FROM cards WHERE card_id = $1", [cardId]],
@@ -395,6 +404,10 @@ interface RouteStats {
   loadAverage?: number;
   /** CPU time of this whole process (gateway thread, load-generator thread, pg client) per request; not the database server's. */
   processCpuMsPerRequest?: number;
+  /** SQL statements the gateway sent per request while measuring (the indexer's and queue's few polls included). */
+  dbStatementsPerRequest?: number;
+  /** The statements sent most while measuring, with their counts. */
+  topStatements?: Record<string, number>;
 }
 
 function quantile(sorted: Float64Array, q: number): number {
@@ -498,6 +511,28 @@ async function calibrate(): Promise<RouteStats> {
   }
 }
 
+/** The store as the gateway sees it, counting the statements it sends. */
+function countStatements(db: Db): { db: Db; count: () => number; top: (since: Map<string, number>) => Record<string, number>; snapshot: () => Map<string, number> } {
+  let n = 0;
+  const bySql = new Map<string, number>();
+  const note = (sql: string) => {
+    n++;
+    const k = sql.replace(/\s+/g, " ").trim().slice(0, 90);
+    bySql.set(k, (bySql.get(k) ?? 0) + 1);
+  };
+  return {
+    count: () => n,
+    snapshot: () => new Map(bySql),
+    top: (since) => Object.fromEntries([...bySql].map(([k, v]) => [k, v - (since.get(k) ?? 0)] as const).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).slice(0, 6)),
+    db: {
+      engine: db.engine,
+      query: (sql, params) => { note(sql); return db.query(sql, params); },
+      transaction: (fn) => db.transaction((tx) => fn({ query: (sql, params) => { note(sql); return tx.query(sql, params); } })),
+      close: () => db.close(),
+    },
+  };
+}
+
 // ---------------------------------------------------------------- one engine
 
 interface EngineResult {
@@ -562,7 +597,8 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
     const p = district.provider;
     const keys = createKeyRing({ dir: "/nonexistent", provider: p });
     const config = loadConfig({ CHAIN_RPC_URL: node.url, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent", DATA_DIR: path.join(os.tmpdir(), "custody-bench-api-unused") });
-    const gw: Gateway = await createGateway(config, createLogger("silent"), { db, deployment: district.deployment, keys });
+    const counted = countStatements(db);
+    const gw: Gateway = await createGateway(config, createLogger("silent"), { db: counted.db, deployment: district.deployment, keys });
     engineCleanups.push(onCleanup(`stop ${engine} gateway`, async () => { await gw.stop(); }));
     const { port } = await gw.start();
     for (let i = 0; i < 200 && gw.services.indexer.status.lag !== 0; i++) await sleep(50);
@@ -615,7 +651,13 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
     const totalStatuses: Record<string, number> = {};
     for (const [name, label] of Object.entries(ROUTES) as [keyof typeof ROUTES, string][]) {
       log(`${engine} ${name}: ${label}; ${WARMUP_S} s warm-up + ${DURATION_S} s at ${CONCURRENCY} in flight`);
+      let statementsAtStart = 0;
+      let sqlAtStart = new Map<string, number>();
+      const t = setTimeout(() => { statementsAtStart = counted.count(); sqlAtStart = counted.snapshot(); }, WARMUP_S * 1000);
       const r = await drive(port, lists[name], { profileAs: PROFILE_DIR ? `${engine}-${name}` : undefined, warmupS: WARMUP_S, durationS: DURATION_S });
+      clearTimeout(t);
+      r.stats.dbStatementsPerRequest = r2((counted.count() - statementsAtStart) / Math.max(1, r.stats.requests));
+      r.stats.topStatements = counted.top(sqlAtStart);
       r.stats.loadAverage = r2(os.loadavg()[0]);
       routes[name] = r.stats;
       all.push(r.lat);
@@ -623,7 +665,7 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
       totalErrors += r.stats.errors;
       totalBytes += r.stats.kbPerResponse * 1024 * r.stats.requests;
       for (const [k, v] of Object.entries(r.stats.statuses)) totalStatuses[k] = (totalStatuses[k] ?? 0) + v;
-      log(`  ${fmt(r.stats.requestsPerSecond)} req/s, p50 ${r.stats.p50Ms} ms, p99 ${r.stats.p99Ms} ms, errors ${r.stats.errors}, gateway thread busy ${r.stats.gatewayThreadBusy}, process CPU ${r.stats.processCpuMsPerRequest} ms/request, load average ${os.loadavg()[0].toFixed(1)}`
+      log(`  ${fmt(r.stats.requestsPerSecond)} req/s, p50 ${r.stats.p50Ms} ms, p99 ${r.stats.p99Ms} ms, errors ${r.stats.errors}, ${r.stats.dbStatementsPerRequest} SQL statements/request, gateway thread busy ${r.stats.gatewayThreadBusy}, process CPU ${r.stats.processCpuMsPerRequest} ms/request, load average ${os.loadavg()[0].toFixed(1)}`
         + (r.errorSamples.length ? ` e.g. ${JSON.stringify(r.errorSamples)}` : ""));
     }
     const merged = new Float64Array(all.reduce((n, a) => n + a.length, 0));
@@ -687,7 +729,7 @@ async function main() {
     engine: r.engine, database: r.database, loadSeconds: r.loadSeconds, targetsMet: r.met,
     routes: Object.fromEntries(Object.entries(r.routes).map(([k, s]) => [k, {
       requestsPerSecond: s.requestsPerSecond, p50Ms: s.p50Ms, p99Ms: s.p99Ms, errors: s.errors,
-      meanMs: s.meanMs, maxMs: s.maxMs, requests: s.requests, gatewayThreadBusy: s.gatewayThreadBusy, processCpuMsPerRequest: s.processCpuMsPerRequest, loadAverage: s.loadAverage, seconds: s.seconds, kbPerResponse: s.kbPerResponse, statuses: s.statuses,
+      meanMs: s.meanMs, maxMs: s.maxMs, requests: s.requests, dbStatementsPerRequest: s.dbStatementsPerRequest, topStatements: s.topStatements, gatewayThreadBusy: s.gatewayThreadBusy, processCpuMsPerRequest: s.processCpuMsPerRequest, loadAverage: s.loadAverage, seconds: s.seconds, kbPerResponse: s.kbPerResponse, statuses: s.statuses,
     }])),
     plans: r.plans,
   });
@@ -708,10 +750,10 @@ async function main() {
       measuredAt: new Date().toISOString(),
     },
   };
-  const dir = path.join(__dirname, "results");
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, "api.json"), JSON.stringify(out, null, 2) + "\n");
-  log(`wrote ${path.relative(process.cwd(), path.join(dir, "api.json"))}`);
+  const file = path.resolve(process.env.BENCH_RESULTS_FILE || path.join(__dirname, "results", "api.json"));
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(out, null, 2) + "\n");
+  log(`wrote ${path.relative(process.cwd(), file)}`);
   if (!results[0].met) process.exitCode = 1;
 }
 

@@ -13,8 +13,10 @@
  *    (BENCH_FRESH=1 rebuilds it, BENCH_CACHE=0 neither reads nor writes it).
  * 2. Raw rate: plain eth_getLogs over the same block span in the ranges the indexer used, fetched and parsed as
  *    the indexer's RPC client does, not decoded or stored.
- * 3. Indexes from scratch into a fresh in-memory PGlite database (and a file-backed one; BENCH_FILE_DB=0 skips it)
- *    with confirmations 0, timed until the checkpoint reaches the head, sampling this process's RSS every 100 ms.
+ * 3. Indexes from scratch into a fresh in-memory PGlite database (and a file-backed one; BENCH_FILE_DB=0 skips it;
+ *    and a PostgreSQL server's when BENCH_DATABASE_URL is set) with confirmations 0, timed until the checkpoint
+ *    reaches the head, sampling the RSS every 100 ms. Each run is a fresh child process running the indexer
+ *    in-process, so its RSS is the indexer's and PGlite's, not the set-up's or an earlier run's.
  * 4. Checks the index: one ledger row per log, and cards' and merchants' balances equal the contract's.
  * 5. Prints a table and writes bench/results/index.json. Exits non-zero when a target is missed.
  *
@@ -25,6 +27,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
+import { Client as PgClient } from "pg";
 import { fork } from "node:child_process";
 import { ethers, HDNodeWallet, JsonRpcProvider, NonceManager, TypedDataEncoder } from "ethers";
 import { AnvilNode, DEV_MNEMONIC, anvilBinary, startAnvil } from "../src/chain/anvil";
@@ -58,6 +61,8 @@ const PAYOUT_EVERY = 5; // a merchant asks for a payout after every 5th batch of
 const USE_CACHE = process.env.BENCH_CACHE !== "0";
 const FRESH = process.env.BENCH_FRESH === "1";
 const FILE_DB = process.env.BENCH_FILE_DB !== "0";
+/** Also index into a fresh database on this PostgreSQL server (its process's memory is not the bench's). */
+const PG_URL = process.env.BENCH_DATABASE_URL;
 const TARGETS = { ratioToRaw: 0.5, eventsPerSecond: 5_000, peakRssMb: 512 };
 
 if (LESSONS_PER_CARD > 60_000) throw new Error("too many lessons per card: raise BENCH_MERCHANTS or BENCH_CARDS_PER_MERCHANT");
@@ -441,6 +446,8 @@ interface IndexRun {
   label: string;
   events: number;
   seconds: number;
+  /** CPU time of the indexing process (PGlite runs in it) over `seconds`. */
+  cpuSeconds: number;
   eventsPerSecond: number;
   peakRssMb: number;
   rssBeforeMb: number;
@@ -500,8 +507,9 @@ async function childMain(label: string, dataDir: string, url: string, infoFile: 
   }
 }
 
-async function indexRun(label: string, dataDir: string, url: string, info: ChainInfo): Promise<IndexRun> {
-  const db: Db = await openDb({ dataDir });
+async function indexRun(label: string, store: string, url: string, info: ChainInfo): Promise<IndexRun> {
+  // `store`: a PGlite data dir (":memory:" for none) or a PostgreSQL URL.
+  const db: Db = await openDb(/^postgres(ql)?:\/\//.test(store) ? { databaseUrl: store } : { dataDir: store });
   try {
     await migrate(db);
     (global as { gc?: () => void }).gc?.();
@@ -516,6 +524,7 @@ async function indexRun(label: string, dataDir: string, url: string, info: Chain
     let reached!: () => void;
     const atHead = new Promise<void>((resolve) => (reached = resolve));
     const t0 = process.hrtime.bigint();
+    const cpu0 = process.cpuUsage();
     const indexer = createIndexer({
       db,
       rpc: createRpc({ urls: [url], timeoutMs: 120_000 }),
@@ -537,17 +546,20 @@ async function indexRun(label: string, dataDir: string, url: string, info: Chain
       },
     });
     let seconds: number;
+    let cpuSeconds: number;
     try {
       await indexer.start();
       await Promise.race([atHead, indexer.done().then(() => Promise.reject(new Error(`indexer stopped: ${indexer.status.lastError}`)))]);
       seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      const cpu = process.cpuUsage(cpu0);
+      cpuSeconds = (cpu.user + cpu.system) / 1e6;
     } finally {
       clearInterval(sampler);
       await indexer.stop();
     }
     peak = Math.max(peak, process.memoryUsage().rss);
     return {
-      label, events, seconds, eventsPerSecond: events / seconds, peakRssMb: mb(peak), rssBeforeMb: mb(rssBefore),
+      label, events, seconds, cpuSeconds, eventsPerSecond: events / seconds, peakRssMb: mb(peak), rssBeforeMb: mb(rssBefore),
       batches: ranges.length, ranges, db,
     };
   } catch (err) {
@@ -607,6 +619,7 @@ async function main() {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   const t0 = Date.now();
+  const loadAtStart = os.loadavg()[0];
   try {
     const c = await chain();
     node = c.node;
@@ -646,6 +659,25 @@ async function main() {
       }
     }
 
+    let pgRun: IndexRunReport | null = null;
+    if (PG_URL) {
+      const name = `custody_bench_${process.pid}_${Date.now()}`;
+      const admin = new PgClient({ connectionString: PG_URL });
+      await admin.connect();
+      try {
+        await admin.query(`CREATE DATABASE ${name}`);
+        const u = new URL(PG_URL);
+        u.pathname = "/" + name;
+        log(`indexing into PostgreSQL database ${name} (in a fresh child process)`);
+        pgRun = await indexRunInChild("postgres", u.toString(), node.url, info);
+        log(`  ${pgRun.events} events in ${pgRun.seconds.toFixed(2)} s: ${Math.round(pgRun.eventsPerSecond)} events/s, peak RSS ${pgRun.peakRssMb} MB (${pgRun.rssBeforeMb} MB before)`);
+        log(`  checked: ${pgRun.verified}`);
+      } finally {
+        await admin.query(`DROP DATABASE IF EXISTS ${name}`).catch(() => undefined);
+        await admin.end();
+      }
+    }
+
     const rawRate = raw.eventsPerSecond;
     const ratioToRaw = mem.eventsPerSecond / rawRate;
     const targets = {
@@ -665,13 +697,19 @@ async function main() {
         database: "PGlite in memory",
         rssBeforeIndexingMb: mem.rssBeforeMb,
         processMaxRssMb: mem.maxRssMb,
+        cpuSeconds: round(mem.cpuSeconds, 1),
         indexerRanges: mem.batches,
         logsPerRange: Math.round(mem.events / mem.batches),
         rawGetLogsEventsPerSecondAt10kLogs: Math.round(rawBig.eventsPerSecond),
         fileBacked: file && {
           seconds: round(file.seconds, 2), eventsPerSecond: Math.round(file.eventsPerSecond), peakRssMb: file.peakRssMb,
-          rssBeforeIndexingMb: file.rssBeforeMb, processMaxRssMb: file.maxRssMb,
+          rssBeforeIndexingMb: file.rssBeforeMb, processMaxRssMb: file.maxRssMb, cpuSeconds: round(file.cpuSeconds, 1),
           ratioToRaw: round(file.eventsPerSecond / rawRate, 3),
+        },
+        postgres: pgRun && {
+          seconds: round(pgRun.seconds, 2), eventsPerSecond: Math.round(pgRun.eventsPerSecond), peakRssMb: pgRun.peakRssMb,
+          rssBeforeIndexingMb: pgRun.rssBeforeMb, cpuSecondsOfTheIndexerProcess: round(pgRun.cpuSeconds, 1),
+          ratioToRaw: round(pgRun.eventsPerSecond / rawRate, 3),
         },
         chain: {
           blocks: info.head - from + 1, merchants: info.merchants.length, cards: info.cards.length,
@@ -679,7 +717,11 @@ async function main() {
         },
         verified,
       },
-      machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, totalMemoryMb: mb(os.totalmem()) },
+      machine: {
+        cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, totalMemoryMb: mb(os.totalmem()),
+        // Other work on the machine slows every figure here: the 1-minute load average at the start and the end.
+        loadAverage: [round(loadAtStart, 2), round(os.loadavg()[0], 2)],
+      },
     };
 
     console.log("");
@@ -692,6 +734,10 @@ async function main() {
       ["peak RSS", `${result.peakRssMb} MB`, `${targets.peakRssMb.target}: ${targets.peakRssMb.met ? "ok" : "MISSED"}`],
       ["raw eth_getLogs, ~10k logs/request", `${result.details.rawGetLogsEventsPerSecondAt10kLogs} events/s`, ""],
     ];
+    rows.push(["CPU time of the in-memory run", `${round(mem.cpuSeconds, 1)} s`, `load average ${round(loadAtStart, 2)} at start`]);
+    if (pgRun) {
+      rows.push(["indexing rate (PostgreSQL server)", `${Math.round(pgRun.eventsPerSecond)} events/s`, `${round(pgRun.seconds, 2)} s, peak RSS ${pgRun.peakRssMb} MB`]);
+    }
     if (file) {
       rows.push(["indexing rate (file-backed PGlite)", `${Math.round(file.eventsPerSecond)} events/s`, `${round(file.seconds, 2)} s, ratio ${round(file.eventsPerSecond / rawRate, 3)}`]);
       rows.push(["peak RSS (file-backed)", `${file.peakRssMb} MB`, ""]);

@@ -8,8 +8,9 @@
  *   retail, pet care) with the industries' custody ratios, plan kinds (lesson cards; fitness: periodic
  *   memberships), prices under the 5,000 CNY named-card cap, and seasonality: education sells most before terms
  *   and consumes less over the Spring Festival, fitness sells in January, car washes in spring, retail before
- *   festivals. Sizes are log-normal (a few cards a month to over a hundred). 70% are on the platform from day 0,
- *   the rest are admitted during the first 14 months.
+ *   festivals. Sizes are log-normal (a few cards a month to over a hundred). 70% were admitted 3 to 12 months
+ *   before the period starts (the city has a history: cards in use, baselines to compare with), the rest are
+ *   admitted during its first 14 months.
  * - Cards are bought (CardPurchased), consumed in monthly batches of lessons (LessonsConsumed) or released per
  *   period (PeriodsReleased), renewed when used up (CardRenewed), sometimes refunded in the cooling-off week,
  *   or after a refund request (RefundRequested → CardRefunded), some via a dispute (DisputeOpened →
@@ -23,13 +24,13 @@
  *   litigation at a base rate.
  *
  * About 7% collapse (industry rates differ), at a day drawn over the 18 months and the 3 months after them (so
- *   the end of the period has merchants on their way down too). Before a collapse, over a lead time of 15-150 days,
+ *   the end of the period has merchants on their way down too). Before a collapse, over a lead time of 60-180 days,
  *   each collapsing merchant shows its own random mix of behaviours, each with a probability and a random strength
- *   that ramps up towards the collapse: a cash grab (more sales and renewals), service falling off (fewer lessons
+ *   that builds up over the first half or more of the lead and then stays: a cash grab (more sales and renewals), service falling off (fewer lessons
  *   confirmed), or instead pressing customers to confirm lessons early and paying out at once (drain), refund
  *   requests and disputes piling up, more complaints and tickets (more of them about refunds), litigation by
- *   staff and landlords, abnormal-operation or dishonest-debtor listings, licence changes. 20% are "sudden"
- *   collapses: a short lead and weak signals. No signal is exclusive to collapsing merchants: every behaviour
+ *   staff and landlords, abnormal-operation or dishonest-debtor listings, licence changes. 15% are "sudden"
+ *   collapses: a lead of 20-60 days and weak signals, which a warning 30 days ahead can rarely catch. No signal is exclusive to collapsing merchants: every behaviour
  *   also occurs among healthy ones (promotions, complaint-prone shops, strugglers, listings), and about one
  *   collapse in ten shows almost nothing. The collapse day and the merchant's fate are never written anywhere
  *   the model reads before the collapse; after it the merchant is frozen and its cards refunded.
@@ -41,7 +42,14 @@ import { Db } from "../src/store/db";
 
 export const DAY = 86_400;
 export const T0 = Date.UTC(2024, 0, 1) / 1000;
-export const DAYS = 548; // 18 months of activity
+export const DAYS = 548; // the 18 months of the period
+/** Days of history before the period: merchants on the platform at its start have 3 to 12 months of it. */
+export const HISTORY = 360;
+/** Simulation days run from 0 (HISTORY days before T0) to SIM_DAYS (the period's end). */
+export const SIM_DAYS = HISTORY + DAYS;
+const ORIGIN = T0 - HISTORY * DAY;
+/** The unix time of a simulation day. */
+export const timeOf = (day: number) => ORIGIN + day * DAY;
 const TAIL = 92; // collapses are also drawn in the 3 months after the period, so its end has merchants on their way down
 
 // ---------------------------------------------------------------- randomness
@@ -148,10 +156,10 @@ interface Merchant extends MerchantTruth {
   bankId: number;
 }
 
-const calMonth = (day: number) => new Date((T0 + day * DAY) * 1000).getUTCMonth();
+const calMonth = (day: number) => new Date((ORIGIN + day * DAY) * 1000).getUTCMonth();
 
 function planMerchant(r: Rng, m: Merchant, ind: IndustrySim) {
-  const n = DAYS;
+  const n = SIM_DAYS;
   const p: Plan = {
     sales: new Float64Array(n), consumption: new Float64Array(n), refundHazard: new Float64Array(n), complaintRate: new Float64Array(n),
     refundRelated: new Float64Array(n), renew: new Float64Array(n), payoutEvery: new Int32Array(n),
@@ -178,25 +186,27 @@ function planMerchant(r: Rng, m: Merchant, ind: IndustrySim) {
   let struggleFrom = Infinity;
   let struggleDepth = 0;
   if (m.collapseDay === null && r.chance(0.08)) {
-    struggleFrom = r.int(m.admittedDay + 60, n - 60);
+    struggleFrom = r.int(Math.max(m.admittedDay + 60, HISTORY - 120), n - 60);
     struggleDepth = r.u(0.3, 0.7);
     m.traits.push("healthy:struggling");
   }
 
   // collapse behaviours
   const C = m.collapseDay;
-  let lead = 0, sudden = false, rampExp = 1;
+  let lead = 0, sudden = false, rampExp = 1, rampDays = 1;
   const b = { grab: 0, degrade: 0, drain: 0, refunds: 0, complaints: 0 };
   if (C !== null) {
-    sudden = r.chance(0.2);
-    lead = sudden ? r.int(15, 50) : r.int(45, 150);
+    sudden = r.chance(0.15);
+    lead = sudden ? r.int(20, 60) : r.int(60, 180);
+    // trouble builds up over part of the lead, then stays (a merchant does not recover on its way down)
+    rampDays = lead * r.u(0.5, 1);
     rampExp = r.u(0.7, 1.6);
-    const strength = sudden ? r.u(0.05, 0.35) : r.u(0.4, 1.2);
-    if (r.chance(0.6)) b.grab = r.u(0.6, 2.2) * strength;
+    const strength = sudden ? r.u(0.05, 0.35) : r.u(0.6, 1.3);
+    if (r.chance(0.6)) b.grab = r.u(1, 3) * strength;
     if (r.chance(0.25)) b.drain = r.u(0.6, 1.5) * strength;
-    else if (r.chance(0.6)) b.degrade = r.u(0.25, 0.7) * Math.min(strength, 1);
-    if (r.chance(0.65)) b.refunds = r.u(1.5, 7) * strength;
-    if (r.chance(0.7)) b.complaints = r.u(1.5, 7) * strength;
+    else if (r.chance(0.6)) b.degrade = r.u(0.3, 0.8) * Math.min(strength, 1);
+    if (r.chance(0.7)) b.refunds = r.u(3, 10) * strength;
+    if (r.chance(0.75)) b.complaints = r.u(3, 12) * strength;
     for (const [k, v] of Object.entries(b)) if (v > 0) m.traits.push(`collapse:${k}`);
     if (sudden) m.traits.push("collapse:sudden");
   }
@@ -219,7 +229,7 @@ function planMerchant(r: Rng, m: Merchant, ind: IndustrySim) {
       refund *= 1 + 1 * x;
     }
     if (C !== null && d >= C - lead) {
-      const s = Math.min(1, (d - (C - lead)) / lead) ** rampExp;
+      const s = Math.min(1, (d - (C - lead)) / rampDays) ** rampExp;
       sales *= 1 + b.grab * s;
       renew = Math.min(0.9, renew * (1 + b.grab * s));
       cons *= Math.max(0.15, 1 - b.degrade * s) * (1 + b.drain * s);
@@ -242,40 +252,58 @@ function planMerchant(r: Rng, m: Merchant, ind: IndustrySim) {
 
 // ---------------------------------------------------------------- the city
 
+type Rows = Record<string, unknown>[];
+const TABLES = ["merchants", "cards", "ledger", "refunds", "payouts", "disputes", "risk_signals"] as const;
+export type CityTable = (typeof TABLES)[number];
+
 export interface City {
   truth: MerchantTruth[];
-  rows: {
-    merchants: Record<string, unknown>[];
-    cards: Record<string, unknown>[];
-    ledger: Record<string, unknown>[];
-    refunds: Record<string, unknown>[];
-    payouts: Record<string, unknown>[];
-    disputes: Record<string, unknown>[];
-    signals: Record<string, unknown>[];
-  };
+  /** Rows written per table. */
+  counts: Record<CityTable, number>;
 }
 
 const hex = (n: number, width: number) => n.toString(16).padStart(width, "0");
 
-export function generateCity(seed: number, merchantCount: number, log: (s: string) => void = () => undefined): City {
+/**
+ * Generates the city merchant by merchant and hands the rows to `sink` in batches of about `batch` rows, so a
+ * city of millions of rows never sits in memory at once. Returns the merchants' fates.
+ */
+export async function generateCity(
+  seed: number,
+  merchantCount: number,
+  sink: (table: CityTable, rows: Rows) => Promise<void>,
+  opts: { batch?: number; log?: (s: string) => void } = {},
+): Promise<City> {
   const r = rng(seed);
-  const rows: City["rows"] = { merchants: [], cards: [], ledger: [], refunds: [], payouts: [], disputes: [], signals: [] };
+  const log = opts.log ?? (() => undefined);
+  const batch = opts.batch ?? 20_000;
+  const rows: { [t in CityTable]: Rows } = { merchants: [], cards: [], ledger: [], refunds: [], payouts: [], disputes: [], risk_signals: [] };
+  const counts = Object.fromEntries(TABLES.map((t) => [t, 0])) as Record<CityTable, number>;
+  const flush = async (all: boolean) => {
+    for (const table of TABLES) {
+      if (rows[table].length && (all || rows[table].length >= batch)) {
+        counts[table] += rows[table].length;
+        await sink(table, rows[table]);
+        rows[table] = [];
+      }
+    }
+  };
   const truth: MerchantTruth[] = [];
   let txCounter = 0;
   let signalCounter = 0;
   const ESCROW = "0x" + "e5".repeat(20);
   const BANK_ACCOUNT = (bankId: number) => "0x" + hex(0xba00 + bankId, 40);
-  const t = (day: number, frac = r.next()) => Math.floor(T0 + (day + frac) * DAY);
+  const t = (day: number, frac = r.next()) => Math.floor(ORIGIN + (day + frac) * DAY);
   const ledger = (time: number, event: string, merchantId: number, cardId: string | null, holder: string | null, amount: number | null, args: Record<string, unknown>) => {
     const n = ++txCounter;
     rows.ledger.push({
-      block_number: time - T0 + 1, block_hash: "0x" + hex(time, 64), block_time: time, tx_hash: "0x" + hex(n, 64), tx_index: 0, log_index: 0,
+      block_number: time - ORIGIN + 1, block_hash: "0x" + hex(time, 64), block_time: time, tx_hash: "0x" + hex(n, 64), tx_index: 0, log_index: 0,
       contract: ESCROW, event, merchant_id: merchantId, card_id: cardId, holder, amount, args,
     });
     return n;
   };
   const signal = (merchantId: number, kind: string, source: string, time: number, fields: Record<string, unknown>) => {
-    rows.signals.push({ record_id: `${source}-${seed}-${++signalCounter}`, kind, source, merchant_id: merchantId, occurred_at: time, fields });
+    rows.risk_signals.push({ record_id: `${source}-${seed}-${++signalCounter}`, kind, source, merchant_id: merchantId, occurred_at: time, fields });
   };
 
   const cumulative: number[] = [];
@@ -284,37 +312,40 @@ export function generateCity(seed: number, merchantCount: number, log: (s: strin
   for (let k = 0; k < merchantCount; k++) {
     const x = r.next() * cumulative[cumulative.length - 1];
     const ind = INDUSTRIES[cumulative.findIndex((c) => x < c)];
-    const admittedDay = r.chance(0.7) ? 0 : r.int(1, 420);
+    // on the platform 3 to 12 months before the period starts, or admitted during its first 14 months
+    const admittedDay = r.chance(0.7) ? r.int(0, HISTORY - 90) : HISTORY + r.int(1, 420);
     let collapseDay: number | null = null;
-    // the collapse rate is for 18 months; the tail adds its share
-    if (r.chance(ind.collapseRate * (DAYS + TAIL) / DAYS)) {
-      const lo = Math.max(admittedDay + 75, 150);
-      if (lo < DAYS + TAIL) collapseDay = r.int(lo, DAYS + TAIL - 1);
+    // the collapse rate is for the 18 months; the tail adds its share
+    if (r.chance((ind.collapseRate * (DAYS + TAIL)) / DAYS)) {
+      const lo = Math.max(admittedDay + 75, HISTORY + 30);
+      if (lo < SIM_DAYS + TAIL) collapseDay = r.int(lo, SIM_DAYS + TAIL - 1);
     }
     const m: Merchant = {
       merchantId: k + 1, industryId: ind.id, admittedDay, collapseDay, exitDay: null, traits: [],
-      baseSalesPerDay: Math.min(150, Math.max(1.5, r.logNormal(8, 0.8))) / 30, priceLevel: r.logNormal(1, 0.15), plan: undefined as unknown as Plan,
+      baseSalesPerDay: Math.min(120, Math.max(1.5, r.logNormal(5, 0.8))) / 30, priceLevel: r.logNormal(1, 0.15), plan: undefined as unknown as Plan,
       bankId: r.int(1, 5),
     };
     const { lead } = planMerchant(r, m, ind);
-    if (m.traits.includes("healthy:struggling") && r.chance(0.35)) m.exitDay = r.int(Math.min(DAYS - 1, m.admittedDay + 200), DAYS + 60);
+    if (m.traits.includes("healthy:struggling") && r.chance(0.35)) m.exitDay = r.int(Math.max(HISTORY + 30, m.admittedDay + 200), SIM_DAYS + 60);
     merchants.push(m);
     truth.push({ merchantId: m.merchantId, industryId: m.industryId, admittedDay, collapseDay, exitDay: m.exitDay, traits: m.traits });
     simulateMerchant(m, ind, lead);
-    if ((k + 1) % 500 === 0) log(`generated ${k + 1} merchants, ${rows.ledger.length} ledger rows, ${rows.signals.length} risk signals`);
+    await flush(false);
+    if ((k + 1) % 500 === 0) log(`generated ${k + 1} merchants, ${counts.ledger + rows.ledger.length} ledger rows, ${counts.risk_signals + rows.risk_signals.length} risk signals`);
   }
-  return { truth, rows };
+  await flush(true);
+  return { truth, counts };
 
   function simulateMerchant(m: Merchant, ind: IndustrySim, lead: number) {
     const id = m.merchantId;
-    const end = Math.min(DAYS, m.collapseDay ?? DAYS, m.exitDay ?? DAYS); // no new activity from here
+    const end = Math.min(SIM_DAYS, m.collapseDay ?? SIM_DAYS, m.exitDay ?? SIM_DAYS); // no new activity from here
     const stopSales = m.exitDay !== null ? m.exitDay - 30 : end; // an exiting merchant stops selling at its notice
     const account = "0x" + hex(0xa000000 + id, 40);
     const admittedAt = t(m.admittedDay, 0.3);
     ledger(admittedAt, "MerchantAdmitted", id, null, null, null, { merchantId: id, account, industryId: ind.id, bankId: m.bankId, registryRef: "0x" + hex(id, 64) });
     const totals = { paid_in: 0, direct: 0, released: 0, refunded: 0, paid_out: 0, card_count: 0 };
     const releases: { day: number; amount: number }[] = [];
-    const active = new Int32Array(DAYS + 1); // active cards per day, for complaint rates
+    const active = new Int32Array(SIM_DAYS + 1); // active cards per day, for complaint rates
     let cardSeq = 0;
 
     for (let d = m.admittedDay; d < stopSales; d++) {
@@ -351,12 +382,12 @@ export function generateCity(seed: number, merchantCount: number, log: (s: strin
           : { cardId: cid, periods: lessons, amount });
         card.held -= amount; card.unitsLeft -= lessons; card.used += lessons; card.released += amount; card.lastTime = time;
         totals.released += amount;
-        releases.push({ day: Math.floor((time - T0) / DAY), amount });
+        releases.push({ day: Math.floor((time - ORIGIN) / DAY), amount });
       };
       const refund = (time: number, reason: number, reasonName: string) => {
         const amount = card.held;
         ledger(time, "CardRefunded", id, cid, holder, amount, { cardId: cid, merchantId: id, holder, amount, reason });
-        rows.refunds.push({ tx_hash: "0x" + hex(txCounter, 64), log_index: 0, card_id: cid, merchant_id: id, bank_id: m.bankId, holder, amount, reason: reasonName, block_number: time - T0 + 1, block_time: time });
+        rows.refunds.push({ tx_hash: "0x" + hex(txCounter, 64), log_index: 0, card_id: cid, merchant_id: id, bank_id: m.bankId, holder, amount, reason: reasonName, block_number: time - ORIGIN + 1, block_time: time });
         card.refunded += amount; card.held = 0; card.unitsLeft = 0; card.status = "refunded"; card.lastTime = time;
         totals.refunded += amount;
       };
@@ -366,13 +397,15 @@ export function generateCity(seed: number, merchantCount: number, log: (s: strin
       let done = false;
       // cooling-off: a few cards come back in the first week
       if (r.chance(0.015)) {
-        refund(t(Math.min(day + r.int(1, 6), DAYS - 1)), 0, "cooling_off");
+        refund(t(Math.min(day + r.int(1, 6), SIM_DAYS - 1)), 0, "cooling_off");
         done = true;
       }
       const useDays = ind.periodic ? 30 * units : r.u(ind.useDays[0], ind.useDays[1]);
+      // lessons are confirmed in batches: monthly for term courses and memberships, every 45 days for long cards
+      const step = ind.periodic || ind.validityDays <= 92 ? 30 : 45;
       while (!done) {
-        const next = day2 + 30;
-        const nextDay = Math.min(next, DAYS);
+        const next = day2 + step;
+        const nextDay = Math.min(next, SIM_DAYS);
         // a refund request in this month?
         if (day2 >= end) break;
         let hazard = 0;
@@ -411,7 +444,7 @@ export function generateCity(seed: number, merchantCount: number, log: (s: strin
         if (ind.periodic) {
           release(t(cd), 1, "PeriodsReleased");
         } else {
-          const pace = (card.unitsLeft > 0 ? (units * 30) / useDays : 0) * m.plan.consumption[cd];
+          const pace = (card.unitsLeft > 0 ? (units * step) / useDays : 0) * m.plan.consumption[cd];
           const lessons = Math.min(card.unitsLeft, r.poisson(pace));
           if (lessons > 0) release(t(cd), lessons, "LessonsConsumed");
         }
@@ -442,15 +475,15 @@ export function generateCity(seed: number, merchantCount: number, log: (s: strin
       }
       // after a collapse (or an orderly exit) the escrowed balance goes back
       if (card.held > 0 && card.status !== "refunded") {
-        if (m.collapseDay !== null && m.collapseDay < DAYS) refund(t(Math.min(DAYS - 1, m.collapseDay + r.int(0, 20))), 5, "frozen");
-        else if (m.exitDay !== null && m.exitDay < DAYS) refund(t(Math.min(DAYS - 1, m.exitDay)), 6, "exit");
+        if (m.collapseDay !== null && m.collapseDay < SIM_DAYS) refund(t(Math.min(SIM_DAYS - 1, m.collapseDay + r.int(0, 20))), 5, "frozen");
+        else if (m.exitDay !== null && m.exitDay < SIM_DAYS) refund(t(Math.min(SIM_DAYS - 1, m.exitDay)), 6, "exit");
       }
-      const lastDay = card.status === "refunded" || card.status === "consumed" ? Math.floor((card.lastTime - T0) / DAY) : Math.floor((expires - T0) / DAY);
-      for (let d = day; d < Math.min(lastDay, DAYS); d++) active[d]++;
+      const lastDay = card.status === "refunded" || card.status === "consumed" ? Math.floor((card.lastTime - ORIGIN) / DAY) : Math.floor((expires - ORIGIN) / DAY);
+      for (let d = day; d < Math.min(lastDay, SIM_DAYS); d++) active[d]++;
       rows.cards.push({
         card_id: cid, merchant_id: id, holder, plan_index: ind.periodic ? units : 0, kind: ind.periodic ? "periodic" : "lesson", status: card.status, named: true,
         held: card.held, units_left: card.unitsLeft, units_used: card.used, paid_in: card.paidIn, direct: card.direct, released: card.released,
-        refunded: card.refunded, started_at: start, expires_at: expires, updated_block: card.lastTime - T0 + 1,
+        refunded: card.refunded, started_at: start, expires_at: expires, updated_block: card.lastTime - ORIGIN + 1,
       });
     }
 
@@ -465,7 +498,7 @@ export function generateCity(seed: number, merchantCount: number, log: (s: strin
         if (owed > 0) {
           const time = t(d);
           ledger(time, "PaidOut", id, null, null, owed, { merchantId: id, bankId: m.bankId, amount: owed, by: BANK_ACCOUNT(m.bankId) });
-          rows.payouts.push({ tx_hash: "0x" + hex(txCounter, 64), log_index: 0, merchant_id: id, bank_id: m.bankId, amount: owed, requested_by: BANK_ACCOUNT(m.bankId), block_number: time - T0 + 1, block_time: time });
+          rows.payouts.push({ tx_hash: "0x" + hex(txCounter, 64), log_index: 0, merchant_id: id, bank_id: m.bankId, amount: owed, requested_by: BANK_ACCOUNT(m.bankId), block_number: time - ORIGIN + 1, block_time: time });
           totals.paid_out += owed;
           owed = 0;
         }
@@ -475,17 +508,17 @@ export function generateCity(seed: number, merchantCount: number, log: (s: strin
 
     let status = "active";
     let exitEffective: number | null = null;
-    if (m.collapseDay !== null && m.collapseDay < DAYS) {
+    if (m.collapseDay !== null && m.collapseDay < SIM_DAYS) {
       status = "frozen";
       ledger(t(m.collapseDay, 0.5), "MerchantStatusChanged", id, null, null, null, { merchantId: id, from: 1, to: 3, by: "0x" + hex(0xc000, 40), reason: "0x" + hex(2, 64) });
-    } else if (m.exitDay !== null && m.exitDay - 30 < DAYS) {
+    } else if (m.exitDay !== null && m.exitDay - 30 < SIM_DAYS) {
       exitEffective = t(m.exitDay, 0);
       ledger(t(m.exitDay - 30, 0.5), "ExitAnnounced", id, null, null, null, { merchantId: id, effectiveAt: exitEffective, by: account });
-      status = m.exitDay < DAYS ? "exited" : "winding_down";
+      status = m.exitDay < SIM_DAYS ? "exited" : "winding_down";
     }
     rows.merchants.push({
       merchant_id: id, account, industry_id: ind.id, bank_id: m.bankId, registry_ref: "0x" + hex(id, 64), status, risk_level: "low",
-      exit_effective_at: exitEffective, ...totals, admitted_at: admittedAt, updated_block: DAYS * DAY,
+      exit_effective_at: exitEffective, ...totals, admitted_at: admittedAt, updated_block: SIM_DAYS * DAY,
     });
 
     externalSignalsOf(m, active, lead);
@@ -494,7 +527,7 @@ export function generateCity(seed: number, merchantCount: number, log: (s: strin
   function externalSignalsOf(m: Merchant, active: Int32Array, lead: number) {
     const id = m.merchantId;
     const C = m.collapseDay;
-    const end = Math.min(DAYS, C ?? DAYS);
+    const end = Math.min(SIM_DAYS, C ?? SIM_DAYS);
     const complaintSources = ["dianping", "12315", "weibo", "heimao"];
     const categories = ["service_quality", "price", "contract", "closure_rumour", "staff", "other"];
     for (let d = m.admittedDay; d < end; d++) {
@@ -531,25 +564,25 @@ export function generateCity(seed: number, merchantCount: number, log: (s: strin
       const s = traits.includes("collapse:sudden") ? 0.3 : 1;
       const lo = Math.max(m.admittedDay, C - lead);
       const inWindow = () => r.int(lo, C - 1);
-      const cases = r.chance(0.5 * s) ? r.poisson(1.5) + 1 : 0;
+      const cases = r.chance(0.55 * s) ? r.poisson(2) + 1 : 0;
       for (let i = 0; i < cases; i++) {
         const d = inWindow();
-        if (d < DAYS) signal(id, "litigation", "court", t(d), { role: "defendant", amount_fen: String(r.int(10_000, 800_000) * 100), case_type: r.pick(["labour", "labour", "lease", "loan", "contract"]) });
+        if (d < SIM_DAYS) signal(id, "litigation", "court", t(d), { role: "defendant", amount_fen: String(r.int(10_000, 800_000) * 100), case_type: r.pick(["labour", "labour", "lease", "loan", "contract"]) });
       }
-      if (r.chance(0.28 * s)) listing("abnormal_operation", C - r.int(5, Math.max(6, Math.min(lead, 80))), 10_000);
-      if (r.chance(0.09 * s)) listing("dishonest_debtor", C - r.int(10, Math.max(11, Math.min(lead, 120))), 10_000);
+      if (r.chance(0.3 * s)) listing("abnormal_operation", C - r.int(5, Math.max(6, Math.min(lead, 80))), 10_000);
+      if (r.chance(0.1 * s)) listing("dishonest_debtor", C - r.int(10, Math.max(11, Math.min(lead, 120))), 10_000);
       if (r.chance(0.04 * s)) listing("deregistration", C - r.int(5, 40), 10_000);
-      if (r.chance(0.25 * s)) {
+      if (r.chance(0.3 * s)) {
         const d = inWindow();
-        if (d < DAYS) signal(id, "registry_fact", "gsxt", t(d), { fact: "licence_change", action: "listed", detail: "legal representative" });
+        if (d < SIM_DAYS) signal(id, "registry_fact", "gsxt", t(d), { fact: "licence_change", action: "listed", detail: "legal representative" });
       }
     }
 
     function listing(fact: string, day: number, days: number) {
       const from = Math.max(day, m.admittedDay);
-      if (from >= DAYS) return;
+      if (from >= SIM_DAYS) return;
       signal(id, "registry_fact", fact === "dishonest_debtor" ? "court" : "gsxt", t(from), { fact, action: "listed" });
-      if (from + days < DAYS) signal(id, "registry_fact", fact === "dishonest_debtor" ? "court" : "gsxt", t(from + days), { fact, action: "removed" });
+      if (from + days < SIM_DAYS) signal(id, "registry_fact", fact === "dishonest_debtor" ? "court" : "gsxt", t(from + days), { fact, action: "removed" });
     }
   }
 }
@@ -567,32 +600,29 @@ const COLUMNS: Record<string, string> = {
 };
 
 /**
- * Writes the city into a migrated, empty database. Secondary indexes are dropped for the load and created
- * again from their own definitions (pg_indexes), which is how a bulk load is done; the schema ends identical.
+ * Generates the city into a migrated, empty database. Secondary indexes of the tables written are dropped for the
+ * load and created again from their own definitions (pg_indexes), as a bulk load is done; the schema ends identical.
  */
-export async function writeCity(db: Db, city: City, log: (s: string) => void = () => undefined): Promise<void> {
-  const tables = ["merchants", "cards", "ledger", "refunds", "payouts", "disputes", "risk_signals"];
+export async function loadCity(db: Db, seed: number, merchantCount: number, log: (s: string) => void = () => undefined): Promise<City> {
   const indexes = await db.query<{ indexname: string; indexdef: string }>(
     `SELECT i.indexname, i.indexdef FROM pg_indexes i
      WHERE i.schemaname = 'public' AND i.tablename = ANY($1::text[])
        AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)`,
-    [tables],
+    [[...TABLES]],
   );
   for (const i of indexes) await db.query(`DROP INDEX ${i.indexname}`);
-  const data: Record<string, Record<string, unknown>[]> = {
-    merchants: city.rows.merchants, cards: city.rows.cards, ledger: city.rows.ledger.sort((a, b) => (a.block_time as number) - (b.block_time as number)),
-    refunds: city.rows.refunds, payouts: city.rows.payouts, disputes: city.rows.disputes, risk_signals: city.rows.signals,
-  };
-  for (const table of tables) {
-    const rows = data[table];
-    const cols = COLUMNS[table];
-    const names = cols.split(",").map((c) => c.trim().split(" ")[0]).join(", ");
-    const batch = 10_000;
-    for (let k = 0; k < rows.length; k += batch) {
-      await db.query(`INSERT INTO ${table} (${names}) SELECT ${names} FROM jsonb_to_recordset($1::jsonb) AS x(${cols})`, [JSON.stringify(rows.slice(k, k + batch))]);
-    }
-    log(`wrote ${rows.length} rows into ${table}`);
-  }
+  const city = await generateCity(
+    seed,
+    merchantCount,
+    async (table, rows) => {
+      const cols = COLUMNS[table];
+      const names = cols.split(",").map((c) => c.trim().split(" ")[0]).join(", ");
+      await db.query(`INSERT INTO ${table} (${names}) SELECT ${names} FROM json_to_recordset($1::json) AS x(${cols})`, [JSON.stringify(rows)]);
+    },
+    { log },
+  );
+  log(`rows written: ${JSON.stringify(city.counts)}; building indexes`);
   for (const i of indexes) await db.query(i.indexdef);
   await db.query("ANALYZE");
+  return city;
 }

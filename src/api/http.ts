@@ -58,7 +58,7 @@ const bigintAsString = (_k: string, v: unknown) => (typeof v === "bigint" ? v.to
 
 /**
  * JSON with bigint money as decimal strings. Most answers hold no bigint (the views turn money into strings), and
- * JSON.stringify without a replacer is several times faster on large pages: it is tried first, and only a value
+ * JSON.stringify without a replacer is about 1.5 times as fast on a 50-row ledger page: it is tried first; only a value
  * it cannot write (a bigint) sends it through the replacer. The text is the same either way.
  */
 export function toJson(body: unknown): string {

@@ -22,6 +22,8 @@ const DAY = 86_400;
 export interface ChainActivity {
   merchantId: number;
   industryId: number;
+  /** When the merchant was admitted, unix seconds. */
+  admittedAt: number;
   activeCards: number;
   /** Days of the baseline window in which the merchant was on the platform (0..baselineDays). */
   baselineDaysCovered: number;
@@ -122,6 +124,7 @@ export async function chainActivity(
     out.set(Number(m.merchant_id), {
       merchantId: Number(m.merchant_id),
       industryId: Number(m.industry_id),
+      admittedAt: admitted,
       activeCards: 0,
       baselineDaysCovered: Math.max(0, Math.min(windows.baselineDays, (recentFrom - Math.max(admitted, baselineFrom)) / DAY)),
       salesRecentCount: 0, salesBaselineCount: 0, salesRecentFen: 0n, salesBaselineFen: 0n,

@@ -8,6 +8,8 @@ import { RegistryFact } from "./ingest";
  */
 
 const DAY = 86_400;
+/** The complaint trend's prior window: the year before the recent one. */
+export const TREND_PRIOR_DAYS = 365;
 
 export interface DecayOptions {
   /** Half-life in days per decayed kind. */
@@ -20,6 +22,8 @@ export interface DecayOptions {
   litigationRoles: Record<string, number>;
   /** How much a case counts by its type, lower-case (a type not listed counts 1). */
   caseTypeWeights: Record<string, number>;
+  /** The complaint trend compares this many recent days with the TREND_PRIOR_DAYS before them. */
+  trendDays: number;
   /** A case at or over this amount counts `largeAmountFactor` times. */
   largeAmountFen: bigint;
   largeAmountFactor: number;
@@ -41,8 +45,15 @@ export interface RegistryListing {
   detail?: string;
 }
 
+/** Complaints and hotline tickets in the recent window and in the year before it, not decayed. */
+export interface ComplaintTrend {
+  recent: number;
+  prior: number;
+}
+
 export interface ExternalSummary {
   complaints: DecayedCount;
+  trend: ComplaintTrend;
   hotlineTickets: DecayedCount;
   litigation: DecayedCount;
   licenceChanges: DecayedCount;
@@ -51,7 +62,7 @@ export interface ExternalSummary {
 
 export function emptySummary(): ExternalSummary {
   const z = () => ({ count: 0, decayed: 0 });
-  return { complaints: z(), hotlineTickets: z(), litigation: z(), licenceChanges: z(), listings: [] };
+  return { complaints: z(), trend: { recent: 0, prior: 0 }, hotlineTickets: z(), litigation: z(), licenceChanges: z(), listings: [] };
 }
 
 export async function externalSignals(
@@ -104,6 +115,17 @@ export async function externalSignals(
     else if (r.k === "litigation") s.litigation = v;
     else s.licenceChanges = v;
   }
+
+  // Complaints and tickets, recent against the year before: a merchant's own trend, apart from its usual level.
+  const trendFrom = asOf - o.trendDays * DAY;
+  const trend = await db.query<{ merchant_id: string; recent: string; prior: string }>(
+    `SELECT merchant_id, count(*) FILTER (WHERE occurred_at > $2) AS recent, count(*) FILTER (WHERE occurred_at <= $2) AS prior
+     FROM risk_signals
+     WHERE kind IN ('complaint', 'hotline_ticket') AND occurred_at <= $1 AND occurred_at > $3 ${merchantIds ? "AND merchant_id = ANY($4::bigint[])" : ""}
+     GROUP BY merchant_id`,
+    [asOf, trendFrom, trendFrom - TREND_PRIOR_DAYS * DAY, ...(merchantIds ? [merchantIds] : [])],
+  );
+  for (const r of trend) get(Number(r.merchant_id)).trend = { recent: Number(r.recent), prior: Number(r.prior) };
 
   // A listing is in force when the merchant's latest record of that fact (by time, then record id) says listed.
   const listings = await db.query<{ merchant_id: string; fact: string; action: string; record_id: string; source: string; occurred_at: string; detail: string | null }>(

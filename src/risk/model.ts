@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { Db } from "../store/db";
 import { chainActivity, ChainActivity, ChainSignals, deriveChainSignals } from "./chainSignals";
-import { emptySummary, ExternalSummary, externalSignals } from "./externalSignals";
+import { emptySummary, ExternalSummary, externalSignals, TREND_PRIOR_DAYS } from "./externalSignals";
 import { REGISTRY_FACTS } from "./ingest";
 import { RISK_LEVELS, RiskLevel, levelRank, maxLevel } from "./levels";
 import { activeOverrides, RiskOverride } from "./overrides";
@@ -25,6 +25,7 @@ import modelV1Json from "./model-v1.json";
 /** The scored signals; the explanation names them this way. */
 export const MODEL_SIGNALS = [
   "complaints",
+  "complaint_trend",
   "hotline_tickets",
   "litigation",
   "licence_changes",
@@ -64,6 +65,8 @@ export const riskModelSchema = z.strictObject({
   lookbackHalfLives: positive,
   smoothingCards: nonNegative,
   refundRelatedFactor: nonNegative,
+  /** complaint_trend: complaints and tickets in this many days against the merchant's own rate in the year before. */
+  trend: z.strictObject({ recentDays: z.number().int().min(1), smoothing: positive, minPriorDays: z.number().int().min(1) }),
   litigation: z.strictObject({
     roles: z.record(z.string(), nonNegative),
     caseTypeWeights: z.record(z.string(), nonNegative),
@@ -164,6 +167,7 @@ export function scoreMerchant(model: RiskModel, f: MerchantFacts, asOf: number):
   // The chain's per-1,000 rates are recomputed with this industry's floor.
   const values: Record<ModelSignal, { value: number | null; detail?: ExplanationItem["detail"] }> = {
     complaints: { value: per1000(ext.complaints.decayed), detail: { count: ext.complaints.count, decayed: round(ext.complaints.decayed), ...size } },
+    complaint_trend: complaintTrend(model, f, asOf),
     hotline_tickets: { value: per1000(ext.hotlineTickets.decayed), detail: { count: ext.hotlineTickets.count, decayed: round(ext.hotlineTickets.decayed), ...size } },
     litigation: { value: ext.litigation.decayed, detail: { count: ext.litigation.count } },
     licence_changes: { value: ext.licenceChanges.decayed, detail: { count: ext.licenceChanges.count } },
@@ -220,6 +224,23 @@ export function scoreMerchant(model: RiskModel, f: MerchantFacts, asOf: number):
   return { merchantId: f.merchantId, industryId: f.industryId, level, computedLevel: computed, score: round(score), explanation, modelVersion: model.version, asOf };
 }
 
+/**
+ * Complaints and tickets in the recent window over the merchant's own rate in the year before, per window of the
+ * same length, smoothed by `trend.smoothing` complaints on both sides: 1 is as usual. A shop that always draws
+ * complaints is not trending; one whose complaints climb is. null without enough history.
+ */
+function complaintTrend(model: RiskModel, f: MerchantFacts, asOf: number): { value: number | null; detail?: ExplanationItem["detail"] } {
+  const recentFrom = asOf - model.trend.recentDays * 86_400;
+  const priorDays = Math.min(TREND_PRIOR_DAYS, (recentFrom - f.activity.admittedAt) / 86_400);
+  if (priorDays < model.trend.minPriorDays) return { value: null };
+  const { recent, prior } = f.external.trend;
+  const k = model.trend.smoothing;
+  return {
+    value: (recent + k) / ((prior * model.trend.recentDays) / priorDays + k),
+    detail: { recent, prior, recentDays: model.trend.recentDays, priorDays: round(priorDays) },
+  };
+}
+
 function nullable(x: number | null): number | null {
   return x === null ? null : round(x);
 }
@@ -242,6 +263,7 @@ export async function gatherFacts(db: Pick<Db, "query">, asOf: number, model: Ri
       caseTypeWeights: model.litigation.caseTypeWeights,
       largeAmountFen: BigInt(model.litigation.largeAmountFen),
       largeAmountFactor: model.litigation.largeAmountFactor,
+      trendDays: model.trend.recentDays,
     },
     ids,
   );

@@ -68,6 +68,8 @@ export function createIndexer(opts: IndexerOptions) {
   const targetLogs = opts.targetLogsPerRange ?? 5_000;
   const maxResponseBytes = opts.maxResponseBytes ?? 16 * 1024 * 1024;
   let range = Math.min(opts.initialRange ?? 2_000, maxRange);
+  /** After a refused (too large) range: no range longer than `span` blocks until block `until` is passed. */
+  let ceiling: { until: number; span: number } | null = null;
   /** The next range, read while the current one is written (catching up only). */
   let prefetch: { from: number; to: number; result: Promise<FetchedRange> } | null = null;
   let stopping = false;
@@ -164,6 +166,9 @@ export function createIndexer(opts: IndexerOptions) {
         // Aim at a quarter of the byte limit when the node said how large the answer was; halve otherwise.
         const next = err.bytes ? Math.floor((span * maxResponseBytes) / 4 / err.bytes) : Math.floor(span / 2);
         range = Math.max(1, Math.min(Math.floor(span / 2), next));
+        // The refused range may be sparse first and dense later: do not grow back past this size inside it, or
+        // the node would build the same oversized answer again.
+        ceiling = { until: Math.max(to, ceiling?.until ?? 0), span: Math.min(range, ceiling?.span ?? range) };
         logger.debug({ from, to, range, bytes: err.bytes }, "log range too large, splitting");
         return fetchRange(from, from + range - 1);
       }
@@ -186,6 +191,8 @@ export function createIndexer(opts: IndexerOptions) {
     // Grow the range when sparse, shrink when dense, to keep each answer about targetLogs.
     if (logs.length < targetLogs / 2) range = Math.min(maxRange, range * 2);
     else if (logs.length > targetLogs * 2) range = Math.max(1, Math.floor((range * targetLogs) / logs.length));
+    if (ceiling && to >= ceiling.until) ceiling = null;
+    if (ceiling) range = Math.min(range, ceiling.span);
     return { from, to, events, hdrs };
   }
 
