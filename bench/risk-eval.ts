@@ -31,6 +31,9 @@ export interface Evaluation {
   highRatingsJudged: number;
   trueHighRatings: number;
   falseHighRatingsFromHardRulesOnly: number;
+  /** Precision of the high ratings the score gave (hard-rule-only highs left out). */
+  precisionOfScoreHighs: number;
+  scoreHighRatingsJudged: number;
   precisionPerEscalation: number;
   escalationsJudged: number;
   precisionPerMerchant: number;
@@ -95,6 +98,8 @@ export function evaluate(truthList: MerchantTruth[], steps: { day: number; ratin
     highRatingsJudged: judged.length,
     trueHighRatings: trueHighs,
     falseHighRatingsFromHardRulesOnly: judged.filter((h) => h.ruleOnly && !isTrue(h)).length,
+    precisionOfScoreHighs: share(judged.filter((h) => !h.ruleOnly && isTrue(h)), judged.filter((h) => !h.ruleOnly)),
+    scoreHighRatingsJudged: judged.filter((h) => !h.ruleOnly).length,
     precisionPerEscalation: share(escalations.filter(isTrue), escalations),
     escalationsJudged: escalations.length,
     precisionPerMerchant: share([...byMerchant.values()].filter(Boolean), [...byMerchant.values()]),

@@ -140,6 +140,7 @@ async function main() {
       ["precision per escalation to high", `${round(e.precisionPerEscalation)}`, `${e.escalationsJudged} escalations`],
       ["precision per merchant rated high", `${round(e.precisionPerMerchant)}`, `${e.merchantsRatedHigh} merchants`],
       ["false highs from hard rules alone", String(e.falseHighRatingsFromHardRulesOnly), "registry listings of merchants that did not collapse"],
+      ["precision of highs the score gave", `${round(e.precisionOfScoreHighs)}`, `${e.scoreHighRatingsJudged} ratings (hard-rule-only highs left out)`],
       ["recall at medium or high", `${round(e.recallMediumOrHigh)}`, ""],
       ["recall: sudden / other collapses", `${round(e.recallSuddenCollapses)} / ${round(e.recallOtherCollapses)}`, ""],
       ["rate all merchants once", `${result.rateAllSeconds} s`, `${targets.rateAllSeconds.target} s: ${targets.rateAllSeconds.met ? "ok" : "MISSED"} (${rated} merchants)`],
