@@ -23,17 +23,25 @@
  *   for a while (a missed annual report), a few listed as dishonest debtors; licence changes and ordinary
  *   litigation at a base rate.
  *
- * About 7% collapse (industry rates differ), at a day drawn over the 18 months and the 3 months after them (so
- *   the end of the period has merchants on their way down too). Before a collapse, over a lead time of 60-180 days,
- *   each collapsing merchant shows its own random mix of behaviours, each with a probability and a random strength
- *   that builds up over the first half or more of the lead and then stays: a cash grab (more sales and renewals), service falling off (fewer lessons
- *   confirmed), or instead pressing customers to confirm lessons early and paying out at once (drain), refund
- *   requests and disputes piling up, more complaints and tickets (more of them about refunds), litigation by
- *   staff and landlords, abnormal-operation or dishonest-debtor listings, licence changes. 15% are "sudden"
- *   collapses: a lead of 20-60 days and weak signals, which a warning 30 days ahead can rarely catch. No signal is exclusive to collapsing merchants: every behaviour
- *   also occurs among healthy ones (promotions, complaint-prone shops, strugglers, listings), and about one
- *   collapse in ten shows almost nothing. The collapse day and the merchant's fate are never written anywhere
- *   the model reads before the collapse; after it the merchant is frozen and its cards refunded.
+ * About 6% collapse in the period (industry rates differ: education and fitness most), at a day drawn over the
+ *   18 months and the 3 months after them (so the end of the period has merchants on their way down too). Before
+ *   a collapse, over a lead time of 60-180 days, each collapsing merchant shows its own random mix of behaviours,
+ *   each with a probability (0.25-0.75) and a random strength, building up over the first half or more of the
+ *   lead and then staying: a cash grab (more sales and renewals); service falling off (fewer lessons confirmed)
+ *   or instead pressing customers to confirm lessons early and paying out at once (drain); refund requests and
+ *   disputes piling up; more complaints and tickets, more of them about refunds; litigation by staff and
+ *   landlords; abnormal-operation (30%) or dishonest-debtor (10%) listings; licence changes. 15% are "sudden"
+ *   collapses: a lead of 20-60 days and weak signals, which a warning 30 days ahead can rarely catch. No signal
+ *   is exclusive to collapsing merchants: every behaviour also occurs among healthy ones (promotions,
+ *   complaint-prone shops, strugglers, listings, litigation), and counts are small (a median merchant sells 5
+ *   cards a month), so Poisson noise blurs them. The collapse day and the merchant's fate are never written
+ *   anywhere the model reads before the collapse; after it the merchant is frozen and its cards refunded.
+ *
+ * History of this generator, for honesty: its first version started every merchant with no cards on day 0
+ *   (consumption then grew for a year everywhere, a bias), and its collapse signals built up linearly to the
+ *   collapse day, so little showed 30-90 days before; after the first seed-A runs it got the pre-period history,
+ *   signals that build up over part of the lead, 15% instead of 20% sudden collapses and somewhat stronger
+ *   pre-collapse behaviour. Seed B was not run until the model was tuned.
  *
  * Rows are written the way the projector writes them (ledger rows with the events' args, merchants, cards,
  * refunds, payouts, disputes), plus risk_signals rows as the importer stores them.

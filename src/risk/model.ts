@@ -251,7 +251,6 @@ function nullable(x: number | null): number | null {
  */
 export async function gatherFacts(db: Pick<Db, "query">, asOf: number, model: RiskModel = MODEL_V1, merchantIds?: number[]): Promise<MerchantFacts[]> {
   const activity = await chainActivity(db, asOf, model.windows, merchantIds);
-  const ids = merchantIds ?? undefined;
   const external = await externalSignals(
     db,
     asOf,
@@ -265,9 +264,9 @@ export async function gatherFacts(db: Pick<Db, "query">, asOf: number, model: Ri
       largeAmountFactor: model.litigation.largeAmountFactor,
       trendDays: model.trend.recentDays,
     },
-    ids,
+    merchantIds,
   );
-  const overrides = await activeOverrides(db, asOf, ids);
+  const overrides = await activeOverrides(db, asOf, merchantIds);
   const out: MerchantFacts[] = [];
   for (const [id, a] of activity) {
     const im = industryModelOf(model, a.industryId);

@@ -19,6 +19,9 @@ function testModel(): RiskModel {
   m.default.signals.complaints = { weight: 0.1, threshold: 2, cap: 30 };
   m.default.signals.hotline_tickets = { weight: 0.2, threshold: 1, cap: 30 };
   m.default.signals.litigation = { weight: 1, threshold: 0, cap: 5 };
+  m.default.signals.complaint_trend = { weight: 0, threshold: 0, cap: 1 }; // its own tests turn it on
+  m.trend = { recentDays: 90, smoothing: 2, minPriorDays: 90 };
+  m.litigation = { roles: { defendant: 1, third_party: 0.25, plaintiff: 0 }, caseTypeWeights: { labour: 1.5, contract: 1 }, largeAmountFen: "10000000", largeAmountFactor: 1.5 };
   m.industries = { "1": { signals: { complaints: { weight: 0.5 } }, levels: { high: 1.5 } } };
   return m;
 }
