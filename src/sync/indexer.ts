@@ -21,8 +21,8 @@ export interface IndexerOptions {
   /** Aim for about this many logs per range (bounds memory: at most two ranges are held at a time). */
   targetLogsPerRange?: number;
   /**
-   * Largest eth_getLogs answer read (default 16 MiB, ~25,000 small logs); a larger one is refused unread and its
-   * range split, so a burst of events after a sparse stretch cannot blow up memory.
+   * Largest eth_getLogs answer read for a range of several blocks (default 16 MiB, ~24,000 small logs); a larger one
+   * is refused unread and its range split, so a burst of events after a sparse stretch cannot blow up memory.
    */
   maxResponseBytes?: number;
   /** Fired after each committed batch. */
@@ -158,7 +158,8 @@ export function createIndexer(opts: IndexerOptions) {
       logs = await rpc.send<RawLog[]>(
         "eth_getLogs",
         [{ address: [contracts.escrow, contracts.registry], fromBlock: "0x" + from.toString(16), toBlock: "0x" + to.toString(16) }],
-        { maxResponseBytes },
+        // One block cannot be split: it is read whatever its size.
+        { maxResponseBytes: to > from ? maxResponseBytes : undefined },
       );
     } catch (err) {
       if (err instanceof RangeTooLargeError && to > from) {

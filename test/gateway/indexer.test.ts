@@ -115,6 +115,24 @@ for (const engine of engines()) {
       expect(await dumpIndex(resumed)).to.deep.equal(await dumpIndex(clean));
     });
 
+    it("splits ranges whose answer is over the byte limit, reading them in parts, and ends with the same index", async () => {
+      const clean = await open();
+      const a = indexerFor(clean);
+      await a.start();
+      await a.syncTo();
+      await a.stop();
+
+      // ~3 logs' worth of bytes: every range of several blocks with more is refused unread and split.
+      const capped = await open();
+      let batches = 0;
+      const b = indexerFor(capped, { maxResponseBytes: 2_000, onBatch: () => batches++ });
+      await b.start();
+      await b.syncTo();
+      await b.stop();
+      expect(batches).to.be.greaterThan(10); // one range holds the whole chain without the limit
+      expect(await dumpIndex(capped)).to.deep.equal(await dumpIndex(clean));
+    });
+
     it("undoes a reorg back to the common ancestor", async () => {
       const db = await open();
       const idx = indexerFor(db);
