@@ -42,6 +42,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
+import { fork } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { Session } from "node:inspector";
 import { Client } from "pg";
@@ -75,6 +76,11 @@ const DURATION_S = env("BENCH_DURATION_S", 20);
 const CHUNK = env("BENCH_CHUNK", 100_000);
 const DATABASE_URL = process.env.BENCH_DATABASE_URL || undefined;
 const CLIENT = (process.env.BENCH_CLIENT ?? "http") as "http" | "raw";
+/**
+ * PostgreSQL: the gateway runs as a separate process tree (src/cluster.ts) with this many read workers
+ * (GATEWAY_WORKERS); 0 runs it inside this process as one gateway (PGlite always does: it lives in one process).
+ */
+const GATEWAY_WORKERS = process.env.BENCH_GATEWAY_WORKERS === undefined || process.env.BENCH_GATEWAY_WORKERS === "" ? 2 : Number(process.env.BENCH_GATEWAY_WORKERS);
 /** A directory to write a CPU profile of the gateway's thread per route to (for finding per-request costs). */
 const PROFILE_DIR = process.env.BENCH_PROFILE || undefined;
 const ENGINES = (process.env.BENCH_ENGINES ?? (DATABASE_URL ? "postgres,pglite" : "pglite"))
@@ -404,6 +410,10 @@ interface RouteStats {
   loadAverage?: number;
   /** CPU time of this whole process (gateway thread, load-generator thread, pg client) per request; not the database server's. */
   processCpuMsPerRequest?: number;
+  /** Gateway in separate processes: their CPU time (primary and read workers, from /proc) per request. */
+  gatewayCpuMsPerRequest?: number;
+  /** Gateway in separate processes: this process's (the load generator's) CPU time per request. */
+  loadGeneratorCpuMsPerRequest?: number;
   /** SQL statements the gateway sent per request while measuring (the indexer's and queue's few polls included). */
   dbStatementsPerRequest?: number;
   /** The statements sent most while measuring, with their counts. */
@@ -511,6 +521,77 @@ async function calibrate(): Promise<RouteStats> {
   }
 }
 
+/** CPU time (user + system, ms) of these processes so far, from /proc (0 for one that is gone). */
+function cpuMsOf(pids: number[]): number {
+  const tick = 1000 / 100; // USER_HZ is 100 on Linux
+  let ms = 0;
+  for (const pid of pids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ms += (Number(f[11]) + Number(f[12])) * tick; // utime, stime
+    } catch {
+      /* exited */
+    }
+  }
+  return ms;
+}
+
+/** The children of `pid` (the cluster's workers), from /proc. */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) out.push(Number(d));
+    } catch {
+      /* exited */
+    }
+  }
+  return out;
+}
+
+/**
+ * The gateway as a separate process tree, as it is deployed with GATEWAY_WORKERS: src/cluster.ts with the
+ * configuration in its environment (the bench's database, the small real chain, port 0, logs off).
+ */
+async function startGatewayProcess(rpcUrl: string, databaseUrl: string, deployment: unknown, workers: number) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "custody-bench-api-gw-"));
+  const deploymentFile = path.join(dir, "deployment.json");
+  fs.writeFileSync(deploymentFile, JSON.stringify(deployment));
+  const child = fork(path.join(__dirname, "..", "src", "cluster.ts"), [], {
+    execArgv: ["-r", require.resolve("ts-node/register/transpile-only")],
+    env: {
+      ...process.env, CHAIN_RPC_URL: rpcUrl, DATABASE_URL: databaseUrl, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent",
+      DATA_DIR: dir, DEPLOYMENT_FILE: deploymentFile, KEYSTORE_DIR: path.join(dir, "keystores"), GATEWAY_WORKERS: String(workers),
+    },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.on("message", (m: { listening?: number }) => { if (m?.listening) resolve(m.listening); });
+      child.once("exit", (code) => reject(new Error(`the gateway process exited with code ${code} while starting`)));
+      setTimeout(() => reject(new Error("the gateway process did not start within 180 s")), 180_000).unref();
+    });
+    let pids = [child.pid!, ...childrenOf(child.pid!)];
+    return { port, stop, pids: () => (pids.length > 1 ? pids : (pids = [child.pid!, ...childrenOf(child.pid!)])) };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
 /** The store as the gateway sees it, counting the statements it sends. */
 function countStatements(db: Db): { db: Db; count: () => number; top: (since: Map<string, number>) => Record<string, number>; snapshot: () => Map<string, number> } {
   let n = 0;
@@ -558,6 +639,7 @@ const ROUTES = {
 async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, district: Awaited<ReturnType<typeof deployDistrict>>): Promise<EngineResult> {
   let db: Db;
   let database: string;
+  let databaseUrl: string | undefined;
   const engineCleanups: (() => Promise<void>)[] = [];
   try {
     if (engine === "postgres") {
@@ -580,7 +662,8 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
       const u = new URL(DATABASE_URL);
       u.pathname = "/" + name;
       database = `PostgreSQL server ${u.host}, fresh database ${name}`;
-      db = await openDb({ databaseUrl: u.toString() });
+      databaseUrl = u.toString();
+      db = await openDb({ databaseUrl });
     } else {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "custody-bench-api-"));
       engineCleanups.push(onCleanup(`remove ${dir}`, async () => { fs.rmSync(dir, { recursive: true, force: true }); log(`removed ${dir}`); }));
@@ -598,11 +681,22 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
     const keys = createKeyRing({ dir: "/nonexistent", provider: p });
     const config = loadConfig({ CHAIN_RPC_URL: node.url, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent", DATA_DIR: path.join(os.tmpdir(), "custody-bench-api-unused") });
     const counted = countStatements(db);
-    const gw: Gateway = await createGateway(config, createLogger("silent"), { db: counted.db, deployment: district.deployment, keys });
-    engineCleanups.push(onCleanup(`stop ${engine} gateway`, async () => { await gw.stop(); }));
-    const { port } = await gw.start();
-    for (let i = 0; i < 200 && gw.services.indexer.status.lag !== 0; i++) await sleep(50);
-    log(`gateway on 127.0.0.1:${port}; indexer at block ${gw.services.indexer.status.indexedBlock} of the real chain`);
+    const separate = engine === "postgres" && GATEWAY_WORKERS > 0 ? { workers: GATEWAY_WORKERS, url: databaseUrl! } : null;
+    let port: number;
+    let gatewayPids: () => number[] = () => [process.pid];
+    if (separate) {
+      const child = await startGatewayProcess(node.url, separate.url, district.deployment, separate.workers);
+      engineCleanups.push(onCleanup(`stop ${engine} gateway process`, child.stop));
+      port = child.port;
+      gatewayPids = child.pids;
+      log(`gateway on 127.0.0.1:${port}: a separate process (indexer, queue, signing, writes) and ${separate.workers} read workers (node:cluster, GATEWAY_WORKERS=${separate.workers})`);
+    } else {
+      const gw: Gateway = await createGateway(config, createLogger("silent"), { db: counted.db, deployment: district.deployment, keys });
+      engineCleanups.push(onCleanup(`stop ${engine} gateway`, async () => { await gw.stop(); }));
+      port = (await gw.start()).port;
+      for (let i = 0; i < 200 && gw.services.indexer.status.lag !== 0; i++) await sleep(50);
+      log(`gateway on 127.0.0.1:${port} in this process; indexer at block ${gw.services.indexer.status.indexedBlock} of the real chain`);
+    }
 
     // keys: the auditor, and consumers for CONSUMER_KEYS holders (their cards are route A's cards)
     const auditor = (await issueApiKey(db, { role: "auditor", subject: null, label: "bench auditor" })).key;
@@ -653,11 +747,20 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
       log(`${engine} ${name}: ${label}; ${WARMUP_S} s warm-up + ${DURATION_S} s at ${CONCURRENCY} in flight`);
       let statementsAtStart = 0;
       let sqlAtStart = new Map<string, number>();
-      const t = setTimeout(() => { statementsAtStart = counted.count(); sqlAtStart = counted.snapshot(); }, WARMUP_S * 1000);
-      const r = await drive(port, lists[name], { profileAs: PROFILE_DIR ? `${engine}-${name}` : undefined, warmupS: WARMUP_S, durationS: DURATION_S });
+      let gatewayCpuAtStart = 0;
+      const t = setTimeout(() => { statementsAtStart = counted.count(); sqlAtStart = counted.snapshot(); gatewayCpuAtStart = cpuMsOf(gatewayPids()); }, WARMUP_S * 1000);
+      const r = await drive(port, lists[name], { profileAs: PROFILE_DIR && !separate ? `${engine}-${name}` : undefined, warmupS: WARMUP_S, durationS: DURATION_S });
       clearTimeout(t);
-      r.stats.dbStatementsPerRequest = r2((counted.count() - statementsAtStart) / Math.max(1, r.stats.requests));
-      r.stats.topStatements = counted.top(sqlAtStart);
+      if (separate) {
+        // this process only drives the load; the gateway's CPU is its processes' (primary and workers), from /proc
+        r.stats.gatewayCpuMsPerRequest = Math.round(((cpuMsOf(gatewayPids()) - gatewayCpuAtStart) / Math.max(1, r.stats.requests)) * 1000) / 1000;
+        r.stats.loadGeneratorCpuMsPerRequest = r.stats.processCpuMsPerRequest;
+        delete r.stats.processCpuMsPerRequest;
+        delete r.stats.gatewayThreadBusy;
+      } else {
+        r.stats.dbStatementsPerRequest = r2((counted.count() - statementsAtStart) / Math.max(1, r.stats.requests));
+        r.stats.topStatements = counted.top(sqlAtStart);
+      }
       r.stats.loadAverage = r2(os.loadavg()[0]);
       routes[name] = r.stats;
       all.push(r.lat);
@@ -665,7 +768,10 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
       totalErrors += r.stats.errors;
       totalBytes += r.stats.kbPerResponse * 1024 * r.stats.requests;
       for (const [k, v] of Object.entries(r.stats.statuses)) totalStatuses[k] = (totalStatuses[k] ?? 0) + v;
-      log(`  ${fmt(r.stats.requestsPerSecond)} req/s, p50 ${r.stats.p50Ms} ms, p99 ${r.stats.p99Ms} ms, errors ${r.stats.errors}, ${r.stats.dbStatementsPerRequest} SQL statements/request, gateway thread busy ${r.stats.gatewayThreadBusy}, process CPU ${r.stats.processCpuMsPerRequest} ms/request, load average ${os.loadavg()[0].toFixed(1)}`
+      log(`  ${fmt(r.stats.requestsPerSecond)} req/s, p50 ${r.stats.p50Ms} ms, p99 ${r.stats.p99Ms} ms, errors ${r.stats.errors}, `
+        + (separate ? `gateway processes' CPU ${r.stats.gatewayCpuMsPerRequest} ms/request, load generator's ${r.stats.loadGeneratorCpuMsPerRequest} ms/request`
+          : `${r.stats.dbStatementsPerRequest} SQL statements/request, gateway thread busy ${r.stats.gatewayThreadBusy}, process CPU ${r.stats.processCpuMsPerRequest} ms/request`)
+        + `, load average ${os.loadavg()[0].toFixed(1)}`
         + (r.errorSamples.length ? ` e.g. ${JSON.stringify(r.errorSamples)}` : ""));
     }
     const merged = new Float64Array(all.reduce((n, a) => n + a.length, 0));
@@ -729,7 +835,7 @@ async function main() {
     engine: r.engine, database: r.database, loadSeconds: r.loadSeconds, targetsMet: r.met,
     routes: Object.fromEntries(Object.entries(r.routes).map(([k, s]) => [k, {
       requestsPerSecond: s.requestsPerSecond, p50Ms: s.p50Ms, p99Ms: s.p99Ms, errors: s.errors,
-      meanMs: s.meanMs, maxMs: s.maxMs, requests: s.requests, dbStatementsPerRequest: s.dbStatementsPerRequest, topStatements: s.topStatements, gatewayThreadBusy: s.gatewayThreadBusy, processCpuMsPerRequest: s.processCpuMsPerRequest, loadAverage: s.loadAverage, seconds: s.seconds, kbPerResponse: s.kbPerResponse, statuses: s.statuses,
+      meanMs: s.meanMs, maxMs: s.maxMs, requests: s.requests, dbStatementsPerRequest: s.dbStatementsPerRequest, topStatements: s.topStatements, gatewayThreadBusy: s.gatewayThreadBusy, processCpuMsPerRequest: s.processCpuMsPerRequest, gatewayCpuMsPerRequest: s.gatewayCpuMsPerRequest, loadGeneratorCpuMsPerRequest: s.loadGeneratorCpuMsPerRequest, loadAverage: s.loadAverage, seconds: s.seconds, kbPerResponse: s.kbPerResponse, statuses: s.statuses,
     }])),
     plans: r.plans,
   });

@@ -11,7 +11,8 @@
  */
 import fs from "node:fs";
 import { deriveChainSignals, ChainActivity } from "../src/risk/chainSignals";
-import { industryModelOf, loadRiskModel, MerchantFacts, MODEL_SIGNALS, MODEL_V1, RiskModel, scoreMerchant } from "../src/risk/model";
+import { industryModelOf, loadRiskModel, MerchantFacts, MODEL_SIGNALS, MODEL_V1, RiskModel, scoreLevelOf, scoreMerchant } from "../src/risk/model";
+import { RiskLevel } from "../src/risk/levels";
 import { HISTORY, MerchantTruth } from "./risk-city";
 import { evaluate, StepRating } from "./risk-eval";
 
@@ -33,13 +34,17 @@ function load(file: string) {
 }
 
 function run(model: RiskModel, data: ReturnType<typeof load>) {
+  // the hold needs each merchant's previous score level: carried through the replay here, as the database does
+  const previous = new Map<number, { scoreLevel: RiskLevel; computedAt: number }>();
   const steps = data.steps.map((s) => ({
     day: s.day,
     ratings: s.facts.map((f): StepRating => {
       const im = industryModelOf(model, f.industryId);
       const chain = deriveChainSignals(f.activity as ChainActivity, { ...model.windows, sizeFloorCards: im.sizeFloorCards, smoothingCards: model.smoothingCards });
-      const r = scoreMerchant(model, { ...f, chain }, s.asOf);
-      return { merchantId: r.merchantId, level: r.level, ruleOnly: r.computedLevel === "high" && r.score < im.levels.high };
+      const r = scoreMerchant(model, { ...f, chain, previous: previous.get(f.merchantId) }, s.asOf);
+      const scoreLevel = scoreLevelOf(model, r);
+      previous.set(f.merchantId, { scoreLevel, computedAt: s.asOf });
+      return { merchantId: r.merchantId, level: r.level, ruleOnly: r.computedLevel === "high" && scoreLevel !== "high" };
     }),
   }));
   return evaluate(data.truth, steps, FIRST_DAY);
@@ -63,6 +68,8 @@ function main() {
     { name: "sizeFloorCards", get: (m) => m.default.sizeFloorCards, set: (m, v) => (m.default.sizeFloorCards = Math.max(1, Math.round(v))) },
     { name: "smoothingCards", get: (m) => m.smoothingCards, set: (m, v) => (m.smoothingCards = v) },
     { name: "trend.smoothing", get: (m) => m.trend.smoothing, set: (m, v) => (m.trend.smoothing = Math.max(v, 0.1)) },
+    { name: "hold.high", get: (m) => m.hold?.high ?? 1, set: (m, v) => (m.hold = { high: Math.min(1, v), medium: m.hold?.medium ?? 1 }) },
+    { name: "hold.medium", get: (m) => m.hold?.medium ?? 1, set: (m, v) => (m.hold = { medium: Math.min(1, v), high: m.hold?.high ?? 1 }) },
   ];
   // each industry's own bar for high
   for (const id of ["1", "2", "3", "4", "5", "6", "7"]) {

@@ -24,7 +24,7 @@ import os from "node:os";
 import path from "node:path";
 import { openDb } from "../src/store/db";
 import { migrate } from "../src/store/migrations";
-import { gatherFacts, industryModelOf, loadRiskModel, MerchantRating, MODEL_V1, rateMerchants, RiskModel } from "../src/risk/model";
+import { gatherFacts, loadRiskModel, MerchantRating, MODEL_V1, rateMerchants, RiskModel, scoreLevelOf } from "../src/risk/model";
 import { recordRatings } from "../src/risk/ratings";
 import { HISTORY, loadCity, SIM_DAYS, timeOf } from "./risk-city";
 import { evaluate, StepRating, WARN_MAX, WARN_MIN } from "./risk-eval";
@@ -165,7 +165,7 @@ async function main() {
 
 /** High only because of a hard rule: the score alone was below the industry's high threshold. */
 export function ruleOnly(model: RiskModel, r: MerchantRating): boolean {
-  return r.computedLevel === "high" && r.score < industryModelOf(model, r.industryId).levels.high;
+  return r.computedLevel === "high" && scoreLevelOf(model, r) !== "high";
 }
 
 main().catch((err) => {

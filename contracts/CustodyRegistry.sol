@@ -23,6 +23,7 @@ contract CustodyRegistry is ICustodyRegistry, AccessControl {
                                      CONSTRUCTOR
     //////////////////////////////////////////////////////////////////////////*/
 
+    /// @notice Deploys the registry with its first roles and the district's default policy.
     /// @param admin Grants and revokes roles (a governance account of the consortium).
     /// @param platformRegulator The market regulation bureau's account.
     /// @param initialPolicy The district's default policy ("1").

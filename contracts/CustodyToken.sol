@@ -7,10 +7,13 @@ import { ICustodyToken } from "./interfaces/ICustodyToken.sol";
 /// @title CustodyToken
 /// @notice A custodian bank's deposit token, 1 unit = 1 fen; see {ICustodyToken}.
 contract CustodyToken is ERC20, ICustodyToken {
+    // These names are the ABI getters ICustodyToken.bank() and escrow(), which PrepaidEscrow.addBank checks.
+    // solhint-disable immutable-vars-naming
     /// @inheritdoc ICustodyToken
     address public immutable override bank;
     /// @inheritdoc ICustodyToken
     address public immutable override escrow;
+    // solhint-enable immutable-vars-naming
 
     constructor(string memory name_, string memory symbol_, address bank_, address escrow_) ERC20(name_, symbol_) {
         if (bank_ == address(0) || escrow_ == address(0)) revert CustodyToken_ZeroAddress();

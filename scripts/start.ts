@@ -12,7 +12,7 @@ import { JsonRpcProvider, Network, NonceManager, Wallet, ethers } from "ethers";
 import { loadConfig, ConfigError, Config } from "../src/config";
 import { createLogger } from "../src/logger";
 import { startAnvil, AnvilNode } from "../src/chain/anvil";
-import { bootstrapDistrict, Deployment } from "../src/chain/bootstrap";
+import { bootstrapDistrict, Deployment, ensureEnforcementAnchor } from "../src/chain/bootstrap";
 import { writeKeystore } from "../src/chain/signers";
 import { createGateway } from "../src/gateway";
 import { issueApiKey, Role } from "../src/api/auth";
@@ -60,6 +60,22 @@ async function deployLocal(config: Config, provider: JsonRpcProvider, password: 
   return deployment;
 }
 
+/** A deployment recorded before the enforcement anchor existed: the bureau's key deploys it now and the record is updated. */
+async function addEnforcementAnchor(config: Config, provider: JsonRpcProvider, deployment: Deployment, password: string, log: ReturnType<typeof createLogger>) {
+  const partiesFile = path.join(config.dataDir, "parties.json");
+  const bureau: string | undefined = fs.existsSync(partiesFile) ? JSON.parse(fs.readFileSync(partiesFile, "utf8"))["platform-regulator"] : undefined;
+  const file = bureau && path.join(config.keystoreDir, `${bureau.toLowerCase()}.json`);
+  if (!file || !fs.existsSync(file)) {
+    log.warn("the deployment has no enforcement anchor and no platform regulator's keystore is here to deploy one: enforcement entries will not be anchored");
+    return deployment;
+  }
+  const wallet = (await Wallet.fromEncryptedJson(fs.readFileSync(file, "utf8"), password)).connect(provider);
+  const out = await ensureEnforcementAnchor(deployment, new NonceManager(wallet));
+  fs.writeFileSync(config.deploymentFile, JSON.stringify(out.deployment, null, 2));
+  log.info({ enforcementAnchor: out.deployment.enforcementAnchor }, "deployed the enforcement anchor for a deployment recorded before it existed");
+  return out.deployment;
+}
+
 async function main() {
   let config: Config;
   try {
@@ -76,7 +92,7 @@ async function main() {
   let anvil: AnvilNode | null = null;
   if (!config.CHAIN_RPC_URL) {
     fs.mkdirSync(path.join(config.dataDir, "chain"), { recursive: true });
-    const port = Number(process.env.CHAIN_PORT ?? 8545);
+    const port = config.CHAIN_PORT;
     anvil = await startAnvil({
       port, blockTime: 1, stateFile: path.join(config.dataDir, "chain", "state.json"), stateInterval: 5,
       logFile: path.join(config.dataDir, "chain", "anvil.log"),
@@ -90,12 +106,18 @@ async function main() {
   let deployment: Deployment | null = null;
   if (fs.existsSync(config.deploymentFile)) {
     deployment = JSON.parse(fs.readFileSync(config.deploymentFile, "utf8")) as Deployment;
-    const code = await provider.getCode(deployment.escrow);
-    const ok = code !== "0x" && (await PrepaidEscrow__factory.connect(deployment.escrow, provider).registry().catch(() => "")).toLowerCase() === deployment.registry.toLowerCase();
+    // The record is trusted only if this chain has that code: same chain id, contracts at both addresses, the escrow
+    // wired to the registry, each bank's token present.
+    const chainId = Number((await provider.getNetwork()).chainId);
+    const hasCode = async (a: string) => (await provider.getCode(a)) !== "0x";
+    const ok = chainId === deployment.chainId && (await hasCode(deployment.escrow)) && (await hasCode(deployment.registry))
+      && (await PrepaidEscrow__factory.connect(deployment.escrow, provider).registry().catch(() => "")).toLowerCase() === deployment.registry.toLowerCase()
+      && (await Promise.all(deployment.banks.map((b) => hasCode(b.token)))).every(Boolean);
     if (!ok) {
       throw new Error(`${config.deploymentFile} names contracts the chain at ${config.CHAIN_RPC_URL[0]} does not have; remove ./data to start afresh, or point CHAIN_RPC_URL at the right chain`);
     }
     log.info({ escrow: deployment.escrow }, "reusing the recorded deployment");
+    if (!deployment.enforcementAnchor) deployment = await addEnforcementAnchor(config, provider, deployment, password, log);
   } else if (anvil) {
     deployment = await deployLocal(config, provider, password, log);
   } else {
@@ -103,6 +125,9 @@ async function main() {
   }
   provider.destroy();
 
+  // Tells the operator CLI that a gateway holds the embedded database (PGlite takes one process at a time).
+  const pidFile = path.join(config.dataDir, "gateway.pid");
+  if (!config.DATABASE_URL) fs.writeFileSync(pidFile, String(process.pid));
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: path.join(config.dataDir, "pglite") });
   await migrate(db);
   const keysFile = path.join(config.dataDir, "api-keys.txt");
@@ -134,11 +159,12 @@ async function main() {
   const lines = [
     "",
     "  Prepaid-card custody platform is running.",
-    `  API:         ${base}/v1   (docs ${base}/docs, OpenAPI ${base}/openapi.json)`,
-    `  Health:      ${base}/health`,
+    `  Console:     ${base}/`,
+    `  API docs:    ${base}/docs   (OpenAPI ${base}/openapi.json; the API under ${base}/v1)`,
+    `  Health:      ${base}/health   (Prometheus metrics ${base}/metrics)`,
     `  Chain:       ${config.CHAIN_RPC_URL.join(", ")} (chain ${deployment.chainId}), escrow ${deployment.escrow}`,
     `  Keystores:   ${config.keystoreDir}` + (process.env.KEYSTORE_PASSWORD && fs.existsSync(passwordFile(config)) ? ` (password in ${passwordFile(config)})` : ""),
-    `  API keys:    ${keysFile}`,
+    `  API keys:    ${keysFile}   (sign in to the console with one of them)`,
   ];
   if (newKeys) lines.push("", "  New API keys (shown once; also saved in the file above):", ...newKeys.trim().split("\n").map((l) => "    " + l));
   lines.push("", "  Ctrl-C stops everything cleanly.", "");
@@ -155,6 +181,7 @@ async function main() {
       await gateway.stop();
       await db.close();
     } finally {
+      fs.rmSync(pidFile, { force: true });
       await anvil?.stop();
       log.info("stopped");
       process.exit(0);

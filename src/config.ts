@@ -15,6 +15,8 @@ const schema = z.object({
   HOST: z.string().min(1).default("127.0.0.1"),
   DATA_DIR: z.string().min(1).default("./data"),
   CHAIN_RPC_URL: urlList.optional(),
+  /** With no CHAIN_RPC_URL, `npm start` runs a local Anvil node on this loopback port. */
+  CHAIN_PORT: z.coerce.number().int().min(1).max(65535).default(8545),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   /** Blocks behind the head treated as final: 0 on a BFT chain (QBFT/IBFT), more on a probabilistic one. */
   CONFIRMATIONS: z.coerce.number().int().min(0).max(1000).default(0),
@@ -26,9 +28,24 @@ const schema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   POLL_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
   BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/, "like 1mb or 512kb").default("1mb"),
+  /** Read workers sharing PORT (src/cluster.ts); > 1 needs DATABASE_URL. 1: one process serves everything. */
+  GATEWAY_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   /** Batched consumptions go on chain at least this often. */
   BATCH_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
   BATCH_MAX_VOUCHERS: z.coerce.number().int().min(1).max(2000).default(500),
+  /** Rate every merchant's risk this often (ms); 0: only on POST /v1/risk/rate. */
+  RISK_RATE_INTERVAL_MS: z.coerce.number().int().min(0).max(7 * 86_400_000).default(0),
+  /** How often rated levels not yet on chain are pushed through the risk oracle (ms). */
+  RISK_PUSH_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(5_000),
+  /** The risk oracle's account (its keystore in KEYSTORE_DIR); default: the local platform's "risk-oracle" party. */
+  RISK_ORACLE_ADDRESS: z.string().regex(/^0x[0-9a-fA-F]{40}$/, "an address: 0x and 40 hex digits").optional(),
+  /** Alerts (a merchant's risk level rose) are POSTed here as JSON, retried with back-off until a 2xx. */
+  RISK_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** Signs each webhook body: X-Signature: sha256=HMAC(secret, body). */
+  RISK_WEBHOOK_SECRET: z.string().min(16, "at least 16 characters").optional(),
+  /** First webhook retry after this many ms, doubling up to RISK_WEBHOOK_MAX_BACKOFF_MS. */
+  RISK_WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(1_000),
+  RISK_WEBHOOK_MAX_BACKOFF_MS: z.coerce.number().int().min(10).max(86_400_000).default(600_000),
 });
 
 export type Config = z.infer<typeof schema> & {

@@ -5,6 +5,7 @@ import { FailoverProvider } from "./chain/provider";
 import { Logger } from "pino";
 import { Config } from "./config";
 import { createApp, AppOptions } from "./api/app";
+import { createMetrics } from "./api/metrics";
 import { Deployment } from "./chain/bootstrap";
 import { createRpc } from "./chain/rpc";
 import { createKeyRing, KeyRing } from "./chain/signers";
@@ -14,6 +15,7 @@ import { Services } from "./services/context";
 import { Db, openDb } from "./store/db";
 import { migrate } from "./store/migrations";
 import { createIndexer } from "./sync/indexer";
+import { createRiskRuntime, riskOracleAccount } from "./risk/runtime";
 import { CustodyRegistry__factory, PrepaidEscrow__factory } from "../typechain-types";
 
 export function readDeployment(file: string): Deployment {
@@ -38,8 +40,10 @@ export async function createGateway(
   const db = overrides.db ?? (await openDb({ databaseUrl: config.DATABASE_URL, dataDir: `${config.dataDir}/pglite` }));
   const applied = await migrate(db);
   if (applied.length) logger.info({ applied, engine: db.engine }, "database migrated");
+  const metrics = createMetrics();
   const rpc = createRpc({
     urls,
+    onError: metrics.rpcError,
     onFailover: (from, to, reason) => logger.warn({ from, to, reason }, "RPC fail-over"),
   });
   const network = Network.from(deployment.chainId);
@@ -52,16 +56,23 @@ export async function createGateway(
     confirmations: config.CONFIRMATIONS, logger: logger.child({ part: "indexer" }), pollIntervalMs: config.POLL_INTERVAL_MS,
   });
   const queue = createConsumptionQueue({
-    db, escrow, provider, keys, chainId: deployment.chainId, logger: logger.child({ part: "queue" }),
+    db, escrow, provider, rpc, keys, chainId: deployment.chainId, logger: logger.child({ part: "queue" }),
     intervalMs: config.BATCH_INTERVAL_MS, maxPerTx: config.BATCH_MAX_VOUCHERS,
   });
   const services: Services = { db, rpc, provider, escrow, registry, deployment, chainId: deployment.chainId, keys, indexer, queue, logger };
-  const app = createApp(services, { bodyLimit: config.BODY_LIMIT, ...overrides.app });
+  services.risk = createRiskRuntime(services, {
+    rateIntervalMs: config.RISK_RATE_INTERVAL_MS, pushIntervalMs: config.RISK_PUSH_INTERVAL_MS, oracle: riskOracleAccount(config),
+    webhookUrl: config.RISK_WEBHOOK_URL, webhookSecret: config.RISK_WEBHOOK_SECRET,
+    webhookBackoffMs: config.RISK_WEBHOOK_BACKOFF_MS, webhookMaxBackoffMs: config.RISK_WEBHOOK_MAX_BACKOFF_MS,
+  });
+  metrics.watch({ indexer, queue });
+  const app = createApp(services, { bodyLimit: config.BODY_LIMIT, metrics, ...overrides.app });
   let server: http.Server | null = null;
 
   return {
     services,
     app,
+    metrics,
     async start(): Promise<{ port: number }> {
       const chainId = Number(await rpc.send<string>("eth_chainId"));
       if (chainId !== deployment.chainId) {
@@ -69,6 +80,7 @@ export async function createGateway(
       }
       await indexer.start();
       await queue.start();
+      services.risk?.start();
       server = await new Promise<http.Server>((resolve, reject) => {
         const srv = app.listen(config.PORT, config.HOST, () => resolve(srv));
         srv.once("error", reject);
@@ -89,6 +101,7 @@ export async function createGateway(
           setTimeout(() => srv.closeAllConnections?.(), 3_000).unref();
         });
       }
+      await services.risk?.stop();
       await queue.stop();
       await indexer.stop();
       if (!overrides.db) await db.close();

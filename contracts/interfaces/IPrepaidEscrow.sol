@@ -2,7 +2,7 @@
 pragma solidity 0.8.28;
 
 import { ICustodyRegistry } from "./ICustodyRegistry.sol";
-import { CardStatus, MerchantStatus, Plan, PlanKind, Policy, RiskLevel, Voucher } from "../types/DataTypes.sol";
+import { CardStatus, MerchantStatus, Plan, PlanKind, RiskLevel, Voucher } from "../types/DataTypes.sol";
 
 /// @title IPrepaidEscrow
 /// @notice Custody of prepaid-card money (单用途预付卡资金存管). Every card's custodied money sits in escrow as the
@@ -35,6 +35,10 @@ interface IPrepaidEscrow {
     /*//////////////////////////////////////////////////////////////////////////
                                         EVENTS
     //////////////////////////////////////////////////////////////////////////*/
+
+    // Events index what the gateway and banks filter on (merchant, card, holder, bank); amounts and counts are
+    // never filtered on, and each extra topic would cost gas on every consumption and change the events' ABI.
+    // solhint-disable gas-indexed-events
 
     /// @notice A custodian bank joined with its deposit token.
     event BankAdded(uint16 indexed bankId, address indexed account, address token);
@@ -121,6 +125,8 @@ interface IPrepaidEscrow {
         uint48 amount,
         RefundReason reason
     );
+
+    // solhint-enable gas-indexed-events
 
     /*//////////////////////////////////////////////////////////////////////////
                                         ERRORS

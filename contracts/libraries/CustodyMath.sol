@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.28;
 
+// Bounds are written as the rounding rules state them ("the last unit takes the rest"), not turned strict for gas.
+// solhint-disable gas-strict-inequalities
 /// @title CustodyMath
 /// @notice The money arithmetic of custody, pure and rounding-explicit.
 library CustodyMath {

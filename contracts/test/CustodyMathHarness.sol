@@ -3,16 +3,20 @@ pragma solidity 0.8.28;
 
 import { CustodyMath } from "../libraries/CustodyMath.sol";
 
+/// @title CustodyMathHarness
 /// @notice Exposes {CustodyMath} to the unit tests. Not deployed anywhere but the test network.
 contract CustodyMathHarness {
+    /// @notice {CustodyMath.split}.
     function split(uint256 price, uint256 custodyBps) external pure returns (uint256 custodied, uint256 direct) {
         return CustodyMath.split(price, custodyBps);
     }
 
+    /// @notice {CustodyMath.share}.
     function share(uint256 held, uint256 unitsLeft, uint256 units) external pure returns (uint256) {
         return CustodyMath.share(held, unitsLeft, units);
     }
 
+    /// @notice {CustodyMath.periodsDue}.
     function periodsDue(
         uint256 startedAt,
         uint256 periodSeconds,

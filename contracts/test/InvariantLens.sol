@@ -26,6 +26,7 @@ contract InvariantLens {
         CardStatus status;
     }
 
+    /// @notice Reads the tokens', merchants' and cards' state in one call.
     function snapshot(
         PrepaidEscrow escrow,
         IERC20[] calldata tokens,

@@ -2,7 +2,7 @@ import express, { NextFunction, Request, Response } from "express";
 import { Logger } from "pino";
 import { ApiError, RetryableError } from "../errors";
 import { bodyParsers, sendJson, defineRoute } from "./http";
-import { createAuthenticator } from "./auth";
+import { createAuthenticator, ROLES } from "./auth";
 import { openApiDocument } from "./openapi";
 import { Services } from "../services/context";
 import { merchantRoutes } from "./routes/merchants";
@@ -11,13 +11,26 @@ import { regulatorRoutes } from "./routes/regulators";
 import { auditorRoutes } from "./routes/auditors";
 import { consumerRoutes } from "./routes/consumers";
 import { hotlineRoutes } from "./routes/hotline";
+import { riskRoutes } from "./routes/risk";
+import { statsRoutes } from "./routes/stats";
+import { mountConsole } from "../console/serve";
 import { docs } from "./http";
+import type { Metrics } from "./metrics";
+import { apiKeyRoutes } from "./routes/apiKeys";
+import { publicRoutes, PublicRateOptions } from "./routes/public";
+import { enforcementRoutes } from "./routes/enforcement";
+import { withConsumerSessions } from "../services/consumerSessions";
+import { mountPublicWeb } from "../web-public/serve";
 
 export interface AppOptions {
   bodyLimit?: string;
   version?: string;
   /** Extra routers (the console's static files, metrics). */
   mount?: (app: express.Express) => void;
+  /** Prometheus metrics: GET /metrics and request timing (src/api/metrics.ts). */
+  metrics?: Metrics;
+  /** The per-IP limit on the public (no sign-in) routes; see src/api/routes/public.ts. */
+  publicRate?: PublicRateOptions;
 }
 
 /** The gateway's HTTP API, apart from `listen` so tests can drive it directly. */
@@ -25,8 +38,9 @@ export function createApp(s: Services, opts: AppOptions = {}) {
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
+  opts.metrics?.mount(app);
   const logger: Logger = s.logger;
-  const authenticate = createAuthenticator(s.db);
+  const authenticate = withConsumerSessions(s.db, createAuthenticator(s.db));
 
   app.use((req, res, next) => {
     const start = process.hrtime.bigint();
@@ -58,10 +72,22 @@ export function createApp(s: Services, opts: AppOptions = {}) {
   auditorRoutes(router, s, authenticate);
   consumerRoutes(router, s, authenticate);
   hotlineRoutes(router, s, authenticate);
+  riskRoutes(router, s, authenticate);
+  apiKeyRoutes(router, s, authenticate);
+  statsRoutes(router, s, authenticate);
+  publicRoutes(router, s, authenticate, opts.publicRate);
+  enforcementRoutes(router, s, authenticate);
+  defineRoute(router, {
+    method: "get", path: "/v1/me", tag: "system", summary: "Read who the API key belongs to", roles: [...ROLES],
+    responds: "the key's role, subject (bank id, merchant id or account) and label",
+    handler: async ({ principal }) => ({ role: principal!.role, subject: principal!.subject, label: principal!.label, keyId: principal!.keyId }),
+  }, authenticate);
 
   const doc = () => openApiDocument({ version: opts.version ?? "0.1.0", chainId: s.chainId, escrow: s.deployment.escrow });
   app.get("/openapi.json", (_req, res) => sendJson(res, 200, doc()));
   app.get("/docs", (_req, res) => res.type("html").send(docsPage()));
+  mountPublicWeb(app);
+  mountConsole(app);
   opts.mount?.(app);
   app.use(router);
 
@@ -74,7 +100,12 @@ export function createApp(s: Services, opts: AppOptions = {}) {
     const e = err as { type?: string; status?: number; message?: string };
     if (e?.type === "entity.too.large") return sendJson(res, 413, { error: { code: "PayloadTooLarge", message: `the body is larger than ${opts.bodyLimit ?? "1mb"}` } });
     if (e?.type === "entity.parse.failed") return sendJson(res, 400, { error: { code: "InvalidJson", message: "the body is not valid JSON", details: [{ field: "body", reason: "malformed JSON" }] } });
-    if (e?.status && e.status >= 400 && e.status < 500) return sendJson(res, e.status, { error: { code: "BadRequest", message: e.message ?? "bad request" } });
+    if (e?.status && e.status >= 400 && e.status < 500) {
+      // express's own refusals (a path segment that is not valid percent-encoding, an unsupported charset): name the part
+      const message = e.message ?? "bad request";
+      const field = /decode param/i.test(message) ? "path" : /charset|encoding/i.test(message) ? "headers.content-type" : "body";
+      return sendJson(res, e.status, { error: { code: "BadRequest", message, details: [{ field, reason: message }] } });
+    }
     if (err instanceof RetryableError) {
       logger.warn({ err: (err as Error).message, path: req.path }, "chain or database unavailable");
       return sendJson(res, 503, { error: { code: "Unavailable", message: "the chain or the database did not answer; try again shortly" } });

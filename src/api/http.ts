@@ -141,7 +141,8 @@ export const idParam = (name: string) => z.coerce.number({ message: `${name} is 
 export const cardIdParam = z
   .string()
   .regex(/^\d{1,20}$/, "a card id is a decimal number")
-  .refine((s) => BigInt(s) < 2n ** 64n && BigInt(s) >> 32n > 0n, "not a card id (merchant id << 32 | number)")
+  // zod runs a refinement even when the regex failed: test the digits again before BigInt, which throws on others
+  .refine((s) => /^\d{1,20}$/.test(s) && BigInt(s) < 2n ** 64n && BigInt(s) >> 32n > 0n, "not a card id (merchant id << 32 | number)")
   .transform((s) => BigInt(s));
 export const pageQuery = {
   limit: z.coerce.number().int().min(1).max(500).default(50),
@@ -155,6 +156,19 @@ export function decodeCursor(c: string | undefined): string | null {
   if (!c) return null;
   const s = Buffer.from(c, "base64url").toString();
   if (!/^\d+$/.test(s)) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "query.cursor", reason: "not a cursor this API gave out" }]);
+  return s;
+}
+
+/**
+ * A cursor that carries a text key (a ticket number, a registration number): base64url of it, as given out. Anything
+ * else (bytes that are not UTF-8, control characters such as NUL, which PostgreSQL refuses in text) is the client's 400.
+ */
+export function decodeTextCursor(c: string | undefined, maxLength = 64): string | null {
+  if (!c) return null;
+  const s = Buffer.from(c, "base64url").toString();
+  if (s.length === 0 || s.length > maxLength || /[\u0000-\u001f\u007f\ufffd]/.test(s) || Buffer.from(s).toString("base64url") !== c) {
+    throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "query.cursor", reason: "not a cursor this API gave out" }]);
+  }
   return s;
 }
 

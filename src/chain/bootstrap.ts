@@ -1,6 +1,6 @@
 import { ethers, Signer } from "ethers";
 import { CustodyRegistry, PrepaidEscrow } from "../../typechain-types";
-import { addCustodianBank, deployPlatform } from "./deploy";
+import { addCustodianBank, deployEnforcementAnchor, deployPlatform } from "./deploy";
 import { BEIJING_INDUSTRIES, DEFAULT_POLICY, IndustryDefinition } from "./policies";
 
 export interface Deployment {
@@ -10,6 +10,18 @@ export interface Deployment {
   startBlock: number;
   banks: { bankId: number; account: string; token: string; name: string }[];
   deployedAt: string;
+  /** The enforcement record's anchor; absent in deployments recorded before it existed (see ensureEnforcementAnchor). */
+  enforcementAnchor?: string;
+}
+
+/**
+ * A deployment recorded before the enforcement anchor existed gets one now: deployed by `deployer` (any account;
+ * the anchor has no owner) and added to the record. Returns the deployment unchanged when it has a live one.
+ */
+export async function ensureEnforcementAnchor(deployment: Deployment, deployer: Signer): Promise<{ deployment: Deployment; deployed: boolean }> {
+  if (deployment.enforcementAnchor && (await deployer.provider!.getCode(deployment.enforcementAnchor)) !== "0x") return { deployment, deployed: false };
+  const anchor = await deployEnforcementAnchor(deployer, deployment.escrow);
+  return { deployment: { ...deployment, enforcementAnchor: await anchor.getAddress() }, deployed: true };
 }
 
 /**
@@ -39,6 +51,7 @@ export async function bootstrapDistrict(opts: {
     if (ind.policy) await (await reg.setIndustryPolicy(ind.id, ind.policy)).wait();
   }
   const { token, bankId } = await addCustodianBank(escrow, opts.platformRegulator, opts.deployer, opts.bank);
+  const anchor = await deployEnforcementAnchor(opts.deployer, await escrow.getAddress());
   const net = await opts.deployer.provider!.getNetwork();
   return {
     registry,
@@ -50,6 +63,7 @@ export async function bootstrapDistrict(opts: {
       startBlock: blockNumber,
       banks: [{ bankId: Number(bankId), account: opts.bank.account, token: await token.getAddress(), name: opts.bank.name }],
       deployedAt: new Date().toISOString(),
+      enforcementAnchor: await anchor.getAddress(),
     },
   };
 }

@@ -4,6 +4,8 @@ import {
   CustodyRegistry__factory,
   CustodyToken,
   CustodyToken__factory,
+  EnforcementAnchor,
+  EnforcementAnchor__factory,
   PrepaidEscrow,
   PrepaidEscrow__factory,
 } from "../../typechain-types";
@@ -40,4 +42,11 @@ export async function addCustodianBank(
   const receipt = await tx.wait();
   const ev = receipt!.logs.map((l) => escrow.interface.parseLog(l)).find((e) => e?.name === "BankAdded");
   return { token, bankId: ev!.args.bankId as bigint };
+}
+
+/** Deploys the anchor of the regulators' enforcement record; it reads regulators and merchants through `escrow`. */
+export async function deployEnforcementAnchor(deployer: Signer, escrow: string): Promise<EnforcementAnchor> {
+  const anchor = await new EnforcementAnchor__factory(deployer).deploy(escrow);
+  await anchor.waitForDeployment();
+  return anchor;
 }

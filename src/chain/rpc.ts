@@ -7,6 +7,8 @@ export interface RpcOptions {
   /** Attempts over all URLs before giving up with a RetryableError. */
   maxAttempts?: number;
   onFailover?: (from: string, to: string, reason: string) => void;
+  /** Every failed request: a transport failure or timeout, or an error the node answered (metrics). */
+  onError?: (method: string, url: string, kind: "transport" | "response") => void;
 }
 
 export interface RpcStats {
@@ -79,7 +81,7 @@ export function createRpc(opts: RpcOptions) {
     }
   }
 
-  async function withFailover<T>(fn: (url: string) => Promise<T>): Promise<T> {
+  async function withFailover<T>(fn: (url: string) => Promise<T>, method: string): Promise<T> {
     let lastErr: unknown;
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       const url = opts.urls[current];
@@ -87,7 +89,9 @@ export function createRpc(opts: RpcOptions) {
       try {
         return await fn(url);
       } catch (err) {
+        if (err instanceof RpcResponseError) opts.onError?.(method, url, "response");
         if (!(err instanceof RetryableError) || err instanceof RangeTooLargeError) throw err;
+        opts.onError?.(method, url, "transport");
         stats.errors++;
         lastErr = err;
         if (opts.urls.length > 1) {
@@ -127,11 +131,11 @@ export function createRpc(opts: RpcOptions) {
       return withFailover(async (url) => {
         const r = (await post(url, { jsonrpc: "2.0", id: nextId++, method, params }, opts.maxResponseBytes)) as JsonRpcResponse;
         return unwrap(r, method) as T;
-      });
+      }, method);
     },
     /** A raw JSON-RPC request or batch, with fail-over; the node's answer is returned as is (errors included). */
     async raw(payload: unknown): Promise<unknown> {
-      return withFailover((url) => post(url, payload));
+      return withFailover((url) => post(url, payload), Array.isArray(payload) ? "batch" : String((payload as { method?: unknown })?.method ?? "unknown"));
     },
     /** Several calls in one HTTP request (JSON-RPC batch); results in the order asked. */
     async batch<T = unknown>(calls: { method: string; params: unknown[] }[]): Promise<T[]> {
@@ -148,7 +152,7 @@ export function createRpc(opts: RpcOptions) {
           if (!r) throw new RetryableError(`${url} left out a batch answer`);
           return unwrap(r, c.method) as T;
         });
-      });
+      }, "batch");
     },
   };
 }

@@ -1,11 +1,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Interface, JsonRpcApiProvider, TransactionReceipt, TransactionRequest, Wallet, isError } from "ethers";
-import { CustodyRegistry__factory, CustodyToken__factory, PrepaidEscrow__factory } from "../../typechain-types";
+import { CustodyRegistry__factory, CustodyToken__factory, EnforcementAnchor__factory, PrepaidEscrow__factory } from "../../typechain-types";
 import { ApiError, FatalError, RetryableError } from "../errors";
 import { keystorePassword } from "../config";
 
-const ifaces = [new Interface(PrepaidEscrow__factory.abi), new Interface(CustodyRegistry__factory.abi), new Interface(CustodyToken__factory.abi)];
+const ifaces = [new Interface(PrepaidEscrow__factory.abi), new Interface(CustodyRegistry__factory.abi), new Interface(CustodyToken__factory.abi), new Interface(EnforcementAnchor__factory.abi)];
 
 /** A contract's refusal, decoded: the custom error's name and arguments. */
 export interface DecodedRevert {

@@ -375,6 +375,8 @@ export interface ImportOptions {
   chunkRows?: number;
   /** "Now" for the occurredAt-in-the-future check, unix seconds. */
   now?: number;
+  /** Further checks on the rows' merchants (e.g. an industry regulator's own industries): a reason per refused merchant. */
+  refuseMerchants?: (ids: number[]) => Promise<Map<number, string>>;
 }
 
 export type ImportResult =
@@ -406,6 +408,15 @@ export async function importSignalFile(db: Db, text: string, opts: ImportOptions
     for (const s of parsed.signals) {
       if (unknown.has(s.signal.merchantId)) {
         parsed.badRows.push({ line: s.line, recordId: s.signal.recordId, problems: [{ field: "merchantId", reason: `merchant ${s.signal.merchantId} is not on the platform` }] });
+      }
+    }
+  }
+  if (opts.refuseMerchants) {
+    const refused = await opts.refuseMerchants([...new Set(parsed.signals.map((s) => s.signal.merchantId))]);
+    for (const s of parsed.signals) {
+      const reason = refused.get(s.signal.merchantId);
+      if (reason && !parsed.badRows.some((b) => b.line === s.line)) {
+        parsed.badRows.push({ line: s.line, recordId: s.signal.recordId, problems: [{ field: "merchantId", reason }] });
       }
     }
   }
@@ -447,13 +458,15 @@ export async function importSignalFile(db: Db, text: string, opts: ImportOptions
 export async function addSignal(
   db: Db,
   input: unknown,
-  opts: { knownMerchantsOnly?: boolean; now?: number } = {},
+  opts: { knownMerchantsOnly?: boolean; now?: number; refuseMerchants?: ImportOptions["refuseMerchants"] } = {},
 ): Promise<{ status: "inserted" | "duplicate"; signal: RiskSignal }> {
   const v = validateSignal(input, opts);
   if (!v.ok) throw new ApiError(400, "InvalidRequest", "the risk signal is invalid", v.problems);
   if ((opts.knownMerchantsOnly ?? true) && (await unknownMerchants(db, [v.signal.merchantId])).size) {
     throw new ApiError(400, "InvalidRequest", "the risk signal is invalid", [{ field: "merchantId", reason: `merchant ${v.signal.merchantId} is not on the platform` }]);
   }
+  const refused = opts.refuseMerchants ? (await opts.refuseMerchants([v.signal.merchantId])).get(v.signal.merchantId) : undefined;
+  if (refused) throw new ApiError(403, "Forbidden", refused, [{ field: "merchantId", reason: refused }]);
   const inserted = await db.transaction((tx) => insertSignals(tx, [v.signal], null));
   return { status: inserted.size ? "inserted" : "duplicate", signal: v.signal };
 }
@@ -480,4 +493,19 @@ export interface StoredSignal {
   /** The kind's fields, snake_case as stored (amount_fen a decimal string). */
   fields: Record<string, unknown>;
   importId: string | null;
+}
+
+/** The record id a 12345 ticket has as a risk signal: bulk files of tickets should use the same, so each counts once. */
+export const hotlineRecordId = (ticketId: string) => `12345-${ticketId}`;
+
+/**
+ * A hotline ticket about a merchant is a risk signal (kind hotline_ticket, source 12345): written in the
+ * routing's transaction; a ticket already stored (by id) is left as it is.
+ */
+export async function recordHotlineTicketSignal(tx: DbTx, t: { ticketId: string; merchantId: number; category: string; receivedAt: number }): Promise<boolean> {
+  const signal: RiskSignal = {
+    recordId: hotlineRecordId(t.ticketId), kind: "hotline_ticket", source: "12345", merchantId: t.merchantId, occurredAt: t.receivedAt,
+    category: t.category, refundRelated: t.category === "refund",
+  };
+  return (await insertSignals(tx, [signal], null)).size > 0;
 }

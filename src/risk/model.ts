@@ -74,6 +74,11 @@ export const riskModelSchema = z.strictObject({
     largeAmountFactor: nonNegative,
   }),
   hardRules: z.array(z.strictObject({ fact: z.enum(HARD_RULE_FACTS), atLeast: z.enum(RISK_LEVELS), basis: z.string().min(1) })),
+  /**
+   * Hysteresis: a merchant the score put at high (medium) stays there while its score is at least this share of
+   * the high (medium) bar, so a level does not flap with every week's noise. 1: no hold. Optional (no hold).
+   */
+  hold: z.strictObject({ high: z.number().min(0).max(1), medium: z.number().min(0).max(1) }).optional(),
   default: industryModel,
   /** Keyed by industry id (as in src/chain/policies.ts); each overrides parts of the default. */
   industries: z.record(z.string().regex(/^\d+$/, "an industry id"), industryOverride),
@@ -115,8 +120,8 @@ export function industryModelOf(model: RiskModel, industryId: number): IndustryM
 
 /** One line of a rating's explanation. */
 export interface ExplanationItem {
-  /** A model signal, a registry fact of a hard rule, or "regulator_override". */
-  signal: ModelSignal | "abnormal_operation" | "dishonest_debtor" | "deregistration" | "regulator_override";
+  /** A model signal, a registry fact of a hard rule, "level_hold" (hysteresis), or "regulator_override". */
+  signal: ModelSignal | "abnormal_operation" | "dishonest_debtor" | "deregistration" | "level_hold" | "regulator_override";
   value: number;
   weight: number;
   threshold?: number;
@@ -153,6 +158,8 @@ export interface MerchantFacts {
   chain: ChainSignals;
   external: ExternalSummary;
   override?: RiskOverride;
+  /** The level the score (with the hold) gave at the merchant's previous rating, for the hold. */
+  previous?: { scoreLevel: RiskLevel; computedAt: number };
 }
 
 const round = (x: number) => Math.round(x * 10_000) / 10_000;
@@ -202,6 +209,24 @@ export function scoreMerchant(model: RiskModel, f: MerchantFacts, asOf: number):
 
   let computed: RiskLevel = score >= im.levels.high ? "high" : score >= im.levels.medium ? "medium" : "low";
   const rules: ExplanationItem[] = [];
+  const holds: ExplanationItem[] = [];
+  const prev = f.previous?.scoreLevel;
+  if (model.hold && prev && levelRank(prev) > levelRank(computed)) {
+    // hysteresis: held at the previous level while the score stays near its bar
+    const held: RiskLevel | null =
+      prev === "high" && score >= model.hold.high * im.levels.high ? "high"
+        : score >= model.hold.medium * im.levels.medium ? "medium" : null;
+    if (held && levelRank(held) > levelRank(computed)) {
+      const bar = held === "high" ? im.levels.high : im.levels.medium;
+      const share = held === "high" ? model.hold.high : model.hold.medium;
+      computed = held;
+      holds.push({
+        signal: "level_hold", value: round(score), weight: 0, contribution: 0,
+        rule: `stays ${held}: it was ${prev} and the score is still at least ${share} of the ${held} bar (${bar})`,
+        detail: { heldLevel: held, previousLevel: prev, previousAt: f.previous!.computedAt, bar: round(share * bar) },
+      });
+    }
+  }
   for (const rule of model.hardRules) {
     const listing = ext.listings.find((l) => l.fact === rule.fact);
     if (!listing) continue;
@@ -211,7 +236,7 @@ export function scoreMerchant(model: RiskModel, f: MerchantFacts, asOf: number):
       detail: { recordId: listing.recordId, source: listing.source, listedAt: listing.listedAt, ...(listing.detail ? { detail: listing.detail } : {}) },
     });
   }
-  const explanation = [...rules, ...items];
+  const explanation = [...rules, ...holds, ...items];
   let level = computed;
   if (f.override) {
     level = f.override.level;
@@ -222,6 +247,34 @@ export function scoreMerchant(model: RiskModel, f: MerchantFacts, asOf: number):
     });
   }
   return { merchantId: f.merchantId, industryId: f.industryId, level, computedLevel: computed, score: round(score), explanation, modelVersion: model.version, asOf };
+}
+
+/**
+ * The level a rating's score gave, with the hold but without hard rules or overrides: what the hold of the next
+ * rating starts from.
+ */
+export function scoreLevelOf(model: RiskModel, r: { industryId: number; score: number; explanation: ExplanationItem[] }): RiskLevel {
+  const hold = r.explanation.find((e) => e.signal === "level_hold");
+  if (hold?.detail?.heldLevel) return hold.detail.heldLevel as RiskLevel;
+  const im = industryModelOf(model, r.industryId);
+  return r.score >= im.levels.high ? "high" : r.score >= im.levels.medium ? "medium" : "low";
+}
+
+/** The score level of each merchant's rating in force just before `asOf` (for the hold). */
+async function previousScoreLevels(db: Pick<Db, "query">, model: RiskModel, asOf: number, industries: Map<number, number>, merchantIds?: number[]) {
+  const rows = await db.query<{ merchant_id: string; score: string; explanation: ExplanationItem[]; computed_at: string }>(
+    `SELECT merchant_id, score, explanation, computed_at FROM risk_ratings
+     WHERE computed_at < $1 AND (superseded_at IS NULL OR superseded_at >= $1) ${merchantIds ? "AND merchant_id = ANY($2::bigint[])" : ""}`,
+    [asOf, ...(merchantIds ? [merchantIds] : [])],
+  );
+  const out = new Map<number, { scoreLevel: RiskLevel; computedAt: number }>();
+  for (const r of rows) {
+    const id = Number(r.merchant_id);
+    const industryId = industries.get(id);
+    if (industryId === undefined) continue;
+    out.set(id, { scoreLevel: scoreLevelOf(model, { industryId, score: Number(r.score), explanation: r.explanation }), computedAt: Number(r.computed_at) });
+  }
+  return out;
 }
 
 /**
@@ -267,6 +320,9 @@ export async function gatherFacts(db: Pick<Db, "query">, asOf: number, model: Ri
     merchantIds,
   );
   const overrides = await activeOverrides(db, asOf, merchantIds);
+  const previous = model.hold
+    ? await previousScoreLevels(db, model, asOf, new Map([...activity].map(([id, a]) => [id, a.industryId])), merchantIds)
+    : new Map<number, { scoreLevel: RiskLevel; computedAt: number }>();
   const out: MerchantFacts[] = [];
   for (const [id, a] of activity) {
     const im = industryModelOf(model, a.industryId);
@@ -277,6 +333,7 @@ export async function gatherFacts(db: Pick<Db, "query">, asOf: number, model: Ri
       chain: deriveChainSignals(a, { ...model.windows, sizeFloorCards: im.sizeFloorCards, smoothingCards: model.smoothingCards }),
       external: external.get(id) ?? emptySummary(),
       override: overrides.get(id),
+      previous: previous.get(id),
     });
   }
   return out.sort((a, b) => a.merchantId - b.merchantId);

@@ -1,4 +1,4 @@
-import { Db } from "../store/db";
+import { Db, DbTx } from "../store/db";
 import { ApiError } from "../errors";
 import { RiskLevel, levelRank } from "./levels";
 import { ExplanationItem, MerchantRating } from "./model";
@@ -48,7 +48,14 @@ function fromRow(r: Record<string, unknown>): StoredRating {
  * refused (409); recording one at the same moment again replaces it, and a change is then reported against the
  * replaced rating.
  */
-export async function recordRatings(db: Db, ratings: MerchantRating[]): Promise<{ recorded: number; changes: LevelChange[] }> {
+export async function recordRatings(
+  db: Db,
+  ratings: MerchantRating[],
+  opts: {
+    /** Runs in the same transaction, with the changes (alerts and their outbox go in with the ratings or not at all). */
+    onChanges?: (tx: DbTx, changes: LevelChange[]) => Promise<void>;
+  } = {},
+): Promise<{ recorded: number; changes: LevelChange[] }> {
   if (!ratings.length) return { recorded: 0, changes: [] };
   const ids = ratings.map((r) => r.merchantId);
   if (new Set(ids).size !== ids.length) throw new ApiError(400, "InvalidRequest", "one rating per merchant at a time");
@@ -102,6 +109,7 @@ export async function recordRatings(db: Db, ratings: MerchantRating[]): Promise<
         score: r.score, explanation: r.explanation, computedAt: r.asOf,
       });
     }
+    if (opts.onChanges && changes.length) await opts.onChanges(tx, changes);
     return { recorded: ratings.length, changes };
   });
 }

@@ -9,6 +9,7 @@ import { Indexer } from "../sync/indexer";
 import { ApiError } from "../errors";
 import { Principal } from "../api/auth";
 import type { ConsumptionQueue } from "./consumptions";
+import type { RiskRuntime } from "../risk/runtime";
 
 /** Everything a service needs, built once by the gateway. */
 export interface Services {
@@ -23,6 +24,8 @@ export interface Services {
   indexer: Indexer;
   queue: ConsumptionQueue;
   logger: Logger;
+  /** The risk engine (ratings, alerts, on-chain pushes); the gateway builds it. */
+  risk?: RiskRuntime;
 }
 
 export interface MerchantRecord {

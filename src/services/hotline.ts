@@ -1,5 +1,6 @@
 import { Db, DbTx } from "../store/db";
 import { ApiError } from "../errors";
+import { recordHotlineTicketSignal } from "../risk/ingest";
 
 /**
  * 12345 hotline ticket routing, "1+N": a ticket about a merchant goes to its industry's responsible regulator;
@@ -41,7 +42,10 @@ export async function routeTicket(db: Db, t: TicketInput, by: string) {
        VALUES ($1, $2, $3, $4, $5, $6, 'routed', $7) ON CONFLICT (ticket_id) DO NOTHING RETURNING ticket_id`,
       [t.ticketId, t.merchantId, m.industry_id, t.category, t.summary, t.receivedAt, assignee],
     );
-    if (inserted.length) await dispatch(tx, t.ticketId, null, assignee, "route", false, by, null);
+    if (inserted.length) {
+      await dispatch(tx, t.ticketId, null, assignee, "route", false, by, null);
+      await recordHotlineTicketSignal(tx, t); // the ticket feeds the merchant's risk rating
+    }
     const [row] = await tx.query("SELECT * FROM hotline_tickets WHERE ticket_id = $1", [t.ticketId]);
     return { ticket: ticketView(row), created: inserted.length > 0 };
   });

@@ -1,5 +1,7 @@
 import path from "node:path";
 import fs from "node:fs";
+import os from "node:os";
+import { execFile } from "node:child_process";
 
 /** A row as the SQL engine returns it. */
 export type Row = Record<string, unknown>;
@@ -21,6 +23,66 @@ export async function openDb(opts: { databaseUrl?: string; dataDir?: string }): 
   return openPglite(opts.dataDir ?? ":memory:");
 }
 
+/**
+ * PGlite's initdb runs in a WebAssembly instance of its own whose memory (~400 MB resident) a process keeps for
+ * its whole life. So a new database is never initialised in this process: a new data directory is initialised by
+ * a short-lived child process and then opened here; an in-memory database is loaded from an initialised, empty
+ * data directory archived once (by such a child) under the OS temp dir, per PGlite version. Without either (the
+ * child failed, or PGLITE_INIT_IN_CHILD=0) PGlite runs initdb in-process as it would by itself.
+ */
+function pgliteInChild(main: string, script: string, ...args: string[]): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    execFile(process.execPath, ["-e", script, main, ...args], { timeout: 300_000 }, (err, _out, stderr) =>
+      err ? reject(new Error(`PGlite set-up in a child process failed: ${stderr || err.message}`)) : resolve(),
+    );
+  });
+}
+
+const pgliteMain = () => require.resolve("@electric-sql/pglite"); // <package>/dist/index.cjs
+
+/** Initialises an empty data directory at `dir` in a child process. */
+async function initDataDir(dir: string): Promise<void> {
+  await pgliteInChild(pgliteMain(), `
+    const { PGlite } = require(process.argv[1]);
+    (async () => { const pg = new PGlite(process.argv[2]); await pg.waitReady; await pg.close(); })()
+      .catch((e) => { console.error(e); process.exit(1); });`, dir);
+}
+
+let template: Promise<string | null> | null = null;
+
+/** The path of an archived, initialised, empty data directory (made on first use), or null. */
+export function pgliteTemplate(): Promise<string | null> {
+  template ??= makeTemplate().catch(() => null);
+  return template;
+}
+
+async function makeTemplate(): Promise<string | null> {
+  const main = pgliteMain();
+  const version = (JSON.parse(fs.readFileSync(path.join(path.dirname(main), "..", "package.json"), "utf8")) as { version: string }).version;
+  const file = path.join(os.tmpdir(), `custody-pglite-template-${version}.tar`);
+  // A tar archive of a data directory: tens of MB, PG_VERSION among its entries.
+  const valid = () => fs.existsSync(file) && fs.statSync(file).size > 1_000_000 && fs.readFileSync(file).includes("PG_VERSION");
+  if (valid()) return file;
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  try {
+    await pgliteInChild(main, `
+      const { PGlite } = require(process.argv[1]);
+      const fs = require("node:fs");
+      (async () => {
+        const pg = new PGlite();
+        await pg.waitReady;
+        const blob = await pg.dumpDataDir("none");
+        fs.writeFileSync(process.argv[2], Buffer.from(await blob.arrayBuffer()));
+        await pg.close();
+      })().catch((e) => { console.error(e); process.exit(1); });`, tmp);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  fs.renameSync(tmp, file); // atomic: a concurrent maker's file is as good as ours
+  return valid() ? file : null;
+}
+
 async function openPglite(dataDir: string): Promise<Db> {
   const { PGlite } = await import("@electric-sql/pglite");
   let dir: string | undefined;
@@ -28,7 +90,14 @@ async function openPglite(dataDir: string): Promise<Db> {
     dir = path.resolve(dataDir);
     fs.mkdirSync(dir, { recursive: true });
   }
-  const pg = dir ? new PGlite(dir) : new PGlite();
+  // No initdb in this process (see pgliteInChild): a new directory is initialised by a child, a new in-memory
+  // database loaded from the template; an existing directory opens as is.
+  const inChild = process.env.PGLITE_INIT_IN_CHILD !== "0";
+  if (dir && inChild && !fs.existsSync(path.join(dir, "PG_VERSION"))) {
+    await initDataDir(dir).catch(() => undefined); // on failure PGlite initialises it here
+  }
+  const tar = !dir && inChild ? await pgliteTemplate() : null;
+  const pg = dir ? new PGlite(dir) : new PGlite(tar ? { loadDataDir: new Blob([await fs.promises.readFile(tar)]) } : {});
   await pg.waitReady;
   // PGlite runs one query at a time; a queue keeps transactions from interleaving with other queries.
   let chain: Promise<unknown> = Promise.resolve();

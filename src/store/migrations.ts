@@ -325,6 +325,151 @@ CREATE TABLE industry_designations (
 );
 `,
   },
+  {
+    version: 22,
+    name: "risk alerts, webhook outbox and on-chain pushes",
+    sql: `
+-- A merchant's risk level rose (by a rating or an override): what regulators are alerted about. Times unix seconds.
+CREATE TABLE risk_alerts (
+  id bigserial PRIMARY KEY,
+  merchant_id bigint NOT NULL,
+  industry_id int NOT NULL,
+  from_level text NOT NULL,
+  to_level text NOT NULL,
+  score numeric(14,4) NOT NULL,
+  cause text NOT NULL,
+  explanation jsonb NOT NULL,
+  rated_at bigint NOT NULL,
+  created_at bigint NOT NULL
+);
+CREATE INDEX risk_alerts_industry ON risk_alerts (industry_id, id);
+CREATE INDEX risk_alerts_merchant ON risk_alerts (merchant_id, id);
+
+-- Alerts to deliver to the webhook, written in the same transaction as the alert: kept until delivered.
+-- Times in milliseconds (retries back off from a second).
+CREATE TABLE risk_webhook_outbox (
+  id bigserial PRIMARY KEY,
+  alert_id bigint NOT NULL REFERENCES risk_alerts (id),
+  url text NOT NULL,
+  status text NOT NULL CHECK (status IN ('pending', 'delivered')),
+  attempts int NOT NULL DEFAULT 0,
+  next_attempt_ms bigint NOT NULL,
+  last_error text,
+  delivered_ms bigint
+);
+CREATE INDEX risk_webhook_outbox_due ON risk_webhook_outbox (status, next_attempt_ms);
+
+-- Every attempt of the risk oracle to put a level on chain. What still has to go is the current ratings whose level
+-- differs from the chain's (per the index), so nothing is lost across a restart; this records the attempts.
+CREATE TABLE risk_pushes (
+  id bigserial PRIMARY KEY,
+  merchant_id bigint NOT NULL,
+  level text NOT NULL,
+  reason text NOT NULL,
+  status text NOT NULL CHECK (status IN ('sent', 'mined', 'reverted', 'failed', 'dropped')),
+  tx_hash text,
+  error text,
+  block_number bigint,
+  created_ms bigint NOT NULL,
+  settled_ms bigint
+);
+CREATE INDEX risk_pushes_merchant ON risk_pushes (merchant_id, id);
+CREATE INDEX risk_pushes_status ON risk_pushes (status, id);
+`,
+  },
+  {
+    version: 23,
+    name: "public merchant profiles, enforcement record, onboarding ledger, consumer sessions",
+    sql: `
+-- What the public may read about a merchant that the chain does not hold (it holds only a hash of the registration
+-- number): its name, registration number and district. Filled when a regulator admits it, or from the onboarding ledger.
+CREATE TABLE merchant_profiles (
+  merchant_id bigint PRIMARY KEY,
+  name text NOT NULL,
+  registration_number text NOT NULL,
+  district text,
+  source text NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX merchant_profiles_registration ON merchant_profiles (registration_number);
+CREATE INDEX merchant_profiles_district ON merchant_profiles (lower(district), merchant_id);
+
+-- The regulators' enforcement record: per merchant a hash chain of entries (seq from 1). content is the entry as
+-- hashed (canonical JSON of it is what entry_hash commits to, prevHash included); the columns below are derived
+-- from it, so a changed content changes what is queried as well as its hash. Append-only: see the triggers.
+CREATE TABLE enforcement_entries (
+  merchant_id bigint NOT NULL,
+  seq int NOT NULL CHECK (seq >= 1),
+  content jsonb NOT NULL,
+  entry_hash text NOT NULL,
+  kind text GENERATED ALWAYS AS (content->>'kind') STORED,
+  occurred_on text GENERATED ALWAYS AS (content->>'occurredOn') STORED,
+  recorded_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (merchant_id, seq)
+);
+CREATE INDEX enforcement_entries_kind ON enforcement_entries (kind, occurred_on);
+
+-- Where each entry's hash went on chain (EnforcementAnchor.anchor). An entry without a row here is still to anchor.
+CREATE TABLE enforcement_anchors (
+  merchant_id bigint NOT NULL,
+  seq int NOT NULL,
+  entry_hash text NOT NULL,
+  tx_hash text NOT NULL,
+  block_number bigint NOT NULL,
+  anchored_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (merchant_id, seq),
+  FOREIGN KEY (merchant_id, seq) REFERENCES enforcement_entries (merchant_id, seq)
+);
+
+CREATE FUNCTION enforcement_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the enforcement record is append-only: % on % refused (a correction is a new entry)', TG_OP, TG_TABLE_NAME USING ERRCODE = 'restrict_violation'; END $$;
+CREATE TRIGGER enforcement_entries_append_only BEFORE UPDATE OR DELETE ON enforcement_entries FOR EACH ROW EXECUTE FUNCTION enforcement_append_only();
+CREATE TRIGGER enforcement_entries_no_truncate BEFORE TRUNCATE ON enforcement_entries FOR EACH STATEMENT EXECUTE FUNCTION enforcement_append_only();
+CREATE TRIGGER enforcement_anchors_append_only BEFORE UPDATE OR DELETE ON enforcement_anchors FOR EACH ROW EXECUTE FUNCTION enforcement_append_only();
+CREATE TRIGGER enforcement_anchors_no_truncate BEFORE TRUNCATE ON enforcement_anchors FOR EACH STATEMENT EXECUTE FUNCTION enforcement_append_only();
+
+-- The district's prepaid businesses that must be in custody, as imported; linked to an admitted merchant by
+-- registry_ref (keccak-256 of the registration number, what the escrow stores for the merchant).
+CREATE TABLE onboarding_businesses (
+  registration_number text PRIMARY KEY,
+  registry_ref text NOT NULL,
+  name text NOT NULL,
+  district text,
+  industry_id int NOT NULL,
+  required boolean NOT NULL,
+  started_on text,
+  note text,
+  import_id text NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX onboarding_businesses_ref ON onboarding_businesses (registry_ref);
+CREATE INDEX onboarding_businesses_industry ON onboarding_businesses (industry_id, registration_number);
+CREATE TABLE onboarding_imports (
+  id text PRIMARY KEY,
+  format text NOT NULL,
+  rows int NOT NULL,
+  inserted int NOT NULL,
+  updated int NOT NULL,
+  imported_by text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Consumers sign in with their own key: a one-time challenge, signed, buys a short session. Times unix seconds.
+CREATE TABLE consumer_challenges (
+  nonce text PRIMARY KEY,
+  address text NOT NULL,
+  message text NOT NULL,
+  expires_at bigint NOT NULL
+);
+CREATE TABLE consumer_sessions (
+  id text PRIMARY KEY,
+  token_hash text NOT NULL,
+  address text NOT NULL,
+  expires_at bigint NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX consumer_sessions_expiry ON consumer_sessions (expires_at);
+`,
+  },
 ];
 
 /** Applies the migrations not applied yet; returns the versions applied now. */

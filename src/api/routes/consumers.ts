@@ -1,13 +1,15 @@
 import { Router, Request } from "express";
 import { z } from "zod";
 import { Principal } from "../auth";
-import { defineRoute, address, cardIdParam, pageQuery, decodeCursor, encodeCursor } from "../http";
+import { defineRoute, address, cardIdParam, pageQuery, decodeCursor, encodeCursor, withStatus } from "../http";
 import { Services, getMerchant, assertMerchantVisible } from "../../services/context";
 import { cardView } from "../../services/views";
 import { ledgerPage } from "../../services/ledger";
 import { consumptionTypedData } from "../../chain/vouchers";
 import { relaySigned } from "../../services/transactions";
 import { ApiError } from "../../errors";
+import { revertToApiError } from "../../chain/signers";
+import { voucherSchema } from "./merchants";
 
 type Auth = (req: Request) => Promise<Principal | null>;
 
@@ -79,7 +81,43 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
     handler: async ({ params, query, principal }) => {
       await visibleCard(s, principal!, params.cardId);
       const fn = { request: "requestRefund", "cooling-off": "refundCoolingOff", cancel: "cancelRefundRequest", escalate: "escalateRefund", claim: "claim" }[query.kind] as "requestRefund";
-      return { to: s.deployment.escrow, data: s.escrow.interface.encodeFunctionData(fn, [params.cardId]), chainId: s.chainId, gasPrice: "0" };
+      const data = s.escrow.interface.encodeFunctionData(fn, [params.cardId]);
+      // The holder's browser has no node: it gets the nonce and gas to sign with here. A refusal shows now, not after signing.
+      const from = principal!.subject!;
+      let gas: bigint;
+      try {
+        gas = await s.provider.estimateGas({ from, to: s.deployment.escrow, data, gasPrice: 0, type: 0 });
+      } catch (err) {
+        throw revertToApiError(err) ?? new ApiError(409, "Reverted", "the contract would refuse this transaction");
+      }
+      const nonce = await s.provider.getTransactionCount(from, "pending");
+      return { to: s.deployment.escrow, data, chainId: s.chainId, gasPrice: "0", nonce, gasLimit: ((gas * 12n) / 10n + 10_000n).toString() };
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "post", path: "/v1/cards/:cardId/consumptions", tag: "consumers",
+    summary: "Hand a voucher the holder signed to the merchant's queue", responds: "202 with the queue id; the merchant's queue sends it on chain",
+    roles: ["consumer"], params: cid, body: voucherSchema,
+    handler: async ({ params, body, principal }) => {
+      const card = await visibleCard(s, principal!, params.cardId);
+      if (body.cardId !== params.cardId) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "body.cardId", reason: "not the card of the path" }]);
+      const out = await s.queue.accept(Number(card.merchant_id), [body]);
+      return withStatus(202, { accepted: out.ids.length, ids: out.ids, merchantId: Number(card.merchant_id) });
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "post", path: "/v1/cards/:cardId/consumption-requests", tag: "merchants",
+    summary: "Ask a card's holder to confirm lessons", responds: "a short link to the consumer's page (show it, or a QR code of it, on the merchant's device)",
+    roles: ["merchant"], params: cid, body: z.object({ lessons: z.number().int().min(1).max(65535) }).strict(),
+    handler: async ({ params, body, principal, req }) => {
+      const card = await visibleCard(s, principal!, params.cardId);
+      if (principal!.subject !== String(card.merchant_id)) throw new ApiError(403, "Forbidden", "not your card");
+      if (card.kind !== "lesson") throw new ApiError(409, "NotALessonCard", "a periodic card is released by time, not by vouchers");
+      if (body.lessons > Number(card.units_left)) throw new ApiError(409, "InsufficientLessons", `only ${card.units_left} lessons left`, { left: Number(card.units_left) });
+      const path = `/me/#confirm=${params.cardId}.${body.lessons}`;
+      return withStatus(201, { cardId: params.cardId.toString(), lessons: body.lessons, path, link: `${req.protocol}://${req.get("host") ?? "localhost"}${path}` });
     },
   }, auth);
 

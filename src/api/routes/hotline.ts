@@ -1,7 +1,7 @@
 import { Router, Request } from "express";
 import { z } from "zod";
 import { Principal } from "../auth";
-import { defineRoute, address, pageQuery, withStatus } from "../http";
+import { defineRoute, address, pageQuery, withStatus, decodeTextCursor } from "../http";
 import { Services } from "../../services/context";
 import { executeAs } from "../../services/transactions";
 import {
@@ -35,7 +35,7 @@ export function hotlineRoutes(router: Router, s: Services, auth: Auth) {
     method: "get", path: "/v1/hotline/tickets", tag: "hotline", summary: "List the caller's hotline tickets (the bureau sees all)",
     roles: [...REGULATORS], query: z.object({ ...pageQuery, status: z.enum(["routed", "accepted", "closed"]).optional() }).strict(),
     handler: async ({ query, principal }) => {
-      const after = query.cursor ? Buffer.from(query.cursor, "base64url").toString() : null;
+      const after = decodeTextCursor(query.cursor);
       const page = await listTickets(s.db, actorOf(principal!.role, principal!.subject), { status: query.status, after, limit: query.limit });
       return { items: page.items, nextCursor: page.next ? Buffer.from(page.next).toString("base64url") : null };
     },

@@ -7,6 +7,7 @@ import { Services, getMerchant, assertMerchantVisible, industriesOf } from "../.
 import { executeAs } from "../../services/transactions";
 import { merchantView } from "../../services/views";
 import { ApiError } from "../../errors";
+import { recordProfile } from "../../services/onboarding";
 
 type Auth = (req: Request) => Promise<Principal | null>;
 const REGULATORS = ["platform_regulator", "industry_regulator"] as const;
@@ -72,11 +73,15 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
     body: z.object({
       account: address, industryId: z.number().int().min(0).max(65535), bankId: z.number().int().min(1).max(65535),
       registrationNumber: z.string().min(1).max(64),
+      // Public profile (kept off chain; the chain holds the registration number's hash): shown in the public look-up.
+      name: z.string().trim().min(1).max(200).optional(),
+      district: z.string().trim().min(1).max(100).optional(),
     }).strict(),
     handler: async ({ body, principal }) => {
       const data = s.escrow.interface.encodeFunctionData("admitMerchant", [body.account, body.industryId, body.bankId, ethers.id(body.registrationNumber)]);
       const out = await executeAs(s, principal!, data);
       const ev = out.events.find((e) => e.event === "MerchantAdmitted");
+      if (ev) await recordProfile(s.db, Number(ev.args.merchantId), { registrationNumber: body.registrationNumber, name: body.name, district: body.district });
       return withStatus(201, { ...out, merchantId: ev ? Number(ev.args.merchantId) : null });
     },
   }, auth);

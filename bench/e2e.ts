@@ -1,0 +1,545 @@
+/**
+ * End-to-end throughput: the running platform driven through its HTTP API as many merchants would.
+ *
+ *   npm run bench:e2e          (ts-node --transpile-only bench/e2e.ts; run `npx hardhat compile` first)
+ *
+ * 1. Starts Anvil as a separate process mining a block every second (like a QBFT validator), deploys the district,
+ *    admits BENCH_MERCHANTS merchants (dev accounts, so set-up needs no signing here; the gateway holds their keys
+ *    in encrypted keystores), publishes a lesson plan each and has the bank open BENCH_CARDS cards for BENCH_HOLDERS
+ *    consumers.
+ * 2. The consumers sign their vouchers (EIP-712, one lesson each) BEFORE the timed window, in worker threads: in
+ *    real life each consumer signs on their own phone, so signing is not the platform's work. Signatures are cached
+ *    under the OS temp dir (the chain is deterministic), so a second run skips this.
+ * 3. Starts the gateway alone (src/main.ts) as a separate process, against the node and a store (embedded PGlite in
+ *    a temp dir, or the PostgreSQL server at BENCH_DATABASE_URL), waits until it has indexed the set-up.
+ * 4. Timed window (BENCH_SECONDS, default 60): each merchant, every BENCH_POST_MS, POSTs the vouchers due by then at
+ *    an offered rate of BENCH_RATE per second in all (BENCH_SINGLE_SHARE of them as single-voucher requests, the rest
+ *    in one batch request) to POST /v1/merchants/:id/consumptions. Meanwhile an auditor follows GET /v1/ledger
+ *    (event LessonsConsumed); a voucher's latency runs from the start of its POST to the moment the ledger shows it,
+ *    i.e. confirmed on chain and indexed. After the window it waits (up to 90 s) for the rest.
+ * 5. Checks: every accepted voucher appears in the ledger exactly once (lost / duplicated), and each card's on-chain
+ *    lessons used equal its accepted vouchers.
+ * 6. On the same node, right after: plain ERC-20 transfers (ReferenceToken, OpenZeppelin ERC20) by one sender, sent
+ *    as fast as the node takes them for BENCH_ERC20_SECONDS, counted per mined block: the chain's ceiling when every
+ *    action is its own transaction.
+ * 7. Prints a table and writes bench/results/e2e.json, with the machine's load average during the window (other
+ *    jobs may be running) and the CPU seconds of the gateway and the node.
+ *
+ * Targets: >= 1,000 consumptions/s confirmed and indexed, p99 < 3 block times, zero lost or duplicated.
+ */
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Worker } from "node:worker_threads";
+import { HDNodeWallet, Interface, encryptKeystoreJson, TypedDataEncoder, Wallet, ethers, keccak256 } from "ethers";
+import { DEV_MNEMONIC, startAnvil, AnvilNode } from "../src/chain/anvil";
+import { bootstrapDistrict, Deployment } from "../src/chain/bootstrap";
+import { createRpc, Rpc } from "../src/chain/rpc";
+import { consumptionDomain } from "../src/chain/vouchers";
+import { issueApiKey } from "../src/api/auth";
+import { openDb } from "../src/store/db";
+import { migrate } from "../src/store/migrations";
+import { encodeCursor } from "../src/api/http";
+import { PrepaidEscrow__factory, ReferenceToken__factory } from "../typechain-types";
+import { spawnGateway, GatewayProcess, call, sleep } from "../test/faults/support";
+import { JsonRpcProvider, NonceManager } from "ethers";
+
+// ---------------------------------------------------------------- parameters
+
+const RATE = Number(process.env.BENCH_RATE ?? 1000);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
+const MERCHANTS = Number(process.env.BENCH_MERCHANTS ?? 20);
+const CARDS = Number(process.env.BENCH_CARDS ?? 6000);
+const HOLDERS = Number(process.env.BENCH_HOLDERS ?? 2000);
+const POST_MS = Number(process.env.BENCH_POST_MS ?? 250);
+const SINGLE_SHARE = Number(process.env.BENCH_SINGLE_SHARE ?? 0.05);
+const ERC20_SECONDS = Number(process.env.BENCH_ERC20_SECONDS ?? 15);
+const PG_URL = process.env.BENCH_DATABASE_URL;
+const GATEWAY_ENV = {
+  BATCH_INTERVAL_MS: process.env.BATCH_INTERVAL_MS ?? "100",
+  BATCH_MAX_VOUCHERS: process.env.BATCH_MAX_VOUCHERS ?? "500",
+  POLL_INTERVAL_MS: process.env.POLL_INTERVAL_MS ?? "100",
+};
+const BLOCK_TIME = 1;
+const VOUCHERS = RATE * SECONDS;
+const LESSONS_PER_CARD = Math.ceil(VOUCHERS / CARDS);
+const PLAN_UNITS = Math.max(20, LESSONS_PER_CARD + 5);
+const DEADLINE = 4_102_444_800; // 2100-01-01: vouchers signed once, reused by later runs
+const FIRST_MERCHANT = 6; // dev accounts 0-5: deployer, regulator, two industry regulators, risk oracle, bank
+const BEAUTY = 4; // no lesson cap
+const TARGETS = { consumptionsPerSecond: 1000, p99Ms: 3 * BLOCK_TIME * 1000, lost: 0, duplicated: 0 };
+const OUT = path.join(__dirname, "results", "e2e.json");
+
+if (LESSONS_PER_CARD > 400) throw new Error("too few cards for the rate and duration: raise BENCH_CARDS");
+
+const hex = (n: number | bigint) => "0x" + n.toString(16);
+const t0 = Date.now();
+const log = (msg: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${msg}`);
+const devKey = (i: number) => HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`);
+const holderKey = (i: number) => keccak256(ethers.toUtf8Bytes(`e2e bench holder ${i}`));
+
+// ---------------------------------------------------------------- chain set-up
+
+/** Sends from Anvil's unlocked dev accounts with explicit nonces, in JSON-RPC batches, and waits for the receipts. */
+async function sendAll(rpc: Rpc, txs: { from: string; to: string; data: string; gas: number }[]): Promise<{ logs: { topics: string[]; data: string }[] }[]> {
+  const nonces = new Map<string, number>();
+  for (const from of new Set(txs.map((t) => t.from))) nonces.set(from, Number(await rpc.send<string>("eth_getTransactionCount", [from, "pending"])));
+  const hashes: string[] = [];
+  for (let i = 0; i < txs.length; i += 200) {
+    const chunk = txs.slice(i, i + 200).map((t) => {
+      const nonce = nonces.get(t.from)!;
+      nonces.set(t.from, nonce + 1);
+      return { method: "eth_sendTransaction", params: [{ from: t.from, to: t.to, data: t.data, gas: hex(t.gas), gasPrice: "0x0", nonce: hex(nonce) }] };
+    });
+    hashes.push(...(await rpc.batch<string>(chunk)));
+  }
+  const receipts: { status: string; logs: { topics: string[]; data: string }[] }[] = [];
+  for (let i = 0; i < hashes.length; i += 200) {
+    for (;;) {
+      const res = await rpc.batch<{ status: string; logs: { topics: string[]; data: string }[] } | null>(
+        hashes.slice(i, i + 200).map((h) => ({ method: "eth_getTransactionReceipt", params: [h] })),
+      );
+      if (res.every((r) => r)) {
+        for (const r of res) if (r!.status !== "0x1") throw new Error("a set-up transaction reverted");
+        receipts.push(...(res as typeof receipts));
+        break;
+      }
+      await sleep(250);
+    }
+  }
+  return receipts;
+}
+
+interface Setup {
+  deployment: Deployment;
+  merchants: { merchantId: number; account: string; key: string }[];
+  cards: { cardId: bigint; merchantId: number; holder: number }[];
+}
+
+async function setUp(node: AnvilNode, rpc: Rpc): Promise<Setup> {
+  const provider = new JsonRpcProvider(node.url, undefined, { staticNetwork: true, pollingInterval: 100 });
+  const deployer = new NonceManager(devKey(0).connect(provider));
+  const regulator = new NonceManager(devKey(1).connect(provider));
+  log("deploying the district");
+  const { deployment } = await bootstrapDistrict({
+    deployer, platformRegulator: regulator, riskOracle: devKey(4).address,
+    bank: { account: devKey(5).address, name: "Bench Bank custody fen", symbol: "BBC" },
+    regulators: { "education-commission": devKey(2).address, "sports-bureau": devKey(2).address, "commerce-bureau": devKey(3).address },
+  });
+  provider.destroy();
+  const escrow = new Interface(PrepaidEscrow__factory.abi);
+  const merchants = Array.from({ length: MERCHANTS }, (_, i) => devKey(FIRST_MERCHANT + i));
+  log(`admitting ${MERCHANTS} merchants and publishing their plans`);
+  const admitted = await sendAll(rpc, merchants.map((m, i) => ({
+    from: devKey(1).address, to: deployment.escrow, gas: 400_000,
+    data: escrow.encodeFunctionData("admitMerchant", [m.address, BEAUTY, 1, ethers.id(`e2e-${i}`)]),
+  })));
+  const ids = admitted.map((rc) => Number(rc.logs.map((l) => { try { return escrow.parseLog(l); } catch { return null; } }).find((e) => e?.name === "MerchantAdmitted")!.args.merchantId));
+  await sendAll(rpc, merchants.map((m, i) => ({
+    from: m.address, to: deployment.escrow, gas: 300_000,
+    data: escrow.encodeFunctionData("publishPlan", [ids[i], 1, PLAN_UNITS, 0, 365, BigInt(PLAN_UNITS) * 1000n]),
+  })));
+  log(`the bank opens ${CARDS} cards for ${HOLDERS} consumers`);
+  const holders = Array.from({ length: HOLDERS }, (_, i) => new Wallet(holderKey(i)).address);
+  const cardsOwned = Array.from({ length: CARDS }, (_, j) => ({ merchantId: ids[j % MERCHANTS], holder: j % HOLDERS }));
+  const bought = await sendAll(rpc, cardsOwned.map((c) => ({
+    from: devKey(5).address, to: deployment.escrow, gas: 300_000,
+    data: escrow.encodeFunctionData("purchase", [c.merchantId, 1, holders[c.holder], true]),
+  })));
+  const cards = bought.map((rc, j) => ({
+    cardId: rc.logs.map((l) => { try { return escrow.parseLog(l); } catch { return null; } }).find((e) => e?.name === "CardPurchased")!.args.cardId as bigint,
+    ...cardsOwned[j],
+  }));
+  return { deployment, merchants: merchants.map((m, i) => ({ merchantId: ids[i], account: m.address, key: m.privateKey })), cards };
+}
+
+// ---------------------------------------------------------------- vouchers (signed by the consumers, before the window)
+
+interface Voucher { cardId: string; lessons: number; sequence: number; deadline: number; v: number; r: string; s: string }
+
+/** Vouchers in the order they are offered: LESSONS_PER_CARD rounds over all cards, each round in a shuffled order. */
+async function signVouchers(setup: Setup): Promise<{ merchantId: number; voucher: Voucher }[]> {
+  const domainSeparator = TypedDataEncoder.hashDomain(consumptionDomain(setup.deployment.chainId, setup.deployment.escrow));
+  const order: { card: number; sequence: number }[] = [];
+  let seed = 12345;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (let seq = 0; seq < LESSONS_PER_CARD && order.length < VOUCHERS; seq++) {
+    const idx = Array.from({ length: CARDS }, (_, i) => i);
+    for (let i = idx.length - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [idx[i], idx[j]] = [idx[j], idx[i]];
+    }
+    for (const c of idx) if (order.length < VOUCHERS) order.push({ card: c, sequence: seq });
+  }
+  const key = createHash("sha256").update(JSON.stringify([domainSeparator, DEADLINE, HOLDERS, order.length, setup.cards.map((c) => `${c.cardId}:${c.holder}`)])).digest("hex").slice(0, 16);
+  const cacheFile = path.join(os.tmpdir(), `custody-e2e-vouchers-${key}.json`);
+  let sigs: { v: number; r: string; s: string }[];
+  if (fs.existsSync(cacheFile)) {
+    log(`reusing ${order.length} signed vouchers from ${cacheFile}`);
+    sigs = JSON.parse(fs.readFileSync(cacheFile, "utf8"));
+  } else {
+    log(`the consumers sign ${order.length} vouchers (in 2 worker threads; not timed: consumers sign on their own devices)`);
+    const code = `
+      const { parentPort, workerData } = require("node:worker_threads");
+      const { SigningKey, keccak256, toUtf8Bytes } = require(workerData.ethersPath);
+      const typeHash = keccak256(toUtf8Bytes("Consumption(uint64 cardId,uint16 lessons,uint16 sequence,uint40 deadline)")).slice(2);
+      const word = (x) => BigInt(x).toString(16).padStart(64, "0");
+      const keys = new Map();
+      parentPort.on("message", (jobs) => {
+        const out = jobs.map((j) => {
+          let k = keys.get(j.holderKey);
+          if (!k) keys.set(j.holderKey, (k = new SigningKey(j.holderKey)));
+          const structHash = keccak256("0x" + typeHash + word(j.cardId) + word(1) + word(j.sequence) + word(workerData.deadline)).slice(2);
+          const sig = k.sign(keccak256("0x1901" + workerData.domainSeparator.slice(2) + structHash));
+          return { v: sig.v, r: sig.r, s: sig.s };
+        });
+        parentPort.postMessage(out);
+      });`;
+    const workers = [0, 1].map(() => new Worker(code, { eval: true, workerData: { ethersPath: require.resolve("ethers"), domainSeparator, deadline: DEADLINE } }));
+    const jobs = order.map((o) => ({ cardId: setup.cards[o.card].cardId.toString(), sequence: o.sequence, holderKey: holderKey(setup.cards[o.card].holder) }));
+    const chunks: (typeof jobs)[] = [];
+    for (let i = 0; i < jobs.length; i += 2000) chunks.push(jobs.slice(i, i + 2000));
+    const results: { v: number; r: string; s: string }[][] = new Array(chunks.length);
+    let next = 0;
+    await Promise.all(workers.map(async (w) => {
+      while (next < chunks.length) {
+        const i = next++;
+        results[i] = await new Promise((resolve) => { w.once("message", resolve); w.postMessage(chunks[i]); });
+        if (i % 5 === 0) log(`  signed ${Math.min(jobs.length, (i + 1) * 2000)} / ${jobs.length}`);
+      }
+    }));
+    await Promise.all(workers.map((w) => w.terminate()));
+    sigs = results.flat();
+    fs.writeFileSync(cacheFile, JSON.stringify(sigs));
+  }
+  return order.map((o, i) => {
+    const c = setup.cards[o.card];
+    return { merchantId: c.merchantId, voucher: { cardId: c.cardId.toString(), lessons: 1, sequence: o.sequence, deadline: DEADLINE, ...sigs[i] } };
+  });
+}
+
+// ---------------------------------------------------------------- measuring
+
+function cpuSeconds(pid: number): number {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+  } catch {
+    return NaN;
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function erc20Ceiling(rpc: Rpc): Promise<{ transfersPerSecond: number; transfers: number; blocks: number; sendSeconds: number; gasPerTransfer: number }> {
+  const sender = devKey(0).address;
+  const factory = new ethers.ContractFactory(ReferenceToken__factory.abi, ReferenceToken__factory.bytecode);
+  const deployTx = await factory.getDeployTransaction(sender, 10n ** 30n);
+  const [rc] = await sendAll(rpc, [{ from: sender, to: undefined as unknown as string, data: deployTx.data, gas: 3_000_000 }]);
+  const token = (rc as unknown as { contractAddress: string }).contractAddress;
+  const iface = new Interface(ReferenceToken__factory.abi);
+  // Transfers to 1,000 existing holders (the cheaper, common case): seed them first.
+  const recipients = Array.from({ length: 1000 }, (_, i) => ethers.getAddress("0x" + keccak256(ethers.toUtf8Bytes(`r${i}`)).slice(26)));
+  await sendAll(rpc, recipients.map((to) => ({ from: sender, to: token, data: iface.encodeFunctionData("transfer", [to, 1n]), gas: 100_000 })));
+  let nonce = Number(await rpc.send<string>("eth_getTransactionCount", [sender, "pending"]));
+  const startBlock = Number(await rpc.send<string>("eth_blockNumber"));
+  const started = Date.now();
+  let sent = 0;
+  const hashes: string[] = [];
+  // As fast as the node accepts them, keeping at most ~2 blocks' worth waiting in its pool.
+  while (Date.now() - started < ERC20_SECONDS * 1000) {
+    const pending = Number((await rpc.send<{ pending: string }>("txpool_status").catch(() => ({ pending: "0x0" }))).pending);
+    if (pending > 3000) {
+      await sleep(50);
+      continue;
+    }
+    const calls = Array.from({ length: 200 }, (_, i) => ({
+      method: "eth_sendTransaction",
+      params: [{ from: sender, to: token, data: iface.encodeFunctionData("transfer", [recipients[(sent + i) % recipients.length], 1n]), gas: hex(60_000), gasPrice: "0x0", nonce: hex(nonce + i) }],
+    }));
+    hashes.push(...(await rpc.batch<string>(calls)));
+    nonce += 200;
+    sent += 200;
+  }
+  const sendSeconds = (Date.now() - started) / 1000;
+  // Wait until they are all mined, then count per block.
+  for (;;) {
+    const last = await rpc.send<{ blockNumber: string } | null>("eth_getTransactionReceipt", [hashes[hashes.length - 1]]);
+    if (last) break;
+    await sleep(250);
+  }
+  const head = Number(await rpc.send<string>("eth_blockNumber"));
+  const blocks = await rpc.batch<{ transactions: string[]; gasUsed: string }>(
+    Array.from({ length: head - startBlock }, (_, i) => ({ method: "eth_getBlockByNumber", params: [hex(startBlock + 1 + i), false] })),
+  );
+  const counts = blocks.map((b) => b.transactions.length).filter((n) => n > 0);
+  const gas = blocks.reduce((a, b) => a + Number(b.gasUsed), 0);
+  const total = counts.reduce((a, b) => a + b, 0);
+  // Full blocks only: the first and last blocks of the run are partly empty by construction.
+  const inner = counts.length > 2 ? counts.slice(1, -1) : counts;
+  return {
+    transfersPerSecond: Math.round(inner.reduce((a, b) => a + b, 0) / (inner.length * BLOCK_TIME)),
+    transfers: total,
+    blocks: counts.length,
+    sendSeconds: Math.round(sendSeconds * 10) / 10,
+    gasPerTransfer: Math.round(gas / Math.max(1, total)),
+  };
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "custody-e2e-"));
+  const node = await startAnvil({ blockTime: BLOCK_TIME, accounts: FIRST_MERCHANT + MERCHANTS + 2, logFile: path.join(work, "anvil.log") });
+  const rpc = createRpc({ urls: [node.url], timeoutMs: 60_000 });
+  let gateway: GatewayProcess | null = null;
+  try {
+    const setupStarted = Date.now();
+    const setup = await setUp(node, rpc);
+    const setupSeconds = (Date.now() - setupStarted) / 1000;
+    const offered = await signVouchers(setup);
+
+    // The gateway's keys, keystore and store.
+    const password = "e2e-bench-only";
+    const keystoreDir = path.join(work, "keystores");
+    fs.mkdirSync(keystoreDir, { recursive: true });
+    for (const m of setup.merchants) {
+      // A light scrypt for the bench's throwaway keys: the gateway decrypts each once, at its first batch.
+      const json = await encryptKeystoreJson({ address: m.account, privateKey: m.key }, password, { scrypt: { N: 1 << 12 } });
+      fs.writeFileSync(path.join(keystoreDir, `${m.account.toLowerCase()}.json`), json, { mode: 0o600 });
+    }
+    const deploymentFile = path.join(work, "deployment.json");
+    fs.writeFileSync(deploymentFile, JSON.stringify(setup.deployment));
+    let databaseUrl: string | undefined;
+    if (PG_URL) {
+      const { Client } = await import("pg");
+      const name = `custody_e2e_${process.pid}_${Date.now()}`;
+      const admin = new Client({ connectionString: PG_URL });
+      await admin.connect();
+      await admin.query(`CREATE DATABASE ${name}`);
+      await admin.end();
+      const u = new URL(PG_URL);
+      u.pathname = "/" + name;
+      databaseUrl = u.toString();
+    }
+    const db = await openDb({ databaseUrl, dataDir: path.join(work, "pglite") });
+    await migrate(db);
+    const keys = new Map<number, string>();
+    for (const m of setup.merchants) keys.set(m.merchantId, (await issueApiKey(db, { role: "merchant", subject: String(m.merchantId), label: `merchant ${m.merchantId}` })).key);
+    const auditor = (await issueApiKey(db, { role: "auditor", subject: null, label: "bench auditor" })).key;
+    await db.close();
+
+    log(`starting the gateway (src/main.ts) on ${databaseUrl ? "PostgreSQL" : "embedded PGlite (file-backed)"}`);
+    gateway = await spawnGateway({
+      CHAIN_RPC_URL: node.url, DEPLOYMENT_FILE: deploymentFile, KEYSTORE_DIR: keystoreDir, KEYSTORE_PASSWORD: password,
+      DATA_DIR: work, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}), LOG_LEVEL: "warn", ...GATEWAY_ENV,
+    }, { logFile: path.join(work, "gateway.log") });
+    const base = gateway.url;
+    const head = Number(await rpc.send<string>("eth_blockNumber"));
+    for (;;) {
+      const h = await call(base, null, "GET", "/health");
+      if (h.body.indexedBlock >= head) break;
+      await sleep(500);
+    }
+    log(`gateway at ${base} has indexed the set-up (block ${head}); offering ${RATE} vouchers/s for ${SECONDS} s from ${MERCHANTS} merchants`);
+
+    // ---- the timed window
+    const submitted = new Map<string, number>(); // card:sequence -> when its POST started
+    const accepted = new Set<string>();
+    const seen = new Map<string, number>(); // card:sequence -> when the ledger first showed it
+    const seenCount = new Map<string, number>();
+    let errors = 0;
+    const errorSamples: string[] = [];
+    let requests = 0;
+    const k = (v: { cardId: string; sequence: number }) => `${v.cardId}:${v.sequence}`;
+    const perMerchant = new Map<number, { merchantId: number; voucher: Voucher; at: number }[]>();
+    offered.forEach((o, i) => {
+      const list = perMerchant.get(o.merchantId) ?? [];
+      list.push({ ...o, at: (i / RATE) * 1000 });
+      perMerchant.set(o.merchantId, list);
+    });
+    const loads: number[] = [];
+    const gwCpu0 = cpuSeconds(gateway.pid);
+    const nodeCpu0 = cpuSeconds(node.process.pid!);
+    const windowStart = Date.now();
+    let submitting = true;
+    const loadTimer = setInterval(() => loads.push(os.loadavg()[0]), 1000);
+
+    const post = async (merchantId: number, vouchers: Voucher[]) => {
+      const at = Date.now();
+      for (const v of vouchers) submitted.set(k(v), at);
+      requests++;
+      try {
+        const r = await call(base, keys.get(merchantId)!, "POST", `/v1/merchants/${merchantId}/consumptions`, { vouchers });
+        if (r.status === 202) for (const v of vouchers) accepted.add(k(v));
+        else {
+          errors += vouchers.length;
+          if (errorSamples.length < 5) errorSamples.push(`${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+        }
+      } catch (err) {
+        errors += vouchers.length;
+        if (errorSamples.length < 5) errorSamples.push((err as Error).message);
+      }
+    };
+    const merchantLoop = async (merchantId: number) => {
+      const list = perMerchant.get(merchantId) ?? [];
+      let i = 0;
+      const inFlight: Promise<void>[] = [];
+      // Each merchant starts at its own offset inside the posting interval, as independent shops would.
+      await sleep((merchantId * 37) % POST_MS);
+      while (i < list.length) {
+        const now = Date.now() - windowStart;
+        const due: Voucher[] = [];
+        while (i < list.length && list[i].at <= now) due.push(list[i++].voucher);
+        if (due.length) {
+          const singles = Math.round(due.length * SINGLE_SHARE);
+          for (const v of due.slice(0, singles)) inFlight.push(post(merchantId, [v]));
+          if (due.length > singles) inFlight.push(post(merchantId, due.slice(singles)));
+        }
+        await sleep(POST_MS);
+      }
+      await Promise.all(inFlight);
+    };
+    let lastId = "0";
+    let lastSeenAt = windowStart;
+    const follow = async () => {
+      while (submitting || [...accepted].some((x) => !seen.has(x))) {
+        const r = await call(base, auditor, "GET", `/v1/ledger?event=LessonsConsumed&limit=500&cursor=${encodeCursor(lastId)}`).catch(() => null);
+        if (r && r.status === 200) {
+          const now = Date.now();
+          for (const row of r.body.items as { id: string; cardId: string; args: { sequence: number } }[]) {
+            const key = `${row.cardId}:${Number(row.args.sequence)}`;
+            seenCount.set(key, (seenCount.get(key) ?? 0) + 1);
+            if (!seen.has(key)) seen.set(key, now);
+            lastId = row.id;
+            lastSeenAt = now;
+          }
+          if (r.body.nextCursor) continue;
+        }
+        if (!submitting && Date.now() - lastSeenAt > 90_000) break; // the rest is lost
+        await sleep(100);
+      }
+    };
+    const follower = follow();
+    await Promise.all([...perMerchant.keys()].map(merchantLoop));
+    const submitSeconds = (Date.now() - windowStart) / 1000;
+    submitting = false;
+    log(`submitted ${submitted.size} vouchers in ${requests} requests over ${submitSeconds.toFixed(1)} s; waiting for the ledger`);
+    await follower;
+    clearInterval(loadTimer);
+    const gwCpu = cpuSeconds(gateway.pid) - gwCpu0;
+    const nodeCpu = cpuSeconds(node.process.pid!) - nodeCpu0;
+    const lastIndexed = Math.max(...[...seen.values()]);
+    const elapsed = (lastIndexed - windowStart) / 1000;
+
+    // ---- checks
+    const latencies = [...accepted].filter((x) => seen.has(x)).map((x) => seen.get(x)! - submitted.get(x)!).sort((a, b) => a - b);
+    const lost = [...accepted].filter((x) => !seen.has(x)).length;
+    const duplicated = [...seenCount.values()].filter((n) => n > 1).length;
+    const unexpected = [...seen.keys()].filter((x) => !accepted.has(x)).length;
+    const health = await call(base, null, "GET", "/health");
+    // On chain: every card's lessons used equal its accepted vouchers.
+    const escrowIface = new Interface(PrepaidEscrow__factory.abi);
+    const acceptedPerCard = new Map<string, number>();
+    for (const x of accepted) acceptedPerCard.set(x.split(":")[0], (acceptedPerCard.get(x.split(":")[0]) ?? 0) + 1);
+    let chainMismatches = 0;
+    for (let i = 0; i < setup.cards.length; i += 500) {
+      const chunk = setup.cards.slice(i, i + 500);
+      const res = await rpc.batch<string>(chunk.map((c) => ({ method: "eth_call", params: [{ to: setup.deployment.escrow, data: escrowIface.encodeFunctionData("cardOf", [c.cardId]) }, "latest"] })));
+      res.forEach((data, j) => {
+        const card = escrowIface.decodeFunctionResult("cardOf", data)[0];
+        if (Number(card.unitsUsed) !== (acceptedPerCard.get(chunk[j].cardId.toString()) ?? 0)) chainMismatches++;
+      });
+    }
+    const queue = health.body.queue;
+    log(`measuring plain ERC-20 transfers by one sender on the same node for ${ERC20_SECONDS} s`);
+    const erc20 = await erc20Ceiling(rpc);
+
+    const result = {
+      consumptionsPerSecond: Math.round(seen.size / elapsed),
+      p50Ms: Math.round(percentile(latencies, 50)),
+      p99Ms: Math.round(percentile(latencies, 99)),
+      errors,
+      lost,
+      duplicated,
+      erc20TransfersPerSecond: erc20.transfersPerSecond,
+      targets: TARGETS,
+      met: {
+        consumptionsPerSecond: seen.size / elapsed >= TARGETS.consumptionsPerSecond,
+        p99: percentile(latencies, 99) < TARGETS.p99Ms,
+        lostAndDuplicated: lost === 0 && duplicated === 0,
+      },
+      detail: {
+        offeredPerSecond: RATE,
+        windowSeconds: SECONDS,
+        submitSeconds: Math.round(submitSeconds * 10) / 10,
+        secondsToLastIndexed: Math.round(elapsed * 10) / 10,
+        vouchersSubmitted: submitted.size,
+        vouchersAccepted: accepted.size,
+        vouchersIndexed: seen.size,
+        indexedButNotAccepted: unexpected,
+        cardsWhoseOnChainLessonsDifferFromAccepted: chainMismatches,
+        requests,
+        p90Ms: Math.round(percentile(latencies, 90)),
+        maxMs: latencies.length ? latencies[latencies.length - 1] : null,
+        errorSamples,
+        queueAtEnd: queue,
+        erc20,
+        setupSeconds: Math.round(setupSeconds),
+      },
+      context: {
+        when: new Date().toISOString(),
+        node: process.version,
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model,
+        memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+        loadAverageDuringWindow: { mean: Math.round((loads.reduce((a, b) => a + b, 0) / Math.max(1, loads.length)) * 10) / 10, max: Math.max(...loads) },
+        cpuSecondsDuringWindow: { gateway: Math.round(gwCpu * 10) / 10, anvil: Math.round(nodeCpu * 10) / 10 },
+        chain: `Anvil ${"1.7.1"} (separate process), a block every ${BLOCK_TIME} s, block gas limit 60,000,000, gas price 0`,
+        store: databaseUrl ? "PostgreSQL server (BENCH_DATABASE_URL)" : "embedded PGlite, file-backed",
+        gateway: { process: "src/main.ts, separate process", ...GATEWAY_ENV },
+        merchants: MERCHANTS,
+        cards: CARDS,
+        holders: HOLDERS,
+        postIntervalMs: POST_MS,
+        singleVoucherRequestShare: SINGLE_SHARE,
+        signing: "vouchers signed by the consumers' keys before the window (consumers sign on their own devices); not timed",
+        latency: "from the start of the POST to the first GET /v1/ledger answer showing the consumption (confirmed on chain and indexed), polled every 100 ms",
+      },
+    };
+    fs.mkdirSync(path.dirname(OUT), { recursive: true });
+    fs.writeFileSync(OUT, JSON.stringify(result, null, 2) + "\n");
+    const row = (a: string, b: string | number, c = "") => console.log(`| ${a.padEnd(44)} | ${String(b).padStart(12)} | ${c.padEnd(22)} |`);
+    console.log("");
+    row("figure", "measured", "target");
+    console.log(`|${"-".repeat(46)}|${"-".repeat(14)}|${"-".repeat(24)}|`);
+    row("consumptions/s confirmed and indexed", result.consumptionsPerSecond, `>= 1,000 ${result.met.consumptionsPerSecond ? "met" : "NOT met"}`);
+    row("latency p50, ms (submission to indexed)", result.p50Ms);
+    row("latency p99, ms", result.p99Ms, `< ${TARGETS.p99Ms} ${result.met.p99 ? "met" : "NOT met"}`);
+    row("errors (vouchers refused or failed requests)", errors);
+    row("lost / duplicated", `${lost} / ${duplicated}`, `0 / 0 ${result.met.lostAndDuplicated ? "met" : "NOT met"}`);
+    row("cards whose on-chain lessons != accepted", chainMismatches, "0");
+    row("ERC-20 transfers/s, one sender, same node", erc20.transfersPerSecond);
+    row("vouchers accepted / indexed", `${accepted.size} / ${seen.size}`);
+    row("load average during window (mean / max)", `${result.context.loadAverageDuringWindow.mean} / ${result.context.loadAverageDuringWindow.max}`, `${os.cpus().length} CPUs`);
+    row("CPU s in window: gateway / anvil", `${result.context.cpuSecondsDuringWindow.gateway} / ${result.context.cpuSecondsDuringWindow.anvil}`);
+    console.log(`\nwrote ${path.relative(process.cwd(), OUT)}`);
+  } finally {
+    await gateway?.stop().catch(() => undefined);
+    await node.stop();
+    if (process.env.BENCH_KEEP !== "1") fs.rmSync(work, { recursive: true, force: true });
+    else log(`kept ${work}`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

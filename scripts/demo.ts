@@ -1,0 +1,720 @@
+/**
+ * `npm run demo`: fills the running platform (`npm start`) with a district, through the gateway's own HTTP API.
+ *
+ * Several industries, dozens of merchants (admitted by the platform regulator, each publishing plans), thousands of
+ * cards opened by the custodian bank for generated consumers, months of consumption (each consumer signs EIP-712
+ * vouchers for the lessons they had; merchants submit them in batches), periodic releases, payouts, renewals,
+ * cooling-off refunds, refund requests accepted, refused and escalated into disputes the regulator decides, and one
+ * merchant that collapses: restricted, then frozen, its customers taking their money back from the contract.
+ * It ends with a summary that reconciles, from the API, paid in = released + refunded + held (held as the chain
+ * reports it), and exits 1 if it does not.
+ *
+ * Time: on the local Anvil node the demo moves the chain's clock forward a month at a time (evm_increaseTime), so
+ * cooling-off, periodic plans, validity and expiry behave as over months. On any other chain it does not touch the
+ * clock (pass --no-clock to skip it on Anvil too): everything then happens within minutes of chain time.
+ *
+ * Keys: merchants need a chain account the gateway signs with (their plans, payouts and consumption batches). The
+ * demo creates them as keystores in the gateway's keystore folder (KEYSTORE_DIR, password KEYSTORE_PASSWORD or the
+ * local ./data/keystore-password), with a light scrypt setting fit for a demo only. API keys for merchants and for the
+ * consumers who send their own transactions are issued through POST /v1/api-keys with the platform regulator's key.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import crypto from "node:crypto";
+import { Command } from "commander";
+import { Transaction, TypedDataField, Wallet, encryptKeystoreJson, ethers } from "ethers";
+
+// ---------------------------------------------------------------- options
+
+interface Options {
+  url: string;
+  dataDir: string;
+  merchants: number;
+  cards: number;
+  months: number;
+  concurrency: number;
+  seed: number;
+  clock: boolean;
+  collapse: boolean;
+}
+
+function parseOptions(argv: string[]): Options {
+  const int = (name: string, min: number, max: number) => (v: string) => {
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new Error(`${name} must be a whole number from ${min} to ${max}`);
+    return Number(v);
+  };
+  const p = new Command("demo")
+    .description("Fill the running platform with a realistic district through its HTTP API")
+    .option("--url <url>", "the gateway", process.env.GATEWAY_URL ?? `http://127.0.0.1:${process.env.PORT ?? 8080}`)
+    .option("--data-dir <dir>", "the platform's data folder (API keys, keystores)", process.env.DATA_DIR ?? "./data")
+    .option("--merchants <n>", "merchants to admit", int("--merchants", 1, 5000), 36)
+    .option("--cards <n>", "cards to open over the months", int("--cards", 1, 1_000_000), 2000)
+    .option("--months <n>", "months of activity", int("--months", 1, 24), 4)
+    .option("--concurrency <n>", "requests in flight", int("--concurrency", 1, 256), 24)
+    .option("--seed <n>", "seed of the district's random choices", int("--seed", 0, 2 ** 31), 7)
+    .option("--no-clock", "do not move the local chain's clock")
+    .option("--no-collapse", "no merchant collapses")
+    .parse(argv, { from: "user" });
+  const o = p.opts();
+  return { url: String(o.url).replace(/\/$/, ""), dataDir: path.resolve(o.dataDir), merchants: o.merchants, cards: o.cards, months: o.months, concurrency: o.concurrency, seed: o.seed, clock: o.clock, collapse: o.collapse };
+}
+
+// ---------------------------------------------------------------- small tools
+
+/** A seeded generator (mulberry32): the same seed gives the same district. */
+function rng(seed: number) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return {
+    next,
+    int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)),
+    chance: (p: number) => next() < p,
+    pick: <T>(xs: T[]) => xs[Math.floor(next() * xs.length)],
+    weighted: <T>(xs: T[], w: (x: T) => number) => {
+      const total = xs.reduce((s, x) => s + w(x), 0);
+      let r = next() * total;
+      for (const x of xs) if ((r -= w(x)) < 0) return x;
+      return xs[xs.length - 1];
+    },
+  };
+}
+
+async function pool<T, R>(items: T[], n: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= items.length) return;
+      out[i] = await fn(items[i], i);
+    }
+  }));
+  return out;
+}
+
+const started = Date.now();
+function say(text: string) {
+  const s = ((Date.now() - started) / 1000).toFixed(0).padStart(4);
+  process.stdout.write(`[${s}s] ${text}\n`);
+}
+
+const cny = (fen: bigint) => {
+  const neg = fen < 0n;
+  const v = neg ? -fen : fen;
+  const yuan = (v / 100n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return `${neg ? "-" : ""}${yuan}.${(v % 100n).toString().padStart(2, "0")}`;
+};
+
+/** An answer the gateway gave that is not a success. */
+class HttpError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string, readonly details?: unknown) {
+    super(message);
+  }
+}
+
+function api(base: string) {
+  async function call<T = Record<string, unknown>>(method: string, route: string, key: string | null, body?: unknown): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      let res: Response;
+      try {
+        res = await fetch(base + route, {
+          method,
+          headers: { ...(key ? { "x-api-key": key } : {}), ...(body === undefined ? {} : { "content-type": "application/json" }) },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      } catch (err) {
+        // Only reads are retried: a write that may have reached the chain is not sent twice.
+        if (method === "GET" && attempt < 4) {
+          await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
+          continue;
+        }
+        throw new HttpError(0, "Unreachable", `${method} ${route}: the gateway at ${base} did not answer (${(err as Error).message})`);
+      }
+      const text = await res.text();
+      const json = text ? JSON.parse(text) : {};
+      if (res.ok) return json as T;
+      if (method === "GET" && res.status >= 500 && attempt < 4) {
+        await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
+        continue;
+      }
+      const e = (json as { error?: { code: string; message: string; details?: unknown } }).error;
+      throw new HttpError(res.status, e?.code ?? `HTTP${res.status}`, `${method} ${route}: ${res.status} ${e?.code ?? ""} ${e?.message ?? text.slice(0, 200)}`, e?.details);
+    }
+  }
+  return {
+    get: <T = Record<string, unknown>>(route: string, key: string | null) => call<T>("GET", route, key),
+    post: <T = Record<string, unknown>>(route: string, key: string | null, body: unknown = {}) => call<T>("POST", route, key, body),
+    put: <T = Record<string, unknown>>(route: string, key: string | null, body: unknown) => call<T>("PUT", route, key, body),
+    /** Every page of a cursor-paged list. */
+    async all<T>(route: string, key: string): Promise<T[]> {
+      const items: T[] = [];
+      let cursor: string | null = null;
+      do {
+        const sep = route.includes("?") ? "&" : "?";
+        const page: { items: T[]; nextCursor: string | null } = await call("GET", `${route}${sep}limit=500${cursor ? `&cursor=${cursor}` : ""}`, key);
+        items.push(...page.items);
+        cursor = page.nextCursor;
+      } while (cursor);
+      return items;
+    },
+  };
+}
+
+/** A contract's refusal (4xx with a custom error) is part of the story; anything else stops the demo. */
+function refused(err: unknown): HttpError | null {
+  if (err instanceof HttpError && err.status >= 400 && err.status < 500) return err;
+  throw err;
+}
+
+// ---------------------------------------------------------------- the district
+
+interface PlanSpec {
+  kind: "lesson" | "periodic";
+  units: number;
+  periodSeconds?: number;
+  validityDays?: number;
+  priceFen: number;
+  label: string;
+}
+
+const DAY = 86_400;
+/** What merchants of each industry sell (prices in fen; within Beijing's caps: training ≤ 60 lessons, 92 days, 5,000 CNY). */
+const CATALOG: Record<number, { name: string; weight: number; plans: PlanSpec[] }> = {
+  1: { name: "education", weight: 5, plans: [
+    { kind: "lesson", units: 24, validityDays: 92, priceFen: 360_000, label: "24 tutoring lessons" },
+    { kind: "lesson", units: 12, validityDays: 92, priceFen: 198_000, label: "12 tutoring lessons" },
+  ] },
+  2: { name: "youth sports", weight: 3, plans: [{ kind: "lesson", units: 20, validityDays: 92, priceFen: 240_000, label: "20 swimming lessons" }] },
+  3: { name: "fitness", weight: 4, plans: [
+    { kind: "periodic", units: 3, periodSeconds: 30 * DAY, priceFen: 150_000, label: "3-month gym membership" },
+    { kind: "lesson", units: 30, priceFen: 300_000, label: "30 personal-training sessions" },
+  ] },
+  4: { name: "beauty", weight: 3, plans: [{ kind: "lesson", units: 10, priceFen: 200_000, label: "10 facials" }] },
+  5: { name: "car wash", weight: 2, plans: [{ kind: "lesson", units: 20, priceFen: 60_000, label: "20 car washes" }] },
+  7: { name: "pet care", weight: 1, plans: [{ kind: "lesson", units: 8, priceFen: 160_000, label: "8 grooming visits" }] },
+};
+
+interface Merchant {
+  id: number;
+  industryId: number;
+  wallet: Wallet;
+  key: string;
+  plans: { index: number; spec: PlanSpec }[];
+  frozen: boolean;
+}
+
+interface Consumer {
+  wallet: Wallet;
+  nonce: number;
+  key: string | null;
+  busy: Promise<unknown>;
+}
+
+interface Card {
+  id: string;
+  merchant: Merchant;
+  holder: Consumer;
+  kind: "lesson" | "periodic";
+  left: number;
+  expiresAt: number;
+  closed: boolean;
+}
+
+function readKeys(dataDir: string) {
+  const file = path.join(dataDir, "api-keys.txt");
+  if (!fs.existsSync(file)) throw new Error(`no ${file}: start the platform with \`npm start\` first (or pass --data-dir)`);
+  const keys: { role: string; key: string; label: string }[] = [];
+  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+    const m = /^(\S+)\s+(ck_\S+)\s+#\s*(.*)$/.exec(line.trim());
+    if (m) keys.push({ role: m[1], key: m[2], label: m[3] });
+  }
+  const one = (role: string) => keys.find((k) => k.role === role)?.key;
+  const regulator = one("platform_regulator");
+  const bank = one("bank");
+  const auditor = one("auditor");
+  if (!regulator || !bank || !auditor) throw new Error(`${file} lacks the platform regulator's, the bank's or the auditor's key`);
+  return { regulator, bank, auditor, industryRegulators: keys.filter((k) => k.role === "industry_regulator") };
+}
+
+function keystorePasswordOf(dataDir: string): string {
+  if (process.env.KEYSTORE_PASSWORD) return process.env.KEYSTORE_PASSWORD;
+  const file = path.join(dataDir, "keystore-password");
+  if (fs.existsSync(file)) return fs.readFileSync(file, "utf8").trim();
+  throw new Error("set KEYSTORE_PASSWORD to the gateway's keystore password: merchants' keys go into its keystore folder");
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  const o = parseOptions(process.argv.slice(2));
+  const r = rng(o.seed);
+  const http = api(o.url);
+  const keys = readKeys(o.dataDir);
+  const keystoreDir = path.resolve(process.env.KEYSTORE_DIR ?? path.join(o.dataDir, "keystores"));
+  const password = keystorePasswordOf(o.dataDir);
+
+  const health = await http.get<{ status: string; chainId: number; rpcUrl: string }>("/health", null).catch((err) => {
+    throw new Error(`the platform is not running at ${o.url} (${(err as Error).message}); start it with \`npm start\``);
+  });
+  const rpcUrl = health.rpcUrl;
+  const chainRpc = async <T>(method: string, params: unknown[] = []): Promise<T> => {
+    const res = await fetch(rpcUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
+    const j = (await res.json()) as { result?: T; error?: { message: string } };
+    if (j.error) throw new Error(`${method}: ${j.error.message}`);
+    return j.result as T;
+  };
+  const client = await chainRpc<string>("web3_clientVersion").catch(() => "unknown");
+  const local = /anvil/i.test(client);
+  const moveClock = o.clock && local;
+  const chainNow = async () => Number((await chainRpc<{ timestamp: string }>("eth_getBlockByNumber", ["latest", false])).timestamp);
+  say(`platform at ${o.url}: chain ${health.chainId} (${client}) via ${rpcUrl}; ${moveClock ? "the demo moves the local chain's clock a month at a time" : "the chain's clock is left alone"}`);
+  say(`district: ${o.merchants} merchants, ${o.cards} cards over ${o.months} months (seed ${o.seed})`);
+
+  const counts: Record<string, number> = {};
+  const count = (k: string, n = 1) => (counts[k] = (counts[k] ?? 0) + n);
+  const refusals: Record<string, number> = {};
+  const refusal = (what: string, err: unknown) => {
+    const e = refused(err)!;
+    const k = `${what}: ${e.code}`;
+    refusals[k] = (refusals[k] ?? 0) + 1;
+  };
+
+  // ------------------------------------------------------------ industries and policy
+  const industries = (await http.get<{ items: { industryId: number; regulator: string; policy: unknown }[] }>("/v1/industries", keys.regulator)).items;
+  const known = new Set(industries.map((i) => i.industryId));
+  const used = Object.keys(CATALOG).map(Number).filter((id) => known.has(id));
+  if (!used.length) throw new Error("the platform defines none of the demo's industries (1-5, 7)");
+  if (known.has(7) && !industries.find((i) => i.industryId === 7)?.policy) {
+    // Pet care has no policy of its own: the district gives it one (40% custody, 7 days' cooling-off).
+    await http.put("/v1/industries/7/policy", keys.regulator, {
+      custodyBps: 4000, coolingOffDays: 7, exitNoticeDays: 30, maxLessons: 0, maxValidityDays: 0,
+      maxCardValueFen: 500_000, maxAnonymousValueFen: 100_000, mediumRiskCap30dFen: 2_000_000,
+    }).then(() => say("pet care (industry 7) given its own policy: 40% custody"), (err) => refusal("set policy", err));
+  }
+  const parties = fs.existsSync(path.join(o.dataDir, "parties.json")) ? (JSON.parse(fs.readFileSync(path.join(o.dataDir, "parties.json"), "utf8")) as Record<string, string>) : {};
+  /** The key of the industry's own regulator when the data folder has it, else the bureau's. */
+  const regulatorKeyFor = (industryId: number) => {
+    const account = industries.find((i) => i.industryId === industryId)?.regulator?.toLowerCase();
+    const code = Object.entries(parties).find(([, a]) => a.toLowerCase() === account)?.[0];
+    const k = code ? keys.industryRegulators.find((x) => x.label === code.replace(/-/g, " ")) : undefined;
+    return k?.key ?? keys.regulator;
+  };
+
+  // ------------------------------------------------------------ merchants
+  const runTag = crypto.randomBytes(3).toString("hex");
+  const merchantSpecs = Array.from({ length: o.merchants }, (_, i) => ({
+    i, industryId: i < used.length ? used[i] : r.weighted(used, (id) => CATALOG[id].weight), wallet: new Wallet(ethers.hexlify(crypto.randomBytes(32))),
+  }));
+  // A light scrypt (N = 2^12): these are throwaway demo accounts on a local chain, not keys to protect.
+  await pool(merchantSpecs, 4, async (m) => {
+    const json = await encryptKeystoreJson({ address: m.wallet.address, privateKey: m.wallet.privateKey }, password, { scrypt: { N: 1 << 12 } });
+    fs.mkdirSync(keystoreDir, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(path.join(keystoreDir, `${m.wallet.address.toLowerCase()}.json`), json, { mode: 0o600 });
+  });
+  const merchants: Merchant[] = [];
+  await pool(merchantSpecs, o.concurrency, async (m) => {
+    const out = await http.post<{ merchantId: number }>("/v1/merchants", keys.regulator, {
+      account: m.wallet.address, industryId: m.industryId, bankId: 1, registrationNumber: `91110105DEMO${runTag}${String(m.i).padStart(5, "0")}`,
+    });
+    const k = await http.post<{ key: string }>("/v1/api-keys", keys.regulator, { role: "merchant", subject: String(out.merchantId), label: `demo merchant ${out.merchantId} (${CATALOG[m.industryId].name})` });
+    const merchant: Merchant = { id: out.merchantId, industryId: m.industryId, wallet: m.wallet, key: k.key, plans: [], frozen: false };
+    for (const spec of CATALOG[m.industryId].plans) {
+      const res = await http.post<{ events: { event: string; args: Record<string, string> }[] }>(`/v1/merchants/${merchant.id}/plans`, merchant.key, {
+        kind: spec.kind, units: spec.units, periodSeconds: spec.periodSeconds ?? 0, validityDays: spec.validityDays ?? 0, priceFen: spec.priceFen,
+      });
+      const ev = res.events.find((e) => e.event === "PlanPublished");
+      merchant.plans.push({ index: Number(ev!.args.planIndex), spec });
+    }
+    merchants.push(merchant);
+    count("merchants");
+    if (merchants.length % 10 === 0) say(`  ${merchants.length}/${o.merchants} merchants admitted with their plans`);
+  });
+  merchants.sort((a, b) => a.id - b.id);
+  const inUse = used.filter((id) => merchants.some((m) => m.industryId === id));
+  say(`${merchants.length} merchants admitted in ${inUse.length} industries (${inUse.map((id) => CATALOG[id].name).join(", ")}), ${merchants.reduce((s, m) => s + m.plans.length, 0)} plans published`);
+  // A merchant's popularity: a few draw many customers.
+  const popularity = new Map(merchants.map((m) => [m.id, 0.3 + r.next() * r.next() * 4]));
+
+  // ------------------------------------------------------------ consumers and their transactions
+  const consumers: Consumer[] = [];
+  const newConsumer = (): Consumer => {
+    const c: Consumer = { wallet: new Wallet(ethers.hexlify(crypto.randomBytes(32))), nonce: 0, key: null, busy: Promise.resolve() };
+    consumers.push(c);
+    return c;
+  };
+  /** A holder's own transaction (refund request, claim…): the gateway gives `{to, data}`, the wallet signs, the gateway relays. */
+  const holderTx = (c: Consumer, cardId: string, kind: "request" | "cooling-off" | "escalate" | "claim" | "cancel") => {
+    const run = c.busy.then(async () => {
+      if (!c.key) c.key = (await http.post<{ key: string }>("/v1/api-keys", keys.regulator, { role: "consumer", subject: c.wallet.address, label: `demo consumer ${c.wallet.address.slice(0, 10)}` })).key;
+      const req = await http.get<{ to: string; data: string; chainId: number }>(`/v1/cards/${cardId}/refund-request?kind=${kind}`, c.key);
+      const signed = await c.wallet.signTransaction({ to: req.to, data: req.data, chainId: req.chainId, nonce: c.nonce, gasLimit: 400_000, gasPrice: 0, type: 0 });
+      const out = await http.post<{ events: { event: string; args: Record<string, string> }[] }>("/v1/transactions", c.key, { signedTransaction: signed });
+      c.nonce++;
+      return out;
+    });
+    c.busy = run.catch(() => undefined);
+    return run;
+  };
+
+  const cards: Card[] = [];
+  const openCard = async (m: Merchant, plan: { index: number; spec: PlanSpec }, holder: Consumer) => {
+    try {
+      const out = await http.post<{ cardId: string; events: { event: string; args: Record<string, string | number> }[] }>("/v1/banks/1/cards", keys.bank, {
+        merchantId: m.id, planIndex: plan.index, holder: holder.wallet.address, named: true,
+      });
+      const ev = out.events.find((e) => e.event === "CardPurchased")!;
+      const card: Card = { id: out.cardId, merchant: m, holder, kind: plan.spec.kind, left: plan.spec.units, expiresAt: Number(ev.args.expiresAt), closed: false };
+      cards.push(card);
+      count("cards opened");
+      return card;
+    } catch (err) {
+      refusal("open card", err);
+      return null;
+    }
+  };
+
+  const waitForIndex = async () => {
+    for (;;) {
+      const h = await http.get<{ headBlock: number | null; indexedBlock: number | null; queue: Record<string, number> }>("/health", null);
+      if ((h.queue.queued ?? 0) === 0 && (h.queue.sent ?? 0) === 0 && h.indexedBlock !== null && h.headBlock !== null && h.indexedBlock >= h.headBlock) return h;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+  };
+
+  const collapseMonth = o.collapse ? Math.max(0, o.months - 1) : -1;
+  const perMonth = Array.from({ length: o.months }, (_, i) => Math.floor(o.cards / o.months) + (i < o.cards % o.months ? 1 : 0));
+  let collapsed: Merchant | null = null;
+  const before = await waitForIndex();
+  let failedVouchersBefore = before.queue.failed ?? 0;
+
+  for (let month = 0; month < o.months; month++) {
+    say(`month ${month + 1}/${o.months}`);
+    const selling = merchants.filter((m) => !m.frozen);
+
+    // The collapse: a popular education (or any) merchant is restricted, then frozen, before this month's sales.
+    if (month === collapseMonth && !collapsed) {
+      const candidates = selling.filter((m) => cards.some((c) => c.merchant === m && !c.closed));
+      const pickFrom = candidates.filter((m) => m.industryId === 1).length ? candidates.filter((m) => m.industryId === 1) : candidates;
+      collapsed = pickFrom.sort((a, b) => cards.filter((c) => c.merchant === b).length - cards.filter((c) => c.merchant === a).length)[0] ?? null;
+      if (collapsed) {
+        const regKey = regulatorKeyFor(collapsed.industryId);
+        await http.post(`/v1/merchants/${collapsed.id}/restrict`, regKey, { reason: "refund complaints and 12345 tickets rising; no new cards" }).then(
+          () => say(`  merchant ${collapsed!.id} (${CATALOG[collapsed!.industryId].name}) restricted: complaints rising`), (err) => refusal("restrict", err));
+        await http.post(`/v1/merchants/${collapsed.id}/freeze`, regKey, { reason: "premises closed, owner unreachable (暴雷跑路)" }).then(
+          () => say(`  merchant ${collapsed!.id} collapsed and was frozen by its regulator`), (err) => refusal("freeze", err));
+        collapsed.frozen = true;
+        count("merchants frozen");
+        const theirs = cards.filter((c) => c.merchant === collapsed && !c.closed);
+        let claimed = 0n;
+        await pool(theirs, o.concurrency, async (c) => {
+          try {
+            const out = await holderTx(c.holder, c.id, "claim");
+            const ev = out.events.find((e) => e.event === "CardRefunded");
+            if (ev) {
+              claimed += BigInt(ev.args.amount);
+              count("claims after the freeze");
+            }
+            c.closed = true;
+          } catch (err) {
+            refusal("claim", err);
+          }
+        });
+        say(`  ${counts["claims after the freeze"] ?? 0} of its ${theirs.length} customers took back ${cny(claimed)} CNY straight from the contract`);
+      }
+    }
+
+    // Sales: the bank opens cards once the consumer's payment is in the custody account.
+    const open = merchants.filter((m) => !m.frozen);
+    const sales = Array.from({ length: perMonth[month] }, () => {
+      const m = r.weighted(open, (x) => popularity.get(x.id)!);
+      const returning = consumers.length > 0 && r.chance(0.2);
+      return { m, plan: r.pick(m.plans), holder: returning ? r.pick(consumers) : newConsumer() };
+    });
+    let opened = 0;
+    const monthCards: Card[] = [];
+    await pool(sales, o.concurrency, async (s, i) => {
+      const card = await openCard(s.m, s.plan, s.holder);
+      if (card) {
+        opened++;
+        monthCards.push(card);
+      }
+      if ((i + 1) % 250 === 0) say(`  ${i + 1}/${sales.length} cards opened`);
+    });
+    say(`  ${opened} cards opened for ${consumers.length} consumers so far`);
+
+    // Cooling-off: a few buyers change their minds within the days allowed and get everything back.
+    const regretful = monthCards.filter(() => r.chance(0.03));
+    await pool(regretful, o.concurrency, async (c) => {
+      try {
+        await holderTx(c.holder, c.id, "cooling-off");
+        c.closed = true;
+        count("cooling-off refunds");
+      } catch (err) {
+        refusal("cooling-off refund", err);
+      }
+    });
+    if (regretful.length) say(`  ${counts["cooling-off refunds"] ?? 0} cooling-off refunds so far`);
+
+    // Renewals: some holders top up their lesson cards.
+    if (month > 0) {
+      const renew = cards.filter((c) => !c.closed && c.kind === "lesson" && !c.merchant.frozen && r.chance(0.03));
+      await pool(renew, o.concurrency, async (c) => {
+        const plan = c.merchant.plans.find((p) => p.spec.kind === "lesson")!;
+        try {
+          await http.post(`/v1/cards/${c.id}/renewals`, keys.bank, { planIndex: plan.index });
+          c.left += plan.spec.units;
+          count("renewals");
+        } catch (err) {
+          refusal("renewal", err);
+        }
+      });
+    }
+
+    // Consumption: each holder confirms the lessons they had this month by signing a voucher; merchants batch them.
+    const now = await chainNow();
+    const active = cards.filter((c) => !c.closed && c.kind === "lesson" && !c.merchant.frozen && c.left > 0 && (c.expiresAt === 0 || c.expiresAt > now + DAY));
+    const byMerchant = new Map<number, { m: Merchant; vouchers: unknown[] }>();
+    let signedCount = 0;
+    await pool(active, o.concurrency, async (c) => {
+      const lessons = Math.min(c.left, r.int(1, Math.max(1, Math.ceil(c.left / Math.max(1, o.months - month)) + 1)));
+      let td: { typedData: { domain: Record<string, unknown>; types: Record<string, TypedDataField[]>; message: Record<string, string | number> } };
+      try {
+        td = await http.get(`/v1/cards/${c.id}/voucher?lessons=${lessons}`, c.merchant.key);
+      } catch (err) {
+        refusal("voucher", err);
+        return;
+      }
+      // The gateway proposes a deadline by the wall clock; the chain's clock may be ahead (the demo moves it), so
+      // the consumer's wallet gives the voucher a day from the chain's time.
+      const message: Record<string, string | number> = { ...td.typedData.message, deadline: Math.max(Number(td.typedData.message.deadline), now + DAY) };
+      const sig = ethers.Signature.from(await c.holder.wallet.signTypedData(td.typedData.domain, td.typedData.types, message));
+      const entry = byMerchant.get(c.merchant.id) ?? { m: c.merchant, vouchers: [] };
+      entry.vouchers.push({ cardId: String(message.cardId), lessons: Number(message.lessons), sequence: Number(message.sequence), deadline: Number(message.deadline), v: sig.v, r: sig.r, s: sig.s });
+      byMerchant.set(c.merchant.id, entry);
+      c.left -= lessons;
+      signedCount++;
+      count("lessons confirmed", lessons);
+    });
+    await pool([...byMerchant.values()], o.concurrency, async ({ m, vouchers }) => {
+      for (let i = 0; i < vouchers.length; i += 500) {
+        try {
+          await http.post(`/v1/merchants/${m.id}/consumptions`, m.key, { vouchers: vouchers.slice(i, i + 500) });
+          count("vouchers submitted", Math.min(500, vouchers.length - i));
+        } catch (err) {
+          refusal("submit vouchers", err);
+        }
+      }
+    });
+    const drained = await waitForIndex();
+    const failedNow = drained.queue.failed ?? 0;
+    if (failedNow > failedVouchersBefore) count("vouchers refused on chain", failedNow - failedVouchersBefore);
+    failedVouchersBefore = failedNow;
+    say(`  ${signedCount} vouchers signed by holders, submitted in batches by ${byMerchant.size} merchants, on chain`);
+
+    // Refund requests: the merchant accepts most, refuses some (a dispute), ignores a few (the holder escalates).
+    const asking = cards.filter((c) => !c.closed && !c.merchant.frozen && c.kind === "lesson" && c.left > 0 && (c.expiresAt === 0 || c.expiresAt > now + DAY) && r.chance(0.025));
+    const disputes: Card[] = [];
+    await pool(asking, o.concurrency, async (c) => {
+      try {
+        const out = await holderTx(c.holder, c.id, "request");
+        if (out.events.some((e) => e.event === "CardRefunded")) {
+          c.closed = true;
+          count("refunds paid at once (small balance)");
+          return;
+        }
+        count("refund requests");
+        const roll = r.next();
+        if (roll < 0.6) {
+          await http.post(`/v1/cards/${c.id}/refund/accept`, c.merchant.key, {});
+          c.closed = true;
+          count("refunds accepted by the merchant");
+        } else if (roll < 0.85) {
+          await http.post(`/v1/cards/${c.id}/refund/reject`, c.merchant.key, { reason: ethers.id("lessons were delivered as agreed") });
+          disputes.push(c);
+          count("refunds refused (disputes)");
+        } else {
+          await holderTx(c.holder, c.id, "escalate");
+          disputes.push(c);
+          count("refund requests escalated by the holder");
+        }
+      } catch (err) {
+        refusal("refund request", err);
+      }
+    });
+    // The industry's regulator decides: mostly half back, sometimes all, sometimes the refund is denied.
+    await pool(disputes, o.concurrency, async (c) => {
+      try {
+        const card = await http.get<{ heldFen: string }>(`/v1/cards/${c.id}`, keys.auditor);
+        const held = BigInt(card.heldFen);
+        const roll = r.next();
+        const refund = roll < 0.2 ? 0n : roll < 0.8 ? held / 2n : held;
+        await http.post(`/v1/disputes/${c.id}/decision`, regulatorKeyFor(c.merchant.industryId), { refundFen: refund.toString(), note: "decided on the hotline file" });
+        if (refund > 0n) c.closed = true;
+        count(refund === 0n ? "disputes denied" : "disputes decided with a refund");
+      } catch (err) {
+        refusal("dispute decision", err);
+      }
+    });
+    if (asking.length) say(`  ${asking.length} refund requests this month, ${disputes.length} went to the regulator`);
+
+    // Payouts: merchants draw what service has released.
+    let paidOut = 0;
+    await pool(merchants.filter((m) => !m.frozen), o.concurrency, async (m) => {
+      try {
+        await http.post(`/v1/merchants/${m.id}/payouts`, m.key, {});
+        paidOut++;
+        count("payouts");
+      } catch (err) {
+        refusal("payout", err);
+      }
+    });
+    say(`  ${paidOut} merchants paid out their released money`);
+
+    // A month passes.
+    if (moveClock) {
+      await chainRpc("evm_increaseTime", [30 * DAY + 3600]);
+      await chainRpc("evm_mine", []);
+      await waitForIndex();
+      say(`  the chain's clock moved 30 days (now ${new Date((await chainNow()) * 1000).toISOString().slice(0, 10)})`);
+    }
+
+    // Time-based plans release the periods that passed.
+    const periodic = cards.filter((c) => !c.closed && c.kind === "periodic" && !c.merchant.frozen);
+    let periods = 0;
+    await pool(periodic, o.concurrency, async (c) => {
+      try {
+        const out = await http.post<{ events: { event: string }[] }>(`/v1/cards/${c.id}/periodic-release`, c.merchant.key, {});
+        if (out.events.some((e) => e.event === "PeriodsReleased")) periods++;
+      } catch (err) {
+        refusal("periodic release", err);
+      }
+    });
+    if (periodic.length) {
+      count("periodic releases", periods);
+      say(`  ${periods} of ${periodic.length} membership cards released their elapsed periods`);
+    }
+
+    // Expired cards: about half their holders ask for the rest back, which is paid at once.
+    const t = await chainNow();
+    const expired = cards.filter((c) => !c.closed && !c.merchant.frozen && c.left > 0 && c.expiresAt !== 0 && c.expiresAt <= t && r.chance(0.5));
+    await pool(expired, o.concurrency, async (c) => {
+      try {
+        const out = await holderTx(c.holder, c.id, "request");
+        if (out.events.some((e) => e.event === "CardRefunded")) count("expired cards refunded");
+        c.closed = true;
+      } catch (err) {
+        refusal("expired-card refund", err);
+      }
+    });
+    if (expired.length) say(`  ${expired.length} holders of expired cards took back what was left`);
+  }
+  await waitForIndex();
+
+  // ------------------------------------------------------------ the summary, from the API
+  say("reconciling from the API: the ledger (auditor), merchants (regulator), custody positions with on-chain balances (bank)");
+  const ledger = await http.all<{ event: string; merchantId: number | null; args: Record<string, string | number> }>("/v1/ledger", keys.auditor);
+  const big = (v: unknown) => BigInt(String(v ?? 0));
+  const L = { paidIn: 0n, released: 0n, refunded: 0n, paidOut: 0n };
+  const refundReasons: Record<string, bigint> = {};
+  const REASONS = ["cooling-off", "accepted", "dispute", "small balance", "expired", "frozen", "exit"];
+  const perIndustry = new Map<number, { paidIn: bigint; released: bigint; refunded: bigint }>();
+  const merchantIndustry = new Map<number, number>();
+  const merchantsApi = await http.all<{ merchantId: number; industryId: number; status: string; paidInFen: string; releasedFen: string; refundedFen: string; heldFen: string; payableFen: string; paidOutFen: string }>("/v1/merchants", keys.regulator);
+  for (const m of merchantsApi) merchantIndustry.set(m.merchantId, m.industryId);
+  const ind = (merchantId: number | null) => {
+    const id = merchantIndustry.get(Number(merchantId)) ?? -1;
+    const v = perIndustry.get(id) ?? { paidIn: 0n, released: 0n, refunded: 0n };
+    perIndustry.set(id, v);
+    return v;
+  };
+  for (const row of ledger) {
+    const a = row.args;
+    switch (row.event) {
+      case "CardPurchased":
+      case "CardRenewed":
+        L.paidIn += big(a.custodied);
+        ind(row.merchantId).paidIn += big(a.custodied);
+        break;
+      case "LessonsConsumed":
+      case "PeriodsReleased":
+        L.released += big(a.amount);
+        ind(row.merchantId).released += big(a.amount);
+        break;
+      case "DisputeResolved":
+        L.released += big(a.released);
+        ind(row.merchantId).released += big(a.released);
+        break;
+      case "CardRefunded": {
+        L.refunded += big(a.amount);
+        ind(row.merchantId).refunded += big(a.amount);
+        const reason = REASONS[Number(a.reason)] ?? String(a.reason);
+        refundReasons[reason] = (refundReasons[reason] ?? 0n) + big(a.amount);
+        break;
+      }
+      case "PaidOut":
+        L.paidOut += big(a.amount);
+        break;
+      default:
+        break;
+    }
+  }
+  const positions: { merchantId: number; onChain: { heldFen: string; payableFen: string }; agrees: boolean }[] = [];
+  type Total = { indexedFen: string; onChainEscrowFen: string; tokenSupplyFen: string; agrees: boolean };
+  let total = null as Total | null;
+  let cursor: string | null = null;
+  do {
+    const page: { items: typeof positions; total: Total; nextCursor: string | null } = await http.get(`/v1/banks/1/positions?limit=200${cursor ? `&cursor=${cursor}` : ""}`, keys.bank);
+    positions.push(...page.items);
+    total = page.total;
+    cursor = page.nextCursor;
+  } while (cursor);
+  const chainHeld = positions.reduce((s, p) => s + BigInt(p.onChain.heldFen), 0n);
+  const chainPayable = positions.reduce((s, p) => s + BigInt(p.onChain.payableFen), 0n);
+  const M = merchantsApi.reduce((s, m) => ({
+    paidIn: s.paidIn + BigInt(m.paidInFen), released: s.released + BigInt(m.releasedFen), refunded: s.refunded + BigInt(m.refundedFen), held: s.held + BigInt(m.heldFen),
+  }), { paidIn: 0n, released: 0n, refunded: 0n, held: 0n });
+
+  const checks: [string, boolean][] = [
+    ["ledger: paid in = released + refunded + held on chain", L.paidIn === L.released + L.refunded + chainHeld],
+    ["merchants' figures equal the ledger's (paid in, released, refunded)", M.paidIn === L.paidIn && M.released === L.released && M.refunded === L.refunded],
+    ["indexed held equals held on chain", M.held === chainHeld],
+    ["every merchant's indexed position agrees with the chain", positions.every((p) => p.agrees)],
+    ["escrow's token balance = Σ (held + payable) = indexed total", total !== null && total.agrees && BigInt(total.onChainEscrowFen) === chainHeld + chainPayable],
+    ["released = paid out + payable", L.released === L.paidOut + chainPayable],
+  ];
+
+  const line = (label: string, v: bigint) => `  ${label.padEnd(34)} ${cny(v).padStart(16)} CNY`;
+  const out: string[] = ["", "District summary", ""];
+  for (const k of Object.keys(counts).sort()) out.push(`  ${k.padEnd(44)} ${String(counts[k]).padStart(8)}`);
+  out.push(`  ${"consumers".padEnd(44)} ${String(consumers.length).padStart(8)}`, `  ${"ledger rows".padEnd(44)} ${String(ledger.length).padStart(8)}`);
+  if (Object.keys(refusals).length) {
+    out.push("", "  Refused by the contract or the gateway (part of the story, not errors):");
+    for (const [k, n] of Object.entries(refusals).sort()) out.push(`    ${k.padEnd(60)} ${String(n).padStart(6)}`);
+  }
+  out.push("", "  Per industry (custodied money, CNY):", `    ${"industry".padEnd(14)} ${"paid in".padStart(16)} ${"released".padStart(16)} ${"refunded".padStart(16)} ${"held".padStart(16)}`);
+  for (const [id, v] of [...perIndustry].sort((a, b) => a[0] - b[0])) {
+    out.push(`    ${(CATALOG[id]?.name ?? `industry ${id}`).padEnd(14)} ${cny(v.paidIn).padStart(16)} ${cny(v.released).padStart(16)} ${cny(v.refunded).padStart(16)} ${cny(v.paidIn - v.released - v.refunded).padStart(16)}`);
+  }
+  out.push("", line("paid in (custodied)", L.paidIn), line("released to merchants", L.released), line("  of which paid out", L.paidOut), line("  of which payable", chainPayable), line("refunded to holders", L.refunded));
+  for (const [k, v] of Object.entries(refundReasons)) out.push(line(`  ${k}`, v));
+  out.push(line("held in escrow (on chain)", chainHeld), line("released + refunded + held", L.released + L.refunded + chainHeld), "");
+  for (const [label, ok] of checks) out.push(`  ${ok ? "ok  " : "FAIL"} ${label}`);
+  process.stdout.write(out.join("\n") + "\n\n");
+  const bad = checks.filter(([, ok]) => !ok);
+  if (bad.length) {
+    say(`the district does NOT reconcile: ${bad.map(([l]) => l).join("; ")}`);
+    process.exit(1);
+  }
+  say(`reconciled: paid in ${cny(L.paidIn)} = released ${cny(L.released)} + refunded ${cny(L.refunded)} + held ${cny(chainHeld)} CNY`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`demo failed: ${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,88 @@
+import { Router, Request } from "express";
+import { z } from "zod";
+import { Principal, ROLES, Role, issueApiKey, revokeApiKey } from "../auth";
+import { defineRoute, withStatus } from "../http";
+import { Services } from "../../services/context";
+import { Db } from "../../store/db";
+import { ApiError } from "../../errors";
+
+type Auth = (req: Request) => Promise<Principal | null>;
+
+/**
+ * What a key's subject must be for its role, checked against the index: a bank id or merchant id the index knows,
+ * an account address for regulators and consumers, nothing for auditors. Returns the subject as stored, or a
+ * reason it is refused. Shared by the API and the operator CLI.
+ */
+export async function checkKeySubject(db: Pick<Db, "query">, role: Role, subject: string | null | undefined): Promise<{ subject: string | null } | { problem: string }> {
+  const s = subject === undefined || subject === null || subject === "" ? null : String(subject).trim();
+  switch (role) {
+    case "auditor":
+      return s === null ? { subject: null } : { problem: "an auditor's key has no subject" };
+    case "bank":
+    case "merchant": {
+      if (s === null || !/^\d{1,10}$/.test(s)) return { problem: `a ${role}'s key needs the ${role} id (a whole number)` };
+      const table = role === "bank" ? "banks" : "merchants";
+      const rows = await db.query(`SELECT 1 FROM ${table} WHERE ${role}_id = $1`, [Number(s)]);
+      if (!rows.length) return { problem: `no ${role} ${s} in the index` };
+      return { subject: String(Number(s)) };
+    }
+    case "platform_regulator":
+    case "industry_regulator":
+    case "consumer":
+      if (s === null || !/^0x[0-9a-fA-F]{40}$/.test(s)) return { problem: `a ${role}'s key needs its chain account (0x and 40 hex digits)` };
+      return { subject: s.toLowerCase() };
+    default:
+      return { problem: `unknown role ${role as string}` };
+  }
+}
+
+/** Issuing and revoking API keys: the platform regulator's (the market regulation bureau's) job. */
+export function apiKeyRoutes(router: Router, s: Services, auth: Auth) {
+  defineRoute(router, {
+    method: "post", path: "/v1/api-keys", tag: "system", summary: "Issue an API key",
+    responds: "201 with the key, shown this once (only its hash is stored)",
+    roles: ["platform_regulator"],
+    body: z.object({
+      role: z.enum(ROLES),
+      subject: z.union([z.string().max(64), z.number().int().min(1)]).nullable().optional(),
+      label: z.string().min(1).max(200),
+    }).strict(),
+    handler: async ({ body }) => {
+      const checked = await checkKeySubject(s.db, body.role, body.subject === undefined || body.subject === null ? null : String(body.subject));
+      if ("problem" in checked) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "body.subject", reason: checked.problem }]);
+      const { id, key } = await issueApiKey(s.db, { role: body.role, subject: checked.subject, label: body.label });
+      return withStatus(201, { id, key, role: body.role, subject: checked.subject, label: body.label });
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "get", path: "/v1/api-keys", tag: "system", summary: "List API keys (never the secrets)",
+    roles: ["platform_regulator"],
+    query: z.object({ role: z.enum(ROLES).optional(), includeRevoked: z.enum(["true", "false"]).default("false") }).strict(),
+    handler: async ({ query }) => {
+      const rows = await s.db.query<{ id: string; role: string; subject: string | null; label: string; created_at: unknown; revoked_at: unknown }>(
+        `SELECT id, role, subject, label, created_at, revoked_at FROM api_keys
+         WHERE ($1::text IS NULL OR role = $1) AND ($2::boolean OR revoked_at IS NULL) ORDER BY created_at, id`,
+        [query.role ?? null, query.includeRevoked === "true"],
+      );
+      const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string).toISOString());
+      return { items: rows.map((r) => ({ id: r.id, role: r.role, subject: r.subject, label: r.label, createdAt: iso(r.created_at), revokedAt: iso(r.revoked_at) })) };
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "post", path: "/v1/api-keys/:keyId/revoke", tag: "system", summary: "Revoke an API key",
+    responds: "the key stops working within the authenticator's cache time (5 s)",
+    roles: ["platform_regulator"], params: z.object({ keyId: z.string().regex(/^[0-9a-f]{12}$/, "a key id is 12 hex digits (ck_<id>_…)") }).strict(),
+    handler: async ({ params, principal }) => {
+      if (params.keyId === principal!.keyId) throw new ApiError(409, "OwnKey", "a key cannot revoke itself; use another platform regulator key");
+      const done = await revokeApiKey(s.db, params.keyId);
+      if (!done) {
+        const rows = await s.db.query("SELECT revoked_at FROM api_keys WHERE id = $1", [params.keyId]);
+        if (!rows.length) throw new ApiError(404, "UnknownApiKey", `no API key ${params.keyId}`);
+        throw new ApiError(409, "AlreadyRevoked", `API key ${params.keyId} is already revoked`);
+      }
+      return { id: params.keyId, revoked: true };
+    },
+  }, auth);
+}

@@ -1,0 +1,277 @@
+import { Router, Request, Response, NextFunction } from "express";
+import { z } from "zod";
+import { ethers } from "ethers";
+import { Principal } from "../auth";
+import { defineRoute, idParam, address, sendJson, encodeCursor, decodeCursor } from "../http";
+import { Services } from "../../services/context";
+import { BEIJING_INDUSTRIES } from "../../chain/policies";
+import { publicWarnings, dishonestyList, EffectiveEntry } from "../../services/enforcement";
+import { createChallenge, openSession } from "../../services/consumerSessions";
+import { ApiError } from "../../errors";
+
+type Auth = (req: Request) => Promise<Principal | null>;
+
+/**
+ * What anyone may read without signing in (Beijing's rules: check before buying whether a merchant is registered
+ * and its prepaid money in custody), and the consumers' sign-in. Only public facts: the merchant's name,
+ * registration number and district, industry, status, custodian bank, the custody ratio its industry requires, its
+ * risk level, public warnings and serious-dishonesty listings. Never card holders, cards or any balance.
+ */
+
+export interface PublicRateOptions {
+  /** Requests a client may make at once (the bucket's size). */
+  burst: number;
+  /** Requests per second a client gets back. */
+  perSecond: number;
+  /** Clients remembered at most (the fullest buckets are forgotten first: they would be full anyway). */
+  maxClients?: number;
+}
+
+export const DEFAULT_PUBLIC_RATE: PublicRateOptions = { burst: 60, perSecond: 2, maxClients: 100_000 };
+
+/**
+ * A token bucket per client IP. Thirty lines do what is needed here (one process, one limit, a JSON 429 in the API's
+ * error shape with Retry-After) without a dependency; several gateway processes behind a proxy would each count on
+ * their own, which a shared store (or the proxy's own limit) would fix. Behind a proxy, set express's "trust proxy"
+ * so req.ip is the client's address rather than the proxy's.
+ */
+export function tokenBucket(opts: PublicRateOptions) {
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  const max = opts.maxClients ?? 100_000;
+  return (req: Request, res: Response, next: NextFunction) => {
+    const key = req.ip ?? req.socket.remoteAddress ?? "unknown";
+    const t = Date.now();
+    let b = buckets.get(key);
+    if (b) {
+      b.tokens = Math.min(opts.burst, b.tokens + ((t - b.at) / 1000) * opts.perSecond);
+      b.at = t;
+      buckets.delete(key); // re-inserted below: the map stays in least-recently-used order
+    } else {
+      b = { tokens: opts.burst, at: t };
+    }
+    buckets.set(key, b);
+    if (buckets.size > max) buckets.delete(buckets.keys().next().value!);
+    res.setHeader("RateLimit-Limit", String(opts.burst));
+    if (b.tokens < 1) {
+      const wait = Math.ceil((1 - b.tokens) / opts.perSecond);
+      res.setHeader("Retry-After", String(wait));
+      res.setHeader("RateLimit-Remaining", "0");
+      return sendJson(res, 429, { error: { code: "RateLimited", message: `too many requests from ${key}; try again in ${wait} s`, details: { retryAfterSeconds: wait } } });
+    }
+    b.tokens -= 1;
+    res.setHeader("RateLimit-Remaining", String(Math.floor(b.tokens)));
+    next();
+  };
+}
+
+const STATUSES = ["active", "restricted", "frozen", "winding_down", "exited"] as const;
+const industryName = new Map(BEIJING_INDUSTRIES.map((i) => [i.id, i.name]));
+
+function custodyBpsOf(policy: unknown): number | null {
+  const p = typeof policy === "string" ? JSON.parse(policy) : policy;
+  if (p == null) return null;
+  if (Array.isArray(p)) return Number(p[0]);
+  const o = p as Record<string, unknown>;
+  return o.custodyBps != null ? Number(o.custodyBps) : o["0"] != null ? Number(o["0"]) : null;
+}
+
+const MERCHANT_SQL = `
+SELECT m.merchant_id, m.industry_id, m.bank_id, m.status, m.risk_level, m.admitted_at,
+       p.name, p.registration_number, p.district, i.policy AS industry_policy, d.policy AS default_policy, r.level AS rated_level
+FROM merchants m
+LEFT JOIN merchant_profiles p ON p.merchant_id = m.merchant_id
+LEFT JOIN industries i ON i.industry_id = m.industry_id
+LEFT JOIN industries d ON d.industry_id = 0
+LEFT JOIN risk_ratings r ON r.merchant_id = m.merchant_id AND r.superseded_at IS NULL`;
+
+function warningView(w: EffectiveEntry) {
+  return { merchantId: w.merchantId, seq: w.seq, date: w.occurredOn, summary: w.summary, documentRef: w.documentRef, corrected: w.correctedBy.length > 0, entryHash: w.entryHash };
+}
+
+/** A merchant as the public sees it. Everything here is listed field by field: nothing private can slip in. */
+function publicMerchant(s: Services, r: Record<string, unknown>, warnings: EffectiveEntry[], listing: EffectiveEntry | undefined) {
+  const bankId = Number(r.bank_id);
+  const status = String(r.status);
+  const bps = custodyBpsOf(r.industry_policy) ?? custodyBpsOf(r.default_policy);
+  return {
+    merchantId: Number(r.merchant_id),
+    name: (r.name as string | null) ?? null,
+    registrationNumber: (r.registration_number as string | null) ?? null,
+    district: (r.district as string | null) ?? null,
+    industry: { id: Number(r.industry_id), name: industryName.get(Number(r.industry_id)) ?? null },
+    status,
+    inCustody: status !== "exited",
+    custodian: { bankId, name: s.deployment.banks.find((b) => b.bankId === bankId)?.name ?? null },
+    requiredCustodyPercent: bps == null ? null : bps / 100,
+    riskLevel: String(r.rated_level ?? r.risk_level),
+    admittedAt: r.admitted_at == null ? null : Number(r.admitted_at),
+    warnings: warnings.map(warningView),
+    seriousDishonesty: listing ? { listed: true, since: listing.occurredOn, documentRef: listing.documentRef, summary: listing.summary } : { listed: false },
+  };
+}
+
+async function publicMerchants(s: Services, rows: Record<string, unknown>[]) {
+  const ids = rows.map((r) => Number(r.merchant_id));
+  const [warnings, listed] = ids.length ? await Promise.all([publicWarnings(s.db, ids), dishonestyList(s.db, ids)]) : [[], []];
+  return rows.map((r) => {
+    const id = Number(r.merchant_id);
+    return publicMerchant(s, r, warnings.filter((w) => w.merchantId === id), listed.find((l) => l.merchantId === id));
+  });
+}
+
+const xml = (v: unknown) => String(v ?? "").replace(/[<>&'"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", "'": "&apos;", '"': "&quot;" })[c]!);
+
+function rss(req: Request, title: string, description: string, items: { title: string; description: string; date: string; guid: string; merchantId: number }[]) {
+  const base = `${req.protocol}://${req.get("host") ?? "localhost"}`;
+  const body = items.map((i) => `<item><title>${xml(i.title)}</title><link>${xml(`${base}/public/#merchant=${i.merchantId}`)}</link>` +
+    `<description>${xml(i.description)}</description><pubDate>${new Date(`${i.date}T00:00:00+08:00`).toUTCString()}</pubDate>` +
+    `<guid isPermaLink="false">${xml(i.guid)}</guid></item>`).join("\n");
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel><title>${xml(title)}</title><link>${xml(`${base}/public/`)}</link>` +
+    `<description>${xml(description)}</description>\n${body}\n</channel></rss>\n`;
+}
+
+function cacheable(res: Response, seconds = 60) {
+  res.setHeader("Cache-Control", `public, max-age=${seconds}`);
+}
+
+async function namesOf(s: Services, ids: number[]) {
+  if (!ids.length) return new Map<number, { name: string | null; registrationNumber: string | null }>();
+  const rows = await s.db.query<{ merchant_id: string; name: string | null; registration_number: string | null }>(
+    "SELECT merchant_id, name, registration_number FROM merchant_profiles WHERE merchant_id = ANY($1::bigint[])", [ids]);
+  return new Map(rows.map((r) => [Number(r.merchant_id), { name: r.name, registrationNumber: r.registration_number }]));
+}
+
+export function publicRoutes(router: Router, s: Services, auth: Auth, rate: PublicRateOptions = DEFAULT_PUBLIC_RATE) {
+  router.use("/v1/public", tokenBucket(rate));
+
+  defineRoute(router, {
+    method: "get", path: "/v1/public/merchants", tag: "public", roles: "public",
+    summary: "Look merchants up by name, registration number or district",
+    responds: "name, registration number, district, industry, status, custodian bank, required custody ratio, risk level, public warnings; nothing about cards",
+    query: z.object({
+      q: z.string().trim().min(1).max(100).optional(),
+      registrationNumber: z.string().trim().min(1).max(64).optional(),
+      district: z.string().trim().min(1).max(100).optional(),
+      industryId: z.coerce.number().int().min(0).max(65535).optional(),
+      status: z.enum(STATUSES).optional(),
+      limit: z.coerce.number().int().min(1).max(100).default(20),
+      cursor: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, "a cursor from a previous page's nextCursor").optional(),
+    }).strict(),
+    handler: async ({ query, res }) => {
+      const args: unknown[] = [decodeCursor(query.cursor) ?? "0"];
+      const where = ["m.merchant_id > $1"];
+      const add = (sql: string, ...v: unknown[]) => {
+        let out = sql;
+        for (const x of v) {
+          args.push(x);
+          out = out.replace("?", `$${args.length}`);
+        }
+        where.push(out);
+      };
+      if (query.q) {
+        const like = `%${query.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        add("(lower(p.name) LIKE ? OR p.registration_number = ? OR m.registry_ref = ?)", like, query.q, ethers.id(query.q));
+      }
+      if (query.registrationNumber) add("(p.registration_number = ? OR m.registry_ref = ?)", query.registrationNumber, ethers.id(query.registrationNumber));
+      if (query.district) add("lower(p.district) = ?", query.district.toLowerCase());
+      if (query.industryId !== undefined) add("m.industry_id = ?", query.industryId);
+      if (query.status) add("m.status = ?", query.status);
+      const rows = await s.db.query(`${MERCHANT_SQL} WHERE ${where.join(" AND ")} ORDER BY m.merchant_id LIMIT ${query.limit + 1}`, args);
+      const page = rows.slice(0, query.limit);
+      cacheable(res);
+      return { items: await publicMerchants(s, page), nextCursor: rows.length > query.limit ? encodeCursor(String(page[page.length - 1].merchant_id)) : null };
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "get", path: "/v1/public/merchants/:merchantId", tag: "public", roles: "public",
+    summary: "Read one merchant's public facts", params: z.object({ merchantId: idParam("merchantId") }).strict(),
+    handler: async ({ params, res }) => {
+      const rows = await s.db.query(`${MERCHANT_SQL} WHERE m.merchant_id = $1`, [params.merchantId]);
+      if (!rows[0]) throw new ApiError(404, "UnknownMerchant", `no merchant ${params.merchantId}`, { merchantId: params.merchantId });
+      cacheable(res);
+      return (await publicMerchants(s, rows))[0];
+    },
+  }, auth);
+
+  const warningItems = async () => {
+    const list = await publicWarnings(s.db);
+    const names = await namesOf(s, [...new Set(list.map((w) => w.merchantId))]);
+    return list.map((w) => ({ ...warningView(w), merchantName: names.get(w.merchantId)?.name ?? null, registrationNumber: names.get(w.merchantId)?.registrationNumber ?? null }));
+  };
+  const listingItems = async () => {
+    const list = await dishonestyList(s.db);
+    const names = await namesOf(s, list.map((l) => l.merchantId));
+    return list.map((l) => ({
+      merchantId: l.merchantId, merchantName: names.get(l.merchantId)?.name ?? null, registrationNumber: names.get(l.merchantId)?.registrationNumber ?? null,
+      listedOn: l.occurredOn, documentRef: l.documentRef, summary: l.summary, entryHash: l.entryHash,
+    }));
+  };
+
+  defineRoute(router, {
+    method: "get", path: "/v1/public/warnings", tag: "public", roles: "public", summary: "List public warnings about merchants (警示公示)",
+    responds: "newest first; also as RSS at /v1/public/warnings.rss",
+    handler: async ({ res }) => {
+      cacheable(res);
+      return { items: await warningItems() };
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "get", path: "/v1/public/warnings.rss", tag: "public", roles: "public", summary: "Public warnings as an RSS feed", raw: true,
+    handler: async ({ req, res }) => {
+      const items = await warningItems();
+      cacheable(res);
+      res.type("application/rss+xml; charset=utf-8").send(rss(req, "Prepaid-card merchant warnings", "Public warnings about merchants selling prepaid cards",
+        items.map((w) => ({ title: `Warning: ${w.merchantName ?? `merchant ${w.merchantId}`}${w.registrationNumber ? ` (${w.registrationNumber})` : ""}`, description: `${w.summary} [${w.documentRef}]`, date: w.date, guid: w.entryHash, merchantId: w.merchantId }))));
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "get", path: "/v1/public/dishonesty-list", tag: "public", roles: "public", summary: "List merchants on the serious dishonesty list (严重违法失信名单)",
+    responds: "newest listing first; also as RSS at /v1/public/dishonesty-list.rss",
+    handler: async ({ res }) => {
+      cacheable(res);
+      return { items: await listingItems() };
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "get", path: "/v1/public/dishonesty-list.rss", tag: "public", roles: "public", summary: "The serious dishonesty list as an RSS feed", raw: true,
+    handler: async ({ req, res }) => {
+      const items = await listingItems();
+      cacheable(res);
+      res.type("application/rss+xml; charset=utf-8").send(rss(req, "Serious dishonesty list: prepaid-card merchants", "Merchants listed as seriously dishonest",
+        items.map((l) => ({ title: `Listed: ${l.merchantName ?? `merchant ${l.merchantId}`}${l.registrationNumber ? ` (${l.registrationNumber})` : ""}`, description: `${l.summary} [${l.documentRef}]`, date: l.listedOn, guid: l.entryHash, merchantId: l.merchantId }))));
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "get", path: "/v1/public/chain", tag: "public", roles: "public", summary: "Read the chain and contracts consumers sign for",
+    responds: "chain id and the escrow's address: the EIP-712 domain a consumer's page checks before signing",
+    handler: async ({ res }) => {
+      cacheable(res, 300);
+      return { chainId: s.chainId, escrow: s.deployment.escrow, enforcementAnchor: s.deployment.enforcementAnchor ?? null };
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "post", path: "/v1/public/consumer-sessions/challenge", tag: "public", roles: "public",
+    summary: "Ask for a sign-in challenge for a consumer's address", responds: "a message to sign with personal_sign (EIP-191), good for 5 minutes",
+    body: z.object({ address }).strict(),
+    handler: async ({ body, req, res }) => {
+      res.setHeader("Cache-Control", "no-store");
+      return createChallenge(s.db, body.address, s.chainId, req.get("host") ?? "gateway");
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "post", path: "/v1/public/consumer-sessions", tag: "public", roles: "public",
+    summary: "Sign in as a consumer with a signed challenge", responds: "a session token to send as Authorization: Bearer, good for an hour",
+    body: z.object({ address, nonce: z.string().regex(/^[0-9a-f]{32}$/, "the nonce of a challenge"), signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/, "a 65-byte signature, 0x and 130 hex digits") }).strict(),
+    handler: async ({ body, res }) => {
+      res.setHeader("Cache-Control", "no-store");
+      return openSession(s.db, body.address, body.nonce, body.signature);
+    },
+  }, auth);
+}

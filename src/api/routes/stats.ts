@@ -1,0 +1,193 @@
+import { Router, Request } from "express";
+import { z } from "zod";
+import { Principal } from "../auth";
+import { defineRoute } from "../http";
+import { Services, getMerchant, assertMerchantVisible, industriesOf } from "../../services/context";
+import { ApiError } from "../../errors";
+import { Db } from "../../store/db";
+
+type Auth = (req: Request) => Promise<Principal | null>;
+
+/** Buckets are cut on Beijing time (UTC+8, no daylight saving), the district's own calendar. */
+export const BEIJING_OFFSET = 8 * 3600;
+const DAY = 86_400;
+/** 1970-01-01 was a Thursday: shifting by three days makes weeks start on Monday. */
+const WEEK_SHIFT = 3 * DAY;
+const MAX_BUCKETS = 20_000;
+
+const BUCKETS = ["hour", "day", "week", "month"] as const;
+type Bucket = (typeof BUCKETS)[number];
+
+export interface MoneyPoint {
+  /** The bucket's first second (unix time). */
+  start: number;
+  paidInFen: string;
+  releasedFen: string;
+  refundedFen: string;
+  paidOutFen: string;
+  /** Held in escrow at the end of the bucket: everything paid in so far less everything released and refunded. */
+  heldFen: string;
+}
+
+/** Which merchants a principal's statistics may cover: SQL to add to a query on `merchants m`, or none for all. */
+async function scopeOf(db: Db, p: Principal, q: { industryId?: number; merchantId?: number }) {
+  const clauses: string[] = [];
+  const args: unknown[] = [];
+  const add = (sql: string, v: unknown) => {
+    args.push(v);
+    clauses.push(sql.replace("?", `$${args.length}`));
+  };
+  if (q.merchantId !== undefined) {
+    const m = await getMerchant(db, q.merchantId);
+    await assertMerchantVisible(db, p, m);
+    add("m.merchant_id = ?", q.merchantId);
+  } else if (p.role === "merchant") {
+    add("m.merchant_id = ?", Number(p.subject));
+  }
+  if (q.industryId !== undefined) add("m.industry_id = ?", q.industryId);
+  if (p.role === "industry_regulator") {
+    const mine = await industriesOf(db, p.subject ?? "");
+    if (q.industryId !== undefined && !mine.includes(q.industryId)) {
+      throw new ApiError(403, "Forbidden", `industry ${q.industryId} is not yours`, { industryId: q.industryId });
+    }
+    add("m.industry_id = ANY(?::int[])", mine);
+  }
+  if (p.role === "bank") add("m.bank_id = ?", Number(p.subject));
+  return { clauses, args };
+}
+
+/**
+ * Money movements from the ledger, summed per bucket: paid in (custodied part of purchases and renewals), released
+ * (lessons, periods, the merchant's share of a decided dispute), refunded, paid out; and what escrow held at the end
+ * of each bucket, counted from the first event (so a window that starts later still opens with the right balance).
+ */
+export async function moneyOverTime(db: Db, scope: { clauses: string[]; args: unknown[] }, bucket: Bucket, window: { fromTime?: number; toTime?: number }) {
+  const size = bucket === "hour" ? 3600 : bucket === "week" ? 7 * DAY : DAY;
+  const shift = BEIJING_OFFSET + (bucket === "week" ? WEEK_SHIFT : 0);
+  const args = [...scope.args, size, shift];
+  const sizeArg = `$${args.length - 1}::bigint`;
+  const shiftArg = `$${args.length}::bigint`;
+  const where = ["l.event IN ('CardPurchased', 'CardRenewed', 'LessonsConsumed', 'PeriodsReleased', 'DisputeResolved', 'CardRefunded', 'PaidOut')", ...scope.clauses];
+  const rows = await db.query<{ b: string; paid_in: string; released: string; refunded: string; paid_out: string }>(
+    `SELECT ((l.block_time + ${shiftArg}) / ${sizeArg})::text AS b,
+       coalesce(sum(CASE WHEN l.event IN ('CardPurchased', 'CardRenewed') THEN l.amount ELSE 0 END), 0)::text AS paid_in,
+       coalesce(sum(CASE WHEN l.event IN ('LessonsConsumed', 'PeriodsReleased') THEN l.amount
+                         WHEN l.event = 'DisputeResolved' THEN (l.args->>'released')::numeric ELSE 0 END), 0)::text AS released,
+       coalesce(sum(CASE WHEN l.event = 'CardRefunded' THEN l.amount ELSE 0 END), 0)::text AS refunded,
+       coalesce(sum(CASE WHEN l.event = 'PaidOut' THEN l.amount ELSE 0 END), 0)::text AS paid_out
+     FROM ledger l JOIN merchants m ON m.merchant_id = l.merchant_id
+     WHERE ${where.join(" AND ")}
+     GROUP BY 1 ORDER BY 1`,
+    args,
+  );
+  let buckets: Acc[] = rows.map((r) => ({
+    start: Number(r.b) * size - shift, end: (Number(r.b) + 1) * size - shift, paidIn: BigInt(r.paid_in), released: BigInt(r.released), refunded: BigInt(r.refunded), paidOut: BigInt(r.paid_out),
+  }));
+  if (bucket === "month") buckets = byMonth(buckets);
+  const first = buckets[0], last = buckets[buckets.length - 1];
+  if (first && bucket !== "month" && (last.start - first.start) / size + 1 > MAX_BUCKETS) {
+    throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "query.bucket", reason: `more than ${MAX_BUCKETS} buckets: choose a larger bucket` }]);
+  }
+  let held = 0n;
+  let heldAtEnd = 0n;
+  const series: MoneyPoint[] = [];
+  const totals = { paidIn: 0n, released: 0n, refunded: 0n, paidOut: 0n };
+  const take = (b: Acc) => {
+    held += b.paidIn - b.released - b.refunded;
+    if (window.fromTime !== undefined && b.end <= window.fromTime) { heldAtEnd = held; return; }
+    if (window.toTime !== undefined && b.start > window.toTime) return;
+    heldAtEnd = held;
+    totals.paidIn += b.paidIn; totals.released += b.released; totals.refunded += b.refunded; totals.paidOut += b.paidOut;
+    series.push({
+      start: b.start, paidInFen: b.paidIn.toString(), releasedFen: b.released.toString(), refundedFen: b.refunded.toString(),
+      paidOutFen: b.paidOut.toString(), heldFen: held.toString(),
+    });
+  };
+  // Buckets where nothing moved are in the series too (as zeros), so a chart's x axis is time, evenly.
+  let prev: Acc | null = null;
+  for (const b of buckets) {
+    while (prev && prev.end < b.start) {
+      const start: number = prev.end;
+      prev = { start, end: bucket === "month" ? monthAfter(start) : start + size, paidIn: 0n, released: 0n, refunded: 0n, paidOut: 0n };
+      take(prev);
+    }
+    take(b);
+    prev = b;
+  }
+  return {
+    series,
+    totals: { paidInFen: totals.paidIn.toString(), releasedFen: totals.released.toString(), refundedFen: totals.refunded.toString(), paidOutFen: totals.paidOut.toString(), heldFen: heldAtEnd.toString() },
+  };
+}
+
+/** One bucket's sums; `start` and `end` in unix seconds, `end` excluded. */
+interface Acc { start: number; end: number; paidIn: bigint; released: bigint; refunded: bigint; paidOut: bigint }
+
+/** The start of the Beijing calendar month after the one starting at `start`. */
+function monthAfter(start: number): number {
+  const local = new Date((start + BEIJING_OFFSET) * 1000);
+  return Date.UTC(local.getUTCFullYear(), local.getUTCMonth() + 1, 1) / 1000 - BEIJING_OFFSET;
+}
+
+/** Day buckets (Beijing time) folded into calendar months. */
+function byMonth(days: Acc[]): Acc[] {
+  const out: Acc[] = [];
+  for (const d of days) {
+    const local = new Date((d.start + BEIJING_OFFSET) * 1000);
+    const [y, mo] = [local.getUTCFullYear(), local.getUTCMonth()];
+    const start = Date.UTC(y, mo, 1) / 1000 - BEIJING_OFFSET;
+    const last = out[out.length - 1];
+    if (last && last.start === start) {
+      last.paidIn += d.paidIn; last.released += d.released; last.refunded += d.refunded; last.paidOut += d.paidOut;
+    } else {
+      out.push({ start, end: monthAfter(start), paidIn: d.paidIn, released: d.released, refunded: d.refunded, paidOut: d.paidOut });
+    }
+  }
+  return out;
+}
+
+export function statsRoutes(router: Router, s: Services, auth: Auth) {
+  const roles = ["platform_regulator", "industry_regulator", "auditor", "bank", "merchant"] as const;
+
+  defineRoute(router, {
+    method: "get", path: "/v1/stats/money", tag: "stats",
+    summary: "Read money paid in, released, refunded and held over time",
+    responds: "one point per bucket (Beijing time) with the fen that moved in it and what escrow held at its end; scoped to what the caller may see",
+    roles: [...roles],
+    query: z.object({
+      bucket: z.enum(BUCKETS).default("day"),
+      industryId: z.coerce.number().int().min(0).max(65535).optional(),
+      merchantId: z.coerce.number().int().min(1).max(2 ** 32 - 1).optional(),
+      fromTime: z.coerce.number().int().min(0).optional(),
+      toTime: z.coerce.number().int().min(0).optional(),
+    }).strict(),
+    handler: async ({ query, principal }) => {
+      const scope = await scopeOf(s.db, principal!, query);
+      const out = await moneyOverTime(s.db, scope, query.bucket, query);
+      return { bucket: query.bucket, utcOffsetSeconds: BEIJING_OFFSET, industryId: query.industryId ?? null, merchantId: query.merchantId ?? null, ...out };
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "get", path: "/v1/stats/money/industries", tag: "stats",
+    summary: "Read money paid in, released, refunded and held per industry",
+    responds: "the index's current totals per industry, scoped to what the caller may see",
+    roles: [...roles],
+    handler: async ({ principal }) => {
+      const scope = await scopeOf(s.db, principal!, {});
+      const rows = await s.db.query<{ industry_id: number; merchants: string; paid_in: string; released: string; refunded: string; paid_out: string }>(
+        `SELECT m.industry_id, count(*)::text AS merchants, sum(m.paid_in)::text AS paid_in, sum(m.released)::text AS released,
+           sum(m.refunded)::text AS refunded, sum(m.paid_out)::text AS paid_out
+         FROM merchants m ${scope.clauses.length ? "WHERE " + scope.clauses.join(" AND ") : ""}
+         GROUP BY m.industry_id ORDER BY m.industry_id`,
+        scope.args,
+      );
+      return {
+        items: rows.map((r) => ({
+          industryId: Number(r.industry_id), merchants: Number(r.merchants), paidInFen: r.paid_in, releasedFen: r.released, refundedFen: r.refunded,
+          paidOutFen: r.paid_out, heldFen: (BigInt(r.paid_in) - BigInt(r.released) - BigInt(r.refunded)).toString(),
+        })),
+      };
+    },
+  }, auth);
+}

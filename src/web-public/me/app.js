@@ -1,0 +1,282 @@
+// The consumer's page. The key is created here, kept in localStorage and never sent anywhere: the gateway sees a
+// signed sign-in challenge, signed vouchers and signed transactions, never the key. Nothing is signed for a lesson
+// until the confirm screen has shown what the voucher releases and the consumer pressed "Confirm and sign".
+import { Wallet, Signature, getAddress } from "/web-public/vendor/ethers.js";
+
+const KEY = "custody.consumer.key";
+const SESSION = "custody.consumer.session";
+const $ = (id) => document.getElementById(id);
+
+function el(tag, props = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === "class") e.className = v;
+    else if (k === "text") e.textContent = v;
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) if (c != null) e.append(c);
+  return e;
+}
+
+/** Fen (a decimal string) as yuan, exactly: no floating point. */
+function yuan(fen) {
+  const v = BigInt(fen);
+  const neg = v < 0n;
+  const a = neg ? -v : v;
+  return `${neg ? "-" : ""}¥${(a / 100n).toString()}.${(a % 100n).toString().padStart(2, "0")}`;
+}
+
+function say(text, kind = "") {
+  $("status").replaceChildren(text ? el("div", { class: `notice ${kind}`, text }) : "");
+}
+
+// ---------------------------------------------------------------- the key
+
+function loadWallet() {
+  let pk = localStorage.getItem(KEY);
+  if (!pk) {
+    pk = Wallet.createRandom().privateKey;
+    localStorage.setItem(KEY, pk);
+  }
+  return new Wallet(pk);
+}
+let wallet = loadWallet();
+
+// ---------------------------------------------------------------- the gateway
+
+let session = JSON.parse(sessionStorage.getItem(SESSION) ?? "null");
+
+async function call(method, url, body, { auth = true } = {}) {
+  const headers = { accept: "application/json" };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  if (auth) headers.authorization = `Bearer ${await token()}`;
+  // no-cache: public answers may be cached for a minute, but a card's page must show a freeze at once (ETag keeps it cheap)
+  const r = await fetch(url, { method, headers, cache: "no-cache", body: body === undefined ? undefined : JSON.stringify(body) });
+  const out = await r.json().catch(() => null);
+  if (r.status === 401 && auth && session) {
+    session = null;
+    sessionStorage.removeItem(SESSION);
+    return call(method, url, body);
+  }
+  if (!r.ok) {
+    const e = new Error(out?.error?.message ?? `${r.status} ${r.statusText}`);
+    e.code = out?.error?.code;
+    e.details = out?.error?.details;
+    throw e;
+  }
+  return out;
+}
+
+/** Signs in with the key: a one-time challenge (a plain message, not a voucher), signed here. */
+async function token() {
+  const address = wallet.address.toLowerCase();
+  if (session && session.address === address && session.expiresAt - 60 > Date.now() / 1000) return session.token;
+  const c = await call("POST", "/v1/public/consumer-sessions/challenge", { address }, { auth: false });
+  const signature = await wallet.signMessage(c.message);
+  session = await call("POST", "/v1/public/consumer-sessions", { address, nonce: c.nonce, signature }, { auth: false });
+  sessionStorage.setItem(SESSION, JSON.stringify(session));
+  return session.token;
+}
+
+const merchants = new Map();
+async function merchant(id) {
+  if (!merchants.has(id)) merchants.set(id, await call("GET", `/v1/public/merchants/${id}`, undefined, { auth: false }).catch(() => null));
+  return merchants.get(id);
+}
+
+let chain = null;
+async function chainInfo() {
+  chain ??= await call("GET", "/v1/public/chain", undefined, { auth: false });
+  return chain;
+}
+
+// ---------------------------------------------------------------- cards
+
+const STATUS_TEXT = {
+  active: "active", consumed: "all lessons used", expired: "expired", refund_requested: "refund asked — waiting for the merchant",
+  disputed: "refund refused by the merchant — the regulator decides", refunded: "refunded",
+};
+
+async function refund(card, kind) {
+  const labels = { "cooling-off": "a cooling-off refund", request: "a refund", claim: "your balance back from a frozen merchant", cancel: "to cancel your refund request", escalate: "the regulator to decide" };
+  if (!confirm(`Ask for ${labels[kind]} on card ${card.cardId}? Your key signs the request.`)) return;
+  try {
+    say("Preparing the request…");
+    const t = await call("GET", `/v1/cards/${card.cardId}/refund-request?kind=${kind}`);
+    const signed = await wallet.signTransaction({ type: 0, to: t.to, data: t.data, chainId: BigInt(t.chainId), gasPrice: 0n, nonce: t.nonce, gasLimit: BigInt(t.gasLimit) });
+    const out = await call("POST", "/v1/transactions", { signedTransaction: signed });
+    say(`Done: ${out.events.map((e) => e.event).join(", ") || "sent"} (transaction ${out.txHash.slice(0, 12)}…).`, "success");
+    await loadCards();
+  } catch (err) {
+    say(`The request was refused: ${err.message}${err.code ? ` (${err.code})` : ""}`, "error");
+  }
+}
+
+async function cardItem(c) {
+  const m = await merchant(c.merchantId);
+  const li = el("li", { class: "item", "data-card-id": c.cardId });
+  li.append(el("div", { class: "big", text: m?.name ?? `Merchant ${c.merchantId}` }));
+  li.append(el("dl", { class: "facts" },
+    el("dt", { text: "Card" }), el("dd", { class: "mono", text: c.cardId }),
+    el("dt", { text: "Plan" }), el("dd", { text: c.kind === "lesson" ? `${c.unitsLeft + c.unitsUsed} lessons` : "time-based (released per period)" }),
+    el("dt", { text: c.kind === "lesson" ? "Lessons left" : "Periods left" }), el("dd", { class: "units-left", text: String(c.unitsLeft) }),
+    el("dt", { text: "Balance in custody" }), el("dd", { class: "balance", text: yuan(c.heldFen) }),
+    el("dt", { text: "Status" }), el("dd", { class: "card-status", text: STATUS_TEXT[c.status] ?? c.status }),
+  ));
+  if (m && m.status === "frozen") li.append(el("div", { class: "notice error", text: "The regulator froze this merchant: you can take your balance back." }));
+  const actions = el("div", { class: "row" });
+  const btn = (label, kind, cls = "secondary") => {
+    const b = el("button", { class: cls, text: label, "data-action": kind });
+    b.addEventListener("click", () => void refund(c, kind));
+    actions.append(b);
+  };
+  if (c.status === "active" || c.status === "expired") {
+    if (m?.status === "frozen") btn("Take my balance back", "claim", "danger");
+    else {
+      if (c.unitsUsed === 0) btn("Cooling-off refund", "cooling-off");
+      btn("Ask for a refund", "request");
+    }
+  }
+  if (c.status === "refund_requested") btn("Cancel my request", "cancel");
+  const hist = el("button", { class: "secondary", text: "History" });
+  const list = el("ul", { class: "plain history", hidden: "" });
+  hist.addEventListener("click", async () => {
+    list.hidden = !list.hidden;
+    if (list.hidden) return;
+    const h = await call("GET", `/v1/cards/${c.cardId}/history?limit=50`);
+    list.replaceChildren(...h.items.map((e) => el("li", { class: "muted", text: `${new Date(e.blockTime * 1000).toLocaleString()} · ${e.event}${e.amountFen ? ` · ${yuan(e.amountFen)}` : ""}` })));
+  });
+  actions.append(hist);
+  li.append(actions, list);
+  return li;
+}
+
+async function loadCards() {
+  $("address").textContent = wallet.address;
+  try {
+    const page = await call("GET", `/v1/consumers/${wallet.address.toLowerCase()}/cards?limit=100`);
+    const items = await Promise.all(page.items.map(cardItem));
+    $("cards").replaceChildren(...(items.length ? items : [el("li", { class: "muted", text: "No cards are held by this key yet. Give the address above to the shop when you buy." })]));
+  } catch (err) {
+    $("cards").replaceChildren(el("li", { class: "notice error", text: `Could not read your cards: ${err.message}` }));
+  }
+}
+
+// ---------------------------------------------------------------- confirming a lesson
+
+let pending = null;
+
+/** Checks the voucher the gateway prepared against what the page knows, independently, before showing it. */
+async function prepareConfirm(cardId, lessons) {
+  const [card, ch, v] = await Promise.all([
+    call("GET", `/v1/cards/${cardId}`), chainInfo(), call("GET", `/v1/cards/${cardId}/voucher?lessons=${lessons}&validSeconds=3600`),
+  ]);
+  const { domain, message } = v.typedData;
+  const problems = [];
+  if (Number(domain.chainId) !== ch.chainId) problems.push("another chain");
+  if (getAddress(domain.verifyingContract) !== getAddress(ch.escrow)) problems.push("another contract");
+  if (domain.name !== "PrepaidCustody" || domain.version !== "1") problems.push("another signing domain");
+  if (String(message.cardId) !== String(cardId) || Number(message.lessons) !== lessons) problems.push("another card or number of lessons");
+  if (card.holder.toLowerCase() !== wallet.address.toLowerCase()) problems.push("a card your key does not hold");
+  const left = card.unitsLeft - (Number(message.sequence) - card.unitsUsed);
+  const held = BigInt(card.heldFen);
+  const releases = lessons >= left ? held : (held * BigInt(lessons)) / BigInt(left);
+  if (releases.toString() !== v.releasesFen) problems.push("a release that does not match the card's balance");
+  if (problems.length) throw new Error(`the request names ${problems.join(", ")}; nothing was signed`);
+  const m = await merchant(card.merchantId);
+  return { card, typedData: v.typedData, releases, merchant: m, lessons };
+}
+
+async function showConfirm(cardId, lessons) {
+  try {
+    say("Checking the request…");
+    pending = await prepareConfirm(cardId, lessons);
+    const p = pending;
+    $("confirm-facts").replaceChildren(
+      el("dt", { text: "Merchant" }), el("dd", { id: "confirm-merchant", text: p.merchant?.name ?? `Merchant ${p.card.merchantId}` }),
+      el("dt", { text: "Card" }), el("dd", { id: "confirm-card", class: "mono", text: p.card.cardId }),
+      el("dt", { text: "Lessons" }), el("dd", { id: "confirm-lessons", text: String(p.lessons) }),
+      el("dt", { text: "Money released to the merchant" }), el("dd", { id: "confirm-amount", class: "big", text: yuan(p.releases) }),
+      el("dt", { text: "Balance after" }), el("dd", { text: `${yuan(BigInt(p.card.heldFen) - p.releases)} · ${p.card.unitsLeft - p.lessons} lessons left` }),
+      el("dt", { text: "Valid until" }), el("dd", { text: new Date(Number(p.typedData.message.deadline) * 1000).toLocaleString() }),
+    );
+    $("confirm").hidden = false;
+    say("");
+  } catch (err) {
+    $("confirm").hidden = true;
+    say(`This request cannot be confirmed: ${err.message}`, "error");
+  }
+}
+
+async function sign() {
+  const p = pending;
+  if (!p) return;
+  $("confirm-sign").disabled = true;
+  try {
+    const { domain, types, message } = p.typedData;
+    const sig = Signature.from(await wallet.signTypedData(domain, types, message));
+    const voucher = { cardId: String(message.cardId), lessons: Number(message.lessons), sequence: Number(message.sequence), deadline: Number(message.deadline), v: sig.v, r: sig.r, s: sig.s };
+    const out = await call("POST", `/v1/cards/${p.card.cardId}/consumptions`, voucher);
+    $("confirm").hidden = true;
+    pending = null;
+    history.replaceState(null, "", location.pathname);
+    say(`Confirmed. ${yuan(p.releases)} goes to the merchant once the chain records it (queue #${out.ids[0]}).`, "success");
+    await waitForRelease(p.card.cardId, voucher.sequence);
+  } catch (err) {
+    say(`Not sent: ${err.message}`, "error");
+  } finally {
+    $("confirm-sign").disabled = false;
+  }
+}
+
+async function waitForRelease(cardId, sequence) {
+  for (let i = 0; i < 60; i++) {
+    const h = await call("GET", `/v1/cards/${cardId}/history?limit=200`);
+    const hit = h.items.find((e) => e.event === "LessonsConsumed" && Number(e.args?.sequence) === sequence);
+    if (hit) {
+      say(`Released on chain: ${yuan(hit.amountFen ?? "0")} to the merchant (block ${hit.blockNumber}).`, "success");
+      $("status").firstChild?.setAttribute("data-released", "true");
+      await loadCards();
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  say("Sent; the chain has not recorded it yet. Refresh later.", "");
+}
+
+function route() {
+  const m = /^#confirm=(\d{1,20})\.(\d{1,5})$/.exec(location.hash);
+  if (m) void showConfirm(m[1], Number(m[2]));
+}
+
+// ---------------------------------------------------------------- wiring
+
+$("confirm-sign").addEventListener("click", () => void sign());
+$("confirm-cancel").addEventListener("click", () => {
+  pending = null;
+  $("confirm").hidden = true;
+  history.replaceState(null, "", location.pathname);
+  say("Nothing was signed.");
+});
+$("reload").addEventListener("click", () => void loadCards());
+$("export").addEventListener("click", () => {
+  $("export-text").value = wallet.privateKey;
+  $("export-box").hidden = !$("export-box").hidden;
+});
+$("import-show").addEventListener("click", () => { $("import-box").hidden = !$("import-box").hidden; });
+$("import").addEventListener("click", () => {
+  const pk = $("import-text").value.trim();
+  if (!/^0x[0-9a-fA-F]{64}$/.test(pk)) return say("That is not a private key (0x and 64 hex digits).", "error");
+  if (!confirm("Replace the key in this browser? Keep a copy of the current one if it holds cards.")) return;
+  localStorage.setItem(KEY, pk);
+  wallet = new Wallet(pk);
+  session = null;
+  sessionStorage.removeItem(SESSION);
+  $("import-text").value = "";
+  $("import-box").hidden = true;
+  say(`Now using ${wallet.address}.`, "success");
+  void loadCards();
+});
+window.addEventListener("hashchange", route);
+await loadCards();
+route();

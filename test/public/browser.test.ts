@@ -1,0 +1,163 @@
+import fs from "node:fs";
+import path from "node:path";
+import { expect } from "chai";
+import { chromium, Browser, BrowserContext, Page } from "playwright-core";
+import { engines } from "../support/db";
+import { startPublicPlatform, PublicPlatform, waitFor } from "./platform";
+
+/**
+ * The public look-up and the consumer's page in a real browser at a phone's size: Debian's Chromium, headless, driven
+ * by playwright-core against a gateway on a separate Anvil process. The merchant asks (API), the consumer confirms on
+ * the page (their key made in the browser), and the release lands in the ledger. Screenshots go to
+ * test-results/public/; any console error, page error or request to another origin fails the test.
+ */
+const SHOTS = path.join(__dirname, "..", "..", "test-results", "public");
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const PHONE = { width: 390, height: 844 };
+
+describe("public look-up and the consumer's page (headless Chromium, phone viewport, Anvil)", function () {
+  this.timeout(240_000);
+  let t: PublicPlatform;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const problems: string[] = [];
+  const sent: string[] = []; // every URL and body the pages sent
+
+  before(async () => {
+    if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: run .ci/chromium.sh (apt-get install chromium)`);
+    fs.mkdirSync(SHOTS, { recursive: true });
+    const [pglite] = engines();
+    [t, browser] = await Promise.all([
+      startPublicPlatform(pglite),
+      chromium.launch({
+        executablePath: CHROMIUM, headless: true,
+        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      }),
+    ]);
+    context = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true, deviceScaleFactor: 2, locale: "en-GB" });
+    await context.route("**/*", (route) => {
+      const url = route.request().url();
+      if (url.startsWith(t.base + "/") || url.startsWith("data:")) return route.continue();
+      problems.push(`request to another origin: ${url}`);
+      return route.abort();
+    });
+    page = await context.newPage();
+    page.on("console", (m) => { if (m.type() === "error") problems.push(`console error: ${m.text()}`); });
+    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+    page.on("request", (r) => sent.push(`${r.method()} ${r.url()} ${r.postData() ?? ""}`));
+    page.on("dialog", (d) => void d.accept());
+  });
+  after(async () => {
+    await browser?.close();
+    await t?.stop();
+  });
+  afterEach(() => {
+    expect(problems, "browser console errors, page errors or requests elsewhere").to.deep.equal([]);
+  });
+
+  const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  const fitsPhone = async () => expect(await page.evaluate<number>("document.documentElement.scrollWidth")).to.be.at.most(PHONE.width);
+
+  it("anyone looks a merchant up and reads the warnings, on a phone", async () => {
+    await t.ok(t.as("education").post(`/v1/merchants/${t.school}/enforcement`, {
+      kind: "warning", public: true, occurredOn: "2025-03-01", documentRef: "朝市监警〔2025〕1号", summary: "Sold cards above the cap",
+    }), 201);
+    await page.goto(`${t.base}/public/`);
+    await page.fill("#q", "sunshine");
+    await page.click("#search button[type=submit]");
+    const item = page.locator(`#results li[data-merchant-id="${t.school}"]`);
+    await item.waitFor();
+    const text = await item.innerText();
+    expect(text).to.contain("Sunshine Dance School").and.contain("Yes — held by Test Bank custody fen").and.contain("100% of each card").and.contain("2025-03-01 — Sold cards above the cap");
+    await page.locator("#warnings li a").first().waitFor();
+    expect(await page.locator("#warnings").innerText()).to.contain("Sunshine Dance School");
+    await fitsPhone();
+    await shot("1-public-lookup");
+  });
+
+  let address = "";
+  let cards: string[] = [];
+
+  it("the consumer's page makes a key in the browser on first visit and lists the cards it holds", async () => {
+    await page.goto(`${t.base}/me/`);
+    await page.waitForFunction(`/^0x[0-9a-fA-F]{40}$/.test(document.getElementById("address")?.textContent ?? "")`);
+    address = (await page.locator("#address").innerText()).trim();
+    for (let i = 0; i < 2; i++) cards.push((await t.ok(t.as("bank").post("/v1/banks/1/cards", { merchantId: t.school, planIndex: 1, holder: address }), 201)).body.cardId);
+    await page.click("#reload");
+    await page.locator(`li[data-card-id="${cards[1]}"]`).waitFor();
+    const first = await page.locator(`li[data-card-id="${cards[0]}"]`).innerText();
+    expect(first).to.contain("Sunshine Dance School").and.contain("10 lessons").and.contain("¥3000.00");
+    await fitsPhone();
+    await shot("2-my-cards");
+  });
+
+  it("the merchant asks, the page shows exactly what is confirmed, and signs only when told", async () => {
+    const ask = await t.ok(t.as("school").post(`/v1/cards/${cards[0]}/consumption-requests`, { lessons: 2 }), 201);
+    await page.goto(`${t.base}${ask.body.path}`);
+    await page.locator("#confirm").waitFor({ state: "visible" });
+    expect(await page.locator("#confirm-merchant").innerText()).to.equal("Sunshine Dance School");
+    expect(await page.locator("#confirm-card").innerText()).to.equal(cards[0]);
+    expect(await page.locator("#confirm-lessons").innerText()).to.equal("2");
+    expect(await page.locator("#confirm-amount").innerText()).to.equal("¥600.00"); // 2 of 10 lessons of ¥3,000
+    const queued = async () => (await t.db.query("SELECT 1 FROM voucher_queue WHERE card_id = $1", [cards[0]])).length;
+    expect(await queued(), "nothing is signed before the consumer confirms").to.equal(0);
+    await fitsPhone();
+    await shot("3-confirm");
+
+    await page.click("#confirm-sign");
+    await page.locator("[data-released=true]").waitFor({ timeout: 60_000 });
+    expect(await page.locator("#status").innerText()).to.contain("Released on chain: ¥600.00");
+    await shot("4-released");
+
+    const ledger = (await t.ok(t.as("auditor").get(`/v1/ledger?cardId=${cards[0]}`), 200)).body.items;
+    const consumed = ledger.filter((e: { event: string }) => e.event === "LessonsConsumed");
+    expect(consumed).to.have.length(1);
+    expect(consumed[0].holder).to.equal(address.toLowerCase());
+    expect(consumed[0].amountFen).to.equal("60000");
+    expect(consumed[0].args).to.deep.include({ lessons: 2, sequence: 0 });
+    await page.locator(`li[data-card-id="${cards[0]}"] .units-left`).filter({ hasText: "8" }).waitFor();
+  });
+
+  it("cancelling signs nothing", async () => {
+    const ask = await t.ok(t.as("school").post(`/v1/cards/${cards[0]}/consumption-requests`, { lessons: 1 }), 201);
+    await page.goto(`${t.base}${ask.body.path}`);
+    await page.locator("#confirm").waitFor({ state: "visible" });
+    await page.click("#confirm-cancel");
+    expect(await page.locator("#status").innerText()).to.contain("Nothing was signed");
+    expect((await t.db.query("SELECT 1 FROM voucher_queue WHERE card_id = $1", [cards[0]])).length).to.equal(1);
+  });
+
+  it("asks for a cooling-off refund with the holder's own signed transaction, and follows it", async () => {
+    const li = page.locator(`li[data-card-id="${cards[1]}"]`);
+    await li.locator("button[data-action=cooling-off]").click();
+    await page.locator("#status .success").waitFor({ timeout: 60_000 });
+    expect(await page.locator("#status").innerText()).to.contain("CardRefunded");
+    await waitFor(async () => (await t.db.query("SELECT status FROM cards WHERE card_id = $1", [cards[1]]))[0]?.status === "refunded");
+    await li.locator(".card-status").filter({ hasText: "refunded" }).waitFor();
+    await shot("5-refunded");
+  });
+
+  it("takes the balance back from a merchant the regulator froze", async () => {
+    const card = (await t.ok(t.as("bank").post("/v1/banks/1/cards", { merchantId: t.salon, planIndex: 1, holder: address }), 201)).body.cardId as string;
+    await t.ok(t.as("bureau").post(`/v1/merchants/${t.salon}/freeze`, { reason: "collapsed" }), 200);
+    await page.click("#reload");
+    const li = page.locator(`li[data-card-id="${card}"]`);
+    await li.waitFor();
+    expect(await li.innerText()).to.contain("The regulator froze this merchant");
+    expect(await li.locator("button[data-action=cooling-off]").count()).to.equal(0);
+    await li.locator("button[data-action=claim]").click();
+    await waitFor(async () => (await t.db.query("SELECT status FROM cards WHERE card_id = $1", [card]))[0]?.status === "refunded");
+    await li.locator(".card-status").filter({ hasText: "refunded" }).waitFor();
+    await shot("6-claimed-from-frozen");
+  });
+
+  it("the key can be exported, and never left the browser", async () => {
+    await page.click("#export");
+    const key = await page.locator("#export-text").inputValue();
+    expect(key).to.match(/^0x[0-9a-f]{64}$/);
+    expect(await page.evaluate<string | null>(`localStorage.getItem("custody.consumer.key")`)).to.equal(key);
+    expect(sent.length).to.be.greaterThan(10);
+    expect(sent.filter((s) => s.toLowerCase().includes(key.slice(2).toLowerCase()))).to.deep.equal([]);
+  });
+});

@@ -1,0 +1,197 @@
+import { expect } from "chai";
+import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { freePort } from "../../src/chain/anvil";
+
+/**
+ * The README's quick start on a fresh copy of the repository: `npm start` in a temporary folder, wait for /health,
+ * run part of the demo through the API, stop with SIGTERM, start again, and find every ledger row, merchant, card
+ * balance and custody position as it was.
+ *
+ * The copy is the files a clone would have (`git ls-files`: tracked, plus new files not ignored, so uncommitted
+ * work is tested too), without data; node_modules is a symlink to this checkout's (no install), and the compiled
+ * contracts are copied with Hardhat's cache (see copyTree), so `npm start`'s compile step has nothing to do.
+ */
+const ROOT = path.resolve(__dirname, "../..");
+
+function copyTree(to: string) {
+  const files = execFileSync("git", ["ls-files", "-co", "--exclude-standard", "-z"], { cwd: ROOT, encoding: "utf8" }).split("\0").filter(Boolean);
+  for (const f of files) {
+    if (f.startsWith(".briefs/")) continue;
+    const src = path.join(ROOT, f);
+    if (!fs.existsSync(src) || fs.statSync(src).isDirectory()) continue; // deleted in the working tree, or a submodule
+    fs.mkdirSync(path.dirname(path.join(to, f)), { recursive: true });
+    fs.copyFileSync(src, path.join(to, f));
+  }
+  fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(to, "node_modules"), "dir");
+  // The compiled contracts are reused too (solc-js with viaIR takes minutes on a busy 2-core machine): Hardhat's
+  // cache is keyed by absolute path and content hash, so with the paths rewritten `hardhat compile` (which
+  // `npm start` runs) finds nothing to do, unless a contract differs from what this checkout compiled.
+  for (const d of ["artifacts", "typechain-types"]) {
+    if (fs.existsSync(path.join(ROOT, d))) fs.cpSync(path.join(ROOT, d), path.join(to, d), { recursive: true });
+  }
+  const cache = path.join(ROOT, "cache", "solidity-files-cache.json");
+  if (fs.existsSync(cache)) {
+    fs.mkdirSync(path.join(to, "cache"), { recursive: true });
+    fs.writeFileSync(path.join(to, "cache", "solidity-files-cache.json"), fs.readFileSync(cache, "utf8").split(ROOT + "/").join(to + "/")
+      // Libraries resolve through the node_modules symlink to their real path, which stays this checkout's.
+      .split(to + "/node_modules/").join(ROOT + "/node_modules/"));
+  }
+}
+
+interface Platform {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function npmStart(dir: string, env: NodeJS.ProcessEnv): Platform {
+  // Its own process group, so SIGTERM reaches npm, the gateway and the chain node as Ctrl-C would in a terminal.
+  const child = spawn("npm", ["start"], { cwd: dir, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { child, output: () => out, exited };
+}
+
+async function waitForHealth(base: string, p: Platform, timeoutMs: number): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (p.child.exitCode !== null) throw new Error(`npm start exited with ${p.child.exitCode}:\n${p.output().slice(-3000)}`);
+    try {
+      const res = await fetch(`${base}/health`);
+      if (res.ok) {
+        const h = (await res.json()) as Record<string, unknown>;
+        if (h.status === "ok" && h.catchingUp === false) return h;
+      }
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) throw new Error(`no healthy /health at ${base} within ${timeoutMs / 1000} s:\n${p.output().slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * SIGTERM to the whole process group (npm, the gateway, the chain node), as Ctrl-C in a terminal sends SIGINT to
+ * it. Resolves once every process of the group is gone; true if that took no SIGKILL.
+ */
+async function stop(p: Platform): Promise<boolean> {
+  const pid = p.child.pid!;
+  if (!groupAlive(pid)) return true;
+  process.kill(-pid, "SIGTERM");
+  const deadline = Date.now() + 30_000;
+  while (groupAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (!groupAlive(pid)) return true;
+  process.kill(-pid, "SIGKILL");
+  return false;
+}
+
+async function get<T>(base: string, route: string, key: string): Promise<T> {
+  const res = await fetch(base + route, { headers: { "x-api-key": key } });
+  if (!res.ok) throw new Error(`GET ${route}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+async function all<T>(base: string, route: string, key: string): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | null = null;
+  do {
+    const sep = route.includes("?") ? "&" : "?";
+    const page: { items: T[]; nextCursor: string | null } = await get(base, `${route}${sep}limit=500${cursor ? `&cursor=${cursor}` : ""}`, key);
+    items.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return items;
+}
+
+/** Everything a user would look for after a restart: the ledger, the merchants, every card's balance, custody positions. */
+async function snapshot(base: string, keys: Record<string, string>) {
+  const ledger = await all<Record<string, unknown>>(base, "/v1/ledger", keys.auditor);
+  const merchants = await all<{ merchantId: number }>(base, "/v1/merchants", keys.platform_regulator);
+  const cards: unknown[] = [];
+  for (const m of merchants) cards.push(...(await all(base, `/v1/merchants/${m.merchantId}/cards`, keys.platform_regulator)));
+  const positions = await get<{ total: unknown; items: unknown[] }>(base, "/v1/banks/1/positions?limit=500", keys.bank);
+  return { ledger, merchants, cards, positions };
+}
+
+describe("quick start: npm start on a fresh copy, demo, SIGTERM, start again", function () {
+  this.timeout(420_000);
+  let dir = "";
+  let platform: Platform | null = null;
+
+  before(function () {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "custody-quickstart-"));
+    copyTree(dir);
+  });
+
+  after(async function () {
+    if (platform) await stop(platform);
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("keeps every card, balance and ledger row across a restart", async function () {
+    const [port, chainPort] = [await freePort(), await freePort()];
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), CHAIN_PORT: String(chainPort), LOG_LEVEL: "warn" };
+    for (const k of ["DATA_DIR", "DATABASE_URL", "CHAIN_RPC_URL", "DEPLOYMENT_FILE", "KEYSTORE_DIR", "KEYSTORE_PASSWORD", "HOST"]) delete env[k];
+    const base = `http://127.0.0.1:${port}`;
+
+    platform = npmStart(dir, env);
+    await waitForHealth(base, platform, 240_000);
+    const first = platform.output();
+    expect(first).to.contain(`Console:     ${base}/`);
+    expect(first).to.contain(`${base}/docs`);
+    expect(first).to.contain(path.join(dir, "data", "api-keys.txt"));
+    const keys: Record<string, string> = {};
+    for (const line of fs.readFileSync(path.join(dir, "data", "api-keys.txt"), "utf8").split("\n")) {
+      const m = /^(\S+)\s+(ck_\S+)/.exec(line);
+      if (m && !keys[m[1]]) keys[m[1]] = m[2];
+    }
+    expect(keys).to.include.keys("platform_regulator", "bank", "auditor");
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).to.match(/custody_indexed_block \d+/);
+
+    // Part of the demo, through the API: a few merchants, a few dozen cards, two months with a collapse.
+    const demo = spawn(process.execPath, [require.resolve("ts-node/dist/bin.js"), "--transpile-only", "scripts/demo.ts", "--url", base, "--merchants", "4", "--cards", "40", "--months", "2", "--concurrency", "8"], {
+      cwd: dir, env, stdio: ["ignore", "pipe", "pipe"],
+    });
+    let demoOut = "";
+    demo.stdout!.on("data", (d) => (demoOut += d));
+    demo.stderr!.on("data", (d) => (demoOut += d));
+    const demoCode = await new Promise<number | null>((resolve) => demo.once("exit", (c) => resolve(c)));
+    expect(demoCode, demoOut.slice(-4000)).to.equal(0);
+    expect(demoOut).to.contain("reconciled: paid in");
+
+    const before = await snapshot(base, keys);
+    expect(before.ledger.length).to.be.greaterThan(40);
+    expect(before.cards.length).to.be.greaterThan(20);
+    expect(before.merchants.some((m) => (m as { status?: string }).status === "frozen")).to.equal(true);
+
+    // Every process ends on SIGTERM, and the gateway's shutdown ran to its end (it removes the pid file last).
+    expect(await stop(platform), platform.output().slice(-3000)).to.equal(true);
+    expect(fs.existsSync(path.join(dir, "data", "gateway.pid"))).to.equal(false);
+    expect(platform.output()).to.not.contain("npm start failed");
+
+    platform = npmStart(dir, env);
+    await waitForHealth(base, platform, 240_000);
+    expect(platform.output()).to.contain("reusing the recorded deployment");
+    expect(platform.output()).not.to.contain("New API keys");
+    const after = await snapshot(base, keys);
+    expect(after.ledger).to.deep.equal(before.ledger);
+    expect(after.merchants).to.deep.equal(before.merchants);
+    expect(after.cards).to.deep.equal(before.cards);
+    expect(after.positions).to.deep.equal(before.positions);
+  });
+});
