@@ -19,6 +19,7 @@
  * consumers who send their own transactions are issued through POST /v1/api-keys with the platform regulator's key.
  */
 import fs from "node:fs";
+import http from "node:http";
 import path from "node:path";
 import crypto from "node:crypto";
 import { Command } from "commander";
@@ -118,16 +119,33 @@ class HttpError extends Error {
   }
 }
 
+/**
+ * One HTTP request on a fresh connection. Reusing idle keep-alive connections races the server closing them (it
+ * drops idle ones after 5 s): a POST sent on a connection being closed fails with ECONNRESET and cannot be safely
+ * retried, since it may have reached the chain. On loopback a new connection per request costs little.
+ */
+const noKeepAlive = new http.Agent({ keepAlive: false });
+function request(url: string, method: string, headers: Record<string, string>, body?: string): Promise<{ status: number; ok: boolean; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers: body === undefined ? headers : { ...headers, "content-length": String(Buffer.byteLength(body)) }, agent: noKeepAlive }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, ok: (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300, text: Buffer.concat(chunks).toString("utf8") }));
+      res.on("error", reject);
+    });
+    req.setTimeout(180_000, () => req.destroy(new Error("no answer within 180 s")));
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
 function api(base: string) {
   async function call<T = Record<string, unknown>>(method: string, route: string, key: string | null, body?: unknown): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      let res: Response;
+      let res: { status: number; ok: boolean; text: string };
       try {
-        res = await fetch(base + route, {
-          method,
-          headers: { ...(key ? { "x-api-key": key } : {}), ...(body === undefined ? {} : { "content-type": "application/json" }) },
-          body: body === undefined ? undefined : JSON.stringify(body),
-        });
+        res = await request(base + route, method, { ...(key ? { "x-api-key": key } : {}), ...(body === undefined ? {} : { "content-type": "application/json" }) },
+          body === undefined ? undefined : JSON.stringify(body));
       } catch (err) {
         // Only reads are retried: a write that may have reached the chain is not sent twice.
         if (method === "GET" && attempt < 4) {
@@ -136,7 +154,7 @@ function api(base: string) {
         }
         throw new HttpError(0, "Unreachable", `${method} ${route}: the gateway at ${base} did not answer (${(err as Error).message})`);
       }
-      const text = await res.text();
+      const text = res.text;
       const json = text ? JSON.parse(text) : {};
       if (res.ok) return json as T;
       if (method === "GET" && res.status >= 500 && attempt < 4) {

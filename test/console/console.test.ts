@@ -19,6 +19,7 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 describe("web console (headless Chromium, gateway on Anvil)", function () {
   this.timeout(180_000);
   let pf: Platform;
+  let starting: Promise<Platform> | undefined;
   let browser: Browser;
   let context: BrowserContext | null = null;
   let page: Page;
@@ -31,8 +32,9 @@ describe("web console (headless Chromium, gateway on Anvil)", function () {
     if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: run .ci/chromium.sh (apt-get install chromium)`);
     fs.mkdirSync(SHOTS, { recursive: true });
     const [pglite] = engines();
+    starting = startPlatform(pglite);
     [pf, browser] = await Promise.all([
-      startPlatform(pglite),
+      starting,
       chromium.launch({
         executablePath: CHROMIUM, headless: true,
         args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -40,9 +42,11 @@ describe("web console (headless Chromium, gateway on Anvil)", function () {
       }),
     ]);
   });
-  after(async () => {
+  after(async function () {
+    this.timeout(120_000);
     await browser?.close();
-    await pf?.stop();
+    // A start that outlived its hook's timeout still gets stopped.
+    await (pf ?? (await starting?.catch(() => undefined)))?.stop();
   });
 
   async function open(who: string | null, hash = "") {
@@ -103,6 +107,13 @@ describe("web console (headless Chromium, gateway on Anvil)", function () {
     allowed = [];
     await signIn(pf.key.auditor);
     expect(await page.getAttribute("#who-role", "data-role")).to.equal("auditor");
+    // Money: fen strings shown as yuan and yuan typed in read as fen, exactly (beyond 2^53 too), never through floats.
+    const money = await page.evaluate(`import("/console/lib/money.js").then((m) => {
+      const accepted = [];
+      for (const t of ["1.234", "-1", "1e3", "abc", "", "0.5.1"]) { try { m.fenOf(t); accepted.push(t); } catch { /* refused */ } }
+      return [m.yuan("123456789"), m.yuan("-5"), m.yuan("0"), m.yuan("90071992547409931"), m.fenOf("1,200.5"), m.fenOf("0.07"), m.fenOf("¥12"), accepted];
+    })`);
+    expect(money).to.deep.equal(["¥1,234,567.89", "-¥0.05", "¥0.00", "¥900,719,925,474,099.31", "120050", "7", "1200", []]);
     expect(await page.evaluate("[sessionStorage.length, localStorage.length]")).to.deep.equal([1, 0]);
     await page.reload();
     await page.waitForSelector("#who-role"); // still signed in after a reload
@@ -122,7 +133,16 @@ describe("web console (headless Chromium, gateway on Anvil)", function () {
     await page.selectOption("#filter-status", "frozen");
     await until("one frozen merchant", async () => (await rowsOf("#merchant-list")) === 1);
     expect(await page.getAttribute("#merchant-list tbody tr[data-key]", "data-key")).to.equal(String(third));
-    await page.waitForSelector("#alerts h2");
+    // A rising level arrives as it is raised, over the live stream.
+    await page.waitForSelector("#alerts-live.on");
+    const override = await fetch(`${pf.base}/v1/merchants/${salon}/risk/override`, {
+      method: "POST", headers: { "x-api-key": pf.key.bureau, "content-type": "application/json" },
+      body: JSON.stringify({ level: "high", reason: "12345 tickets about a closed branch" }),
+    });
+    expect(override.status, await override.text()).to.equal(201);
+    const alert = page.locator("#alert-list li.fresh", { hasText: `Merchant #${salon}` });
+    await alert.waitFor({ timeout: 30_000 });
+    expect(await alert.innerText()).to.match(/low\s*→\s*high/);
     await shot("regulator-merchants");
     await page.selectOption("#filter-status", "");
     await until("all merchants again", async () => (await rowsOf("#merchant-list")) === 3);

@@ -17,13 +17,28 @@ export const DAY = 86_400;
  */
 export async function startPlatform(engine: EngineFactory) {
   const node: AnvilNode = await startAnvil();
+  let db: Db | null = null;
+  let gw: Gateway | null = null;
+  try {
+    db = await engine.open();
+    return await setUp(node, db, (g) => { gw = g; });
+  } catch (err) {
+    // Nothing may outlive a failed start: the gateway, the store and the node process.
+    await (gw as Gateway | null)?.stop().catch(() => undefined);
+    await db?.close().catch(() => undefined);
+    await node.stop().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function setUp(node: AnvilNode, db: Db, created: (gw: Gateway) => void) {
   const district = await deployDistrict(node.url);
-  const db: Db = await engine.open();
   const p = district.provider;
   const keys = createKeyRing({ dir: "/nonexistent", provider: p });
-  for (const i of [1, 2, 3, 5, 6, 7, 8]) keys.add(devWallet(i, p) as unknown as ethers.Wallet);
+  for (const i of [1, 2, 3, 4, 5, 6, 7, 8]) keys.add(devWallet(i, p) as unknown as ethers.Wallet);
   const config = loadConfig({ CHAIN_RPC_URL: node.url, PORT: "0", LOG_LEVEL: "silent", BATCH_INTERVAL_MS: "50", POLL_INTERVAL_MS: "50", DATA_DIR: "/tmp/unused-console" });
   const gw: Gateway = await createGateway(config, createLogger("silent"), { db, deployment: district.deployment, keys });
+  created(gw);
 
   await driveActivity(district, 0);
   await p.send("evm_increaseTime", [3 * DAY]);
@@ -57,7 +72,7 @@ export async function startPlatform(engine: EngineFactory) {
   };
 }
 
-export type Platform = Awaited<ReturnType<typeof startPlatform>>;
+export type Platform = Awaited<ReturnType<typeof setUp>>;
 
 async function waitIndexed(gw: Gateway, block: number) {
   const deadline = Date.now() + 60_000;

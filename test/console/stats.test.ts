@@ -7,14 +7,18 @@ for (const engine of engines()) {
   describe(`GET /v1/stats/money (${engine.name})`, function () {
     this.timeout(180_000);
     let pf: Platform;
+    let starting: Promise<Platform> | undefined;
     const get = (who: string, path: string) => request(pf.gw.app).get(path).set("x-api-key", pf.key[who]);
 
     before(async function () {
       this.timeout(360_000); // a district on chain over two rounds, on a machine that may be busy
-      pf = await startPlatform(engine);
+      starting = startPlatform(engine);
+      pf = await starting;
     });
-    after(async () => {
-      await pf?.stop();
+    after(async function () {
+      this.timeout(120_000);
+      // A start that outlived its hook's timeout still gets stopped.
+      await (pf ?? (await starting?.catch(() => undefined)))?.stop();
     });
 
     /** The index's current totals, straight from the merchants table. */

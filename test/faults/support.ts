@@ -114,9 +114,9 @@ export type ProxyMode = "pass" | "down" | "error";
  * A small HTTP proxy in front of a JSON-RPC node, to play a faulty node: "pass" forwards (after `delayMs`, and
  * eth_getLogs after `logsDelayMs`), "error" answers HTTP 503, "down" drops the connection without answering.
  */
-export async function rpcProxy(target: string): Promise<{ url: string; mode: ProxyMode; delayMs: number; logsDelayMs: number; hits: number; close(): Promise<void> }> {
+export async function rpcProxy(target: string): Promise<{ url: string; mode: ProxyMode; delayMs: number; logsDelayMs: number; maxLogsRange: number; hits: number; close(): Promise<void> }> {
   const http = await import("node:http");
-  const state = { mode: "pass" as ProxyMode, delayMs: 0, logsDelayMs: 0, hits: 0 };
+  const state = { mode: "pass" as ProxyMode, delayMs: 0, logsDelayMs: 0, maxLogsRange: 0, hits: 0 };
   const srv = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -131,6 +131,14 @@ export async function rpcProxy(target: string): Promise<{ url: string; mode: Pro
       const isLogs = body.includes('"eth_getLogs"');
       const delay = state.delayMs + (isLogs ? state.logsDelayMs : 0);
       if (delay) await sleep(delay);
+      if (isLogs && state.maxLogsRange) {
+        // Like a node with a result limit: a range of more than maxLogsRange blocks is refused.
+        const q = JSON.parse(body) as { id: number; params: [{ fromBlock: string; toBlock: string }] };
+        if (Number(q.params[0].toBlock) - Number(q.params[0].fromBlock) + 1 > state.maxLogsRange) {
+          res.setHeader("content-type", "application/json");
+          return res.end(JSON.stringify({ jsonrpc: "2.0", id: q.id, error: { code: -32005, message: "query returned more than 10000 results" } }));
+        }
+      }
       try {
         const r = await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body });
         res.statusCode = r.status;
@@ -150,6 +158,8 @@ export async function rpcProxy(target: string): Promise<{ url: string; mode: Pro
     get delayMs() { return state.delayMs; },
     set delayMs(n: number) { state.delayMs = n; },
     get logsDelayMs() { return state.logsDelayMs; },
+    get maxLogsRange() { return state.maxLogsRange; },
+    set maxLogsRange(n: number) { state.maxLogsRange = n; },
     set logsDelayMs(n: number) { state.logsDelayMs = n; },
     get hits() { return state.hits; },
     close: () => new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); }),

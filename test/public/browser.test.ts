@@ -87,7 +87,8 @@ describe("public look-up and the consumer's page (headless Chromium, phone viewp
     await page.click("#reload");
     await page.locator(`li[data-card-id="${cards[1]}"]`).waitFor();
     const first = await page.locator(`li[data-card-id="${cards[0]}"]`).innerText();
-    expect(first).to.contain("Sunshine Dance School").and.contain("10 lessons").and.contain("¥3000.00");
+    expect(first).to.contain("Sunshine Dance School").and.contain("10 lessons for ¥3000.00");
+    expect(await page.locator(`li[data-card-id="${cards[0]}"] .balance`).innerText()).to.equal("¥3000.00");
     await fitsPhone();
     await shot("2-my-cards");
   });

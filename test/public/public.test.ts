@@ -315,6 +315,8 @@ for (const engine of engines()) {
         expect(r.body.merchantId).to.equal(t.school);
         const ask = await t.ok(t.as("school").post(`/v1/cards/${card}/consumption-requests`, { lessons: 2 }), 201);
         expect(ask.body.path).to.equal(`/me/#confirm=${card}.2`);
+        expect(ask.body.link).to.match(new RegExp(`^http://127\\.0\\.0\\.1:\\d+/me/#confirm=${card}\\.2$`));
+        expect(ask.body.qrSvg).to.match(/^<svg [^>]*viewBox/).and.contain("<path");
         expect((await t.as("salon").post(`/v1/cards/${card}/consumption-requests`, { lessons: 2 })).status).to.equal(403);
       });
     });

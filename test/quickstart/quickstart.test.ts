@@ -171,10 +171,11 @@ describe("quick start: npm start on a fresh copy, demo, SIGTERM, start again", f
     demo.stdout!.on("data", (d) => (demoOut += d));
     demo.stderr!.on("data", (d) => (demoOut += d));
     const demoCode = await new Promise<number | null>((resolve) => demo.once("exit", (c) => resolve(c)));
-    expect(demoCode, demoOut.slice(-4000)).to.equal(0);
+    expect(demoCode, `${demoOut.slice(-4000)}\n--- npm start:\n${platform.output().slice(-4000)}`).to.equal(0);
     expect(demoOut).to.contain("reconciled: paid in");
 
     const before = await snapshot(base, keys);
+    const deploymentBefore = fs.readFileSync(path.join(dir, "data", "deployment.json"), "utf8");
     expect(before.ledger.length).to.be.greaterThan(40);
     expect(before.cards.length).to.be.greaterThan(20);
     expect(before.merchants.some((m) => (m as { status?: string }).status === "frozen")).to.equal(true);
@@ -186,7 +187,9 @@ describe("quick start: npm start on a fresh copy, demo, SIGTERM, start again", f
 
     platform = npmStart(dir, env);
     await waitForHealth(base, platform, 240_000);
-    expect(platform.output()).to.contain("reusing the recorded deployment");
+    // The recorded deployment was checked against the chain and reused: same contracts, no new keys.
+    expect(fs.readFileSync(path.join(dir, "data", "deployment.json"), "utf8")).to.equal(deploymentBefore);
+    expect(platform.output()).to.contain(`escrow ${JSON.parse(deploymentBefore).escrow}`);
     expect(platform.output()).not.to.contain("New API keys");
     const after = await snapshot(base, keys);
     expect(after.ledger).to.deep.equal(before.ledger);

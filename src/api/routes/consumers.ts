@@ -10,6 +10,7 @@ import { relaySigned } from "../../services/transactions";
 import { ApiError } from "../../errors";
 import { revertToApiError } from "../../chain/signers";
 import { voucherSchema } from "./merchants";
+import qrcode from "qrcode-generator";
 
 type Auth = (req: Request) => Promise<Principal | null>;
 
@@ -109,7 +110,7 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "post", path: "/v1/cards/:cardId/consumption-requests", tag: "merchants",
-    summary: "Ask a card's holder to confirm lessons", responds: "a short link to the consumer's page (show it, or a QR code of it, on the merchant's device)",
+    summary: "Ask a card's holder to confirm lessons", responds: "a short link to the consumer's page and a QR code of it (SVG) to show on the merchant's device",
     roles: ["merchant"], params: cid, body: z.object({ lessons: z.number().int().min(1).max(65535) }).strict(),
     handler: async ({ params, body, principal, req }) => {
       const card = await visibleCard(s, principal!, params.cardId);
@@ -117,7 +118,13 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
       if (card.kind !== "lesson") throw new ApiError(409, "NotALessonCard", "a periodic card is released by time, not by vouchers");
       if (body.lessons > Number(card.units_left)) throw new ApiError(409, "InsufficientLessons", `only ${card.units_left} lessons left`, { left: Number(card.units_left) });
       const path = `/me/#confirm=${params.cardId}.${body.lessons}`;
-      return withStatus(201, { cardId: params.cardId.toString(), lessons: body.lessons, path, link: `${req.protocol}://${req.get("host") ?? "localhost"}${path}` });
+      const link = `${req.protocol}://${req.get("host") ?? "localhost"}${path}`;
+      // The link carries only the card and the lessons: the consumer's page asks the gateway for the voucher itself and
+      // checks it before showing it, so a tampered QR code can at worst ask for a different, clearly shown confirmation.
+      const qr = qrcode(0, "M");
+      qr.addData(link, "Byte");
+      qr.make();
+      return withStatus(201, { cardId: params.cardId.toString(), lessons: body.lessons, path, link, qrSvg: qr.createSvgTag({ cellSize: 4, margin: 4, scalable: true }) });
     },
   }, auth);
 

@@ -101,7 +101,8 @@ function route() {
   if (!pages.length) {
     nav.textContent = "";
     clear(main, h("div", { class: "card" }, h("h1", { text: "Consumers" }),
-      h("p", { text: "Consumers check their cards on the public look-up page; this console is for regulators, banks, auditors and merchants." })));
+      h("p", {}, "This console is for regulators, banks, auditors and merchants. Consumers see their cards on ", h("a", { href: "/me/", text: "their own page" }),
+        "; anyone can look a merchant up on ", h("a", { href: "/public/", text: "the public look-up" }), ".")));
     return;
   }
   const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean);

@@ -84,6 +84,12 @@ async function merchant(id) {
   return merchants.get(id);
 }
 
+const plans = new Map();
+async function planOf(c) {
+  if (!plans.has(c.merchantId)) plans.set(c.merchantId, await call("GET", `/v1/merchants/${c.merchantId}/plans`).then((r) => r.items).catch(() => []));
+  return plans.get(c.merchantId).find((p) => p.planIndex === c.planIndex) ?? null;
+}
+
 let chain = null;
 async function chainInfo() {
   chain ??= await call("GET", "/v1/public/chain", undefined, { auth: false });
@@ -113,24 +119,26 @@ async function refund(card, kind) {
 }
 
 async function cardItem(c) {
-  const m = await merchant(c.merchantId);
+  const [m, plan] = await Promise.all([merchant(c.merchantId), planOf(c)]);
+  const planText = !plan ? `plan ${c.planIndex}` : plan.kind === "lesson" ? `${plan.units} lessons for ${yuan(plan.priceFen)}` : `${plan.units} periods for ${yuan(plan.priceFen)} (released as time passes)`;
   const li = el("li", { class: "item", "data-card-id": c.cardId });
   li.append(el("div", { class: "big", text: m?.name ?? `Merchant ${c.merchantId}` }));
   li.append(el("dl", { class: "facts" },
     el("dt", { text: "Card" }), el("dd", { class: "mono", text: c.cardId }),
-    el("dt", { text: "Plan" }), el("dd", { text: c.kind === "lesson" ? `${c.unitsLeft + c.unitsUsed} lessons` : "time-based (released per period)" }),
+    el("dt", { text: "Plan" }), el("dd", { class: "plan", text: planText }),
     el("dt", { text: c.kind === "lesson" ? "Lessons left" : "Periods left" }), el("dd", { class: "units-left", text: String(c.unitsLeft) }),
     el("dt", { text: "Balance in custody" }), el("dd", { class: "balance", text: yuan(c.heldFen) }),
     el("dt", { text: "Status" }), el("dd", { class: "card-status", text: STATUS_TEXT[c.status] ?? c.status }),
   ));
-  if (m && m.status === "frozen") li.append(el("div", { class: "notice error", text: "The regulator froze this merchant: you can take your balance back." }));
+  const open = c.status === "active" || c.status === "expired";
+  if (open && m?.status === "frozen") li.append(el("div", { class: "notice error", text: "The regulator froze this merchant: you can take your balance back." }));
   const actions = el("div", { class: "row" });
   const btn = (label, kind, cls = "secondary") => {
     const b = el("button", { class: cls, text: label, "data-action": kind });
     b.addEventListener("click", () => void refund(c, kind));
     actions.append(b);
   };
-  if (c.status === "active" || c.status === "expired") {
+  if (open) {
     if (m?.status === "frozen") btn("Take my balance back", "claim", "danger");
     else {
       if (c.unitsUsed === 0) btn("Cooling-off refund", "cooling-off");

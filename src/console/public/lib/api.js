@@ -66,11 +66,12 @@ export async function download(path, name) {
  * Server-Sent Events read with fetch (EventSource cannot send the API key): yields { id, event, data } until the
  * stream ends or `signal` aborts.
  */
-export async function* events(path, { signal, lastEventId } = {}) {
+export async function* events(path, { signal, lastEventId, onopen } = {}) {
   const extra = { accept: "text/event-stream" };
   if (lastEventId) extra["last-event-id"] = String(lastEventId);
   const res = await fetch(path, { headers: headers(extra), signal, cache: "no-store" });
   if (!res.ok || !res.body) throw new ApiError(res.status, await res.json().catch(() => null));
+  onopen?.();
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buf = "";
   for (;;) {

@@ -36,7 +36,8 @@ export const day = (sec) => dayFmt.format(new Date(Number(sec) * 1000));
 
 export const short = (hex, n = 6) => (typeof hex === "string" && hex.length > 2 * n + 2 ? `${hex.slice(0, n + 2)}…${hex.slice(-4)}` : hex ?? "—");
 
-export const badge = (value, extra = "") => h("span", { class: `badge ${value ?? ""} ${extra}`.trim(), text: String(value ?? "—").replace(/_/g, " ") });
+/** A coloured label for a status or level; `prefix` names what it is ("risk" → "risk high"). */
+export const badge = (value, prefix = "") => h("span", { class: `badge ${value ?? ""}`.trim(), text: `${prefix ? prefix + " " : ""}${String(value ?? "—").replace(/_/g, " ")}` });
 
 /**
  * A table: columns are { label, get(row) → node | text, num?: true }. Rows may carry `onclick` via opts.onRow.

@@ -61,7 +61,7 @@ export async function merchants(ctx, el, params) {
 
 /** Rising-risk alerts: the recent ones, then each new one as the gateway pushes it. */
 async function alertsPanel(ctx, card) {
-  const dot = h("span", { class: "live", title: "live" });
+  const dot = h("span", { class: "live", id: "alerts-live", title: "live: new alerts appear as they are raised" });
   const list = h("ul", { class: "alerts", id: "alert-list" });
   clear(card, h("h2", {}, dot, "Rising-risk alerts"), list);
   if (!has("get", "/v1/risk/alerts")) {
@@ -95,8 +95,9 @@ async function alertsPanel(ctx, card) {
   let wait = 1000;
   while (!ctx.signal.aborted) {
     try {
-      dot.classList.add("on");
-      for await (const ev of events("/v1/risk/alerts/stream", { signal: ctx.signal, lastEventId: lastId || undefined })) {
+      // `after`: alerts raised since the list was read (or since the last one seen) are not missed.
+      const stream = events(`/v1/risk/alerts/stream${qs({ after: lastId })}`, { signal: ctx.signal, onopen: () => dot.classList.add("on") });
+      for await (const ev of stream) {
         wait = 1000;
         let a;
         try { a = JSON.parse(ev.data); } catch { continue; }
@@ -148,7 +149,8 @@ async function merchantPage(ctx, el, id) {
     }));
     clear(head,
       h("div", { class: "row between" },
-        h("h1", {}, `Merchant #${m.merchantId} `, h("span", { id: "merchant-status" }, badge(m.status)), " ", badge(m.riskLevel)),
+        h("h1", {}, `Merchant #${m.merchantId} `, h("span", { id: "merchant-status", title: "status on chain" }, badge(m.status)), " ",
+          h("span", { title: "risk level on chain" }, badge(m.riskLevel, "risk"))),
         h("span", { class: "muted mono", text: m.account })),
       h("dl", { class: "facts" },
         h("dt", { text: "Industry" }), h("dd", { text: industryName(m.industryId) }),
