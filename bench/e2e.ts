@@ -336,7 +336,7 @@ async function main() {
     log(`starting the gateway (src/main.ts) on ${databaseUrl ? "PostgreSQL" : "embedded PGlite (file-backed)"}`);
     gateway = await spawnGateway({
       CHAIN_RPC_URL: node.url, DEPLOYMENT_FILE: deploymentFile, KEYSTORE_DIR: keystoreDir, KEYSTORE_PASSWORD: password,
-      DATA_DIR: work, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}), LOG_LEVEL: "warn", ...GATEWAY_ENV,
+      DATA_DIR: work, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}), LOG_LEVEL: "info", ...GATEWAY_ENV,
     }, { logFile: path.join(work, "gateway.log") });
     const base = gateway.url;
     const head = Number(await rpc.send<string>("eth_blockNumber"));

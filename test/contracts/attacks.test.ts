@@ -194,6 +194,19 @@ describe("attacks on the custody contracts", () => {
       await expectConservation(f);
     });
 
+    it("a batch led by a card id of 'merchant 0' skips no check that matters: there is no such card", async () => {
+      const f = await loadFixture(schoolCards);
+      // consumeBatch starts with merchant 0 as the current one, so a first voucher whose card id has merchant 0 is not
+      // checked against the caller; it must still fail on the card, and a real card after it is checked as usual
+      const ghost = { ...(await voucher(f.escrow, f.alice, f.card, 1, 0)), cardId: f.card & 0xffffffffn };
+      await expect(f.escrow.connect(f.stranger).consumeBatch([voucherArg(ghost)]))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_UnknownCard").withArgs(ghost.cardId);
+      const real = await voucher(f.escrow, f.alice, f.card, 1, 0);
+      await expect(f.escrow.connect(f.stranger).consumeBatch([voucherArg(real)]))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_NotMerchant").withArgs(f.school, f.stranger.address);
+      expect((await f.escrow.merchantOf(0)).released).to.equal(0n);
+    });
+
     it("a bank cannot open or renew cards of another bank's merchants, nor mint or burn its token", async () => {
       const f = await loadFixture(schoolCards);
       await expect(f.escrow.connect(f.bankB).purchase(f.school, 1, f.carol.address, true))

@@ -46,7 +46,7 @@ describe("faults: the gateway killed with SIGKILL", function () {
     work?.cleanup();
   });
 
-  const start = () => spawnGateway({ ...env, CHAIN_RPC_URL: proxy.url, LOG_LEVEL: "warn" });
+  const start = () => spawnGateway({ ...env, CHAIN_RPC_URL: proxy.url });
 
   /** Stops the gateway cleanly, then checks its store against a clean re-sync and the chain's balances. */
   async function stopAndCheck(): Promise<void> {

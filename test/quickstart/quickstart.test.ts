@@ -164,7 +164,7 @@ describe("quick start: npm start on a fresh copy, demo, SIGTERM, start again", f
     expect(metrics).to.match(/custody_indexed_block \d+/);
 
     // Part of the demo, through the API: a few merchants, a few dozen cards, two months with a collapse.
-    const demo = spawn(process.execPath, [require.resolve("ts-node/dist/bin.js"), "--transpile-only", "scripts/demo.ts", "--url", base, "--merchants", "4", "--cards", "40", "--months", "2", "--concurrency", "8"], {
+    const demo = spawn(process.execPath, [require.resolve("ts-node/dist/bin.js"), "--transpile-only", "scripts/demo.ts", "--url", base, "--merchants", "3", "--cards", "30", "--months", "2", "--concurrency", "8"], {
       cwd: dir, env, stdio: ["ignore", "pipe", "pipe"],
     });
     let demoOut = "";
