@@ -20,6 +20,7 @@
  */
 import fs from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import path from "node:path";
 import crypto from "node:crypto";
 import { Command } from "commander";
@@ -124,15 +125,18 @@ class HttpError extends Error {
  * drops idle ones after 5 s): a POST sent on a connection being closed fails with ECONNRESET and cannot be safely
  * retried, since it may have reached the chain. On loopback a new connection per request costs little.
  */
-const noKeepAlive = new http.Agent({ keepAlive: false });
+const noKeepAlive = { "http:": new http.Agent({ keepAlive: false }), "https:": new https.Agent({ keepAlive: false }) };
 function request(url: string, method: string, headers: Record<string, string>, body?: string): Promise<{ status: number; ok: boolean; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers: body === undefined ? headers : { ...headers, "content-length": String(Buffer.byteLength(body)) }, agent: noKeepAlive }, (res) => {
+    const tls = url.startsWith("https:");
+    const options = { method, headers: body === undefined ? headers : { ...headers, "content-length": String(Buffer.byteLength(body)) } };
+    const onResponse = (res: http.IncomingMessage) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, ok: (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300, text: Buffer.concat(chunks).toString("utf8") }));
       res.on("error", reject);
-    });
+    };
+    const req = tls ? https.request(url, { ...options, agent: noKeepAlive["https:"] }, onResponse) : http.request(url, { ...options, agent: noKeepAlive["http:"] }, onResponse);
     req.setTimeout(180_000, () => req.destroy(new Error("no answer within 180 s")));
     req.on("error", reject);
     req.end(body);

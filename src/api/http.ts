@@ -102,6 +102,9 @@ export function defineRoute<P extends z.ZodType = typeof empty, Q extends z.ZodT
       const params = parse("params", spec.params, req.params);
       const query = parse("query", spec.query, req.query);
       const body = spec.method === "get" || spec.method === "delete" ? {} : parse("body", spec.body, req.body);
+      nulFields("params", req.params, details);
+      nulFields("query", req.query, details);
+      if (spec.method !== "get" && spec.method !== "delete") nulFields("body", req.body, details);
       if (details.length) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", details);
       const out = await spec.handler({ params, query, body, principal, req, res } as never);
       if (spec.raw) return;
@@ -110,6 +113,15 @@ export function defineRoute<P extends z.ZodType = typeof empty, Q extends z.ZodT
       next(err);
     }
   });
+}
+
+/** PostgreSQL's text and jsonb cannot hold a NUL character: a string with one is the client's 400, wherever it is. */
+function nulFields(where: string, value: unknown, out: { field: string; reason: string }[], depth = 0) {
+  if (typeof value === "string") {
+    if (value.includes("\u0000")) out.push({ field: where, reason: "contains a NUL character (\\u0000), which no field may hold" });
+  } else if (value && typeof value === "object" && depth < 64) {
+    for (const [k, v] of Object.entries(value)) nulFields(`${where}.${k}`, v, out, depth + 1);
+  }
 }
 
 function stripStatus(out: unknown) {

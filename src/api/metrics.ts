@@ -13,6 +13,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
  *   custody_rpc_errors_total           failed JSON-RPC requests, by method, node URL and kind (transport | response)
  *   custody_http_request_duration_seconds   request latencies, by method, route template and status
  *   custody_queue_vouchers             consumption vouchers in the queue, by status
+ *   custody_process_*, custody_nodejs_*   the process: CPU, memory, event-loop lag (prom-client defaults)
  */
 export interface MetricsSources {
   indexer: { status: { headBlock: number | null; indexedBlock: number | null; lag: number | null; running: boolean; lastError: string | null } };
@@ -21,7 +22,7 @@ export interface MetricsSources {
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
-  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "custody_process_" });
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "custody_" });
   let sources: MetricsSources | null = null;
 
   const gauge = (name: string, help: string, read: (s: MetricsSources) => number | null) =>

@@ -157,22 +157,33 @@ export interface Submitted {
   merchantId: number;
 }
 
+/** The serving lesson cards and the next sequence of each, kept by the test across submissions (the node may be down). */
+export async function voucherPlan(district: District) {
+  const cards = await activeCards(district);
+  return { cards, next: new Map(cards.map((c) => [c.cardId.toString(), c.used])), left: new Map(cards.map((c) => [c.cardId.toString(), c.left])) };
+}
+export type VoucherPlan = Awaited<ReturnType<typeof voucherPlan>>;
+
 /**
  * Signs `perCard` one-lesson vouchers on each card (as its holder) and submits them through the API, one POST per
  * merchant and round, so they go on chain in batches. Returns the accepted ones.
  */
-export async function submitVouchers(base: string, keys: Map<number, string>, district: District, perCard: number): Promise<Submitted[]> {
-  const chainId = (await district.provider.getNetwork()).chainId;
+export async function submitVouchers(base: string, keys: Map<number, string>, district: District, perCard: number, plan?: VoucherPlan): Promise<Submitted[]> {
+  const p = plan ?? (await voucherPlan(district));
+  const chainId = district.deployment.chainId;
   const escrow = district.deployment.escrow;
   const deadline = Math.floor(Date.now() / 1000) + 24 * 3600;
-  const cards = (await activeCards(district)).filter((c) => c.left >= perCard);
+  const cards = p.cards.filter((c) => p.left.get(c.cardId.toString())! >= perCard);
   const accepted: Submitted[] = [];
   for (let k = 0; k < perCard; k++) {
     const byMerchant = new Map<number, { cardId: string; lessons: number; sequence: number; deadline: number; v: number; r: string; s: string }[]>();
     for (const c of cards) {
-      const v = await signConsumption(c.holder, chainId, escrow, { cardId: c.cardId, lessons: 1, sequence: c.used + k, deadline });
+      const id = c.cardId.toString();
+      const v = await signConsumption(c.holder, chainId, escrow, { cardId: c.cardId, lessons: 1, sequence: p.next.get(id)!, deadline });
+      p.next.set(id, p.next.get(id)! + 1);
+      p.left.set(id, p.left.get(id)! - 1);
       const list = byMerchant.get(c.merchantId) ?? [];
-      list.push({ ...v, cardId: v.cardId.toString() });
+      list.push({ ...v, cardId: id });
       byMerchant.set(c.merchantId, list);
     }
     for (const [merchantId, vouchers] of byMerchant) {

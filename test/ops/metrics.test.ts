@@ -9,6 +9,7 @@ import { createKeyRing } from "../../src/chain/signers";
 import { issueApiKey } from "../../src/api/auth";
 import { createRpc } from "../../src/chain/rpc";
 import { createMetrics } from "../../src/api/metrics";
+import { runCli } from "../../scripts/cli";
 import { Db } from "../../src/store/db";
 import { engines } from "../support/db";
 import { deployDistrict, devWallet } from "../support/chain";
@@ -51,6 +52,7 @@ for (const engine of engines()) {
     let gw: Gateway;
     let bureau = "";
     let auditor = "";
+    let port = 0;
 
     before(async () => {
       node = await startAnvil();
@@ -60,7 +62,7 @@ for (const engine of engines()) {
       keys.add(devWallet(1, district.provider) as unknown as ethers.Wallet);
       const config = loadConfig({ CHAIN_RPC_URL: node.url, PORT: "0", LOG_LEVEL: "silent", POLL_INTERVAL_MS: "50", DATA_DIR: "/tmp/unused-gw" });
       gw = await createGateway(config, createLogger("silent"), { db, deployment: district.deployment, keys });
-      await gw.start();
+      port = (await gw.start()).port;
       await gw.services.indexer.syncTo();
       bureau = (await issueApiKey(db, { role: "platform_regulator", subject: devWallet(1, district.provider).address.toLowerCase(), label: "bureau" })).key;
       auditor = (await issueApiKey(db, { role: "auditor", subject: null, label: "auditor" })).key;
@@ -110,6 +112,23 @@ for (const engine of engines()) {
       await request(gw.app).post("/v1/api-keys/000000000000/revoke").set("x-api-key", bureau).expect(404);
       const after = await request(gw.app).get("/v1/api-keys?includeRevoked=true").set("x-api-key", bureau).expect(200);
       expect(after.body.items.find((k: { id: string }) => k.id === issued.body.id).revokedAt).to.be.a("string");
+    });
+
+    it("lets the operator CLI issue and revoke keys through a running gateway (--gateway)", async () => {
+      const base = `http://127.0.0.1:${port}`;
+      let out = "";
+      let err = "";
+      const io = { out: (t: string) => (out += t), err: (t: string) => (err += t), env: { GATEWAY_API_KEY: bureau } };
+      expect(await runCli(["api-key", "issue", "--role", "auditor", "--label", "external auditor", "--gateway", base], io), err).to.equal(0);
+      const key = out.split(" ")[0];
+      await request(gw.app).get("/v1/ledger?limit=1").set("x-api-key", key).expect(200);
+      expect(await runCli(["api-key", "revoke", key, "--gateway", base], io), err).to.equal(0);
+      err = "";
+      expect(await runCli(["api-key", "revoke", key, "--gateway", base], io)).to.equal(1);
+      expect(err).to.match(/^error: the gateway refused \(HTTP 409\): AlreadyRevoked: /);
+      err = "";
+      expect(await runCli(["api-key", "issue", "--role", "auditor", "--label", "x", "--gateway", base], { ...io, env: {} })).to.equal(1);
+      expect(err).to.equal("error: with --gateway, give a platform regulator's API key in GATEWAY_API_KEY\n");
     });
   });
 }
