@@ -16,8 +16,12 @@
  *    (LessonsConsumed args {cardId, lessons, amount, sequence}, CardPurchased args as decoded, ...), and the
  *    cards' and merchants' current state is consistent with the ledger (checked after loading). This is a read
  *    benchmark: writing the rows through the chain would take hours and measure the indexer, not the API.
- * 3. Starts the gateway (createGateway, port 0, log level silent) and issues API keys: consumer keys for
- *    BENCH_CONSUMER_KEYS (1,000) holders and one auditor key. EXPLAIN ANALYZE of each measured statement is printed.
+ * 3. Starts the gateway and issues API keys: consumer keys for BENCH_CONSUMER_KEYS (1,000) holders and one auditor
+ *    key. EXPLAIN ANALYZE of each measured statement is printed. On PostgreSQL the gateway runs as it is deployed
+ *    with GATEWAY_WORKERS: a separate process tree (src/cluster.ts: a primary with the indexer, queue and writes, and
+ *    BENCH_GATEWAY_WORKERS (2) read workers sharing the port; port 0, log level silent), so this process is only the
+ *    load generator; its CPU and the gateway processes' (from /proc) are reported apart. BENCH_GATEWAY_WORKERS=0,
+ *    and PGlite always, run one gateway inside this process (createGateway) as before.
  * 4. Calibrates: a bare node:http server in this thread, same client, shows what the machine (and whatever else
  *    runs on it) leaves for HTTP at all.
  * 5. Drives load over loopback from a worker thread of this process (BENCH_CLIENT=http: node:http with a
@@ -29,7 +33,8 @@
  *      ledger-cursor GET /v1/ledger?limit=50&cursor=..      random position in the ledger, auditor key
  *    Per route: requests/s, p50/p99/mean/max latency, errors (non-2xx or network), and to explain them: SQL
  *    statements per request (and the most frequent ones), the gateway thread's event-loop utilisation, this
- *    process's CPU time per request, the machine's load average. BENCH_PROFILE=dir writes a CPU profile of the
+ *    process's CPU time per request (in-process gateway), or the gateway processes' and the load generator's CPU
+ *    time per request (separate gateway), the machine's load average. BENCH_PROFILE=dir writes a CPU profile of the
  *    gateway thread per route.
  * 6. Prints a table and writes bench/results/api.json (or BENCH_RESULTS_FILE): PostgreSQL's figures at the top
  *    level when it ran, every engine under "engines". Exits non-zero when the first engine misses a target.

@@ -350,6 +350,7 @@ async function main() {
     // ---- the timed window
     const submitted = new Map<string, number>(); // card:sequence -> when its POST started
     const accepted = new Set<string>();
+    const answered = new Set<string>();
     const seen = new Map<string, number>(); // card:sequence -> when the ledger first showed it
     const seenCount = new Map<string, number>();
     let errors = 0;
@@ -375,12 +376,14 @@ async function main() {
       requests++;
       try {
         const r = await call(base, keys.get(merchantId)!, "POST", `/v1/merchants/${merchantId}/consumptions`, { vouchers });
+        for (const v of vouchers) answered.add(k(v));
         if (r.status === 202) for (const v of vouchers) accepted.add(k(v));
         else {
           errors += vouchers.length;
           if (errorSamples.length < 5) errorSamples.push(`${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
         }
       } catch (err) {
+        for (const v of vouchers) answered.add(k(v));
         errors += vouchers.length;
         if (errorSamples.length < 5) errorSamples.push((err as Error).message);
       }
@@ -391,10 +394,19 @@ async function main() {
       const inFlight: Promise<void>[] = [];
       // Each merchant starts at its own offset inside the posting interval, as independent shops would.
       await sleep((merchantId * 37) % POST_MS);
-      while (i < list.length) {
+      const deferred: Voucher[] = [];
+      while (i < list.length || deferred.length) {
         const now = Date.now() - windowStart;
+        // A card's next voucher goes out once its previous one has been answered (a consumer confirms one lesson
+        // after another); until then it waits for the next tick.
+        const waiting = deferred.splice(0);
+        while (i < list.length && list[i].at <= now) waiting.push(list[i++].voucher);
         const due: Voucher[] = [];
-        while (i < list.length && list[i].at <= now) due.push(list[i++].voucher);
+        for (const v of waiting) {
+          const prev = `${v.cardId}:${v.sequence - 1}`;
+          if (v.sequence === 0 || answered.has(prev)) due.push(v);
+          else deferred.push(v);
+        }
         if (due.length) {
           const singles = Math.round(due.length * SINGLE_SHARE);
           for (const v of due.slice(0, singles)) inFlight.push(post(merchantId, [v]));

@@ -13,10 +13,13 @@
  *    (BENCH_FRESH=1 rebuilds it, BENCH_CACHE=0 neither reads nor writes it).
  * 2. Raw rate: plain eth_getLogs over the same block span in the ranges the indexer used, fetched and parsed as
  *    the indexer's RPC client does, not decoded or stored.
- * 3. Indexes from scratch into a fresh in-memory PGlite database (and a file-backed one; BENCH_FILE_DB=0 skips it;
- *    and a PostgreSQL server's when BENCH_DATABASE_URL is set) with confirmations 0, timed until the checkpoint
+ * 3. Indexes from scratch into a fresh file-backed PGlite database, the gateway's default engine (the headline
+ *    figures), then into a fresh in-memory PGlite (BENCH_MEMORY_DB=0 skips it; its database files count in its RSS)
+ *    and into a PostgreSQL server's when BENCH_DATABASE_URL is set, with confirmations 0, timed until the checkpoint
  *    reaches the head, sampling the RSS every 100 ms. Each run is a fresh child process running the indexer
- *    in-process, so its RSS is the indexer's and PGlite's, not the set-up's or an earlier run's.
+ *    in-process (the PGlite database is created the way the gateway creates it: initialised by a short-lived child
+ *    process, see src/store/db.ts), so its RSS is the indexer's and PGlite's, not the set-up's or an earlier run's.
+ *    The machine's load average at the start and end of each run is recorded with it.
  * 4. Checks the index: one ledger row per log, and cards' and merchants' balances equal the contract's.
  * 5. Prints a table and writes bench/results/index.json. Exits non-zero when a target is missed.
  *
@@ -62,6 +65,11 @@ const USE_CACHE = process.env.BENCH_CACHE !== "0";
 const FRESH = process.env.BENCH_FRESH === "1";
 /** Also index into an in-memory PGlite (its database files then count in the process's RSS). */
 const MEMORY_DB = process.env.BENCH_MEMORY_DB !== "0";
+/**
+ * Also index into file-backed PGlite with V8's old space capped at this many MB (--max-old-space-size; 0: not
+ * run): the heap the indexer needs is far below what V8 lets garbage grow to by default.
+ */
+const HEAP_CAP_MB = Number(process.env.BENCH_HEAP_CAP_MB ?? 0);
 /** Also index into a fresh database on this PostgreSQL server (its process's memory is not the bench's). */
 const PG_URL = process.env.BENCH_DATABASE_URL;
 const TARGETS = { ratioToRaw: 0.5, eventsPerSecond: 5_000, peakRssMb: 512 };
@@ -473,11 +481,11 @@ interface IndexRunReport extends Omit<IndexRun, "db"> {
  * One indexing run in a fresh child process (this file with --index-run), so that its RSS is the indexer's and
  * PGlite's alone: not the set-up's, nor an earlier run's.
  */
-function indexRunInChild(label: string, dataDir: string, url: string, info: ChainInfo): Promise<IndexRunReport> {
+function indexRunInChild(label: string, dataDir: string, url: string, info: ChainInfo, nodeArgs: string[] = []): Promise<IndexRunReport> {
   const infoFile = path.join(os.tmpdir(), `custody-bench-info-${process.pid}.json`);
   fs.writeFileSync(infoFile, JSON.stringify(info));
   const child = fork(__filename, ["--index-run", label, dataDir, url, infoFile], {
-    execArgv: ["-r", require.resolve("ts-node/register/transpile-only")],
+    execArgv: [...nodeArgs, "-r", require.resolve("ts-node/register/transpile-only")],
     stdio: "inherit",
   });
   return new Promise<IndexRunReport>((resolve, reject) => {
@@ -666,6 +674,18 @@ async function main() {
       log(`  checked: ${memRun.verified}`);
     }
 
+    let capped: IndexRunReport | null = null;
+    if (HEAP_CAP_MB > 0) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "custody-bench-pglite-"));
+      try {
+        log(`indexing into file-backed PGlite with node --max-old-space-size=${HEAP_CAP_MB} (in a fresh child process)`);
+        capped = await indexRunInChild("file-capped", dir, node.url, info, [`--max-old-space-size=${HEAP_CAP_MB}`]);
+        log(`  ${capped.events} events in ${capped.seconds.toFixed(2)} s: ${Math.round(capped.eventsPerSecond)} events/s, peak RSS ${capped.peakRssMb} MB (${capped.rssBeforeMb} MB before)`);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+
     let pgRun: IndexRunReport | null = null;
     if (PG_URL) {
       const name = `custody_bench_${process.pid}_${Date.now()}`;
@@ -714,6 +734,11 @@ async function main() {
           rssBeforeIndexingMb: memRun.rssBeforeMb, processMaxRssMb: memRun.maxRssMb, cpuSeconds: round(memRun.cpuSeconds, 1), loadAverageDuringRun: memRun.loadAverage,
           ratioToRaw: round(memRun.eventsPerSecond / rawRate, 3),
         },
+        fileBackedHeapCapped: capped && {
+          nodeOptions: `--max-old-space-size=${HEAP_CAP_MB}`, seconds: round(capped.seconds, 2), eventsPerSecond: Math.round(capped.eventsPerSecond),
+          peakRssMb: capped.peakRssMb, rssBeforeIndexingMb: capped.rssBeforeMb, processMaxRssMb: capped.maxRssMb,
+          cpuSeconds: round(capped.cpuSeconds, 1), loadAverageDuringRun: capped.loadAverage, ratioToRaw: round(capped.eventsPerSecond / rawRate, 3),
+        },
         postgres: pgRun && {
           seconds: round(pgRun.seconds, 2), eventsPerSecond: Math.round(pgRun.eventsPerSecond), peakRssMb: pgRun.peakRssMb,
           rssBeforeIndexingMb: pgRun.rssBeforeMb, cpuSecondsOfTheIndexerProcess: round(pgRun.cpuSeconds, 1), loadAverageDuringRun: pgRun.loadAverage,
@@ -743,6 +768,9 @@ async function main() {
       ["raw eth_getLogs, ~10k logs/request", `${result.details.rawGetLogsEventsPerSecondAt10kLogs} events/s`, ""],
     ];
     rows.push(["CPU time of the indexing process", `${round(head.cpuSeconds, 1)} s`, `load average ${head.loadAverage.join(" / ")} (1-min: start / end of the run)`]);
+    if (capped) {
+      rows.push([`peak RSS (file-backed, --max-old-space-size=${HEAP_CAP_MB})`, `${capped.peakRssMb} MB`, `${Math.round(capped.eventsPerSecond)} events/s`]);
+    }
     if (pgRun) {
       rows.push(["indexing rate (PostgreSQL server)", `${Math.round(pgRun.eventsPerSecond)} events/s`, `${round(pgRun.seconds, 2)} s, peak RSS ${pgRun.peakRssMb} MB`]);
     }

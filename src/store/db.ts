@@ -1,5 +1,6 @@
 import path from "node:path";
 import fs from "node:fs";
+import { RetryableError } from "../errors";
 import os from "node:os";
 import { execFile } from "node:child_process";
 
@@ -128,6 +129,17 @@ async function openPglite(dataDir: string): Promise<Db> {
   };
 }
 
+/**
+ * The server unreachable, restarting or shutting down (connection refused or reset, SQLSTATE class 08, 57P01-57P03):
+ * a RetryableError, so the API answers 503 and the indexer and queue back off, instead of an internal error.
+ */
+function retryableIfDown(err: unknown): unknown {
+  const e = err as { code?: string; message?: string };
+  const down = /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|08...|57P0[123])$/.test(e?.code ?? "") ||
+    /Connection terminated|connection (was )?closed|Client has encountered a connection error/i.test(e?.message ?? "");
+  return down ? new RetryableError(`the database is unavailable: ${e.message}`, { cause: err }) : err;
+}
+
 async function openPostgres(url: string): Promise<Db> {
   const { Pool, types } = await import("pg");
   // int8 and numeric as strings: money is parsed to bigint by the repositories, never through a float.
@@ -137,9 +149,16 @@ async function openPostgres(url: string): Promise<Db> {
   await pool.query("select 1");
   return {
     engine: "postgres",
-    query: async (sql, params) => (await pool.query(sql, params as unknown[] | undefined)).rows,
+    query: async (sql, params) => {
+      try {
+        return (await pool.query(sql, params as unknown[] | undefined)).rows;
+      } catch (err) {
+        throw retryableIfDown(err);
+      }
+    },
     transaction: async (fn) => {
-      const client = await pool.connect();
+      const client = await pool.connect().catch((err) => Promise.reject(retryableIfDown(err)));
+      let broken = false;
       try {
         await client.query("BEGIN");
         const out = await fn({ query: async (sql, params) => (await client.query(sql, params as unknown[] | undefined)).rows });
@@ -147,9 +166,11 @@ async function openPostgres(url: string): Promise<Db> {
         return out;
       } catch (err) {
         await client.query("ROLLBACK").catch(() => undefined);
-        throw err;
+        const mapped = retryableIfDown(err);
+        broken = mapped instanceof RetryableError; // a dead connection is not given back to the pool
+        throw mapped;
       } finally {
-        client.release();
+        client.release(broken);
       }
     },
     close: () => pool.end(),

@@ -195,15 +195,16 @@ export async function submitVouchers(base: string, keys: Map<number, string>, di
   return accepted;
 }
 
-/** Until the gateway has nothing queued or in flight and its index reaches the chain's head. */
+/** Until the gateway has nothing queued or in flight, then until its index reaches the head as it was then. */
 export async function drained(base: string, url: string, timeoutMs = 90_000): Promise<void> {
   const rpc = createRpc({ urls: [url] });
-  await until("the queue to drain and the index to reach the head", async () => {
-    const h = await call(base, null, "GET", "/health");
-    const head = Number(await rpc.send<string>("eth_blockNumber"));
-    const q = h.body.queue ?? {};
-    return !q.queued && !q.sent && h.body.indexedBlock >= head;
+  const deadline = Date.now() + timeoutMs;
+  await until("the queue to drain", async () => {
+    const q = (await call(base, null, "GET", "/health")).body.queue ?? {};
+    return !q.queued && !q.sent;
   }, timeoutMs, 250);
+  const head = Number(await rpc.send<string>("eth_blockNumber"));
+  await until(`the index to reach block ${head}`, async () => (await call(base, null, "GET", "/health")).body.indexedBlock >= head, Math.max(10_000, deadline - Date.now()), 250);
 }
 
 /**

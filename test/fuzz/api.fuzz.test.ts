@@ -137,6 +137,22 @@ for (const engine of engineList) {
       throw new Error("the gateway did not settle");
     }
 
+    /**
+     * After accepted writes, their consequences in the background (a batch of queued vouchers, risk levels pushed on
+     * chain after a rating) must be over before the next comparison: waits until two snapshots 200 ms apart agree.
+     */
+    async function quiesce(): Promise<string> {
+      let last = "";
+      for (let i = 0; i < 100; i++) {
+        await settle();
+        const now = await snapshot();
+        if (now === last) return now;
+        last = now;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      throw new Error("the gateway's state kept changing with no requests");
+    }
+
     async function snapshot(): Promise<string> {
       const tables = await db.query<{ table_name: string }>(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name",
@@ -175,7 +191,7 @@ for (const engine of engineList) {
           ms[k] += Date.now() - t0;
         }
       };
-      let before = await timed("snapshots", snapshot);
+      let before = await timed("settling", quiesce);
       for (let b = 0; b < specs.length && problems.length < 20; b += BATCH) {
         const batch = specs.slice(b, b + BATCH);
         let wrote = false;
@@ -192,8 +208,7 @@ for (const engine of engineList) {
           if (r.spec.op.method !== "get" && r.status < 400) wrote = true;
         }
         if (wrote) {
-          await timed("settling", settle);
-          before = await timed("snapshots", snapshot);
+          before = await timed("settling", quiesce);
           continue;
         }
         const after = await timed("snapshots", snapshot);
