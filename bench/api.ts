@@ -24,8 +24,9 @@
  *    and PGlite always, run one gateway inside this process (createGateway) as before.
  * 4. Calibrates: a bare node:http server in this thread, same client, shows what the machine (and whatever else
  *    runs on it) leaves for HTTP at all.
- * 5. Drives load over loopback from a worker thread of this process (BENCH_CLIENT=http: node:http with a
- *    keep-alive Agent, the default; BENCH_CLIENT=raw: a minimal keep-alive HTTP/1.1 client on net.Socket, cheaper),
+ * 5. Drives load over loopback from a worker thread of this process (BENCH_CLIENT=raw, the default: a minimal
+ *    keep-alive HTTP/1.1 client on net.Socket, several times cheaper than node:http, so the load generator takes less
+ *    of the 2 cores from the gateway; BENCH_CLIENT=http: node:http with a keep-alive Agent),
  *    BENCH_CONCURRENCY (32) requests in flight, BENCH_WARMUP_S (3) s of warm-up then BENCH_DURATION_S (20) s per
  *    route:
  *      card          GET /v1/cards/:cardId                 random card of a keyed holder, that holder's consumer key
@@ -80,7 +81,7 @@ const WARMUP_S = env("BENCH_WARMUP_S", 3);
 const DURATION_S = env("BENCH_DURATION_S", 20);
 const CHUNK = env("BENCH_CHUNK", 100_000);
 const DATABASE_URL = process.env.BENCH_DATABASE_URL || undefined;
-const CLIENT = (process.env.BENCH_CLIENT ?? "http") as "http" | "raw";
+const CLIENT = (process.env.BENCH_CLIENT ?? "raw") as "http" | "raw";
 /**
  * PostgreSQL: the gateway runs as a separate process tree (src/cluster.ts) with this many read workers
  * (GATEWAY_WORKERS); 0 runs it inside this process as one gateway (PGlite always does: it lives in one process).

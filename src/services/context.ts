@@ -82,3 +82,25 @@ export async function accountOf(db: Db, p: Principal): Promise<string> {
   if (p.subject && /^0x[0-9a-f]{40}$/i.test(p.subject)) return p.subject;
   throw new ApiError(403, "Forbidden", `a ${p.role} has no chain account`);
 }
+
+const clockCache = new WeakMap<Services, { at: number; chainSec: number; wallSec: number }>();
+
+/**
+ * "Now" as the contracts see it: the latest block's timestamp, or the wall clock if that is later (a block is
+ * mined only every second or so). Voucher deadlines and card expiry shown by the API use it, so a chain whose clock
+ * runs ahead of the wall clock (a local node moved forward, a validator's skew) does not get vouchers that are
+ * already past their deadline or cards shown active that the contract treats as expired. Cached for two seconds.
+ */
+export async function chainNow(s: Services): Promise<number> {
+  const wallSec = Math.floor(Date.now() / 1000);
+  const hit = clockCache.get(s);
+  if (hit && Date.now() - hit.at < 2000) return Math.max(hit.chainSec + (wallSec - hit.wallSec), wallSec);
+  try {
+    const block = await s.provider.getBlock("latest");
+    const chainSec = block ? Number(block.timestamp) : wallSec;
+    clockCache.set(s, { at: Date.now(), chainSec, wallSec });
+    return Math.max(chainSec, wallSec);
+  } catch {
+    return wallSec;
+  }
+}

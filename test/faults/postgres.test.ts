@@ -5,7 +5,7 @@ import { expect } from "chai";
 import { AnvilNode, freePort } from "../../src/chain/anvil";
 import { driveActivity } from "../support/chain";
 import {
-  District, drained, expectConserved, expectEachVoucherOnce, expectSameAsCleanResync, faultChain, gatewayFiles, intervalMining, issueKeys,
+  buyCards, District, drained, expectConserved, expectEachVoucherOnce, expectSameAsCleanResync, faultChain, gatewayFiles, intervalMining, issueKeys,
   scratch, submitVouchers, Submitted, usedNow, voucherPlan, withDb,
 } from "./harness";
 import { call, GatewayProcess, spawnGateway, until } from "./support";
@@ -82,7 +82,7 @@ describe("faults: the PostgreSQL server restarted under the gateway", function (
     await drained(gw.url, node.url);
     const accepted: Submitted[] = await submitVouchers(gw.url, keys.merchants, district, 1, plan);
     // New chain activity and vouchers in flight while the server restarts.
-    const activity = driveActivity(district, 1);
+    const activity = buyCards(district, 6);
     cluster!.restart();
     accepted.push(...(await submitVouchers(gw.url, keys.merchants, district, 1, plan)));
     await activity;

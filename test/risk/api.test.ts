@@ -11,6 +11,7 @@ import { createKeyRing } from "../../src/chain/signers";
 import { issueApiKey, Role } from "../../src/api/auth";
 import { Db } from "../../src/store/db";
 import { createRiskPusher } from "../../src/risk/push";
+import { createRiskRuntime } from "../../src/risk/runtime";
 import { recordRatings } from "../../src/risk/ratings";
 import { MODEL_V1 } from "../../src/risk/model";
 import { engines } from "../support/db";
@@ -353,6 +354,18 @@ for (const engine of engines()) {
         await as("education").get(`/v1/banks/1/merchants/${m.school}/credit-profile`).expect(200);
         await as("bureau").get(`/v1/banks/1/merchants/${m.school}/credit-profile`).expect(200);
         await as("bank").get(`/v1/banks/1/merchants/999999/credit-profile`).expect(404);
+      });
+      it("the periodic job rates every merchant on its schedule", async () => {
+        const before = Number((await db.query<{ n: string }>("SELECT count(*) AS n FROM risk_ratings"))[0].n);
+        const rt = createRiskRuntime(gw.services, { rateIntervalMs: 100, pushIntervalMs: 3_600_000, oracle: null, webhookBackoffMs: 50, webhookMaxBackoffMs: 100 });
+        rt.start();
+        try {
+          await until("a scheduled rating", async () => Number((await db.query<{ n: string }>("SELECT count(*) AS n FROM risk_ratings"))[0].n) >= before + 6);
+        } finally {
+          await rt.stop();
+        }
+        const [quiet] = await db.query<{ level: string; model_version: string }>("SELECT level, model_version FROM risk_ratings WHERE merchant_id = $1 AND superseded_at IS NULL", [m.quiet]);
+        expect(quiet).to.deep.equal({ level: "low", model_version: MODEL_V1.version }); // the hand-made medium rating is rated over
       });
       it("a merchant reads its own rating, not another's", async () => {
         await as("salon").get(`/v1/merchants/${m.salon}/risk`).expect(200);

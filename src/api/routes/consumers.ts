@@ -2,7 +2,7 @@ import { Router, Request } from "express";
 import { z } from "zod";
 import { Principal } from "../auth";
 import { defineRoute, address, cardIdParam, pageQuery, decodeCursor, encodeCursor, withStatus } from "../http";
-import { Services, getMerchant, assertMerchantVisible } from "../../services/context";
+import { Services, getMerchant, assertMerchantVisible, chainNow } from "../../services/context";
 import { cardView } from "../../services/views";
 import { ledgerPage } from "../../services/ledger";
 import { consumptionTypedData } from "../../chain/vouchers";
@@ -37,13 +37,14 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
       if (principal!.role === "consumer" && principal!.subject?.toLowerCase() !== params.holder) throw new ApiError(403, "Forbidden", "these are not your cards");
       const rows = await s.db.query(`SELECT * FROM cards WHERE holder = $1 AND card_id > $2 ORDER BY card_id LIMIT ${query.limit + 1}`, [params.holder, decodeCursor(query.cursor) ?? "0"]);
       const page = rows.slice(0, query.limit);
-      return { items: page.map((r) => cardView(r)), nextCursor: rows.length > query.limit ? encodeCursor(String(page[page.length - 1].card_id)) : null };
+      const now = await chainNow(s);
+      return { items: page.map((r) => cardView(r, now)), nextCursor: rows.length > query.limit ? encodeCursor(String(page[page.length - 1].card_id)) : null };
     },
   }, auth);
 
   defineRoute(router, {
     method: "get", path: "/v1/cards/:cardId", tag: "consumers", summary: "Read a card's balance", roles: [...all], params: cid,
-    handler: async ({ params, principal }) => cardView(await visibleCard(s, principal!, params.cardId)),
+    handler: async ({ params, principal }) => cardView(await visibleCard(s, principal!, params.cardId), await chainNow(s)),
   }, auth);
 
   defineRoute(router, {
@@ -70,7 +71,7 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
       if (query.lessons > left) throw new ApiError(409, "InsufficientLessons", `only ${left} lessons left`, { left });
       const held = BigInt(card.held as string);
       const releases = query.lessons >= left ? held : (held * BigInt(query.lessons)) / BigInt(left);
-      const message = { cardId: params.cardId, lessons: query.lessons, sequence, deadline: Math.floor(Date.now() / 1000) + query.validSeconds };
+      const message = { cardId: params.cardId, lessons: query.lessons, sequence, deadline: (await chainNow(s)) + query.validSeconds };
       return { typedData: consumptionTypedData(s.chainId, s.deployment.escrow, message), merchantId: Number(card.merchant_id), releasesFen: releases.toString() };
     },
   }, auth);

@@ -2,7 +2,7 @@ import { Router, Request } from "express";
 import { z } from "zod";
 import { Principal } from "../auth";
 import { defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, encodeCursor, withStatus, bytes32 } from "../http";
-import { Services, getMerchant, assertMerchantVisible } from "../../services/context";
+import { Services, getMerchant, assertMerchantVisible, chainNow } from "../../services/context";
 import { executeAs } from "../../services/transactions";
 import { cardView, planView } from "../../services/views";
 import { ledgerPage } from "../../services/ledger";
@@ -79,7 +79,8 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
       }
       const rows = await s.db.query(`${sql} ORDER BY card_id LIMIT ${query.limit + 1}`, args);
       const page = rows.slice(0, query.limit);
-      return { items: page.map((r) => cardView(r)), nextCursor: rows.length > query.limit ? encodeCursor(String(page[page.length - 1].card_id)) : null };
+      const now = await chainNow(s);
+      return { items: page.map((r) => cardView(r, now)), nextCursor: rows.length > query.limit ? encodeCursor(String(page[page.length - 1].card_id)) : null };
     },
   }, auth);
 
