@@ -853,6 +853,9 @@ async function main() {
     setup: {
       data: "synthetic history written directly with SQL (INSERT ... SELECT FROM generate_series), not through the chain; cards and merchants consistent with the ledger",
       merchants: MERCHANTS, cards: CARDS, holders: HOLDERS, lessonsPerCard: `0..${KMAX}`, consumerKeys: CONSUMER_KEYS,
+      gateway: ENGINES.includes("postgres") && GATEWAY_WORKERS > 0
+        ? `PostgreSQL: a separate process tree (src/cluster.ts), a primary (indexer, queue, writes) and ${GATEWAY_WORKERS} read workers on one port; PGlite: in the benchmark process`
+        : "in the benchmark process (createGateway)",
       client: `worker thread of the benchmark process, ${CLIENT === "http" ? "node:http with a keep-alive Agent" : "minimal keep-alive HTTP/1.1 client on net.Socket"}, ${CONCURRENCY} requests in flight, loopback`,
       calibrationBareNodeHttp: { requestsPerSecond: calibration.requestsPerSecond, p50Ms: calibration.p50Ms, p99Ms: calibration.p99Ms, processCpuMsPerRequest: calibration.processCpuMsPerRequest, note: "a bare node:http server in the same thread answering a fixed 300-byte JSON, same client: the machine's ceiling for this client" },
       loadAverageAtEnd: os.loadavg().map((x) => r2(x)),

@@ -34,7 +34,7 @@ const schema = z.object({
   BATCH_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
   BATCH_MAX_VOUCHERS: z.coerce.number().int().min(1).max(2000).default(500),
   /** Rate every merchant's risk this often (ms); 0: only on POST /v1/risk/rate. */
-  RISK_RATE_INTERVAL_MS: z.coerce.number().int().min(0).max(7 * 86_400_000).default(0),
+  RISK_RATE_INTERVAL_MS: z.coerce.number().int().min(0).max(7 * 86_400_000).default(900_000),
   /** How often rated levels not yet on chain are pushed through the risk oracle (ms). */
   RISK_PUSH_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(5_000),
   /** The risk oracle's account (its keystore in KEYSTORE_DIR); default: the local platform's "risk-oracle" party. */

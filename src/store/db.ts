@@ -103,8 +103,12 @@ async function openPglite(dataDir: string): Promise<Db> {
   // No initdb in this process (see pgliteInChild): a new directory is initialised by a child, a new in-memory
   // database loaded from the template; an existing directory opens as is.
   const inChild = process.env.PGLITE_INIT_IN_CHILD !== "0";
-  if (dir && inChild && !fs.existsSync(path.join(dir, "PG_VERSION"))) {
-    await initDataDir(dir).catch(() => undefined); // on failure PGlite initialises it here
+  if (dir && inChild && !fs.existsSync(path.join(dir, "PG_VERSION")) && fs.readdirSync(dir).length === 0) {
+    const d = dir;
+    // On failure PGlite initialises it here, in the empty directory it would have had.
+    await initDataDir(d).catch(() => {
+      for (const f of fs.readdirSync(d)) fs.rmSync(path.join(d, f), { recursive: true, force: true });
+    });
   }
   const tar = !dir && inChild ? await pgliteTemplate() : null;
   const pg = dir ? new PGlite(dir) : new PGlite(tar ? { loadDataDir: new Blob([await fs.promises.readFile(tar)]) } : {});

@@ -65,8 +65,11 @@ describe("faults: the PostgreSQL server restarted under the gateway", function (
     await driveActivity(district, 0);
     await intervalMining(node.url, 1);
   });
-  after(async () => {
+  afterEach(async () => {
     await gw?.kill();
+    gw = null;
+  });
+  after(async () => {
     await node?.stop();
     cluster?.stop();
     work?.cleanup();
