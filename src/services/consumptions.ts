@@ -105,10 +105,11 @@ export function createConsumptionQueue(opts: QueueOptions) {
         [cardIds],
       )).map((c) => [String(c.card_id), c]),
     );
+    // Confirmed vouchers count too: a batch is confirmed from its receipt, possibly before the index has its events.
     const pending = new Map(
       (await db.query<{ card_id: string; next: number }>(
         `SELECT card_id, max(sequence + lessons) AS next FROM voucher_queue
-         WHERE card_id = ANY($1::numeric[]) AND status IN ('queued', 'sent') GROUP BY card_id`,
+         WHERE card_id = ANY($1::numeric[]) AND status IN ('queued', 'sent', 'confirmed') GROUP BY card_id`,
         [cardIds],
       )).map((r) => [String(r.card_id), Number(r.next)]),
     );

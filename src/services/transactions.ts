@@ -20,9 +20,28 @@ function plain(v: unknown): unknown {
   return v;
 }
 
+/**
+ * A transaction that passed its gas estimate but reverted when mined: another transaction in between changed the
+ * state (a risk push, a freeze landing in the same block). Replaying it as a call on the state after its block
+ * recovers the contract's custom error, so the caller still learns the reason, e.g. Custody_HighRiskNoSales.
+ */
+async function minedRevert(s: Services, hash: string, blockNumber: number): Promise<ApiError> {
+  try {
+    const tx = await s.provider.getTransaction(hash);
+    if (tx) await s.provider.call({ to: tx.to, from: tx.from, data: tx.data, value: tx.value, blockTag: blockNumber });
+  } catch (err) {
+    const api = revertToApiError(err);
+    if (api) {
+      api.message = `${api.message} (transaction ${hash} reverted on chain)`;
+      return api;
+    }
+  }
+  return new ApiError(409, "Reverted", `transaction ${hash} reverted on chain`);
+}
+
 async function settle(s: Services, hash: string): Promise<TxResult> {
   const rc = await waitReceipt(s.provider, hash);
-  if (rc.status !== 1) throw new ApiError(409, "Reverted", `transaction ${hash} reverted on chain`);
+  if (rc.status !== 1) throw await minedRevert(s, hash, rc.blockNumber);
   const events: TxResult["events"] = [];
   for (const log of rc.logs) {
     const iface = log.address.toLowerCase() === s.deployment.registry.toLowerCase() ? registryIface : escrowIface;

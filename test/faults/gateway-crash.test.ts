@@ -40,13 +40,15 @@ describe("faults: the gateway killed with SIGKILL", function () {
     await gw?.kill();
     gw = null;
   });
-  after(async () => {
+  after(async function () {
     await proxy?.close();
     await node?.stop();
-    work?.cleanup();
+    if (process.env.FAULTS_KEEP === "1") console.log(`kept ${work.dir}`);
+    else work?.cleanup();
   });
 
-  const start = () => spawnGateway({ ...env, CHAIN_RPC_URL: proxy.url });
+  let runs = 0;
+  const start = () => spawnGateway({ ...env, CHAIN_RPC_URL: proxy.url }, { logFile: path.join(work.dir, `gateway-${++runs}.log`) });
 
   /** Stops the gateway cleanly, then checks its store against a clean re-sync and the chain's balances. */
   async function stopAndCheck(): Promise<void> {

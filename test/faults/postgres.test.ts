@@ -42,6 +42,8 @@ function ownCluster(): { url: string; restart(): void; halt(): void; resume(): v
     stop: () => {
       try {
         as([bin("pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"]);
+      } catch {
+        /* already stopped */
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }

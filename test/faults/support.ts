@@ -73,11 +73,14 @@ export async function spawnGateway(env: Record<string, string>, opts: { logFile?
 
 /** JSON over HTTP with an API key (the platform as its users see it). */
 export async function call<T = any>(base: string, key: string | null, method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(base + p, {
+  const send = () => fetch(base + p, {
     method,
     headers: { ...(key ? { "x-api-key": key } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
     body: body !== undefined ? JSON.stringify(body) : undefined,
   });
+  // A kept-alive connection the server closed as it was reused (its keep-alive timeout) never reached the handler:
+  // sent again once, on a new connection.
+  const res = await send().catch((err) => (/ECONNRESET|other side closed/.test(String((err as Error).cause ?? "")) ? send() : Promise.reject(err)));
   const text = await res.text();
   let parsed: unknown = text;
   try {
