@@ -2,21 +2,10 @@
 // signed sign-in challenge, signed vouchers and signed transactions, never the key. Nothing is signed for a lesson
 // until the confirm screen has shown what the voucher releases and the consumer pressed "Confirm and sign".
 import { Wallet, Signature, getAddress } from "/web-public/vendor/ethers.js";
+import { $, el } from "/web-public/shared/dom.js";
 
 const KEY = "custody.consumer.key";
 const SESSION = "custody.consumer.session";
-const $ = (id) => document.getElementById(id);
-
-function el(tag, props = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === "class") e.className = v;
-    else if (k === "text") e.textContent = v;
-    else e.setAttribute(k, v);
-  }
-  for (const c of children) if (c != null) e.append(c);
-  return e;
-}
 
 /** Fen (a decimal string) as yuan, exactly: no floating point. */
 function yuan(fen) {

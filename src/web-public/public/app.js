@@ -1,18 +1,7 @@
 // The public look-up: reads only /v1/public/* (no sign-in). Every value goes into the page as text, never as HTML.
+import { $, el } from "/web-public/shared/dom.js";
 
-const $ = (id) => document.getElementById(id);
 const STATUS = { active: "active", restricted: "restricted (no new cards)", frozen: "frozen", winding_down: "winding down", exited: "exited" };
-
-function el(tag, props = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === "class") e.className = v;
-    else if (k === "text") e.textContent = v;
-    else e.setAttribute(k, v);
-  }
-  for (const c of children) if (c != null) e.append(c);
-  return e;
-}
 
 async function getJson(url) {
   const r = await fetch(url, { headers: { accept: "application/json" } });
