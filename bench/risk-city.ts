@@ -47,6 +47,7 @@
  * refunds, payouts, disputes), plus risk_signals rows as the importer stores them.
  */
 import { Db } from "../src/store/db";
+import { rng, Rng } from "../src/rng";
 
 export const DAY = 86_400;
 export const T0 = Date.UTC(2024, 0, 1) / 1000;
@@ -62,38 +63,7 @@ const TAIL = 92; // collapses are also drawn in the 3 months after the period, s
 
 // ---------------------------------------------------------------- randomness
 
-export function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const u = (lo: number, hi: number) => lo + (hi - lo) * next();
-  const normal = () => {
-    const x = Math.max(next(), 1e-12);
-    return Math.sqrt(-2 * Math.log(x)) * Math.cos(2 * Math.PI * next());
-  };
-  const poisson = (lambda: number): number => {
-    if (lambda <= 0) return 0;
-    if (lambda > 30) return Math.max(0, Math.round(lambda + Math.sqrt(lambda) * normal()));
-    const l = Math.exp(-lambda);
-    let k = 0;
-    let p = 1;
-    do { k++; p *= next(); } while (p > l);
-    return k - 1;
-  };
-  return {
-    next, u, normal, poisson,
-    int: (lo: number, hi: number) => Math.floor(u(lo, hi + 1)),
-    chance: (p: number) => next() < p,
-    pick: <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)],
-    logNormal: (median: number, sigma: number) => median * Math.exp(sigma * normal()),
-  };
-}
-type Rng = ReturnType<typeof rng>;
+export { rng };
 
 // ---------------------------------------------------------------- industries
 

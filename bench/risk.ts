@@ -39,6 +39,11 @@ const FIRST_DAY = HISTORY; // the period's first day: replay its 18 months
 const TARGETS = { recall: 0.8, precision: 0.5, rateAllSeconds: 10 };
 /** For tuning on seed A (bench/risk-tune.ts): writes every replay step's model input and the merchants' fates here. */
 const DUMP = process.env.BENCH_RISK_DUMP;
+/**
+ * For tuning: keep the generated city in this directory (a file-backed PGlite) and reuse it on the next run with
+ * the same seed and size, so a change of the model's code is replayed without generating the city again.
+ */
+const CITY_DIR = process.env.BENCH_RISK_CITY_DIR;
 
 const log = (msg: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
@@ -53,11 +58,22 @@ async function main() {
   const model = modelFromEnv();
   log(`seed ${SEED_NAME} (${SEED}), ${MERCHANTS} merchants, model ${model.version}`);
 
-  const db = await openDb({ dataDir: ":memory:" });
+  const cityKey = `${SEED}-${MERCHANTS}`;
+  const cityTruth = CITY_DIR ? path.join(CITY_DIR, `city-${cityKey}.json`) : null;
+  const reuse = cityTruth !== null && fs.existsSync(cityTruth);
+  const db = await openDb({ dataDir: CITY_DIR ? path.join(CITY_DIR, `pglite-${cityKey}`) : ":memory:" });
   try {
     await migrate(db);
     let t = Date.now();
-    const city = await loadCity(db, SEED, MERCHANTS, log);
+    let city: Awaited<ReturnType<typeof loadCity>>;
+    if (reuse) {
+      city = JSON.parse(fs.readFileSync(cityTruth!, "utf8"));
+      await db.query("DELETE FROM risk_ratings");
+      log(`reusing the city in ${CITY_DIR}`);
+    } else {
+      city = await loadCity(db, SEED, MERCHANTS, log);
+      if (cityTruth) fs.writeFileSync(cityTruth, JSON.stringify(city));
+    }
     const counts = city.counts;
     const loadSeconds = (Date.now() - t) / 1000;
     log(`generated and loaded in ${round(loadSeconds, 1)} s`);

@@ -25,6 +25,7 @@ import path from "node:path";
 import crypto from "node:crypto";
 import { Command } from "commander";
 import { Transaction, TypedDataField, Wallet, encryptKeystoreJson, ethers } from "ethers";
+import { rng } from "../src/rng";
 
 // ---------------------------------------------------------------- options
 
@@ -62,30 +63,6 @@ function parseOptions(argv: string[]): Options {
 }
 
 // ---------------------------------------------------------------- small tools
-
-/** A seeded generator (mulberry32): the same seed gives the same district. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)),
-    chance: (p: number) => next() < p,
-    pick: <T>(xs: T[]) => xs[Math.floor(next() * xs.length)],
-    weighted: <T>(xs: T[], w: (x: T) => number) => {
-      const total = xs.reduce((s, x) => s + w(x), 0);
-      let r = next() * total;
-      for (const x of xs) if ((r -= w(x)) < 0) return x;
-      return xs[xs.length - 1];
-    },
-  };
-}
 
 async function pool<T, R>(items: T[], n: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
