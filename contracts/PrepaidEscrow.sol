@@ -234,6 +234,10 @@ contract PrepaidEscrow is IPrepaidEscrow, EIP712 {
             return;
         }
         uint48 releasedAmount = held - refundAmount;
+        // A frozen merchant's money goes back to consumers: nothing is released towards it, not even as payable.
+        if (releasedAmount != 0 && m.status == MerchantStatus.Frozen) {
+            revert Custody_ReleaseWhileFrozen(cardId, merchantId, releasedAmount);
+        }
         card.held = 0;
         card.unitsLeft = 0;
         card.status = CardStatus.Refunded;

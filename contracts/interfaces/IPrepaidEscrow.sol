@@ -174,6 +174,8 @@ interface IPrepaidEscrow {
     error Custody_NoRefundRequest(uint64 cardId, CardStatus status);
     error Custody_NotInDispute(uint64 cardId, CardStatus status);
     error Custody_RefundExceedsHeld(uint64 cardId, uint256 amount, uint256 held);
+    /// A dispute decision would release `released` of the card's balance to its merchant while the merchant is Frozen.
+    error Custody_ReleaseWhileFrozen(uint64 cardId, uint32 merchantId, uint256 released);
     error Custody_NotClaimable(uint64 cardId, MerchantStatus merchantStatus);
     error Custody_ExitNoticeRunning(uint32 merchantId, uint40 effectiveAt);
     error Custody_MerchantStillHolds(uint32 merchantId, uint64 held, uint64 payableAmount);
@@ -251,8 +253,12 @@ interface IPrepaidEscrow {
 
     /// @notice Decides a dispute: `refundAmount` goes back to the holder and the rest of the card's balance is
     /// released to the merchant, closing the card; a zero `refundAmount` denies the refund and reactivates the card.
+    /// A Frozen merchant's money goes back to its consumers, never to it: while it is Frozen, a decision must refund
+    /// the whole balance (or deny the refund, which leaves the balance on the card for its holder to claim); a
+    /// partial refund waits until the freeze is lifted.
     /// Requirements: the caller regulates the merchant's industry (or is a platform regulator); the card is Disputed;
-    /// `refundAmount` <= the card's held balance.
+    /// `refundAmount` <= the card's held balance; the merchant is not Frozen, or `refundAmount` is 0 or the whole
+    /// held balance.
     /// Emits {DisputeResolved} and, when money goes back, {CardRefunded} events.
     function resolveDispute(uint64 cardId, uint48 refundAmount) external;
 

@@ -538,6 +538,63 @@ describe("PrepaidEscrow: refunds", () => {
       });
     });
 
+    describe("when the merchant is frozen", () => {
+      const freeze = (f: Awaited<ReturnType<typeof disputedFixture>>) => f.escrow.connect(f.eduRegulator).freeze(f.school, ethers.id("collapse"));
+
+      it("a decision releasing any of the balance to it reverts with Custody_ReleaseWhileFrozen, and nothing moves", async () => {
+        const f = await loadFixture(disputedFixture);
+        await freeze(f);
+        const before = await f.escrow.merchantOf(f.school);
+        for (const [refund, released] of [[100_000n, 185_000n], [284_999n, 1n]]) {
+          await expect(f.escrow.connect(f.eduRegulator).resolveDispute(f.cardId, refund))
+            .to.be.revertedWithCustomError(f.escrow, "Custody_ReleaseWhileFrozen")
+            .withArgs(f.cardId, f.school, released);
+        }
+        const card = await f.escrow.cardOf(f.cardId);
+        expect([card.status, card.held]).to.deep.equal([BigInt(CardStatus.Disputed), 285_000n]);
+        expect(await f.escrow.cardStatus(f.cardId)).to.equal(BigInt(CardStatus.Claimable)); // its holder can take it all back
+        const after = await f.escrow.merchantOf(f.school);
+        expect([after.released, after.refunded, after.paidOut]).to.deep.equal([before.released, before.refunded, before.paidOut]);
+        expect(await f.escrow.balancesOf(f.school)).to.deep.equal([285_000n, 15_000n]);
+        await expectConservation(f);
+      });
+
+      it("a decision refunding the whole balance goes through: all of it back to the holder, nothing released", async () => {
+        const f = await loadFixture(disputedFixture);
+        await freeze(f);
+        const tx = f.escrow.connect(f.eduRegulator).resolveDispute(f.cardId, 285_000n);
+        await expect(tx).to.emit(f.escrow, "DisputeResolved").withArgs(f.cardId, 285_000n, 0n, f.eduRegulator.address);
+        await expect(tx).to.emit(f.escrow, "CardRefunded").withArgs(f.cardId, f.school, f.alice.address, 285_000n, RefundReason.Dispute);
+        expect((await f.escrow.merchantOf(f.school)).released).to.equal(15_000n);
+        expect(await f.escrow.balancesOf(f.school)).to.deep.equal([0n, 15_000n]);
+        await expectConservation(f);
+      });
+
+      it("a denial moves nothing and leaves the balance on the card, which its holder then claims", async () => {
+        const f = await loadFixture(disputedFixture);
+        await freeze(f);
+        await expect(f.escrow.connect(f.eduRegulator).resolveDispute(f.cardId, 0n))
+          .to.emit(f.escrow, "DisputeResolved")
+          .withArgs(f.cardId, 0n, 0n, f.eduRegulator.address);
+        await expect(f.escrow.connect(f.alice).claim(f.cardId))
+          .to.emit(f.escrow, "CardRefunded")
+          .withArgs(f.cardId, f.school, f.alice.address, 285_000n, RefundReason.Frozen);
+        expect((await f.escrow.merchantOf(f.school)).released).to.equal(15_000n);
+        await expectConservation(f);
+      });
+
+      it("once the freeze is lifted, a partial decision releases the rest to the merchant as usual", async () => {
+        const f = await loadFixture(disputedFixture);
+        await freeze(f);
+        await f.escrow.connect(f.eduRegulator).unfreeze(f.school, ethers.id("cleared"));
+        await expect(f.escrow.connect(f.eduRegulator).resolveDispute(f.cardId, 100_000n))
+          .to.emit(f.escrow, "DisputeResolved")
+          .withArgs(f.cardId, 100_000n, 185_000n, f.eduRegulator.address);
+        expect(await f.escrow.balancesOf(f.school)).to.deep.equal([0n, 200_000n]);
+        await expectConservation(f);
+      });
+    });
+
     describe("when the refund exceeds the balance held", () => {
       it("it reverts with Custody_RefundExceedsHeld", async () => {
         const f = await loadFixture(disputedFixture);

@@ -475,6 +475,8 @@ class Model {
       c.status = CardStatus.Active;
       return OK;
     }
+    // A frozen merchant's money goes back to consumers: a decision releasing any of it to the merchant waits.
+    if (refund < c.held && m.status === MerchantStatus.Frozen) return fail("Custody_ReleaseWhileFrozen");
     m.released += c.held - refund;
     m.refunded += refund;
     c.held = 0n;
@@ -663,6 +665,16 @@ const flowArb: fc.Arbitrary<Action[]> = fc.oneof(
       { t: "requestRefund", dt, who: "valid", card, focus: true },
       escalate ? { t: "escalate", dt, who: "valid", card, focus: true } : { t: "rejectRefund", dt, who: "valid", card, focus: true },
       { t: "resolve", dt, amount, who: "valid", card, focus: true },
+    ],
+  ) },
+  // A dispute pending when its merchant is frozen: only a decision that sends nothing to the merchant goes through.
+  { weight: 1, arbitrary: fc.record({ m: fc.nat(2), card, dt, amount: fc.constantFrom("zero" as const, "partial" as const, "full" as const) }).map(
+    ({ m, card, dt, amount }): Action[] => [
+      { t: "requestRefund", dt, who: "valid", card, focus: true },
+      { t: "escalate", dt, who: "valid", card, focus: true },
+      { t: "status", dt, m, op: "freeze", who: "valid" },
+      { t: "resolve", dt, amount, who: "valid", card, focus: true },
+      { t: "claim", dt, card, focus: true },
     ],
   ) },
   { weight: 1, arbitrary: fc.record({ m: fc.nat(2), card, dt }).map(({ m, card, dt }): Action[] => [
@@ -1074,7 +1086,7 @@ describe("PrepaidEscrow: invariants over random operation sequences", function (
   it(`hold after every step of ${RUNS} random sequences of 10-25 actions, valid and invalid`, async () => {
     let sequences = 0;
     let steps = 0;
-    const outcomes = { success: 0, revert: 0 };
+    const outcomes = { success: 0, revert: 0, frozenDecisions: 0 };
     await fc.assert(
       fc.asyncProperty(sequenceArb, async (actions) => {
         const w = await loadFixture(invariantFixture);
@@ -1090,11 +1102,12 @@ describe("PrepaidEscrow: invariants over random operation sequences", function (
         for (const line of runner.log) {
           if (line.endsWith("success")) outcomes.success += 1;
           else if (line.includes(": revert")) outcomes.revert += 1;
+          if (line.includes("revert Custody_ReleaseWhileFrozen")) outcomes.frozenDecisions += 1;
         }
       }),
       { numRuns: RUNS, seed: SEED, endOnFailure: process.env.INVARIANT_SHRINK === "0" },
     );
-    console.log(`      ${sequences} sequences, ${steps} steps: ${outcomes.success} transactions succeeded, ${outcomes.revert} reverted as expected`);
+    console.log(`      ${sequences} sequences, ${steps} steps: ${outcomes.success} transactions succeeded, ${outcomes.revert} reverted as expected (${outcomes.frozenDecisions} of them dispute decisions releasing money to a frozen merchant)`);
     expect(sequences).to.equal(RUNS);
     expect(outcomes.success, "enough valid actions to exercise the escrow").to.be.greaterThan(steps / 4);
   });

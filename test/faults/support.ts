@@ -22,8 +22,8 @@ export interface GatewayProcess {
  * Starts src/main.ts (the gateway alone) as a separate process with `env` on top of a minimal environment, and
  * waits until it logs "gateway listening". PORT defaults to 0 (any free port); the port is read from the log.
  */
-export async function spawnGateway(env: Record<string, string>, opts: { logFile?: string; timeoutMs?: number } = {}): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(ROOT, "src/main.ts")], {
+export async function spawnGateway(env: Record<string, string>, opts: { logFile?: string; timeoutMs?: number; execArgv?: string[] } = {}): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, [...(opts.execArgv ?? []), "-r", "ts-node/register/transpile-only", path.join(ROOT, "src/main.ts")], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", TS_NODE_PROJECT: path.join(ROOT, "tsconfig.json"), ...env },
     stdio: ["ignore", "pipe", "pipe"],

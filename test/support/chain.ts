@@ -1,4 +1,4 @@
-import { ethers, HDNodeWallet, JsonRpcProvider, NonceManager } from "ethers";
+import { ethers, HDNodeWallet, JsonRpcProvider, NonceManager, Subscriber, Subscription } from "ethers";
 import { DEV_MNEMONIC } from "../../src/chain/anvil";
 import { bootstrapDistrict } from "../../src/chain/bootstrap";
 import { signConsumption, voucherArg } from "../../src/chain/vouchers";
@@ -24,8 +24,39 @@ export function devParties(provider: JsonRpcProvider) {
   };
 }
 
+/**
+ * A provider for a dev node that mines each transaction as it arrives (Anvil's automine). ethers' `tx.wait()` looks
+ * for the receipt once and then again on each new block only. Under load the block mining the transaction can come
+ * after that look but before ethers' block polling has taken its starting block, and with no later block the wait
+ * never ends (seen: a fault test's set-up hung for 5 minutes, the node idle with an empty pool, ethers polling
+ * eth_blockNumber). Here a transaction's receipt is also looked for on a timer.
+ */
+class DevNodeProvider extends JsonRpcProvider {
+  _getSubscriber(sub: Subscription): Subscriber {
+    if (sub.type !== "transaction") return super._getSubscriber(sub);
+    const onBlocks = super._getSubscriber(sub);
+    let timer: NodeJS.Timeout | null = null;
+    const look = () => {
+      this.getTransactionReceipt(sub.hash).then((rc) => rc && this.emit(sub.hash, rc), () => undefined);
+    };
+    return {
+      start: () => {
+        onBlocks.start();
+        timer ??= setInterval(look, 200);
+      },
+      stop: () => {
+        onBlocks.stop();
+        if (timer) clearInterval(timer);
+        timer = null;
+      },
+      pause: (drop) => onBlocks.pause(drop),
+      resume: () => onBlocks.resume(),
+    };
+  }
+}
+
 export async function deployDistrict(url: string) {
-  const provider = new JsonRpcProvider(url, undefined, { staticNetwork: true, pollingInterval: 50 });
+  const provider = new DevNodeProvider(url, undefined, { staticNetwork: true, pollingInterval: 50 });
   const p = devParties(provider);
   const { deployment, escrow, registry } = await bootstrapDistrict({
     deployer: p.deployer,

@@ -157,7 +157,7 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "post", path: "/v1/disputes/:cardId/decision", tag: "regulators",
-    summary: "Decide a dispute", responds: "refundFen 0 denies the refund; otherwise that much goes back and the rest is released",
+    summary: "Decide a dispute", responds: "refundFen 0 denies the refund; otherwise that much goes back and the rest is released. While the merchant is frozen only 0 or the whole balance is accepted: a decision releasing money to it answers 409 Custody_ReleaseWhileFrozen",
     roles: [...REGULATORS], params: z.object({ cardId: cardIdParam }).strict(), body: z.object({ refundFen: fen, note: z.string().max(500).optional() }).strict(),
     handler: async ({ params, body, principal }) => {
       const m = await getMerchant(s.db, Number(params.cardId >> 32n));
