@@ -6,6 +6,11 @@
  *
  *   BENCH_RISK_CITY_DIR=/tmp/city npm run bench:risk -- --seed A     (once: generates and keeps the city)
  *   npx ts-node --transpile-only bench/risk-probe.ts /tmp/city
+ *
+ * PROBE_FEATURES=a,b,... fits only those signals; PROBE_HINGES=1 adds each signal as hinges at its 80th, 95th and
+ * 99th percentiles (a piecewise-linear score, still additive); PROBE_ITERS sets the fit's gradient steps (300).
+ * The daily series are cached next to the city (series-*.v8), so a second run starts in seconds.
+ * Results of one run: bench/results/risk-ceiling-A.txt. Never run it on seed B: that is the held-out seed.
  */
 import fs from "node:fs";
 import path from "node:path";
