@@ -137,7 +137,11 @@ async function startWorker(config: Config, logger: Logger): Promise<RunningGatew
   if (!primaryPort) throw new FatalError("a gateway worker needs GATEWAY_PRIMARY_PORT");
   // The same app and services as the primary's (the store is already migrated); nothing here indexes, queues or
   // signs: those requests are forwarded.
-  const gw = await createGateway(config, logger.child({ worker: cluster.worker?.id }));
+  // Its app holds only the routes it answers (readLocally), and no request metrics: GET /metrics is the primary's, so
+  // a worker's would never be read.
+  const gw = await createGateway(config, logger.child({ worker: cluster.worker?.id }), {
+    app: { metrics: undefined, serves: (method, routePath) => readLocally(method, routePath) },
+  });
   const forward = forwarder(primaryPort);
   const server = http.createServer((req, res) => (readLocally(req.method, req.url) ? gw.app(req, res) : forward(req, res)));
   server.keepAliveTimeout = 5_000;

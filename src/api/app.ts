@@ -31,6 +31,12 @@ export interface AppOptions {
   metrics?: Metrics;
   /** The per-IP limit on the public (no sign-in) routes; see src/api/routes/public.ts. */
   publicRate?: PublicRateOptions;
+  /**
+   * Mount only the routes this accepts (method in capitals, the route's path template) and none of the pages, docs
+   * or console: a read worker's app (src/cluster.ts) holds just the routes it answers, so a request is matched
+   * against a few routes instead of every one. Unset: everything.
+   */
+  serves?: (method: string, path: string) => boolean;
 }
 
 /** The gateway's HTTP API, apart from `listen` so tests can drive it directly. */
@@ -42,18 +48,22 @@ export function createApp(s: Services, opts: AppOptions = {}) {
   const logger: Logger = s.logger;
   const authenticate = withConsumerSessions(s.db, createAuthenticator(s.db));
 
-  app.use((req, res, next) => {
-    const start = process.hrtime.bigint();
-    res.on("finish", () => {
-      const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      const level = res.statusCode >= 500 ? "error" : "debug";
-      logger[level]({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, "request");
+  // One line per request at debug. Below debug nothing is timed or listened for per request: the 5xx answers, which
+  // are logged at every level, all come from the error handler at the end, which logs them.
+  if (logger.isLevelEnabled("debug")) {
+    app.use((req, res, next) => {
+      const start = process.hrtime.bigint();
+      res.on("finish", () => {
+        const ms = Number(process.hrtime.bigint() - start) / 1e6;
+        const level = res.statusCode >= 500 ? "error" : "debug";
+        logger[level]({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, "request");
+      });
+      next();
     });
-    next();
-  });
+  }
   app.use(...bodyParsers(opts.bodyLimit ?? "1mb"));
 
-  const router = express.Router();
+  const router = opts.serves ? onlyRoutes(express.Router(), opts.serves) : express.Router();
   docs.length = 0;
   defineRoute(router, {
     method: "get", path: "/health", tag: "system", summary: "Report chain and index health", roles: "public",
@@ -62,7 +72,7 @@ export function createApp(s: Services, opts: AppOptions = {}) {
       return {
         status: st.running && !st.lastError ? "ok" : "degraded",
         chainId: s.chainId, headBlock: st.headBlock, indexedBlock: st.indexedBlock, lag: st.lag, catchingUp: st.catchingUp,
-        lastError: st.lastError, rpcUrl: s.rpc.url, queue: await s.queue.stats(),
+        lastError: st.lastError, rpcUrl: s.rpc.url, queue: await s.queue.stats(), rpcCalls: s.rpc.stats.calls,
       };
     },
   }, authenticate);
@@ -84,10 +94,12 @@ export function createApp(s: Services, opts: AppOptions = {}) {
   }, authenticate);
 
   const doc = () => openApiDocument({ version: opts.version ?? "0.1.0", chainId: s.chainId, escrow: s.deployment.escrow });
-  app.get("/openapi.json", (_req, res) => sendJson(res, 200, doc()));
-  app.get("/docs", (_req, res) => res.type("html").send(docsPage()));
-  mountPublicWeb(app);
-  mountConsole(app);
+  if (!opts.serves) {
+    app.get("/openapi.json", (_req, res) => sendJson(res, 200, doc()));
+    app.get("/docs", (_req, res) => res.type("html").send(docsPage()));
+    mountPublicWeb(app);
+    mountConsole(app);
+  }
   opts.mount?.(app);
   app.use(router);
 
@@ -95,6 +107,7 @@ export function createApp(s: Services, opts: AppOptions = {}) {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof ApiError) {
+      if (err.status >= 500) logger.error({ method: req.method, path: req.path, status: err.status, code: err.code }, "request");
       return sendJson(res, err.status, { error: { code: err.code, message: err.message, details: err.details } });
     }
     const e = err as { type?: string; status?: number; message?: string };
@@ -114,6 +127,19 @@ export function createApp(s: Services, opts: AppOptions = {}) {
     return sendJson(res, 500, { error: { code: "Internal", message: "the gateway failed; the error is logged" } });
   });
   return app;
+}
+
+/** `router` registering only the routes `serves` accepts; anything not declared by method and path goes through. */
+function onlyRoutes(router: express.Router, serves: (method: string, path: string) => boolean): express.Router {
+  const methods = new Set(["get", "post", "put", "patch", "delete"]);
+  return new Proxy(router, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      if (typeof prop !== "string" || !methods.has(prop)) return v;
+      return (path: unknown, ...handlers: unknown[]) =>
+        typeof path === "string" && !serves(prop.toUpperCase(), path) ? target : (v as (...a: unknown[]) => unknown).call(target, path, ...handlers);
+    },
+  });
 }
 
 function docsPage(): string {

@@ -54,6 +54,11 @@ function issuesToDetails(where: string, error: z.ZodError) {
   }));
 }
 
+/** An answer already written as JSON text (a ledger page built by the database): sent as it is. */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
 const bigintAsString = (_k: string, v: unknown) => (typeof v === "bigint" ? v.toString() : v);
 
 /**
@@ -62,6 +67,7 @@ const bigintAsString = (_k: string, v: unknown) => (typeof v === "bigint" ? v.to
  * it cannot write (a bigint) sends it through the replacer. The text is the same either way.
  */
 export function toJson(body: unknown): string {
+  if (body instanceof JsonText) return body.text;
   try {
     return JSON.stringify(body);
   } catch (err) {
@@ -70,8 +76,23 @@ export function toJson(body: unknown): string {
   }
 }
 
+/**
+ * Sends JSON. A response its route made cacheable (a Cache-Control that allows storing it: the public pages' data)
+ * goes through express's res.send, which adds an ETag and answers a matching If-None-Match with 304. Every other
+ * answer (a principal's own data, errors) is written directly: no ETag (a SHA-1 of the whole body on every request,
+ * for answers no cache keeps), no content-type re-parsing, one write of headers and body.
+ */
 export function sendJson(res: Response, status: number, body: unknown) {
-  res.status(status).type("application/json").send(toJson(body));
+  const text = toJson(body);
+  const cacheControl = res.getHeader("cache-control");
+  if (text === undefined || (typeof cacheControl === "string" && !/no-store|private/i.test(cacheControl))) {
+    res.status(status).type("application/json").send(text);
+    return;
+  }
+  res.statusCode = status;
+  res.setHeader("content-type", "application/json; charset=utf-8");
+  res.setHeader("content-length", Buffer.byteLength(text));
+  res.end(res.req.method === "HEAD" ? undefined : text);
 }
 
 export function defineRoute<P extends z.ZodType = typeof empty, Q extends z.ZodType = typeof empty, B extends z.ZodType = typeof empty>(
@@ -185,5 +206,11 @@ export function decodeTextCursor(c: string | undefined, maxLength = 64): string 
 }
 
 export function bodyParsers(limit: string) {
-  return [express.json({ limit, strict: true }), express.text({ type: ["text/csv", "text/plain"], limit })];
+  const json = express.json({ limit, strict: true });
+  const text = express.text({ type: ["text/csv", "text/plain"], limit });
+  // A request without a body (no Content-Length, no Transfer-Encoding: every GET in practice) skips the parsers,
+  // which would find that out themselves after more work; one with a body is parsed (or refused) as before.
+  const ifBody = (parser: express.RequestHandler): express.RequestHandler => (req, res, next) =>
+    req.headers["content-length"] === undefined && req.headers["transfer-encoding"] === undefined ? next() : parser(req, res, next);
+  return [ifBody(json), ifBody(text)];
 }

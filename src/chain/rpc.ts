@@ -12,9 +12,12 @@ export interface RpcOptions {
 }
 
 export interface RpcStats {
+  /** HTTP requests (a JSON-RPC batch is one), fail-over retries included. */
   requests: number;
   errors: number;
   failovers: number;
+  /** JSON-RPC calls by method, each call of a batch counted (what the node is asked to do). */
+  calls: Record<string, number>;
 }
 
 interface JsonRpcResponse {
@@ -52,7 +55,8 @@ export function createRpc(opts: RpcOptions) {
   const maxAttempts = opts.maxAttempts ?? Math.max(3, opts.urls.length * 2);
   let current = 0;
   let nextId = 1;
-  const stats: RpcStats = { requests: 0, errors: 0, failovers: 0 };
+  const stats: RpcStats = { requests: 0, errors: 0, failovers: 0, calls: {} };
+  const count = (method: string, n = 1) => (stats.calls[method] = (stats.calls[method] ?? 0) + n);
 
   async function post(url: string, body: unknown, maxResponseBytes?: number): Promise<unknown> {
     const ctrl = new AbortController();
@@ -128,6 +132,7 @@ export function createRpc(opts: RpcOptions) {
      * RangeTooLargeError (for eth_getLogs, whose answers have no size limit on many nodes).
      */
     async send<T = unknown>(method: string, params: unknown[] = [], opts: { maxResponseBytes?: number } = {}): Promise<T> {
+      count(method);
       return withFailover(async (url) => {
         const r = (await post(url, { jsonrpc: "2.0", id: nextId++, method, params }, opts.maxResponseBytes)) as JsonRpcResponse;
         return unwrap(r, method) as T;
@@ -135,11 +140,13 @@ export function createRpc(opts: RpcOptions) {
     },
     /** A raw JSON-RPC request or batch, with fail-over; the node's answer is returned as is (errors included). */
     async raw(payload: unknown): Promise<unknown> {
+      for (const p of Array.isArray(payload) ? payload : [payload]) count(String((p as { method?: unknown })?.method ?? "unknown"));
       return withFailover((url) => post(url, payload), Array.isArray(payload) ? "batch" : String((payload as { method?: unknown })?.method ?? "unknown"));
     },
     /** Several calls in one HTTP request (JSON-RPC batch); results in the order asked. */
     async batch<T = unknown>(calls: { method: string; params: unknown[] }[]): Promise<T[]> {
       if (calls.length === 0) return [];
+      for (const c of calls) count(c.method);
       return withFailover(async (url) => {
         const base = nextId;
         nextId += calls.length;

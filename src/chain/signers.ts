@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Interface, JsonRpcApiProvider, TransactionReceipt, TransactionRequest, Wallet, isError } from "ethers";
+import { keccak, signLegacy } from "./rawtx";
 import { CustodyRegistry__factory, CustodyToken__factory, EnforcementAnchor__factory, PrepaidEscrow__factory } from "../../typechain-types";
 import { ApiError, FatalError, RetryableError } from "../errors";
 import { keystorePassword } from "../config";
@@ -64,38 +65,71 @@ export interface SentTx {
   wait(): Promise<TransactionReceipt>;
 }
 
+/** A transaction was signed and sent but no node answered: it may or may not be in a node's pool. */
+export class MaybeSentError extends RetryableError {}
+
+export interface SendOptions {
+  /**
+   * The gas limit, when the caller knows it (a consumption batch: from its voucher count): no estimate is asked
+   * of the node, so a refusal shows only when the transaction is mined (the caller must handle a mined revert).
+   */
+  gasLimit?: bigint;
+  /**
+   * Called with the signed transaction's hash before it is sent (to record it durably); if it throws, nothing is
+   * sent and the nonce is kept for the next transaction.
+   */
+  beforeSend?: (hash: string, nonce: number) => Promise<void>;
+}
+
 /**
  * Signs and sends transactions for one account. Nonces are assigned here, in order, so concurrent requests
- * never collide; a failed send puts the nonce back by re-reading it from the chain. Every transaction is
- * estimated first, so a refusal comes back as the contract's custom error before anything is sent.
+ * never collide; a failed send puts the nonce back by re-reading it from the chain. A transaction is estimated
+ * first (unless its caller gives the gas limit), so a refusal comes back as the contract's custom error before
+ * anything is sent.
  */
 export function createAccountSender(wallet: Wallet, provider: JsonRpcApiProvider, gasPriceWei: bigint) {
   let nextNonce: number | null = null;
+  let chainId: bigint | null = null;
   let queue: Promise<unknown> = Promise.resolve();
   const address = wallet.address;
 
-  async function sendNow(req: TransactionRequest): Promise<SentTx> {
+  async function sendNow(req: TransactionRequest, opts: SendOptions): Promise<SentTx> {
     let gasLimit: bigint;
-    try {
-      gasLimit = await provider.estimateGas({ ...req, from: address, gasPrice: gasPriceWei, type: 0 });
-    } catch (err) {
-      const api = revertToApiError(err);
-      if (api) throw api;
-      if (isError(err, "CALL_EXCEPTION")) throw new ApiError(409, "Reverted", "the contract refused the transaction without a known reason");
-      throw new RetryableError(`estimating gas failed: ${(err as Error).message}`, { cause: err });
+    if (opts.gasLimit !== undefined) gasLimit = opts.gasLimit;
+    else {
+      try {
+        const estimate = await provider.estimateGas({ ...req, from: address, gasPrice: gasPriceWei, type: 0 });
+        gasLimit = (estimate * 12n) / 10n + 10_000n;
+      } catch (err) {
+        const api = revertToApiError(err);
+        if (api) throw api;
+        if (isError(err, "CALL_EXCEPTION")) throw new ApiError(409, "Reverted", "the contract refused the transaction without a known reason");
+        throw new RetryableError(`estimating gas failed: ${(err as Error).message}`, { cause: err });
+      }
     }
     if (nextNonce === null) nextNonce = await provider.getTransactionCount(address, "pending");
     const nonce = nextNonce;
-    const chainId = (await provider.getNetwork()).chainId;
-    const signed = await wallet.signTransaction({
-      ...req, from: address, nonce, gasLimit: (gasLimit * 12n) / 10n + 10_000n, gasPrice: gasPriceWei, type: 0, chainId,
-    });
+    chainId ??= (await provider.getNetwork()).chainId;
+    let signed: string;
+    let signedHash: string;
+    if (typeof req.to === "string" && Object.keys(req).every((k) => k === "to" || k === "data" || k === "value")) {
+      // The common case (a call to a custody contract), signed without ethers' generic serializer: see rawtx.ts.
+      ({ raw: signed, hash: signedHash } = signLegacy(wallet.signingKey, {
+        nonce, gasPrice: gasPriceWei, gasLimit, to: req.to, value: req.value == null ? 0n : BigInt(req.value), data: req.data ?? "0x", chainId,
+      }));
+    } else {
+      signed = await wallet.signTransaction({ ...req, from: address, nonce, gasLimit, gasPrice: gasPriceWei, type: 0, chainId });
+      signedHash = "0x" + keccak(Buffer.from(signed.slice(2), "hex")).toString("hex");
+    }
+    if (opts.beforeSend) await opts.beforeSend(signedHash, nonce);
     try {
       const hash: string = await provider.send("eth_sendRawTransaction", [signed]);
       nextNonce = nonce + 1;
       return { hash, nonce, wait: () => waitReceipt(provider, hash) };
     } catch (err) {
       nextNonce = null; // re-read from the chain next time
+      // No answer from any node (rather than a refusal): the transaction may be in a node's pool all the same.
+      if (err instanceof RetryableError) throw new MaybeSentError(`sending the transaction got no answer: ${err.message}`, { cause: err });
       const api = revertToApiError(err);
       if (api) throw api;
       throw new RetryableError(`sending the transaction failed: ${(err as Error).message}`, { cause: err });
@@ -104,8 +138,8 @@ export function createAccountSender(wallet: Wallet, provider: JsonRpcApiProvider
 
   return {
     address,
-    send(req: TransactionRequest): Promise<SentTx> {
-      const run = queue.then(() => sendNow(req));
+    send(req: TransactionRequest, opts: SendOptions = {}): Promise<SentTx> {
+      const run = queue.then(() => sendNow(req, opts));
       queue = run.catch(() => undefined);
       return run;
     },

@@ -67,6 +67,30 @@ function plainJson(rows: unknown[]): string {
   }
 }
 
+/** A text value for COPY's text format: backslash, tab, newline and carriage return escaped. */
+function copyText(v: string): string {
+  return /[\\\t\n\r]/.test(v) ? v.replace(/[\\\t\n\r]/g, (c) => (c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r")) : v;
+}
+
+/** An event's args as JSON (bigints, if any, as decimal strings, as toJson). */
+function argsJson(args: ChainEvent["args"]): string {
+  try {
+    return JSON.stringify(args);
+  } catch {
+    return toJson([args]).slice(1, -1);
+  }
+}
+
+/** Whether events are ordered by (block, log index): the ledger's ids follow the chain's order. */
+function inChainOrder(events: ChainEvent[]): boolean {
+  for (let i = 1; i < events.length; i++) {
+    const p = events[i - 1];
+    const e = events[i];
+    if (e.blockNumber < p.blockNumber || (e.blockNumber === p.blockNumber && e.logIndex <= p.logIndex)) return false;
+  }
+  return true;
+}
+
 export async function projectBatch(
   tx: DbTx,
   events: ChainEvent[],
@@ -132,6 +156,8 @@ export async function projectBatch(
   const ledgerTxs: Record<string, unknown>[] = [];
   const txRef = new Map<string, number>();
   const ledgerContracts: string[] = [];
+  /** The ledger rows as COPY lines, where the store takes COPY (PGlite): a third cheaper than INSERT ... SELECT. */
+  const copy: string[] | null = tx.copyFrom && !opts.replay ? [] : null;
 
   const merchant = (id: number): MerchantRow => {
     const m = merchants.get(id);
@@ -314,6 +340,16 @@ export async function projectBatch(
     }
     if (opts.replay) continue; // the ledger rows are there already
     if (amount === null && a.amount !== undefined) amount = big(a.amount);
+    if (copy) {
+      // One line of COPY's text format: tab-separated, \N for NULL, backslashes doubled (JSON.stringify leaves no
+      // raw tab, newline or carriage return in the args; the other text columns are hex, names and addresses).
+      copy.push(
+        `${e.blockNumber}\t${copyText(e.blockHash)}\t${time}\t${copyText(e.txHash)}\t${e.txIndex}\t${e.logIndex}\t${copyText(e.contract)}\t` +
+          `${copyText(e.event)}\t${merchantId ?? "\\N"}\t${cardId === null ? "\\N" : copyText(cardId)}\t${holder === null ? "\\N" : copyText(holder)}\t` +
+          `${amount === null ? "\\N" : amount}\t${copyText(argsJson(e.args))}\n`,
+      );
+      continue;
+    }
     const txKey = e.txHash + e.blockHash;
     let t = txRef.get(txKey);
     if (t === undefined) {
@@ -332,6 +368,14 @@ export async function projectBatch(
   // No ON CONFLICT: rows and checkpoint are committed together, so a row already there means two writers or a
   // broken checkpoint, which must fail loudly rather than apply the batch's state changes twice. (It is also a
   // fifth faster without the speculative insertion.)
+  if (copy?.length) {
+    if (!inChainOrder(events)) throw new FatalError("a batch's events are not in chain order (block, log index)");
+    await tx.copyFrom!(
+      `COPY ledger (block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id,
+         holder, amount, args) FROM '/dev/blob'`,
+      copy.join(""),
+    );
+  }
   if (ledger.length) await tx.query(
     `INSERT INTO ledger (block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id, holder, amount, args)
      SELECT t.b, t.bh, t.bt, t.h, t.x, r.l, ($3::text[])[r.k], r.e, r.m, r.c, r.h, r.a, r.g

@@ -1,11 +1,13 @@
-import { JsonRpcApiProvider, TypedDataEncoder, id as keccakText, keccak256, recoverAddress } from "ethers";
+import { JsonRpcApiProvider, TypedDataEncoder, id as keccakText, recoverAddress } from "ethers";
+import { keccak } from "../chain/rawtx";
 import { Logger } from "pino";
 import { PrepaidEscrow } from "../../typechain-types";
-import { consumptionDomain, SignedVoucher, voucherArg } from "../chain/vouchers";
-import { KeyRing, decodeRevert } from "../chain/signers";
+import { consumptionDomain, SignedVoucher } from "../chain/vouchers";
+import { DecodedRevert, KeyRing, MaybeSentError, decodeRevert } from "../chain/signers";
+import { recoverSigners } from "../chain/ecrecover";
 import { Rpc } from "../chain/rpc";
 import { Db } from "../store/db";
-import { ApiError } from "../errors";
+import { ApiError, RetryableError } from "../errors";
 
 export interface QueueOptions {
   db: Db;
@@ -17,51 +19,126 @@ export interface QueueOptions {
   intervalMs: number;
   maxPerTx: number;
   /**
-   * The node's RPC client: holders' signatures are recovered by the node's ecrecover precompile (one JSON-RPC
-   * batch per request, ~0.1 ms each) instead of in JavaScript (~1-8 ms each), and receipts are polled in batches.
-   * Without it (or when the node does not answer) both are done one by one through `provider`.
+   * The node's RPC client: holders' signatures are recovered by the node's ecrecover precompile, all of a request's
+   * in one eth_call (src/chain/ecrecover.ts), and the batches in flight are followed through block bodies and the
+   * index. Without it (or when the node does not answer) signatures are recovered here, one by one (slow).
    */
   rpc?: Rpc;
   /** A sent transaction the node no longer knows after this long is taken as lost and its vouchers sent again. */
   lostAfterMs?: number;
+  /** How often the batches in flight are looked for in new blocks (default: min(250, intervalMs)). */
+  followMs?: number;
 }
 
 const CONSUMPTION_TYPEHASH = keccakText("Consumption(uint64 cardId,uint16 lessons,uint16 sequence,uint40 deadline)");
 /** secp256k1's n/2: OpenZeppelin's ECDSA (and so the escrow) refuses a signature with a larger s. */
 const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
-const ECRECOVER = "0x0000000000000000000000000000000000000001";
 const word = (x: bigint | number) => BigInt(x).toString(16).padStart(64, "0");
-
-type QueueRow = {
-  id: string; merchant_id: string; card_id: string; sequence: number; lessons: number; deadline: string; v: number; r: string; s: string;
-};
+const DIGEST_PREFIX = Buffer.from([0x19, 0x01]);
 
 /**
- * The merchants' consumption queue. Accepted vouchers are stored first (durably, in the store's database) and
- * sent in batches, one consumeBatch transaction per merchant per round; a restart picks up whatever was not
- * confirmed. A voucher is never sent twice to success: the card's sequence makes a replay revert on chain.
+ * Gas of a consumeBatch sent without an estimate. A voucher costs ~14,800 gas in a batch (`npm run bench:gas`: one
+ * cold card slot read and write, ecrecover, the event, its calldata), a card's last lesson and the batch's merchant
+ * write a few thousand more; the limit leaves a third on top. Unused gas costs nothing at gas price 0, but a node
+ * packs a block by gas limits, so the limit is kept near the need: 500 vouchers reserve 10 M of a 60 M block.
+ * Too low a limit only makes the batch revert (out of gas), and a reverted batch is retried with an estimate.
+ */
+export const BATCH_GAS_BASE = 60_000n;
+export const BATCH_GAS_PER_VOUCHER = 20_000n;
+export const batchGasLimit = (vouchers: number) => BATCH_GAS_BASE + BATCH_GAS_PER_VOUCHER * BigInt(vouchers);
+
+type QueueRow = {
+  id: string; merchant_id: string; card_id: string; sequence: number; lessons: number; deadline: string | number; v: number; r: string; s: string;
+  /** It came back from a batch that reverted on chain: its next batch is estimated first, so a bad voucher is found. */
+  careful?: boolean;
+};
+
+/** The contract's refusal in an error from sending: as the node answered it, or as the sender turned it into an ApiError. */
+function refusalOf(err: unknown): DecodedRevert | null {
+  const decoded = decodeRevert(err);
+  if (decoded) return decoded;
+  if (err instanceof ApiError && /^[A-Za-z]+_[A-Za-z]+$/.test(err.code) && err.details && typeof err.details === "object") {
+    return { name: err.code, args: err.details as DecodedRevert["args"] };
+  }
+  return null;
+}
+
+/**
+ * consumeBatch(Voucher[]) calldata, written directly: a Voucher (uint64, uint16, uint16, uint40, uint8, bytes32,
+ * bytes32) is a static tuple of seven words, so the array is its offset, its length and the words in order. The
+ * generic ABI coder took a large share of the sender's CPU for batches of hundreds; a test checks both agree.
+ */
+export function encodeConsumeBatch(
+  selector: string,
+  vouchers: { card_id: string; lessons: number; sequence: number; deadline: string | number; v: number; r: string; s: string }[],
+): string {
+  const parts = [selector, word(32), word(vouchers.length)];
+  for (const x of vouchers) {
+    parts.push(word(BigInt(x.card_id)), word(x.lessons), word(x.sequence), word(BigInt(x.deadline)), word(x.v), x.r.slice(2).toLowerCase(), x.s.slice(2).toLowerCase());
+  }
+  return parts.join("");
+}
+
+interface InFlight {
+  since: number;
+  account: string;
+  merchantId: string;
+  rows: QueueRow[];
+}
+
+/**
+ * The merchants' consumption queue. Accepted vouchers are stored first (durably, in the store's database, before
+ * the 202) and sent in batches, one consumeBatch transaction per merchant per round; a restart picks up whatever
+ * was not confirmed. A voucher is never sent twice to success: the card's sequence makes a replay revert on chain.
  *
- * Throughput: rounds run every `intervalMs` without waiting for earlier transactions to be mined, so a merchant has
- * several transactions in flight per block (the sender's nonces keep them in order). A card's next vouchers wait
- * until its batch in flight is mined: gas is estimated against the mined state, where they would not fit yet.
+ * The store is the truth; this process keeps its working copy (vouchers waiting, batches in flight) in memory, so
+ * a round reads nothing from the store and writes one UPDATE per batch. The gateway's primary is the only process
+ * that takes writes, so no other process sends from the same queue.
+ *
+ * The cost per voucher is kept to what the chain must do once anyway: acceptance checks every voucher against the
+ * index and its signature (all of a request's signatures in one eth_call), so a batch is sent without a gas
+ * estimate (its gas follows from its size), its hash recorded before it is sent, and it is followed through the
+ * block bodies and the index (its events there mean it succeeded), not by polling receipts. Only a batch that
+ * reverted on chain (the card's state changed between acceptance and mining: a refund request, a freeze, an
+ * expiry) has its vouchers sent again with an estimate first, which names the bad card so it is dropped and the
+ * rest go through.
+ *
+ * A card's next vouchers wait while a batch with its previous one is in flight: if that batch reverted, they would
+ * revert too.
  */
 export function createConsumptionQueue(opts: QueueOptions) {
   const { db, escrow, logger } = opts;
   const escrowAddress = escrow.target as string;
-  const domainSeparator = TypedDataEncoder.hashDomain(consumptionDomain(opts.chainId, escrowAddress));
+  const domainSeparatorBytes = Buffer.from(TypedDataEncoder.hashDomain(consumptionDomain(opts.chainId, escrowAddress)).slice(2), "hex");
   const lostAfterMs = opts.lostAfterMs ?? 15_000;
+  const consumeBatchSelector = escrow.interface.getFunction("consumeBatch")!.selector;
+  const followMs = opts.followMs ?? Math.min(250, opts.intervalMs);
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
   let stopping = false;
-  /** Transactions sent and not yet mined: hash → when sent, and the merchant account that sent it. */
-  const watching = new Map<string, { since: number; account: string }>();
-  let polling: Promise<void> | null = null;
-  let pollTimer: NodeJS.Timeout | null = null;
+  let started = false;
+  let following: Promise<void> | null = null;
+  let followTimer: NodeJS.Timeout | null = null;
+
+  /** Vouchers accepted and not sent, per merchant, in acceptance (id) order. */
+  const waiting = new Map<string, QueueRow[]>();
+  /** Ids of the vouchers held in `waiting` or in a batch in flight (so a voucher is never held twice). */
+  const held = new Set<string>();
+  /** Batches sent and not yet found mined (or lost), by transaction hash. */
+  const inFlight = new Map<string, InFlight>();
+  /** Cards with a voucher in a batch in flight. */
+  const busyCards = new Set<string>();
+  /** The last block whose transactions were matched against the batches in flight (null: not known yet). */
+  let scanned: number | null = null;
+  /** Counts signed batches, so that `scanned` never moves past a block a batch just signed could be in. */
+  let signedCount = 0;
+  /** Merchant accounts, and whether this gateway holds their keys (re-checked after a while when it does not). */
+  const accounts = new Map<string, { account: string | null; hasKey: boolean; at: number }>();
 
   /** The EIP-712 digest a holder signs (PrepaidEscrow.consumptionDigest), computed without ethers' generic encoder. */
   function digestOf(v: SignedVoucher): string {
-    const structHash = keccak256("0x" + CONSUMPTION_TYPEHASH.slice(2) + word(v.cardId) + word(v.lessons) + word(v.sequence) + word(v.deadline));
-    return keccak256("0x1901" + domainSeparator.slice(2) + structHash.slice(2));
+    const structHash = keccak(Buffer.from(CONSUMPTION_TYPEHASH.slice(2) + word(v.cardId) + word(v.lessons) + word(v.sequence) + word(v.deadline), "hex"));
+    return "0x" + keccak(Buffer.concat([DIGEST_PREFIX, domainSeparatorBytes, structHash])).toString("hex");
   }
 
   /** Each voucher's signer ("" when the signature is malformed, or has a high s, which the escrow refuses). */
@@ -70,16 +147,8 @@ export function createConsumptionQueue(opts: QueueOptions) {
     const usable = vouchers.map((v) => (v.v === 27 || v.v === 28) && BigInt(v.s) <= HALF_N && BigInt(v.r) > 0n && BigInt(v.s) > 0n);
     if (opts.rpc) {
       try {
-        const out: string[] = [];
-        for (let i = 0; i < vouchers.length; i += 500) {
-          const calls = vouchers.slice(i, i + 500).map((v, j) => ({
-            method: "eth_call",
-            params: [{ to: ECRECOVER, data: digests[i + j] + word(v.v) + v.r.slice(2) + v.s.slice(2) }, "latest"],
-          }));
-          const res = await opts.rpc.batch<string>(calls);
-          for (const r of res) out.push(typeof r === "string" && r.length === 66 ? "0x" + r.slice(26).toLowerCase() : "");
-        }
-        return out.map((a, i) => (usable[i] ? a : ""));
+        const recovered = await recoverSigners(opts.rpc, vouchers.map((v, i) => ({ digest: digests[i], v: v.v, r: v.r, s: v.s })));
+        return recovered.map((a, i) => (usable[i] ? a : ""));
       } catch (err) {
         logger.warn({ err: (err as Error).message }, "the node did not recover the vouchers' signers; recovering them here");
       }
@@ -94,79 +163,173 @@ export function createConsumptionQueue(opts: QueueOptions) {
     });
   }
 
-  /** Checks a merchant's vouchers against the index and stores them, all or none. Returns their queue ids. */
-  async function accept(merchantId: number, vouchers: SignedVoucher[]): Promise<{ ids: string[] }> {
-    const now = Math.floor(Date.now() / 1000);
-    const problems: { field: string; reason: string }[] = [];
-    const cardIds = [...new Set(vouchers.map((v) => v.cardId.toString()))];
-    const cards = new Map(
-      (await db.query<{ card_id: string; holder: string; merchant_id: string; units_used: number; units_left: number; status: string; kind: string }>(
-        "SELECT card_id, holder, merchant_id, units_used, units_left, status, kind FROM cards WHERE card_id = ANY($1::numeric[])",
-        [cardIds],
-      )).map((c) => [String(c.card_id), c]),
-    );
-    // Confirmed vouchers count too: a batch is confirmed from its receipt, possibly before the index has its events.
-    const pending = new Map(
-      (await db.query<{ card_id: string; next: number }>(
-        `SELECT card_id, max(sequence + lessons) AS next FROM voucher_queue
-         WHERE card_id = ANY($1::numeric[]) AND status IN ('queued', 'sent', 'confirmed') GROUP BY card_id`,
-        [cardIds],
-      )).map((r) => [String(r.card_id), Number(r.next)]),
-    );
-    const signers = await signersOf(vouchers);
-    const expected = new Map<string, { seq: number; left: number }>();
-    vouchers.forEach((v, i) => {
-      const f = (name: string) => `body.vouchers.${i}.${name}`;
-      const id = v.cardId.toString();
-      const card = cards.get(id);
-      if (!card || Number(card.merchant_id) !== merchantId) {
-        problems.push({ field: f("cardId"), reason: card ? `card ${id} belongs to merchant ${card.merchant_id}` : `no card ${id} in the index` });
-        return;
-      }
-      if (card.kind !== "lesson") problems.push({ field: f("cardId"), reason: "a periodic card is released by time, not by vouchers" });
-      if (card.status !== "active") problems.push({ field: f("cardId"), reason: `card ${id} is ${card.status}` });
-      if (v.deadline <= now) problems.push({ field: f("deadline"), reason: `the voucher expired at ${v.deadline}` });
-      if (signers[i] !== card.holder.toLowerCase()) {
-        problems.push({ field: f("signature"), reason: `not signed by the card's holder ${card.holder}` });
-      }
-      const e = expected.get(id) ?? { seq: Math.max(Number(card.units_used), pending.get(id) ?? 0), left: Number(card.units_left) - Math.max(0, (pending.get(id) ?? 0) - Number(card.units_used)) };
-      if (v.sequence !== e.seq) problems.push({ field: f("sequence"), reason: `the card's next sequence is ${e.seq}` });
-      if (v.lessons > e.left) problems.push({ field: f("lessons"), reason: `only ${e.left} lessons left on card ${id}` });
-      expected.set(id, { seq: e.seq + v.lessons, left: e.left - v.lessons });
+  function hold(rows: QueueRow[]) {
+    const touched = new Set<string>();
+    for (const r of rows) {
+      if (held.has(r.id)) continue;
+      held.add(r.id);
+      const m = String(r.merchant_id);
+      const list = waiting.get(m) ?? [];
+      if (list.length && BigInt(list[list.length - 1].id) > BigInt(r.id)) touched.add(m);
+      list.push(r);
+      waiting.set(m, list);
+    }
+    for (const m of touched) waiting.get(m)!.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+  }
+
+  function release(rows: QueueRow[]) {
+    for (const r of rows) held.delete(r.id);
+  }
+
+  type AcceptJob = { merchantId: number; vouchers: SignedVoucher[]; resolve: (r: { ids: string[] }) => void; reject: (err: unknown) => void };
+  let accepting: AcceptJob[] = [];
+  let acceptLoop = false;
+
+  /**
+   * Checks a merchant's vouchers against the index and their signatures, and stores them, all or none. Returns their
+   * queue ids once stored. Requests that arrive while earlier ones are being checked are checked and stored together
+   * (group commit): one signature call to the node, one read and one INSERT for all of them, each request still
+   * accepted or refused on its own.
+   */
+  function accept(merchantId: number, vouchers: SignedVoucher[]): Promise<{ ids: string[] }> {
+    return new Promise((resolve, reject) => {
+      accepting.push({ merchantId, vouchers, resolve, reject });
+      if (!acceptLoop) void drainAccepts();
     });
-    if (problems.length) throw new ApiError(422, "InvalidVouchers", "some vouchers cannot be accepted; none were", problems);
-    const rows = vouchers.map((v) => ({
-      merchant_id: merchantId, card_id: v.cardId.toString(), sequence: v.sequence, lessons: v.lessons, deadline: v.deadline, v: v.v, r: v.r, s: v.s,
-    }));
+  }
+
+  async function drainAccepts(): Promise<void> {
+    acceptLoop = true;
     try {
-      const inserted = await db.query<{ id: string }>(
-        `INSERT INTO voucher_queue (merchant_id, card_id, sequence, lessons, deadline, v, r, s, status)
-         SELECT merchant_id, card_id, sequence, lessons, deadline, v, r, s, 'queued'
-         FROM jsonb_to_recordset($1::jsonb) AS x(merchant_id bigint, card_id numeric, sequence int, lessons int, deadline bigint, v int, r text, s text)
-         RETURNING id`,
-        [JSON.stringify(rows)],
-      );
-      return { ids: inserted.map((r) => String(r.id)) };
-    } catch (err) {
-      if (/unique|duplicate/i.test((err as Error).message)) {
-        throw new ApiError(409, "DuplicateVoucher", "a voucher with this card and sequence was already accepted");
+      while (accepting.length) {
+        // At most ~5,000 vouchers a group (five full requests): one node call and statement stay small.
+        let n = 0;
+        let take = 0;
+        while (take < accepting.length && (take === 0 || n + accepting[take].vouchers.length <= 5_000)) n += accepting[take++].vouchers.length;
+        const jobs = accepting.slice(0, take);
+        accepting = accepting.slice(take);
+        await acceptGroup(jobs).catch((err) => jobs.forEach((j) => j.reject(err)));
       }
-      throw err;
+    } finally {
+      acceptLoop = false;
     }
   }
 
-  async function markFailed(ids: string[], error: unknown) {
-    await db.query("UPDATE voucher_queue SET status = 'failed', error = $2::jsonb, updated_at = now() WHERE id = ANY($1::bigint[])", [ids, JSON.stringify(error)]);
+  async function acceptGroup(jobs: AcceptJob[]): Promise<void> {
+    const now = Math.floor(Date.now() / 1000);
+    const all = jobs.flatMap((j) => j.vouchers);
+    const cardIds = [...new Set(all.map((v) => v.cardId.toString()))];
+    // The card as indexed, and the sequence after its last voucher accepted and not failed: confirmed ones count
+    // too, since a batch is confirmed from the index as soon as its block is in, possibly before the card's row shows
+    // it. The last voucher is read backwards on the (card_id, sequence) key: one index probe per card, where a max()
+    // over the card's rows filtered by status had the planner intersect with the status index (all confirmed rows).
+    const [cardRows, signers] = await Promise.all([
+      db.query<{ card_id: string; holder: string; merchant_id: string; units_used: number; units_left: number; status: string; kind: string; next: number | null }>(
+        `SELECT c.card_id, c.holder, c.merchant_id, c.units_used, c.units_left, c.status, c.kind,
+           (SELECT q.sequence + q.lessons FROM voucher_queue q WHERE q.card_id = c.card_id AND q.status <> 'failed' ORDER BY q.sequence DESC LIMIT 1) AS next
+         FROM cards c WHERE c.card_id = ANY($1::numeric[])`,
+        [cardIds],
+      ),
+      signersOf(all),
+    ]);
+    const cards = new Map(cardRows.map((c) => [String(c.card_id), c]));
+    /** Each card's next sequence and lessons left after the requests of this group accepted so far. */
+    const expected = new Map<string, { seq: number; left: number }>();
+    const good: { job: AcceptJob; rows: Omit<QueueRow, "id">[] }[] = [];
+    let offset = 0;
+    for (const job of jobs) {
+      const { merchantId, vouchers } = job;
+      const problems: { field: string; reason: string }[] = [];
+      const mine = new Map<string, { seq: number; left: number }>();
+      vouchers.forEach((v, i) => {
+        const f = (name: string) => `body.vouchers.${i}.${name}`;
+        const id = v.cardId.toString();
+        const card = cards.get(id);
+        if (!card || Number(card.merchant_id) !== merchantId) {
+          problems.push({ field: f("cardId"), reason: card ? `card ${id} belongs to merchant ${card.merchant_id}` : `no card ${id} in the index` });
+          return;
+        }
+        if (card.kind !== "lesson") problems.push({ field: f("cardId"), reason: "a periodic card is released by time, not by vouchers" });
+        if (card.status !== "active") problems.push({ field: f("cardId"), reason: `card ${id} is ${card.status}` });
+        if (v.deadline <= now) problems.push({ field: f("deadline"), reason: `the voucher expired at ${v.deadline}` });
+        if (signers[offset + i] !== card.holder.toLowerCase()) {
+          problems.push({ field: f("signature"), reason: `not signed by the card's holder ${card.holder}` });
+        }
+        const pending = card.next === null ? 0 : Number(card.next);
+        const e = mine.get(id) ?? expected.get(id) ?? { seq: Math.max(Number(card.units_used), pending), left: Number(card.units_left) - Math.max(0, pending - Number(card.units_used)) };
+        if (v.sequence !== e.seq) problems.push({ field: f("sequence"), reason: `the card's next sequence is ${e.seq}` });
+        if (v.lessons > e.left) problems.push({ field: f("lessons"), reason: `only ${e.left} lessons left on card ${id}` });
+        mine.set(id, { seq: e.seq + v.lessons, left: e.left - v.lessons });
+      });
+      offset += vouchers.length;
+      if (problems.length) {
+        job.reject(new ApiError(422, "InvalidVouchers", "some vouchers cannot be accepted; none were", problems));
+        continue;
+      }
+      for (const [id, e] of mine) expected.set(id, e);
+      good.push({
+        job,
+        rows: vouchers.map((v) => ({
+          merchant_id: String(merchantId), card_id: v.cardId.toString(), sequence: v.sequence, lessons: v.lessons, deadline: v.deadline, v: v.v, r: v.r, s: v.s,
+        })),
+      });
+    }
+    if (good.length === 0) return;
+    try {
+      const ids = await insertQueued(good.flatMap((g) => g.rows));
+      let at = 0;
+      for (const g of good) {
+        const mineIds = ids.slice(at, at + g.rows.length);
+        at += g.rows.length;
+        if (started) hold(g.rows.map((r, i) => ({ ...r, id: mineIds[i] })));
+        g.job.resolve({ ids: mineIds });
+      }
+    } catch (err) {
+      if (!isDuplicate(err) || good.length === 1) {
+        for (const g of good) g.job.reject(isDuplicate(err) ? duplicateError() : err);
+        return;
+      }
+      // A duplicate somewhere (a voucher accepted meanwhile by another process): each request on its own.
+      for (const g of good) {
+        try {
+          const ids = await insertQueued(g.rows);
+          if (started) hold(g.rows.map((r, i) => ({ ...r, id: ids[i] })));
+          g.job.resolve({ ids });
+        } catch (e) {
+          g.job.reject(isDuplicate(e) ? duplicateError() : e);
+        }
+      }
+    }
+  }
+
+  const isDuplicate = (err: unknown) => /unique|duplicate/i.test((err as Error)?.message ?? "");
+  const duplicateError = () => new ApiError(409, "DuplicateVoucher", "a voucher with this card and sequence was already accepted");
+
+  /** One INSERT for all `rows`; their ids in the same order (RETURNING follows the order of the rows inserted). */
+  async function insertQueued(rows: Omit<QueueRow, "id">[]): Promise<string[]> {
+    const inserted = await db.query<{ id: string }>(
+      `INSERT INTO voucher_queue (merchant_id, card_id, sequence, lessons, deadline, v, r, s, status)
+       SELECT merchant_id, card_id, sequence, lessons, deadline, v, r, s, 'queued'
+       FROM jsonb_to_recordset($1::jsonb) AS x(merchant_id bigint, card_id numeric, sequence int, lessons int, deadline bigint, v int, r text, s text)
+       RETURNING id`,
+      [JSON.stringify(rows)],
+    );
+    return inserted.map((r) => String(r.id));
+  }
+
+  async function markFailed(rows: QueueRow[], error: unknown) {
+    await db.query("UPDATE voucher_queue SET status = 'failed', error = $2::jsonb, updated_at = now() WHERE id = ANY($1::bigint[])", [rows.map((r) => r.id), JSON.stringify(error)]);
+    release(rows);
   }
 
   /**
    * A voucher whose sequence the chain has passed may already be on chain (sent before a crash, or by a batch that
-   * was taken as lost and was mined after all): confirmed when the ledger has it, left queued while the index is
+   * was taken as lost and was mined after all): confirmed when the ledger has it, left waiting while the index is
    * behind the chain (it may be in the blocks not indexed yet), failed otherwise.
    */
   async function settleStale(rows: QueueRow[]): Promise<{ failed: QueueRow[]; waiting: QueueRow[] }> {
     const failed: QueueRow[] = [];
-    const waiting: QueueRow[] = [];
+    const stillWaiting: QueueRow[] = [];
     let behind: boolean | null = null;
     for (const r of rows) {
       const onLedger = await db.query(
@@ -175,145 +338,264 @@ export function createConsumptionQueue(opts: QueueOptions) {
       );
       if (onLedger.length) {
         await db.query("UPDATE voucher_queue SET status = 'confirmed', updated_at = now() WHERE id = $1", [r.id]);
+        release([r]);
         continue;
       }
       if (behind === null) {
-        const [cp] = await db.query<{ block_number: string }>("SELECT block_number FROM checkpoint WHERE id = 1");
         const head = await opts.provider.getBlockNumber().catch(() => Number.MAX_SAFE_INTEGER);
-        behind = !cp || Number(cp.block_number) < head;
+        behind = (await indexedBlock()) < head;
       }
-      (behind ? waiting : failed).push(r);
+      (behind ? stillWaiting : failed).push(r);
     }
-    return { failed, waiting };
+    return { failed, waiting: stillWaiting };
   }
 
-  async function sendMerchant(merchantId: string, rows: QueueRow[]): Promise<void> {
+  async function indexedBlock(): Promise<number> {
+    const [cp] = await db.query<{ block_number: string }>("SELECT block_number FROM checkpoint WHERE id = 1");
+    return cp ? Number(cp.block_number) : -1;
+  }
+
+  async function accountOf(merchantId: string): Promise<string | null> {
+    const known = accounts.get(merchantId);
+    if (known && (known.hasKey || Date.now() - known.at < 30_000)) return known.hasKey ? known.account : null;
     const [m] = await db.query<{ account: string }>("SELECT account FROM merchants WHERE merchant_id = $1", [merchantId]);
-    if (!m || !opts.keys.has(m.account)) return; // the merchant sends its own transactions
-    const sender = await opts.keys.sender(m.account);
+    const account = m?.account ?? null;
+    const hasKey = account !== null && opts.keys.has(account);
+    accounts.set(merchantId, { account, hasKey, at: Date.now() });
+    return hasKey ? account : null;
+  }
+
+  /**
+   * Sends one batch of a merchant's vouchers. Unless a voucher came back from a reverted batch, no estimate is asked:
+   * the hash is recorded (status 'sent'), then the transaction is sent. Carefully (with an estimate), a voucher
+   * the contract would refuse is dropped (failed, or confirmed if it is on chain already) and the rest are sent.
+   * What cannot be sent now goes back to waiting.
+   */
+  async function sendMerchant(merchantId: string, rows: QueueRow[]): Promise<void> {
+    const account = await accountOf(merchantId);
+    if (!account) {
+      putBack(rows); // the merchant sends its own transactions: they stay queued
+      return;
+    }
+    const sender = await opts.keys.sender(account);
     let batch = rows;
+    const careful = rows.some((r) => r.careful);
     for (let attempt = 0; attempt < 20 && batch.length; attempt++) {
-      const args = batch.map((r) =>
-        voucherArg({ cardId: BigInt(r.card_id), lessons: r.lessons, sequence: r.sequence, deadline: Number(r.deadline), v: r.v, r: r.r, s: r.s }),
-      );
-      const data = escrow.interface.encodeFunctionData("consumeBatch", [args]);
+      const data = encodeConsumeBatch(consumeBatchSelector, batch);
+      const ids = batch.map((r) => r.id);
+      let recorded: string | null = null;
       try {
-        const sent = await sender.send({ to: escrowAddress, data });
-        const ids = batch.map((r) => r.id);
-        // Recorded before anything else can look at it: a crash from here on finds the hash and asks the node.
-        await db.query("UPDATE voucher_queue SET status = 'sent', tx_hash = $2, updated_at = now() WHERE id = ANY($1::bigint[])", [ids, sent.hash]);
-        watching.set(sent.hash, { since: Date.now(), account: m.account });
+        const sent = await sender.send({ to: escrowAddress, data }, {
+          gasLimit: careful ? undefined : batchGasLimit(batch.length),
+          // Recorded before it is sent: a crash from here on finds the hash and asks the node about it.
+          beforeSend: async (hash) => {
+            signedCount++;
+            await db.query("UPDATE voucher_queue SET status = 'sent', tx_hash = $2, updated_at = now() WHERE id = ANY($1::bigint[])", [ids, hash]);
+            recorded = hash;
+          },
+        });
+        track(sent.hash.toLowerCase(), account, merchantId, batch);
         return;
       } catch (err) {
-        const revert = decodeRevert(err);
+        if (recorded !== null) {
+          if (err instanceof MaybeSentError) {
+            // The node may have it (the answer was lost): followed like any batch; taken as lost if the node does not know it.
+            track(recorded, account, merchantId, batch);
+            return;
+          }
+          await db.query("UPDATE voucher_queue SET status = 'queued', updated_at = now() WHERE tx_hash = $1 AND status = 'sent'", [recorded]);
+        }
+        const revert = refusalOf(err);
         const cardId = revert?.args.cardId !== undefined ? String(revert.args.cardId) : null;
         if (!revert || cardId === null) {
           if (revert) {
-            await markFailed(batch.map((r) => r.id), revert);
+            await markFailed(batch, revert);
             return;
           }
+          putBack(batch);
           throw err; // retryable: try again next round
         }
         // Drop the offending card's vouchers (settling any that are in fact on chain already) and retry the rest.
         const bad = batch.filter((r) => r.card_id === cardId);
         if (revert.name.endsWith("SequenceMismatch")) {
-          const { failed } = await settleStale(bad);
-          if (failed.length) await markFailed(failed.map((r) => r.id), revert);
+          const { failed, waiting: later } = await settleStale(bad);
+          if (failed.length) await markFailed(failed, revert);
+          putBack(later);
         } else {
-          await markFailed(bad.map((r) => r.id), revert);
+          await markFailed(bad, revert);
         }
         batch = batch.filter((r) => r.card_id !== cardId);
       }
     }
+    putBack(batch);
+  }
+
+  function putBack(rows: QueueRow[]) {
+    release(rows);
+    hold(rows);
+  }
+
+  function track(hash: string, account: string, merchantId: string, rows: QueueRow[]) {
+    inFlight.set(hash, { since: Date.now(), account, merchantId, rows });
+    for (const r of rows) busyCards.add(r.card_id);
+  }
+
+  function untrack(hash: string): QueueRow[] {
+    const f = inFlight.get(hash);
+    if (!f) return [];
+    inFlight.delete(hash);
+    for (const r of f.rows) busyCards.delete(r.card_id);
+    return f.rows;
   }
 
   /**
-   * Follows the transactions in flight, all in one JSON-RPC batch per poll: mined ones are confirmed (or, reverted,
-   * queued again); one the node has forgotten (a restarted node loses its pool) is queued again and its sender's
-   * nonce re-read, so nothing waits behind a nonce gap.
+   * Finds the batches in flight in the blocks the index has taken in since the last look (their bodies, hashes only),
+   * all in one JSON-RPC batch: a batch whose events the index holds is confirmed; one mined without them reverted
+   * (checked on its receipt, small since it has no logs), and its vouchers wait to be sent again, carefully. One the
+   * node has forgotten (a restarted node loses its pool) is queued again and its sender's nonce re-read, so nothing
+   * waits behind a nonce gap.
    */
-  async function pollReceipts(): Promise<void> {
-    const hashes = [...watching.keys()];
-    if (hashes.length === 0) return;
-    const receipts = await receiptsOf(hashes);
-    const confirmed: string[] = [];
-    const reverted: string[] = [];
-    const unseen: string[] = [];
-    hashes.forEach((h, i) => {
-      const rc = receipts[i];
-      if (rc) (Number(rc.status) === 1 ? confirmed : reverted).push(h);
-      else if (Date.now() - watching.get(h)!.since > lostAfterMs) unseen.push(h);
-    });
-    if (confirmed.length) await db.query("UPDATE voucher_queue SET status = 'confirmed', updated_at = now() WHERE tx_hash = ANY($1::text[]) AND status = 'sent'", [confirmed]);
-    if (reverted.length) await db.query("UPDATE voucher_queue SET status = 'queued', updated_at = now() WHERE tx_hash = ANY($1::text[]) AND status = 'sent'", [reverted]);
-    for (const h of [...confirmed, ...reverted]) watching.delete(h);
-    for (const h of unseen) {
+  async function follow(): Promise<void> {
+    const signedBefore = signedCount;
+    const indexed = await indexedBlock();
+    if (inFlight.size === 0) {
+      // Nothing to look for: the next batch can only be in a block after the ones indexed now.
+      if (signedCount === signedBefore && inFlight.size === 0) scanned = Math.max(scanned ?? -1, indexed);
+      return;
+    }
+    const included = new Set<string>();
+    if (scanned === null) scanned = indexed; // (only before the first look; start() sets it)
+    if (indexed > scanned) {
+      const upTo = Math.min(indexed, scanned + 100);
+      const numbers = Array.from({ length: upTo - scanned }, (_, i) => scanned! + 1 + i);
+      const bodies = opts.rpc
+        ? await opts.rpc.batch<{ transactions: string[] } | null>(numbers.map((n) => ({ method: "eth_getBlockByNumber", params: ["0x" + n.toString(16), false] })))
+        : await Promise.all(numbers.map((n) => opts.provider.getBlock(n).then((b) => (b ? { transactions: [...b.transactions] } : null))));
+      for (const b of bodies) {
+        if (!b) throw new RetryableError("a block the index holds is not available from the node");
+        for (const h of b.transactions) if (inFlight.has(h.toLowerCase())) included.add(h.toLowerCase());
+      }
+      scanned = upTo;
+    }
+    if (included.size) {
+      const hashes = [...included];
+      const withEvents = new Set(
+        (await db.query<{ tx_hash: string }>("SELECT DISTINCT tx_hash FROM ledger WHERE tx_hash = ANY($1::text[])", [hashes])).map((r) => r.tx_hash.toLowerCase()),
+      );
+      const confirmed = hashes.filter((h) => withEvents.has(h));
+      const others = hashes.filter((h) => !withEvents.has(h));
+      const receipts = others.length ? await receiptsOf(others) : [];
+      const reverted: string[] = [];
+      others.forEach((h, i) => (receipts[i] && Number(receipts[i]!.status) === 1 ? confirmed : reverted).push(h));
+      if (confirmed.length) {
+        await db.query("UPDATE voucher_queue SET status = 'confirmed', updated_at = now() WHERE tx_hash = ANY($1::text[]) AND status = 'sent'", [confirmed]);
+        for (const h of confirmed) release(untrack(h));
+      }
+      if (reverted.length) {
+        logger.warn({ txs: reverted }, "consumption batches reverted on chain; their vouchers are sent again, each batch estimated first");
+        await db.query("UPDATE voucher_queue SET status = 'queued', updated_at = now() WHERE tx_hash = ANY($1::text[]) AND status = 'sent'", [reverted]);
+        for (const h of reverted) putBack(untrack(h).map((r) => ({ ...r, careful: true })));
+      }
+    }
+    const now = Date.now();
+    for (const [h, f] of [...inFlight]) {
+      if (included.has(h) || now - f.since <= lostAfterMs) continue;
       const tx = await opts.provider.send("eth_getTransactionByHash", [h]);
-      const w = watching.get(h)!;
       if (tx) {
-        w.since = Date.now(); // still pending at the node: look again later
+        f.since = now; // still pending at the node (or mined in a block not indexed yet): look again later
         continue;
       }
       logger.warn({ tx: h }, "the node lost a consumption batch; its vouchers go back in the queue");
       await db.query("UPDATE voucher_queue SET status = 'queued', updated_at = now() WHERE tx_hash = $1 AND status = 'sent'", [h]);
-      watching.delete(h);
-      (await opts.keys.sender(w.account)).resetNonce();
+      putBack(untrack(h));
+      (await opts.keys.sender(f.account)).resetNonce();
     }
   }
 
   async function receiptsOf(hashes: string[]): Promise<({ status: string | number | null } | null)[]> {
     if (!opts.rpc) return Promise.all(hashes.map((h) => opts.provider.getTransactionReceipt(h)));
-    const out: ({ status: string } | null)[] = [];
-    for (let i = 0; i < hashes.length; i += 200) {
-      out.push(...(await opts.rpc.batch<{ status: string } | null>(hashes.slice(i, i + 200).map((h) => ({ method: "eth_getTransactionReceipt", params: [h] })))));
-    }
-    return out;
+    return opts.rpc.batch<{ status: string } | null>(hashes.map((h) => ({ method: "eth_getTransactionReceipt", params: [h] })));
   }
 
+  /** One batch per merchant: its oldest waiting vouchers whose cards have no batch in flight, up to maxPerTx. */
   async function round(): Promise<void> {
-    // A card with a batch in flight waits for it: its next voucher would not pass gas estimation before it is mined.
-    const rows = await db.query<QueueRow>(
-      `SELECT id, merchant_id, card_id, sequence, lessons, deadline, v, r, s FROM voucher_queue q
-       WHERE status = 'queued' AND NOT EXISTS (SELECT 1 FROM voucher_queue p WHERE p.card_id = q.card_id AND p.status = 'sent')
-       ORDER BY id LIMIT $1`,
-      [opts.maxPerTx * 20],
-    );
-    const byMerchant = new Map<string, QueueRow[]>();
-    for (const r of rows) {
-      const list = byMerchant.get(String(r.merchant_id)) ?? [];
-      if (list.length < opts.maxPerTx) list.push(r);
-      byMerchant.set(String(r.merchant_id), list);
+    const batches: [string, QueueRow[]][] = [];
+    for (const [merchantId, list] of waiting) {
+      if (list.length === 0) continue;
+      const picked: QueueRow[] = [];
+      const kept: QueueRow[] = [];
+      for (const r of list) {
+        if (picked.length < opts.maxPerTx && !busyCards.has(r.card_id)) picked.push(r);
+        else kept.push(r);
+      }
+      if (picked.length === 0) continue;
+      waiting.set(merchantId, kept);
+      batches.push([merchantId, picked]);
     }
     await Promise.all(
-      [...byMerchant].map(([merchantId, list]) =>
-        sendMerchant(merchantId, list).catch((err) => logger.warn({ err: (err as Error).message, merchantId }, "consumption batch not sent; will retry")),
+      batches.map(([merchantId, list]) =>
+        sendMerchant(merchantId, list).catch((err) => {
+          logger.warn({ err: (err as Error).message, merchantId }, "consumption batch not sent; will retry");
+          restore(merchantId, list);
+        }),
       ),
     );
   }
 
+  /** After a failed send: whichever of `rows` is neither waiting, in flight nor settled waits again. */
+  function restore(merchantId: string, rows: QueueRow[]) {
+    const waitingIds = new Set((waiting.get(merchantId) ?? []).map((r) => r.id));
+    const flying = new Set([...inFlight.values()].flatMap((f) => f.rows.map((r) => r.id)));
+    const stray = rows.filter((r) => held.has(r.id) && !waitingIds.has(r.id) && !flying.has(r.id));
+    if (stray.length) putBack(stray);
+  }
+
   /**
    * After a restart: what was sent and mined is confirmed (or queued again if it reverted); what was sent and is
-   * still in the node's pool is followed; what the node does not know is queued again.
+   * still in the node's pool is followed; what the node does not know is queued again. Then the queued vouchers are
+   * taken into memory.
    */
   async function recover(): Promise<void> {
-    const sent = await db.query<{ tx_hash: string; account: string }>(
-      `SELECT DISTINCT q.tx_hash, m.account FROM voucher_queue q LEFT JOIN merchants m ON m.merchant_id = q.merchant_id WHERE q.status = 'sent'`,
+    scanned = await indexedBlock();
+    const sent = await db.query<{ tx_hash: string; merchant_id: string; account: string }>(
+      `SELECT DISTINCT q.tx_hash, q.merchant_id, m.account FROM voucher_queue q LEFT JOIN merchants m ON m.merchant_id = q.merchant_id WHERE q.status = 'sent'`,
     );
-    for (const { tx_hash, account } of sent) {
+    for (const { tx_hash, merchant_id, account } of sent) {
       const rc = await opts.provider.getTransactionReceipt(tx_hash);
       if (!rc && (await opts.provider.send("eth_getTransactionByHash", [tx_hash]))) {
-        watching.set(tx_hash, { since: Date.now(), account });
+        const rows = await db.query<QueueRow>(
+          "SELECT id, merchant_id, card_id, sequence, lessons, deadline, v, r, s FROM voucher_queue WHERE tx_hash = $1 AND status = 'sent' ORDER BY id",
+          [tx_hash],
+        );
+        for (const r of rows) held.add(String(r.id));
+        track(tx_hash.toLowerCase(), account, String(merchant_id), rows.map((r) => ({ ...r, id: String(r.id), card_id: String(r.card_id), merchant_id: String(r.merchant_id) })));
         continue;
       }
       const status = rc ? (rc.status === 1 ? "confirmed" : "queued") : "queued";
       await db.query("UPDATE voucher_queue SET status = $2, updated_at = now() WHERE tx_hash = $1 AND status = 'sent'", [tx_hash, status]);
     }
+    const queued = await db.query<QueueRow>(
+      "SELECT id, merchant_id, card_id, sequence, lessons, deadline, v, r, s FROM voucher_queue WHERE status = 'queued' ORDER BY id",
+    );
+    hold(queued.map((r) => ({ ...r, id: String(r.id), card_id: String(r.card_id), merchant_id: String(r.merchant_id) })));
   }
+
+  /** Runs `fn` after any earlier run of it: a test's flush or poll never overlaps the timer's. */
+  function serial(fn: () => Promise<void>): () => Promise<void> {
+    let last: Promise<void> = Promise.resolve();
+    return () => {
+      const run = last.then(fn);
+      last = run.catch(() => undefined);
+      return run;
+    };
+  }
+  const roundNow = serial(round);
+  const followNow = serial(follow);
 
   function schedule() {
     if (stopping) return;
     timer = setTimeout(() => {
-      running = round()
+      running = roundNow()
         .catch((err) => logger.warn({ err: (err as Error).message }, "consumption queue round failed"))
         .finally(() => {
           running = null;
@@ -322,35 +604,36 @@ export function createConsumptionQueue(opts: QueueOptions) {
     }, opts.intervalMs);
   }
 
-  function schedulePoll() {
+  function scheduleFollow() {
     if (stopping) return;
-    pollTimer = setTimeout(() => {
-      polling = pollReceipts()
+    followTimer = setTimeout(() => {
+      following = followNow()
         .catch((err) => logger.warn({ err: (err as Error).message }, "following consumption batches failed; will retry"))
         .finally(() => {
-          polling = null;
-          schedulePoll();
+          following = null;
+          scheduleFollow();
         });
-    }, Math.min(250, opts.intervalMs));
+    }, followMs);
   }
 
   return {
     accept,
     async start() {
+      started = true;
       await recover();
       schedule();
-      schedulePoll();
+      scheduleFollow();
     },
     /** Runs one round now (tests). */
-    flush: round,
-    /** Looks at the transactions in flight now (tests). */
-    poll: pollReceipts,
+    flush: roundNow,
+    /** Looks for the batches in flight now (tests). */
+    poll: followNow,
     async stop() {
       stopping = true;
       if (timer) clearTimeout(timer);
-      if (pollTimer) clearTimeout(pollTimer);
+      if (followTimer) clearTimeout(followTimer);
       await running;
-      await polling;
+      await following;
       // Whatever is still in flight stays 'sent' in the store: the next start asks the node about it.
     },
     async stats() {

@@ -1,9 +1,9 @@
 import { Router, Request } from "express";
 import { z } from "zod";
 import { Principal } from "../auth";
-import { defineRoute, address, pageQuery, decodeCursor, encodeCursor } from "../http";
+import { defineRoute, address, pageQuery, decodeCursor, encodeCursor, JsonText } from "../http";
 import { Services, industriesOf } from "../../services/context";
-import { LedgerFilter, ledgerChunks, ledgerPage } from "../../services/ledger";
+import { LedgerFilter, ledgerChunks, ledgerPageJson } from "../../services/ledger";
 import { decodeLog } from "../../chain/events";
 import { ApiError } from "../../errors";
 
@@ -58,8 +58,8 @@ export function auditorRoutes(router: Router, s: Services, auth: Auth) {
     query: z.object({ ...pageQuery, ...filterSchema }).strict(),
     handler: async ({ query, principal }) => {
       const { limit, cursor, ...filter } = query;
-      const page = await ledgerPage(s.db, { ...filter, ...(await scopeOf(s, principal!)), ...(filter.holder ? { holder: filter.holder } : {}) }, decodeCursor(cursor), limit);
-      return { items: page.items, nextCursor: page.nextId ? encodeCursor(page.nextId) : null };
+      const f = { ...filter, ...(await scopeOf(s, principal!)), ...(filter.holder ? { holder: filter.holder } : {}) };
+      return new JsonText(await ledgerPageJson(s.db, f, decodeCursor(cursor), limit, encodeCursor));
     },
   }, auth);
 

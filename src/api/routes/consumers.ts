@@ -1,10 +1,10 @@
 import { Router, Request } from "express";
 import { z } from "zod";
 import { Principal } from "../auth";
-import { defineRoute, address, cardIdParam, pageQuery, decodeCursor, encodeCursor, withStatus } from "../http";
+import { defineRoute, address, cardIdParam, pageQuery, decodeCursor, encodeCursor, withStatus, JsonText } from "../http";
 import { Services, getMerchant, assertMerchantVisible, chainNow } from "../../services/context";
 import { cardView } from "../../services/views";
-import { ledgerPage } from "../../services/ledger";
+import { ledgerPageJson } from "../../services/ledger";
 import { consumptionTypedData } from "../../chain/vouchers";
 import { relaySigned } from "../../services/transactions";
 import { ApiError } from "../../errors";
@@ -14,9 +14,13 @@ import qrcode from "qrcode-generator";
 
 type Auth = (req: Request) => Promise<Principal | null>;
 
+/** Every column of a card (listed, not *, so the statement can stay prepared: see QueryOptions). */
+const CARD_BY_ID = `SELECT card_id, merchant_id, holder, plan_index, kind, status, named, held, units_left, units_used, paid_in, direct,
+  released, refunded, started_at, expires_at, updated_block FROM cards WHERE card_id = $1`;
+
 /** A card is visible to its holder, its merchant, its merchant's bank and regulators, and auditors. */
 async function visibleCard(s: Services, p: Principal, cardId: bigint) {
-  const [row] = await s.db.query("SELECT * FROM cards WHERE card_id = $1", [cardId.toString()]);
+  const [row] = await s.db.query(CARD_BY_ID, [cardId.toString()], { prepared: true });
   if (!row) throw new ApiError(404, "UnknownCard", `no card ${cardId} in the index`, { cardId: cardId.toString() });
   if (p.role === "consumer") {
     if (String(row.holder).toLowerCase() !== (p.subject ?? "").toLowerCase()) throw new ApiError(403, "Forbidden", "not your card");
@@ -52,8 +56,7 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
     query: z.object({ ...pageQuery }).strict(),
     handler: async ({ params, query, principal }) => {
       await visibleCard(s, principal!, params.cardId);
-      const page = await ledgerPage(s.db, { cardId: params.cardId }, decodeCursor(query.cursor), query.limit);
-      return { items: page.items, nextCursor: page.nextId ? encodeCursor(page.nextId) : null };
+      return new JsonText(await ledgerPageJson(s.db, { cardId: params.cardId }, decodeCursor(query.cursor), query.limit, encodeCursor));
     },
   }, auth);
 
