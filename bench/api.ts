@@ -36,7 +36,7 @@
  *    statements per request (and the most frequent ones), the gateway thread's event-loop utilisation, this
  *    process's CPU time per request (in-process gateway), or the gateway processes' and the load generator's CPU
  *    time per request (separate gateway), the machine's load average. BENCH_PROFILE=dir writes a CPU profile of the
- *    gateway thread per route.
+ *    gateway thread per route (in-process gateway) or one per gateway process for the whole run (separate gateway).
  * 6. Prints a table and writes bench/results/api.json (or BENCH_RESULTS_FILE): PostgreSQL's figures at the top
  *    level when it ran, every engine under "engines". Exits non-zero when the first engine misses a target.
  *    Everything started (gateway, Anvil, databases, temp dirs) is stopped or removed at the end, on errors too.
@@ -89,6 +89,12 @@ const CLIENT = (process.env.BENCH_CLIENT ?? "raw") as "http" | "raw";
 const GATEWAY_WORKERS = process.env.BENCH_GATEWAY_WORKERS === undefined || process.env.BENCH_GATEWAY_WORKERS === "" ? 2 : Number(process.env.BENCH_GATEWAY_WORKERS);
 /** A directory to write a CPU profile of the gateway's thread per route to (for finding per-request costs). */
 const PROFILE_DIR = process.env.BENCH_PROFILE || undefined;
+/**
+ * For working on the gateway: BENCH_KEEP_DATABASE=1 keeps the PostgreSQL database the run built (its name is printed);
+ * BENCH_REUSE_DATABASE=<name> measures on such a kept database instead of building one (and keeps it).
+ */
+const KEEP_DATABASE = process.env.BENCH_KEEP_DATABASE === "1";
+const REUSE_DATABASE = process.env.BENCH_REUSE_DATABASE || undefined;
 const ENGINES = (process.env.BENCH_ENGINES ?? (DATABASE_URL ? "postgres,pglite" : "pglite"))
   .split(",").map((s) => s.trim()).filter(Boolean) as ("postgres" | "pglite")[];
 
@@ -275,6 +281,12 @@ async function buildStore(db: Db, escrow: string): Promise<{ ledgerRows: number;
   return { ledgerRows: c.rows, maxId: c.max_id, loadSeconds };
 }
 
+/** A kept store's size, as buildStore reports it. */
+async function storeFigures(db: Db): Promise<{ ledgerRows: number; maxId: number; loadSeconds: number }> {
+  const [r] = await db.query<{ rows: string; max_id: string }>(`SELECT count(*)::bigint AS rows, max(id)::bigint AS max_id FROM ledger`);
+  return { ledgerRows: Number(r.rows), maxId: Number(r.max_id), loadSeconds: 0 };
+}
+
 /** EXPLAIN ANALYZE of the statements the measured routes run, as the API sends them (same text, bound parameters). */
 async function explainQueries(db: Db, maxId: number) {
   // a card with the longest history (1 + KMAX ledger rows)
@@ -418,6 +430,10 @@ interface RouteStats {
   processCpuMsPerRequest?: number;
   /** Gateway in separate processes: their CPU time (primary and read workers, from /proc) per request. */
   gatewayCpuMsPerRequest?: number;
+  /** Gateway in separate processes: the read workers' CPU time per request (they answer every measured request). */
+  workersCpuMsPerRequest?: number;
+  /** PostgreSQL on this machine: its server processes' CPU time for this database per request (from /proc). */
+  databaseCpuMsPerRequest?: number;
   /** Gateway in separate processes: this process's (the load generator's) CPU time per request. */
   loadGeneratorCpuMsPerRequest?: number;
   /** SQL statements the gateway sent per request while measuring (the indexer's and queue's few polls included). */
@@ -567,7 +583,8 @@ async function startGatewayProcess(rpcUrl: string, databaseUrl: string, deployme
   const deploymentFile = path.join(dir, "deployment.json");
   fs.writeFileSync(deploymentFile, JSON.stringify(deployment));
   const child = fork(path.join(__dirname, "..", "src", "cluster.ts"), [], {
-    execArgv: ["-r", require.resolve("ts-node/register/transpile-only")],
+    // BENCH_PROFILE: every gateway process (primary and workers) writes a CPU profile of its whole life there on exit
+    execArgv: ["-r", require.resolve("ts-node/register/transpile-only"), ...(PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(PROFILE_DIR)}`] : [])],
     env: {
       ...process.env, CHAIN_RPC_URL: rpcUrl, DATABASE_URL: databaseUrl, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent",
       DATA_DIR: dir, DEPLOYMENT_FILE: deploymentFile, KEYSTORE_DIR: path.join(dir, "keystores"), GATEWAY_WORKERS: String(workers),
@@ -613,7 +630,7 @@ function countStatements(db: Db): { db: Db; count: () => number; top: (since: Ma
     top: (since) => Object.fromEntries([...bySql].map(([k, v]) => [k, v - (since.get(k) ?? 0)] as const).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).slice(0, 6)),
     db: {
       engine: db.engine,
-      query: (sql, params) => { note(sql); return db.query(sql, params); },
+      query: (sql, params, opts) => { note(sql); return db.query(sql, params, opts); },
       transaction: (fn) => db.transaction((tx) => fn({ query: (sql, params) => { note(sql); return tx.query(sql, params); } })),
       close: () => db.close(),
     },
@@ -653,8 +670,12 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
       const name = `custody_bench_api_${process.pid}_${Date.now()}`;
       const admin = new Client({ connectionString: DATABASE_URL });
       await admin.connect();
-      await admin.query(`CREATE DATABASE ${name}`);
-      await admin.end();
+      try {
+        if (REUSE_DATABASE && !/^[a-z_][a-z0-9_]*$/.test(REUSE_DATABASE)) throw new Error("BENCH_REUSE_DATABASE is not a database name");
+        await admin.query(REUSE_DATABASE ? `CREATE DATABASE ${name} TEMPLATE ${REUSE_DATABASE}` : `CREATE DATABASE ${name}`);
+      } finally {
+        await admin.end();
+      }
       engineCleanups.push(onCleanup(`drop database ${name}`, async () => {
         const a = new Client({ connectionString: DATABASE_URL });
         await a.connect();
@@ -676,11 +697,27 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
       database = `PGlite, file-backed under ${dir}`;
       db = await openDb({ dataDir: path.join(dir, "pglite") });
     }
-    const theDb = db;
-    engineCleanups.push(onCleanup(`close ${engine} store`, async () => { await theDb.close(); }));
+    const dbHolder = { db };
+    engineCleanups.push(onCleanup(`close ${engine} store`, async () => { await dbHolder.db.close(); }));
     log(`=== ${engine}: ${database}`);
     await migrate(db);
-    const store = await buildStore(db, district.deployment.escrow);
+    const reuse = engine === "postgres" && REUSE_DATABASE;
+    const store = reuse ? await storeFigures(db) : await buildStore(db, district.deployment.escrow);
+    if (reuse) log(`store copied from the kept database ${REUSE_DATABASE}: ${fmt(store.ledgerRows)} ledger rows`);
+    if (engine === "postgres" && KEEP_DATABASE && !reuse) {
+      // a copy made before the gateway starts: no chain's index in it, so a later run on another Anvil can use it
+      const kept = `custody_bench_api_kept_${Date.now()}`;
+      await db.close();
+      const admin = new Client({ connectionString: DATABASE_URL });
+      await admin.connect();
+      try {
+        await admin.query(`CREATE DATABASE ${kept} TEMPLATE ${new URL(databaseUrl!).pathname.slice(1)}`);
+      } finally {
+        await admin.end();
+      }
+      db = dbHolder.db = await openDb({ databaseUrl });
+      log(`kept a copy of the store as database ${kept} (BENCH_REUSE_DATABASE=${kept} measures on it; drop it when done)`);
+    }
 
     // the gateway, following the small real chain
     const p = district.provider;
@@ -745,6 +782,16 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
     if (denied.status !== 403) throw new Error(`a consumer read another holder's card: ${denied.status}`);
     await denied.arrayBuffer();
 
+    /**
+     * PostgreSQL on this machine: the CPU time of the server processes serving this database (from /proc, by pid), so
+     * the cost of a request on the database's side shows too; null when the server's processes are not visible here.
+     */
+    const serverCpu = async (): Promise<Map<number, number> | null> => {
+      if (engine !== "postgres") return null;
+      const rows = await db.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database()");
+      const m = new Map(rows.map((row) => [Number(row.pid), cpuMsOf([Number(row.pid)])]));
+      return [...m.values()].some((v) => v > 0) ? m : null;
+    };
     const routes: Record<string, RouteStats> = {};
     const all: Float64Array[] = [];
     let totalSeconds = 0, totalErrors = 0, totalBytes = 0;
@@ -754,12 +801,26 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
       let statementsAtStart = 0;
       let sqlAtStart = new Map<string, number>();
       let gatewayCpuAtStart = 0;
-      const t = setTimeout(() => { statementsAtStart = counted.count(); sqlAtStart = counted.snapshot(); gatewayCpuAtStart = cpuMsOf(gatewayPids()); }, WARMUP_S * 1000);
+      let workersCpuAtStart = 0;
+      let serverCpuAtStart: Map<number, number> | null = null;
+      const t = setTimeout(() => {
+        statementsAtStart = counted.count(); sqlAtStart = counted.snapshot(); gatewayCpuAtStart = cpuMsOf(gatewayPids());
+        workersCpuAtStart = cpuMsOf(gatewayPids().slice(1));
+        void serverCpu().then((m) => { serverCpuAtStart = m; });
+      }, WARMUP_S * 1000);
       const r = await drive(port, lists[name], { profileAs: PROFILE_DIR && !separate ? `${engine}-${name}` : undefined, warmupS: WARMUP_S, durationS: DURATION_S });
       clearTimeout(t);
+      const serverCpuAtEnd = await serverCpu();
+      if (serverCpuAtStart && serverCpuAtEnd) {
+        let ms = 0;
+        for (const [pid, v] of serverCpuAtEnd) ms += v - ((serverCpuAtStart as Map<number, number>).get(pid) ?? 0);
+        r.stats.databaseCpuMsPerRequest = Math.round((ms / Math.max(1, r.stats.requests)) * 1000) / 1000;
+      }
       if (separate) {
         // this process only drives the load; the gateway's CPU is its processes' (primary and workers), from /proc
         r.stats.gatewayCpuMsPerRequest = Math.round(((cpuMsOf(gatewayPids()) - gatewayCpuAtStart) / Math.max(1, r.stats.requests)) * 1000) / 1000;
+        // the read workers alone: the requests' own cost, without the primary's background work (indexer polls, risk)
+        r.stats.workersCpuMsPerRequest = Math.round(((cpuMsOf(gatewayPids().slice(1)) - workersCpuAtStart) / Math.max(1, r.stats.requests)) * 1000) / 1000;
         r.stats.loadGeneratorCpuMsPerRequest = r.stats.processCpuMsPerRequest;
         delete r.stats.processCpuMsPerRequest;
         delete r.stats.gatewayThreadBusy;
@@ -775,7 +836,7 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
       totalBytes += r.stats.kbPerResponse * 1024 * r.stats.requests;
       for (const [k, v] of Object.entries(r.stats.statuses)) totalStatuses[k] = (totalStatuses[k] ?? 0) + v;
       log(`  ${fmt(r.stats.requestsPerSecond)} req/s, p50 ${r.stats.p50Ms} ms, p99 ${r.stats.p99Ms} ms, errors ${r.stats.errors}, `
-        + (separate ? `gateway processes' CPU ${r.stats.gatewayCpuMsPerRequest} ms/request, load generator's ${r.stats.loadGeneratorCpuMsPerRequest} ms/request`
+        + (separate ? `gateway processes' CPU ${r.stats.gatewayCpuMsPerRequest} ms/request (read workers' ${r.stats.workersCpuMsPerRequest}), PostgreSQL's ${r.stats.databaseCpuMsPerRequest ?? "?"}, load generator's ${r.stats.loadGeneratorCpuMsPerRequest}`
           : `${r.stats.dbStatementsPerRequest} SQL statements/request, gateway thread busy ${r.stats.gatewayThreadBusy}, process CPU ${r.stats.processCpuMsPerRequest} ms/request`)
         + `, load average ${os.loadavg()[0].toFixed(1)}`
         + (r.errorSamples.length ? ` e.g. ${JSON.stringify(r.errorSamples)}` : ""));
@@ -841,7 +902,7 @@ async function main() {
     engine: r.engine, database: r.database, loadSeconds: r.loadSeconds, targetsMet: r.met,
     routes: Object.fromEntries(Object.entries(r.routes).map(([k, s]) => [k, {
       requestsPerSecond: s.requestsPerSecond, p50Ms: s.p50Ms, p99Ms: s.p99Ms, errors: s.errors,
-      meanMs: s.meanMs, maxMs: s.maxMs, requests: s.requests, dbStatementsPerRequest: s.dbStatementsPerRequest, topStatements: s.topStatements, gatewayThreadBusy: s.gatewayThreadBusy, processCpuMsPerRequest: s.processCpuMsPerRequest, gatewayCpuMsPerRequest: s.gatewayCpuMsPerRequest, loadGeneratorCpuMsPerRequest: s.loadGeneratorCpuMsPerRequest, loadAverage: s.loadAverage, seconds: s.seconds, kbPerResponse: s.kbPerResponse, statuses: s.statuses,
+      meanMs: s.meanMs, maxMs: s.maxMs, requests: s.requests, dbStatementsPerRequest: s.dbStatementsPerRequest, topStatements: s.topStatements, gatewayThreadBusy: s.gatewayThreadBusy, processCpuMsPerRequest: s.processCpuMsPerRequest, gatewayCpuMsPerRequest: s.gatewayCpuMsPerRequest, workersCpuMsPerRequest: s.workersCpuMsPerRequest, databaseCpuMsPerRequest: s.databaseCpuMsPerRequest, loadGeneratorCpuMsPerRequest: s.loadGeneratorCpuMsPerRequest, loadAverage: s.loadAverage, seconds: s.seconds, kbPerResponse: s.kbPerResponse, statuses: s.statuses,
     }])),
     plans: r.plans,
   });

@@ -14,8 +14,9 @@
  * 2. Raw rate: plain eth_getLogs over the same block span in the ranges the indexer used, fetched and parsed as
  *    the indexer's RPC client does, not decoded or stored.
  * 3. Indexes from scratch into a fresh file-backed PGlite database, the gateway's default engine (the headline
- *    figures), then into a fresh in-memory PGlite (BENCH_MEMORY_DB=0 skips it; its database files count in its RSS)
- *    and into a PostgreSQL server's when BENCH_DATABASE_URL is set, with confirmations 0, timed until the checkpoint
+ *    figures; the child runs with the V8 flags of package.json's `gateway` script, its heap cap, as the gateway
+ *    does), then into a fresh in-memory PGlite (BENCH_MEMORY_DB=0 skips it; its database files count in its RSS) and
+ *    into a PostgreSQL server's when BENCH_DATABASE_URL is set, with confirmations 0, timed until the checkpoint
  *    reaches the head, sampling the RSS every 100 ms. Each run is a fresh child process running the indexer
  *    in-process (the PGlite database is created the way the gateway creates it: initialised by a short-lived child
  *    process, see src/store/db.ts), so its RSS is the indexer's and PGlite's, not the set-up's or an earlier run's.
@@ -73,6 +74,14 @@ const HEAP_CAP_MB = Number(process.env.BENCH_HEAP_CAP_MB ?? 0);
 /** Also index into a fresh database on this PostgreSQL server (its process's memory is not the bench's). */
 const PG_URL = process.env.BENCH_DATABASE_URL;
 const TARGETS = { ratioToRaw: 0.5, eventsPerSecond: 5_000, peakRssMb: 512 };
+/**
+ * The V8 flags the gateway is launched with (`npm run gateway` / `npm start` in package.json: its heap cap), so
+ * that the headline run's process is configured as the gateway's is.
+ */
+const GATEWAY_NODE_FLAGS: string[] = (() => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "package.json"), "utf8")) as { scripts: Record<string, string> };
+  return pkg.scripts.gateway.match(/--max-old-space-size=\d+/g) ?? [];
+})();
 
 if (LESSONS_PER_CARD > 60_000) throw new Error("too many lessons per card: raise BENCH_MERCHANTS or BENCH_CARDS_PER_MERCHANT");
 
@@ -460,6 +469,7 @@ interface IndexRun {
   eventsPerSecond: number;
   peakRssMb: number;
   rssBeforeMb: number;
+  atPeak: { heapTotalMb: number; externalMb: number };
   /** The machine's 1-minute load average when the run started and ended (other work slows every figure). */
   loadAverage: [number, number];
   batches: number;
@@ -484,8 +494,10 @@ interface IndexRunReport extends Omit<IndexRun, "db"> {
 function indexRunInChild(label: string, dataDir: string, url: string, info: ChainInfo, nodeArgs: string[] = []): Promise<IndexRunReport> {
   const infoFile = path.join(os.tmpdir(), `custody-bench-info-${process.pid}.json`);
   fs.writeFileSync(infoFile, JSON.stringify(info));
+  // BENCH_CPU_PROF=dir: a V8 CPU profile of each index run (node --cpu-prof), for finding where the time goes.
+  const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const child = fork(__filename, ["--index-run", label, dataDir, url, infoFile], {
-    execArgv: [...nodeArgs, "-r", require.resolve("ts-node/register/transpile-only")],
+    execArgv: [...nodeArgs, ...prof, "-r", require.resolve("ts-node/register/transpile-only")],
     stdio: "inherit",
   });
   return new Promise<IndexRunReport>((resolve, reject) => {
@@ -526,9 +538,16 @@ async function indexRun(label: string, store: string, url: string, info: ChainIn
     (global as { gc?: () => void }).gc?.();
     const rssBefore = process.memoryUsage().rss;
     let peak = rssBefore;
-    const sampler = setInterval(() => {
-      peak = Math.max(peak, process.memoryUsage().rss);
-    }, 100);
+    /** What the RSS held when it peaked: V8's heap (JS objects and garbage), external memory (PGlite's WebAssembly heap). */
+    let atPeak = { heapTotalMb: 0, externalMb: 0 };
+    const sample = () => {
+      const m = process.memoryUsage();
+      if (m.rss > peak) {
+        peak = m.rss;
+        atPeak = { heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external) };
+      }
+    };
+    const sampler = setInterval(sample, 100);
     const ranges: [number, number][] = [];
     let events = 0;
     let lastReport = Date.now();
@@ -548,7 +567,7 @@ async function indexRun(label: string, store: string, url: string, info: ChainIn
       onBatch: (b) => {
         ranges.push([b.from, b.to]);
         events += b.events;
-        peak = Math.max(peak, process.memoryUsage().rss);
+        sample();
         if (Date.now() - lastReport > 5_000) {
           const s = Number(process.hrtime.bigint() - t0) / 1e9;
           log(`  ${label}: ${events} events, block ${b.to}/${info.head}, ${Math.round(events / s)} events/s, RSS ${mb(peak)} MB peak`);
@@ -569,9 +588,9 @@ async function indexRun(label: string, store: string, url: string, info: ChainIn
       clearInterval(sampler);
       await indexer.stop();
     }
-    peak = Math.max(peak, process.memoryUsage().rss);
+    sample();
     return {
-      label, events, seconds, cpuSeconds, eventsPerSecond: events / seconds, peakRssMb: mb(peak), rssBeforeMb: mb(rssBefore),
+      label, events, seconds, cpuSeconds, eventsPerSecond: events / seconds, peakRssMb: mb(peak), rssBeforeMb: mb(rssBefore), atPeak,
       loadAverage: [round(load0, 2), round(os.loadavg()[0], 2)],
       batches: ranges.length, ranges, db,
     };
@@ -645,14 +664,14 @@ async function main() {
 
     // The headline run: file-backed PGlite, the gateway's default engine (./data/pglite), from scratch.
     const headDir = fs.mkdtempSync(path.join(os.tmpdir(), "custody-bench-pglite-"));
-    log(`indexing into file-backed PGlite (the default engine) under ${headDir} (in a fresh child process)`);
+    log(`indexing into file-backed PGlite (the default engine) under ${headDir} (in a fresh child process, node ${GATEWAY_NODE_FLAGS.join(" ") || "without flags"} as the gateway is launched)`);
     let head: IndexRunReport;
     try {
-      head = await indexRunInChild("file", headDir, node.url, info);
+      head = await indexRunInChild("file", headDir, node.url, info, GATEWAY_NODE_FLAGS);
     } finally {
       fs.rmSync(headDir, { recursive: true, force: true });
     }
-    log(`  ${head.events} events in ${head.seconds.toFixed(2)} s: ${Math.round(head.eventsPerSecond)} events/s, peak RSS ${head.peakRssMb} MB (${head.rssBeforeMb} MB before)`);
+    log(`  ${head.events} events in ${head.seconds.toFixed(2)} s: ${Math.round(head.eventsPerSecond)} events/s, peak RSS ${head.peakRssMb} MB (${head.rssBeforeMb} MB before; at the peak V8 heap ${head.atPeak.heapTotalMb} MB, external ${head.atPeak.externalMb} MB), ${head.cpuSeconds.toFixed(1)} CPU-s`);
     log(`  checked: ${head.verified}`);
     if (head.logs < EVENTS) throw new Error(`the chain holds ${head.logs} custody events, fewer than ${EVENTS}`);
     const verified = head.verified;
@@ -722,8 +741,10 @@ async function main() {
       targets,
       details: {
         database: "PGlite, file-backed (the default engine: DATA_DIR/pglite), a fresh directory",
+        nodeFlags: GATEWAY_NODE_FLAGS.join(" ") || "(none)",
         loadAverageDuringRun: head.loadAverage,
         rssBeforeIndexingMb: head.rssBeforeMb,
+        atPeakRss: head.atPeak,
         processMaxRssMb: head.maxRssMb,
         cpuSeconds: round(head.cpuSeconds, 1),
         indexerRanges: head.batches,

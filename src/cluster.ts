@@ -17,7 +17,9 @@ import { FatalError } from "./errors";
  *   and passes every other request, writes included, unchanged to the primary, so that everything that
  *   needs one owner (nonces, the queue, the indexer's status) keeps exactly one.
  *
- * Each worker keeps its own API-key cache (a revoked key stops working within the cache's 5 s TTL in each).
+ * Each worker keeps its own API-key cache (a revoked key stops working within the cache's 5 s TTL in each). A worker's
+ * app holds only the routes it answers (no pages, docs or other routes to match a request against) and keeps no
+ * request metrics: /metrics is the primary's and counts the requests the primary answers.
  */
 
 /** Requests a read worker answers itself; everything else goes to the primary. */

@@ -1,3 +1,6 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { expect } from "chai";
 import { ChainEvent } from "../../src/chain/events";
 import { FatalError } from "../../src/errors";
@@ -7,10 +10,10 @@ import { migrate } from "../../src/store/migrations";
 import { dumpIndex } from "../support/db";
 
 /**
- * On PGlite the projector writes the ledger with COPY (text format, built in JS); elsewhere with INSERT ... SELECT
+ * On file-backed PGlite the projector writes the ledger with COPY (text format, built in JS); elsewhere with INSERT ... SELECT
  * FROM json_to_recordset. Both must store the same rows, whatever the events' strings hold.
  */
-describe("projector: the ledger through COPY equals the ledger through INSERT (PGlite)", function () {
+describe("projector: the ledger through COPY equals the ledger through INSERT (file-backed PGlite)", function () {
   this.timeout(120_000);
   const ESCROW = "0xe7f1725e7734ce288f8367e1bb143e90bb3f0512";
   const REGISTRY = "0x5fbdb2315678afecb367f032d93f642f64180aa3";
@@ -42,8 +45,12 @@ describe("projector: the ledger through COPY equals the ledger through INSERT (P
   ];
   const times = { get: (b: number) => 1_700_000_000 + b };
 
+  const dirs: string[] = [];
+  /** A fresh file-backed PGlite (COPY is offered there only). */
   async function fresh(): Promise<Db> {
-    const db = await openDb({ dataDir: ":memory:" });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "custody-copy-test-"));
+    dirs.push(dir);
+    const db = await openDb({ dataDir: dir });
     await migrate(db);
     return db;
   }
@@ -65,6 +72,7 @@ describe("projector: the ledger through COPY equals the ledger through INSERT (P
   });
   after(async () => {
     await Promise.all([viaCopy?.close(), viaInsert?.close()]);
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
   });
 
   it("stores the same ledger and state, strings with backslashes, tabs, newlines and non-ASCII intact", async () => {
