@@ -2,7 +2,7 @@ import { JsonRpcApiProvider, TypedDataEncoder, id as keccakText, recoverAddress 
 import { keccak } from "../chain/rawtx";
 import { Logger } from "pino";
 import { PrepaidEscrow } from "../../typechain-types";
-import { consumptionDomain, SignedVoucher } from "../chain/vouchers";
+import { CONSUMPTION_TYPES, consumptionDomain, SignedVoucher } from "../chain/vouchers";
 import { DecodedRevert, KeyRing, MaybeSentError, decodeRevert } from "../chain/signers";
 import { recoverSigners } from "../chain/ecrecover";
 import { Rpc } from "../chain/rpc";
@@ -30,7 +30,8 @@ export interface QueueOptions {
   followMs?: number;
 }
 
-const CONSUMPTION_TYPEHASH = keccakText("Consumption(uint64 cardId,uint16 lessons,uint16 sequence,uint40 deadline)");
+/** keccak256 of "Consumption(uint64 cardId,uint16 lessons,uint16 sequence,uint40 deadline)", from the one type definition. */
+const CONSUMPTION_TYPEHASH = keccakText(TypedDataEncoder.from(CONSUMPTION_TYPES).encodeType("Consumption"));
 /** secp256k1's n/2: OpenZeppelin's ECDSA (and so the escrow) refuses a signature with a larger s. */
 const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
 const word = (x: bigint | number) => BigInt(x).toString(16).padStart(64, "0");
@@ -460,7 +461,7 @@ export function createConsumptionQueue(opts: QueueOptions) {
     const indexed = await indexedBlock();
     if (inFlight.size === 0) {
       // Nothing to look for: the next batch can only be in a block after the ones indexed now.
-      if (signedCount === signedBefore && inFlight.size === 0) scanned = Math.max(scanned ?? -1, indexed);
+      if (signedCount === signedBefore) scanned = Math.max(scanned ?? -1, indexed);
       return;
     }
     const included = new Set<string>();
@@ -563,21 +564,24 @@ export function createConsumptionQueue(opts: QueueOptions) {
     for (const { tx_hash, merchant_id, account } of sent) {
       const rc = await opts.provider.getTransactionReceipt(tx_hash);
       if (!rc && (await opts.provider.send("eth_getTransactionByHash", [tx_hash]))) {
-        const rows = await db.query<QueueRow>(
-          "SELECT id, merchant_id, card_id, sequence, lessons, deadline, v, r, s FROM voucher_queue WHERE tx_hash = $1 AND status = 'sent' ORDER BY id",
-          [tx_hash],
-        );
-        for (const r of rows) held.add(String(r.id));
-        track(tx_hash.toLowerCase(), account, String(merchant_id), rows.map((r) => ({ ...r, id: String(r.id), card_id: String(r.card_id), merchant_id: String(r.merchant_id) })));
+        const rows = await queueRows("tx_hash = $1 AND status = 'sent'", [tx_hash]);
+        for (const r of rows) held.add(r.id);
+        track(tx_hash.toLowerCase(), account, String(merchant_id), rows);
         continue;
       }
       const status = rc ? (rc.status === 1 ? "confirmed" : "queued") : "queued";
       await db.query("UPDATE voucher_queue SET status = $2, updated_at = now() WHERE tx_hash = $1 AND status = 'sent'", [tx_hash, status]);
     }
-    const queued = await db.query<QueueRow>(
-      "SELECT id, merchant_id, card_id, sequence, lessons, deadline, v, r, s FROM voucher_queue WHERE status = 'queued' ORDER BY id",
+    hold(await queueRows("status = 'queued'"));
+  }
+
+  /** Queue rows matching `where`, in id order, with ids as strings (as the working copy keeps them). */
+  async function queueRows(where: string, params: unknown[] = []): Promise<QueueRow[]> {
+    const rows = await db.query<QueueRow>(
+      `SELECT id, merchant_id, card_id, sequence, lessons, deadline, v, r, s FROM voucher_queue WHERE ${where} ORDER BY id`,
+      params,
     );
-    hold(queued.map((r) => ({ ...r, id: String(r.id), card_id: String(r.card_id), merchant_id: String(r.merchant_id) })));
+    return rows.map((r) => ({ ...r, id: String(r.id), card_id: String(r.card_id), merchant_id: String(r.merchant_id) }));
   }
 
   /** Runs `fn` after any earlier run of it: a test's flush or poll never overlaps the timer's. */
