@@ -161,7 +161,13 @@ for (const engine of engines()) {
         const c = await as("alice").get(`/v1/cards/${cardId}`).expect(200);
         expect(c.body.unitsUsed).to.equal(2);
         expect(c.body.heldFen).to.equal("270000");
-        const q = await as("school").get(`/v1/merchants/${school}/consumptions`).expect(200);
+        // The queue marks its batch confirmed on its next look at the indexed blocks (every 100-250 ms), which may
+        // come just after the card's row shows the lessons.
+        let q = await as("school").get(`/v1/merchants/${school}/consumptions`).expect(200);
+        for (let i = 0; i < 100 && q.body.items[0].status !== "confirmed"; i++) {
+          await new Promise((res) => setTimeout(res, 100));
+          q = await as("school").get(`/v1/merchants/${school}/consumptions`).expect(200);
+        }
         expect(q.body.items[0].status).to.equal("confirmed");
       });
       it("refuses a voucher signed by someone else, naming the field", async () => {
