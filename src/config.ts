@@ -27,6 +27,8 @@ const schema = z.object({
   KEYSTORE_PASSWORD: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   POLL_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
+  /** A first sync into an empty index with at least this many blocks to read builds the ledger's query indexes at the head; 0: never. */
+  DEFER_LEDGER_INDEXES_BLOCKS: z.coerce.number().int().min(0).default(1_000),
   BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/, "like 1mb or 512kb").default("1mb"),
   /** Read workers sharing PORT (src/cluster.ts); > 1 needs DATABASE_URL. 1: one process serves everything. */
   GATEWAY_WORKERS: z.coerce.number().int().min(1).max(64).default(1),

@@ -54,6 +54,7 @@ export async function createGateway(
   const indexer = createIndexer({
     db, rpc, contracts: { escrow: deployment.escrow, registry: deployment.registry }, startBlock: deployment.startBlock,
     confirmations: config.CONFIRMATIONS, logger: logger.child({ part: "indexer" }), pollIntervalMs: config.POLL_INTERVAL_MS,
+    deferIndexesBlocks: config.DEFER_LEDGER_INDEXES_BLOCKS,
   });
   const queue = createConsumptionQueue({
     db, escrow, provider, rpc, keys, chainId: deployment.chainId, logger: logger.child({ part: "queue" }),

@@ -72,7 +72,7 @@ export function createApp(s: Services, opts: AppOptions = {}) {
       return {
         status: st.running && !st.lastError ? "ok" : "degraded",
         chainId: s.chainId, headBlock: st.headBlock, indexedBlock: st.indexedBlock, lag: st.lag, catchingUp: st.catchingUp,
-        lastError: st.lastError, rpcUrl: s.rpc.url, queue: await s.queue.stats(), rpcCalls: s.rpc.stats.calls,
+        ledgerIndexesDeferred: st.ledgerIndexesDeferred, lastError: st.lastError, rpcUrl: s.rpc.url, queue: await s.queue.stats(), rpcCalls: s.rpc.stats.calls,
       };
     },
   }, authenticate);

@@ -3,6 +3,8 @@ import fs from "node:fs";
 import { RetryableError } from "../errors";
 import os from "node:os";
 import { execFile } from "node:child_process";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 
 /** A row as the SQL engine returns it. */
 export type Row = Record<string, unknown>;
@@ -18,8 +20,8 @@ export interface Db {
 
 export type DbTx = Pick<Db, "query"> & {
   /**
-   * `COPY ... FROM '/dev/blob'` with `data` (COPY's text format) as the input: file-backed PGlite only (the
-   * indexer's bulk path; elsewhere it is absent and callers use INSERT).
+   * `COPY ... FROM '/dev/blob'` with `data` (COPY's text format) as the input: file-backed PGlite and a PostgreSQL
+   * server (the indexer's bulk path; absent on in-memory PGlite, where callers use INSERT).
    */
   copyFrom?(sql: string, data: string): Promise<void>;
 };
@@ -176,6 +178,7 @@ function retryableIfDown(err: unknown): unknown {
 
 async function openPostgres(url: string): Promise<Db> {
   const { Pool, types } = await import("pg");
+  const { from: copyFrom } = await import("pg-copy-streams");
   // int8 and numeric as strings: money is parsed to bigint by the repositories, never through a float.
   types.setTypeParser(20, (v: string) => v);
   const pool = new Pool({ connectionString: url, max: 10 });
@@ -211,7 +214,15 @@ async function openPostgres(url: string): Promise<Db> {
       client.on("error", onError);
       try {
         await client.query("BEGIN");
-        const out = await fn({ query: async (sql, params) => (await client.query(sql, params as unknown[] | undefined)).rows });
+        const out = await fn({
+          query: async (sql, params) => (await client.query(sql, params as unknown[] | undefined)).rows,
+          // COPY ... FROM STDIN through the client's stream: the ledger's rows as text lines, parsed by the server
+          // far faster than the same rows as JSON taken apart by json_to_recordset.
+          copyFrom: async (sql, data) => {
+            const stream = client.query(copyFrom(sql.replace("FROM '/dev/blob'", "FROM STDIN")));
+            await pipeline(Readable.from([Buffer.from(data)]), stream);
+          },
+        });
         await client.query("COMMIT");
         return out;
       } catch (err) {

@@ -4,6 +4,7 @@ import { Rpc, RangeTooLargeError, sleep } from "../chain/rpc";
 import { FatalError, RetryableError } from "../errors";
 import { Db } from "../store/db";
 import { projectBatch } from "../indexing/projector";
+import { buildLedgerIndexes, deferLedgerIndexes, ledgerIndexesDeferred } from "../store/ledger-indexes";
 
 export interface IndexerOptions {
   db: Db;
@@ -18,13 +19,20 @@ export interface IndexerOptions {
   /** First and largest eth_getLogs block range; it shrinks on "too many results" or dense ranges and doubles when sparse. */
   initialRange?: number;
   maxRange?: number;
-  /** Aim for about this many logs per range (bounds memory: at most two ranges are held at a time). */
+  /** Aim for about this many logs per range (bounds memory: at most readAhead + 1 ranges are held at a time). */
   targetLogsPerRange?: number;
+  /** Ranges read ahead while one is written, catching up (default 2; 0: none). */
+  readAhead?: number;
   /**
    * Largest eth_getLogs answer read for a range of several blocks (default 16 MiB, ~24,000 small logs); a larger one
    * is refused unread and its range split, so a burst of events after a sparse stretch cannot blow up memory.
    */
   maxResponseBytes?: number;
+  /**
+   * A first sync into an empty index with at least this many blocks to read drops the ledger's query indexes and
+   * builds them when it reaches the head (see src/store/ledger-indexes.ts); 0: never. Default 1,000.
+   */
+  deferIndexesBlocks?: number;
   /** Fired after each committed batch. */
   onBatch?: (info: { from: number; to: number; events: number }) => void;
 }
@@ -35,6 +43,8 @@ export interface IndexerStatus {
   indexedBlock: number | null;
   lag: number | null;
   catchingUp: boolean;
+  /** The ledger's query indexes are dropped until the first sync reaches the head: ledger reads are slow meanwhile. */
+  ledgerIndexesDeferred: boolean;
   eventsIndexed: number;
   lastError: string | null;
   running: boolean;
@@ -55,6 +65,15 @@ interface FetchedRange {
   hdrs: Map<number, BlockHeader>;
 }
 
+/** The value a promise fulfils with, or undefined if it rejects (the rejection is surfaced where it is used). */
+async function settled<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Follows the custody contracts' events into the store: historical sync in adaptive eth_getLogs ranges, then
  * live following. Each batch's rows and its checkpoint are committed in one transaction, so a crash resumes
@@ -70,13 +89,17 @@ export function createIndexer(opts: IndexerOptions) {
   let range = Math.min(opts.initialRange ?? 2_000, maxRange);
   /** After a refused (too large) range: no range longer than `span` blocks until block `until` is passed. */
   let ceiling: { until: number; span: number } | null = null;
-  /** The next range, read while the current one is written (catching up only). */
-  let prefetch: { from: number; to: number; result: Promise<FetchedRange> } | null = null;
+  /** The next ranges, in order, read while the current one is written (catching up only). */
+  let ahead: { from: number; to: number; result: Promise<FetchedRange> }[] = [];
+  const readAhead = Math.max(0, opts.readAhead ?? 2);
+  /** When the head was last asked for (status.headBlock). */
+  let headAt = 0;
   let stopping = false;
   let loop: Promise<void> | null = null;
   let wake: (() => void) | null = null;
   const status: IndexerStatus = {
-    chainId: null, headBlock: null, indexedBlock: null, lag: null, catchingUp: true, eventsIndexed: 0, lastError: null, running: false,
+    chainId: null, headBlock: null, indexedBlock: null, lag: null, catchingUp: true, ledgerIndexesDeferred: false, eventsIndexed: 0,
+    lastError: null, running: false,
   };
 
   async function meta(key: string): Promise<string | null> {
@@ -176,7 +199,8 @@ export function createIndexer(opts: IndexerOptions) {
       throw err;
     }
     const events: ChainEvent[] = [];
-    const blockNumbers = new Set<number>([to]);
+    // `from` too: its parent hash links the range to the checkpoint it will be written after (see step()).
+    const blockNumbers = new Set<number>([from, to]);
     for (const log of logs) {
       if (log.removed) continue;
       const e = decodeLog(log, contracts);
@@ -197,8 +221,11 @@ export function createIndexer(opts: IndexerOptions) {
     return { from, to, events, hdrs };
   }
 
-  /** Writes a fetched range's rows, blocks and checkpoint in one transaction. */
-  async function commitRange(r: FetchedRange): Promise<number> {
+  /**
+   * Writes a fetched range's rows, blocks and checkpoint in one transaction; the range that reaches the head (`last`)
+   * also builds the ledger's query indexes if they were deferred, so an index at the head always has them.
+   */
+  async function commitRange(r: FetchedRange, last: boolean): Promise<number> {
     const { to, events, hdrs } = r;
     const times = { get: (n: number) => Number(hdrs.get(n)!.timestamp) };
     const toHeader = hdrs.get(to)!;
@@ -215,23 +242,37 @@ export function createIndexer(opts: IndexerOptions) {
          ON CONFLICT (id) DO UPDATE SET block_number = EXCLUDED.block_number, block_hash = EXCLUDED.block_hash, updated_at = now()`,
         [to, toHeader.hash],
       );
+      if (last && status.ledgerIndexesDeferred) {
+        const t0 = Date.now();
+        logger.info({ block: to }, "building the ledger's query indexes (deferred during the first sync)");
+        await buildLedgerIndexes(tx);
+        logger.info({ block: to, ms: Date.now() - t0 }, "ledger's query indexes built");
+      }
     });
+    if (last) status.ledgerIndexesDeferred = false;
     status.eventsIndexed += events.length;
     opts.onBatch?.({ from: r.from, to, events: events.length });
     return to;
   }
 
   async function step(): Promise<boolean> {
-    const head = Number(await rpc.send<string>("eth_blockNumber"));
-    status.headBlock = head;
-    const target = head - opts.confirmations;
     const cp = await checkpoint();
     const from = cp ? cp.number + 1 : opts.startBlock;
-    if (cp && cp.number >= opts.startBlock) {
+    // The head is asked for again when the index has reached the last one seen, or a second later: not before every
+    // range while catching up (each ask waits behind the node's work on the range being read ahead).
+    if (status.headBlock === null || from > status.headBlock - opts.confirmations || Date.now() - headAt >= 1_000) {
+      status.headBlock = Number(await rpc.send<string>("eth_blockNumber"));
+      headAt = Date.now();
+    }
+    const target = status.headBlock - opts.confirmations;
+    // A range read ahead whose first block's parent is the checkpoint's block continues the chain the index holds.
+    const first = ahead[0];
+    const linked = cp !== null && first?.from === from && (await settled(first.result))?.hdrs.get(from)?.parentHash === cp.hash;
+    if (cp && cp.number >= opts.startBlock && !linked) {
       // The block we stopped at must still be on the chain; if not, a reorg happened under us.
       const [h] = (await headers([cp.number])).values();
       if (h.hash !== cp.hash) {
-        prefetch = null;
+        ahead = [];
         await handleReorg(cp.number);
         return true;
       }
@@ -244,18 +285,26 @@ export function createIndexer(opts: IndexerOptions) {
     }
     // A range read ahead is used only if it starts here and is still final. It was checked against the headers
     // when read; a reorg after that shows as a changed checkpoint hash at the next step, as for any committed range.
-    const ahead = prefetch;
-    prefetch = null;
-    const current = ahead && ahead.from === from && ahead.to <= target ? await ahead.result : await fetchRange(from, Math.min(target, from + range - 1));
-    // Catching up: read the next range while this one is written (the node works while the store does).
-    const nextFrom = current.to + 1;
-    if (nextFrom <= target && !stopping) {
+    let current: FetchedRange;
+    if (first && first.from === from && first.to <= target) {
+      ahead.shift();
+      current = await first.result;
+    } else {
+      ahead = [];
+      current = await fetchRange(from, Math.min(target, from + range - 1));
+    }
+    // A range read shorter than asked (the node refused the whole) leaves a gap before the next one read ahead.
+    if (ahead.length && ahead[0].from !== current.to + 1) ahead = [];
+    // Catching up: read the next ranges while this one is written (the node works while the store does).
+    while (ahead.length < readAhead && !stopping) {
+      const nextFrom = (ahead.length ? ahead[ahead.length - 1].to : current.to) + 1;
+      if (nextFrom > target) break;
       const nextTo = Math.min(target, nextFrom + range - 1);
       const result = fetchRange(nextFrom, nextTo);
       result.catch(() => undefined); // surfaced when used
-      prefetch = { from: nextFrom, to: nextTo, result };
+      ahead.push({ from: nextFrom, to: nextTo, result });
     }
-    const done = await commitRange(current);
+    const done = await commitRange(current, current.to >= target);
     status.indexedBlock = done;
     status.lag = Math.max(0, target - done);
     return true;
@@ -320,6 +369,17 @@ export function createIndexer(opts: IndexerOptions) {
     async start(): Promise<void> {
       await checkIdentity();
       const cp = await checkpoint();
+      status.ledgerIndexesDeferred = await ledgerIndexesDeferred(db);
+      const deferBlocks = opts.deferIndexesBlocks ?? 1_000;
+      if (!status.ledgerIndexesDeferred && cp === null && deferBlocks > 0) {
+        const toRead = Number(await rpc.send<string>("eth_blockNumber")) - opts.confirmations - opts.startBlock + 1;
+        const empty = (await db.query("SELECT 1 FROM ledger LIMIT 1")).length === 0;
+        if (empty && toRead >= deferBlocks) {
+          await deferLedgerIndexes(db);
+          status.ledgerIndexesDeferred = true;
+          logger.info({ blocks: toRead }, "first sync into an empty index: the ledger's query indexes are built when it reaches the head");
+        }
+      }
       status.indexedBlock = cp?.number ?? opts.startBlock - 1;
       loop = run();
       loop.catch(() => undefined);

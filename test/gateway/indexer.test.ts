@@ -115,6 +115,59 @@ for (const engine of engines()) {
       expect(await dumpIndex(resumed)).to.deep.equal(await dumpIndex(clean));
     });
 
+    it("defers the ledger's query indexes on a first sync, builds them at the head, and resumes a deferred sync", async () => {
+      const clean = await open();
+      const a = indexerFor(clean);
+      await a.start();
+      await a.syncTo();
+      await a.stop();
+      const indexDefs = async (db: Db) =>
+        (await db.query<{ indexname: string; indexdef: string }>("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'ledger' ORDER BY indexname"))
+          .map((r) => `${r.indexname}: ${r.indexdef}`);
+      const full = await indexDefs(clean);
+      expect(full.join("\n")).to.match(/ledger_card/).and.match(/ledger_time/).and.match(/tx_hash, log_index/);
+
+      const db = await open();
+      // Small ranges, so the sync can be stopped halfway; any first sync of 1 block or more defers.
+      const first = indexerFor(db, { deferIndexesBlocks: 1, initialRange: 2, maxRange: 2, readAhead: 0 });
+      await first.start();
+      expect(first.status.ledgerIndexesDeferred).to.equal(true);
+      await new Promise<void>((resolve) => {
+        const check = setInterval(() => {
+          if (first.status.eventsIndexed > 5) {
+            clearInterval(check);
+            resolve();
+          }
+        }, 5);
+      });
+      await first.stop();
+      const midway = await indexDefs(db);
+      expect(midway.some((d) => d.startsWith("ledger_card"))).to.equal(false);
+      // Never deferred: the primary key and the uniqueness of (tx hash, log index).
+      expect(midway.filter((d) => /UNIQUE/.test(d))).to.have.length(2);
+      expect((await db.query("SELECT 1 FROM meta WHERE key = 'ledger_indexes_deferred'")).length).to.equal(1);
+      const [{ n }] = await db.query<{ n: string }>("SELECT count(*) AS n FROM ledger");
+      expect(Number(n)).to.be.greaterThan(0);
+
+      // Restarted with deferral switched off: the record in the store still has the indexes built at the head.
+      const second = indexerFor(db, { deferIndexesBlocks: 0 });
+      await second.start();
+      expect(second.status.ledgerIndexesDeferred).to.equal(true);
+      await second.syncTo();
+      expect(second.status.ledgerIndexesDeferred).to.equal(false);
+      await second.stop();
+      expect(await indexDefs(db)).to.deep.equal(full);
+      expect((await db.query("SELECT 1 FROM meta WHERE key = 'ledger_indexes_deferred'")).length).to.equal(0);
+      expect(await dumpIndex(db)).to.deep.equal(await dumpIndex(clean));
+
+      // A store that already holds a ledger is never deferred.
+      const third = indexerFor(db, { deferIndexesBlocks: 1 });
+      await third.start();
+      expect(third.status.ledgerIndexesDeferred).to.equal(false);
+      await third.stop();
+      expect(await indexDefs(db)).to.deep.equal(full);
+    });
+
     it("splits ranges whose answer is over the byte limit, reading them in parts, and ends with the same index", async () => {
       const clean = await open();
       const a = indexerFor(clean);

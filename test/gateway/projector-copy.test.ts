@@ -7,13 +7,15 @@ import { FatalError } from "../../src/errors";
 import { projectBatch } from "../../src/indexing/projector";
 import { Db, DbTx, openDb } from "../../src/store/db";
 import { migrate } from "../../src/store/migrations";
-import { dumpIndex } from "../support/db";
+import { dumpIndex, engines } from "../support/db";
 
 /**
- * On file-backed PGlite the projector writes the ledger with COPY (text format, built in JS); elsewhere with INSERT ... SELECT
- * FROM json_to_recordset. Both must store the same rows, whatever the events' strings hold.
+ * On file-backed PGlite and a PostgreSQL server the projector writes the ledger with COPY (text format, built in JS);
+ * on in-memory PGlite with INSERT ... SELECT FROM json_to_recordset. Both must store the same rows, whatever the
+ * events' strings hold.
  */
-describe("projector: the ledger through COPY equals the ledger through INSERT (file-backed PGlite)", function () {
+const postgres = engines().find((e) => e.name === "postgres");
+for (const engine of ["file-backed PGlite", ...(postgres ? ["PostgreSQL"] : [])]) describe(`projector: the ledger through COPY equals the ledger through INSERT (${engine})`, function () {
   this.timeout(120_000);
   const ESCROW = "0xe7f1725e7734ce288f8367e1bb143e90bb3f0512";
   const REGISTRY = "0x5fbdb2315678afecb367f032d93f642f64180aa3";
@@ -46,8 +48,9 @@ describe("projector: the ledger through COPY equals the ledger through INSERT (f
   const times = { get: (b: number) => 1_700_000_000 + b };
 
   const dirs: string[] = [];
-  /** A fresh file-backed PGlite (COPY is offered there only). */
+  /** A fresh store of the engine: file-backed PGlite (COPY is not offered in memory) or a new PostgreSQL database. */
   async function fresh(): Promise<Db> {
+    if (engine === "PostgreSQL") return postgres!.open();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "custody-copy-test-"));
     dirs.push(dir);
     const db = await openDb({ dataDir: dir });
@@ -58,7 +61,7 @@ describe("projector: the ledger through COPY equals the ledger through INSERT (f
   async function index(db: Db, useCopy: boolean, batches: ChainEvent[][]): Promise<void> {
     for (const batch of batches) {
       await db.transaction(async (tx) => {
-        expect(tx.copyFrom, "PGlite transactions offer COPY").to.be.a("function");
+        expect(tx.copyFrom, `${engine} transactions offer COPY`).to.be.a("function");
         const t: DbTx = useCopy ? tx : { query: tx.query };
         await projectBatch(t, batch, times);
       });

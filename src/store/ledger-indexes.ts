@@ -1,0 +1,42 @@
+import { Db, DbTx } from "./db";
+
+/**
+ * The ledger's query indexes (by block, merchant, card, holder, event, time), as migration 1 creates them. An index
+ * built from scratch over the whole table (one sort) costs a fraction of maintaining it row by row while millions of
+ * rows are loaded, so the first full sync of an empty index may defer them: drop them, load, then build them in the
+ * transaction that commits the range reaching the chain's head. The ledger's uniqueness on (tx hash, log index) and
+ * its primary key are never deferred.
+ *
+ * A migration that changes one of these indexes must change this list too (test/gateway/ledger-indexes.test.ts
+ * compares the built indexes with a freshly migrated store's).
+ */
+export const LEDGER_QUERY_INDEXES: readonly { name: string; columns: string }[] = [
+  { name: "ledger_block", columns: "(block_number, log_index)" },
+  { name: "ledger_merchant", columns: "(merchant_id, id)" },
+  { name: "ledger_card", columns: "(card_id, id)" },
+  { name: "ledger_holder", columns: "(holder, id)" },
+  { name: "ledger_event", columns: "(event, id)" },
+  { name: "ledger_time", columns: "(block_time, id)" },
+];
+
+/** The meta key that records, durably, that the query indexes are dropped until the first sync reaches the head. */
+export const DEFERRED_KEY = "ledger_indexes_deferred";
+
+export async function ledgerIndexesDeferred(db: Pick<Db, "query">): Promise<boolean> {
+  const rows = await db.query("SELECT 1 FROM meta WHERE key = $1", [DEFERRED_KEY]);
+  return rows.length > 0;
+}
+
+/** Drops the query indexes and records that they are deferred, in one transaction. */
+export async function deferLedgerIndexes(db: Db): Promise<void> {
+  await db.transaction(async (tx) => {
+    for (const i of LEDGER_QUERY_INDEXES) await tx.query(`DROP INDEX IF EXISTS ${i.name}`);
+    await tx.query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", [DEFERRED_KEY, new Date().toISOString()]);
+  });
+}
+
+/** Builds whichever query indexes are missing and clears the record; inside the caller's transaction. */
+export async function buildLedgerIndexes(tx: DbTx): Promise<void> {
+  for (const i of LEDGER_QUERY_INDEXES) await tx.query(`CREATE INDEX IF NOT EXISTS ${i.name} ON ledger ${i.columns}`);
+  await tx.query("DELETE FROM meta WHERE key = $1", [DEFERRED_KEY]);
+}
