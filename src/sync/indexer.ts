@@ -21,7 +21,7 @@ export interface IndexerOptions {
   maxRange?: number;
   /** Aim for about this many logs per range (bounds memory: at most readAhead + 1 ranges are held at a time). */
   targetLogsPerRange?: number;
-  /** Ranges read ahead while one is written, catching up (default 2; 0: none). */
+  /** Ranges read ahead while one is written, catching up (default 1; 0: none). */
   readAhead?: number;
   /**
    * Largest eth_getLogs answer read for a range of several blocks (default 16 MiB, ~24,000 small logs); a larger one
@@ -91,7 +91,7 @@ export function createIndexer(opts: IndexerOptions) {
   let ceiling: { until: number; span: number } | null = null;
   /** The next ranges, in order, read while the current one is written (catching up only). */
   let ahead: { from: number; to: number; result: Promise<FetchedRange> }[] = [];
-  const readAhead = Math.max(0, opts.readAhead ?? 2);
+  const readAhead = Math.max(0, opts.readAhead ?? 1);
   /** When the head was last asked for (status.headBlock). */
   let headAt = 0;
   let stopping = false;
