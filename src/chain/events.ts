@@ -1,6 +1,6 @@
 import { EventFragment, getAddress, Interface, Log, ParamType, Result } from "ethers";
 import { PrepaidEscrow__factory, CustodyRegistry__factory } from "../../typechain-types";
-import { FatalError } from "../errors";
+import { FatalError, RetryableError } from "../errors";
 
 export const MERCHANT_STATUS = ["none", "active", "restricted", "frozen", "winding_down", "exited"] as const;
 export const RISK_LEVEL = ["low", "medium", "high"] as const;
@@ -163,6 +163,8 @@ function plain(value: unknown): ArgValue {
   return value as ArgValue;
 }
 
+const HASH = /^0x[0-9a-fA-F]{64}$/;
+
 /** Word `i` of the data as a number: for fields of at most 48 bits, exact. */
 function smallWord(data: string, i: number): number {
   return parseInt(data.slice(2 + 64 * i, 66 + 64 * i), 16);
@@ -174,6 +176,11 @@ function smallWord(data: string, i: number): number {
  * result is the same as ethers' (decodeLogByAbi), which remains the fallback for anything else.
  */
 export function decodeLog(log: RawLog, contracts: { escrow: string; registry: string }): ChainEvent | null {
+  // The hashes go into the ledger as they come and into API answers unescaped (src/services/ledger.ts, ROW_JSON):
+  // anything but 32 bytes of hex is a broken node, not an event.
+  if (!HASH.test(log.blockHash) || !HASH.test(log.transactionHash)) {
+    throw new RetryableError(`the node gave a log with a malformed block or transaction hash (${String(log.transactionHash).slice(0, 80)})`);
+  }
   const contract = log.address.toLowerCase();
   const topic0 = log.topics[0];
   if (topic0 === LESSONS_CONSUMED_TOPIC && contract === contracts.escrow) {

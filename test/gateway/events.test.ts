@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { Interface, ZeroAddress } from "ethers";
 import { decodeLog, decodeLogByAbi, RawLog } from "../../src/chain/events";
-import { FatalError } from "../../src/errors";
+import { FatalError, RetryableError } from "../../src/errors";
 import { CustodyRegistry__factory, PrepaidEscrow__factory } from "../../typechain-types";
 
 /** The positional decoders must give exactly what ethers' ABI decoding gives, edge values included. */
@@ -41,6 +41,17 @@ describe("event decoding", () => {
     expect(decodeLog(longer, contracts)!.args).to.deep.equal(decodeLogByAbi(longer, contracts));
     const dirty = { ...log, data: "0x" + "ff".repeat(12) + log.data.slice(26) }; // an address word with high bits set
     expect(() => decodeLog(dirty, contracts)).to.throw(FatalError);
+  });
+
+  it("refuses a log whose block or transaction hash is not 32 bytes of hex (API answers carry them unescaped)", () => {
+    const log = logOf(escrowIface, contracts.escrow, "LessonsConsumed", [1n, 1, 1, 0]);
+    for (const bad of ['0x' + "11".repeat(31) + '"}', "0x" + "11".repeat(31), "11".repeat(33), "0x" + "1g".repeat(32)]) {
+      expect(() => decodeLog({ ...log, blockHash: bad }, contracts), bad).to.throw(RetryableError, /malformed block or transaction hash/);
+      expect(() => decodeLog({ ...log, transactionHash: bad }, contracts), bad).to.throw(RetryableError);
+    }
+    const other = logOf(escrowIface, contracts.escrow, "BankAdded", [1, "0x" + "12".repeat(20), "0x" + "34".repeat(20)]);
+    expect(() => decodeLog({ ...other, transactionHash: "0x" + "ab".repeat(31) + '\\' }, contracts)).to.throw(RetryableError);
+    expect(decodeLog({ ...log, blockHash: "0x" + "AB".repeat(32) }, contracts)).to.not.equal(null);
   });
 
   it("ignores logs of other contracts and unknown events", () => {

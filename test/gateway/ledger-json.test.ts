@@ -33,7 +33,8 @@ async function fill(db: Db) {
       ),
     ]);
   }
-  // an event name and holder no indexer writes, to show the database escapes text, not only hex
+  // an event name and holder no indexer writes, to show the database escapes them (hashes and contracts are hex:
+  // decodeLog refuses a log whose hashes are not, the contract is one of the two followed addresses)
   rows.push([2000, HASH(99), 1_700_001_000, HASH(99_999), 0, 0, "0xabc", 'Odd"Event\\', 1, "4294967297", "line\nbreak", "1", "{}"]);
   for (const r of rows) {
     await db.query(
