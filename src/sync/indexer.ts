@@ -21,6 +21,13 @@ export interface IndexerOptions {
   maxRange?: number;
   /** Aim for about this many logs per range (bounds memory: at most readAhead + 1 ranges are held at a time). */
   targetLogsPerRange?: number;
+  /**
+   * Before reading a range of more than 16 blocks after a sparse one (or first), count the logs of this many of its
+   * blocks, spread over it, in one JSON-RPC batch, and shorten the range if they promise far more than
+   * targetLogsPerRange: a node builds its whole answer before the byte limit can refuse it, so one range that runs
+   * from a quiet stretch into a busy one would otherwise cost it an answer of hundreds of MB. 0: never. Default 8.
+   */
+  sampleBlocks?: number;
   /** Ranges read ahead while one is written, catching up (default 1; 0: none). */
   readAhead?: number;
   /**
@@ -43,6 +50,10 @@ export interface IndexerStatus {
   indexedBlock: number | null;
   lag: number | null;
   catchingUp: boolean;
+  /** Ranges the node was asked for and answered too large (refused unread and split). */
+  rangesRefused: number;
+  /** Ranges shortened before asking, because a sample of their blocks promised too many logs. */
+  rangesShortened: number;
   /** The ledger's query indexes are dropped until the first sync reaches the head: ledger reads are slow meanwhile. */
   ledgerIndexesDeferred: boolean;
   eventsIndexed: number;
@@ -92,13 +103,17 @@ export function createIndexer(opts: IndexerOptions) {
   /** The next ranges, in order, read while the current one is written (catching up only). */
   let ahead: { from: number; to: number; result: Promise<FetchedRange> }[] = [];
   const readAhead = Math.max(0, opts.readAhead ?? 1);
+  const sampleBlocks = Math.max(0, opts.sampleBlocks ?? 8);
+  /** Logs in the last range read (null: none read yet), to know when the next one may run into a busier stretch. */
+  let lastLogs: number | null = null;
   /** When the head was last asked for (status.headBlock). */
   let headAt = 0;
   let stopping = false;
   let loop: Promise<void> | null = null;
   let wake: (() => void) | null = null;
   const status: IndexerStatus = {
-    chainId: null, headBlock: null, indexedBlock: null, lag: null, catchingUp: true, ledgerIndexesDeferred: false, eventsIndexed: 0,
+    chainId: null, headBlock: null, indexedBlock: null, lag: null, catchingUp: true, rangesRefused: 0, rangesShortened: 0,
+    ledgerIndexesDeferred: false, eventsIndexed: 0,
     lastError: null, running: false,
   };
 
@@ -174,8 +189,38 @@ export function createIndexer(opts: IndexerOptions) {
     });
   }
 
+  /**
+   * The end of a range starting at `from` that a sample of its blocks expects to hold about targetLogs (see
+   * sampleBlocks); `to` itself when the last range was not sparse, the range is short, or the node takes no batch.
+   */
+  async function sampledEnd(from: number, to: number): Promise<number> {
+    const span = to - from + 1;
+    if (sampleBlocks === 0 || span <= 16 || (lastLogs !== null && lastLogs >= targetLogs / 2)) return to;
+    const k = Math.min(sampleBlocks, span);
+    const blocks = Array.from({ length: k }, (_, i) => from + Math.floor(((i + 0.5) * span) / k));
+    let counts: number[];
+    try {
+      const answers = await rpc.batch<RawLog[]>(blocks.map((b) => ({
+        method: "eth_getLogs",
+        params: [{ address: [contracts.escrow, contracts.registry], fromBlock: "0x" + b.toString(16), toBlock: "0x" + b.toString(16) }],
+      })));
+      counts = answers.map((a) => (Array.isArray(a) ? a.length : 0));
+    } catch (err) {
+      logger.debug({ err: (err as Error).message }, "could not sample a range's blocks; reading it whole");
+      return to;
+    }
+    const expected = (counts.reduce((a, b) => a + b, 0) * span) / k;
+    if (expected <= targetLogs * 2) return to;
+    const cut = Math.max(1, Math.floor((span * targetLogs) / expected));
+    range = cut;
+    status.rangesShortened++;
+    logger.debug({ from, to, expected: Math.round(expected), cut }, "a sample of the range promises many logs: shortened");
+    return from + cut - 1;
+  }
+
   /** Reads [from, to] (or a first part of it, when the node refuses the whole) and checks it against the headers. */
-  async function fetchRange(from: number, to: number): Promise<FetchedRange> {
+  async function fetchRange(from: number, to: number, sample = true): Promise<FetchedRange> {
+    if (sample) to = await sampledEnd(from, to);
     let logs: RawLog[];
     try {
       logs = await rpc.send<RawLog[]>(
@@ -186,6 +231,7 @@ export function createIndexer(opts: IndexerOptions) {
       );
     } catch (err) {
       if (err instanceof RangeTooLargeError && to > from) {
+        status.rangesRefused++;
         const span = to - from + 1;
         // Aim at a quarter of the byte limit when the node said how large the answer was; halve otherwise.
         const next = err.bytes ? Math.floor((span * maxResponseBytes) / 4 / err.bytes) : Math.floor(span / 2);
@@ -194,7 +240,7 @@ export function createIndexer(opts: IndexerOptions) {
         // the node would build the same oversized answer again.
         ceiling = { until: Math.max(to, ceiling?.until ?? 0), span: Math.min(range, ceiling?.span ?? range) };
         logger.debug({ from, to, range, bytes: err.bytes }, "log range too large, splitting");
-        return fetchRange(from, from + range - 1);
+        return fetchRange(from, from + range - 1, false); // the refusal measured the range: no new sample
       }
       throw err;
     }
@@ -213,6 +259,7 @@ export function createIndexer(opts: IndexerOptions) {
     for (const e of events) {
       if (hdrs.get(e.blockNumber)!.hash !== e.blockHash) throw new RetryableError(`block ${e.blockNumber} changed while reading it`);
     }
+    lastLogs = logs.length;
     // Grow the range when sparse, shrink when dense, to keep each answer about targetLogs.
     if (logs.length < targetLogs / 2) range = Math.min(maxRange, range * 2);
     else if (logs.length > targetLogs * 2) range = Math.max(1, Math.floor((range * targetLogs) / logs.length));

@@ -186,6 +186,32 @@ for (const engine of engines()) {
       expect(await dumpIndex(capped)).to.deep.equal(await dumpIndex(clean));
     });
 
+    it("shortens a range that runs from a quiet stretch into a busy one, from a sample of its blocks, instead of having the node build an answer it refuses", async () => {
+      await district.provider.send("anvil_mine", ["0x190"]); // 400 empty blocks
+      await driveActivity(district, 1); // then a busy stretch
+      const clean = await open();
+      const a = indexerFor(clean);
+      await a.start();
+      await a.syncTo();
+      await a.stop();
+      const run = async (sampleBlocks: number) => {
+        const db = await open();
+        // ~12 logs' worth of bytes and ranges of about 4 logs: a range over the quiet stretch grows to hundreds of blocks.
+        const ix = indexerFor(db, { sampleBlocks, maxResponseBytes: 8_000, targetLogsPerRange: 4 });
+        await ix.start();
+        await ix.syncTo();
+        await ix.stop();
+        expect(await dumpIndex(db), `sampleBlocks ${sampleBlocks}`).to.deep.equal(await dumpIndex(clean));
+        return ix.status;
+      };
+      const blind = await run(0);
+      const sampled = await run(8);
+      expect(blind.rangesShortened).to.equal(0);
+      expect(blind.rangesRefused).to.be.greaterThan(0);
+      expect(sampled.rangesShortened).to.be.greaterThan(0);
+      expect(sampled.rangesRefused).to.be.lessThan(blind.rangesRefused);
+    });
+
     it("undoes a reorg back to the common ancestor", async () => {
       const db = await open();
       const idx = indexerFor(db);
