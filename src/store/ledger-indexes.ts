@@ -7,8 +7,9 @@ import { Db, DbTx } from "./db";
  * transaction that commits the range reaching the chain's head. The ledger's uniqueness on (tx hash, log index) and
  * its primary key are never deferred.
  *
- * A migration that changes one of these indexes must change this list too (test/gateway/ledger-indexes.test.ts
- * compares the built indexes with a freshly migrated store's).
+ * A migration that changes one of these indexes must change this list too, and say IF EXISTS / IF NOT EXISTS: it
+ * may run while they are deferred (test/gateway/indexer.test.ts compares the built indexes with a freshly migrated
+ * store's).
  */
 export const LEDGER_QUERY_INDEXES: readonly { name: string; columns: string }[] = [
   { name: "ledger_block", columns: "(block_number, log_index)" },

@@ -340,7 +340,8 @@ export function createIndexer(opts: IndexerOptions) {
       ahead = [];
       current = await fetchRange(from, Math.min(target, from + range - 1));
     }
-    // A range read shorter than asked (the node refused the whole) leaves a gap before the next one read ahead.
+    // A range read shorter than asked (the node refused the whole, or a sample shortened it) leaves a gap before the
+    // next one read ahead: that one is dropped.
     if (ahead.length && ahead[0].from !== current.to + 1) ahead = [];
     // Catching up: read the next ranges while this one is written (the node works while the store does).
     while (ahead.length < readAhead && !stopping) {
