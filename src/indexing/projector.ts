@@ -156,7 +156,7 @@ export async function projectBatch(
   const ledgerTxs: Record<string, unknown>[] = [];
   const txRef = new Map<string, number>();
   const ledgerContracts: string[] = [];
-  /** The ledger rows as COPY lines, where the store takes COPY (PGlite): a third cheaper than INSERT ... SELECT. */
+  /** The ledger rows as COPY lines, where the store takes COPY (file-backed PGlite, PostgreSQL): cheaper than INSERT ... SELECT. */
   const copy: string[] | null = tx.copyFrom && !opts.replay ? [] : null;
 
   const merchant = (id: number): MerchantRow => {
