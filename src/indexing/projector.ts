@@ -371,8 +371,8 @@ export async function projectBatch(
   if (copy?.length) {
     if (!inChainOrder(events)) throw new FatalError("a batch's events are not in chain order (block, log index)");
     await tx.copyFrom!(
-      `COPY ledger (block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id,
-         holder, amount, args) FROM '/dev/blob'`,
+      `ledger (block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id,
+         holder, amount, args)`,
       copy.join(""),
     );
   }

@@ -20,10 +20,11 @@ export interface Db {
 
 export type DbTx = Pick<Db, "query"> & {
   /**
-   * `COPY ... FROM '/dev/blob'` with `data` (COPY's text format) as the input: file-backed PGlite and a PostgreSQL
-   * server (the indexer's bulk path; absent on in-memory PGlite, where callers use INSERT).
+   * `COPY <target> FROM …` with `data` (COPY's text format) as the input, `target` a table and its columns; each
+   * engine reads it its own way. File-backed PGlite and a PostgreSQL server (the indexer's bulk path; absent on
+   * in-memory PGlite, where callers use INSERT).
    */
-  copyFrom?(sql: string, data: string): Promise<void>;
+  copyFrom?(target: string, data: string): Promise<void>;
 };
 
 export interface QueryOptions {
@@ -154,8 +155,8 @@ async function openPglite(dataDir: string): Promise<Db> {
             // File-backed only: measured on the bench chain, COPY made in-memory PGlite three times slower (and
             // file-backed no faster than INSERT, with ~30 MB less peak RSS: no JSON parameter in the WASM heap).
             copyFrom: dir
-              ? async (sql, data) => {
-                  await tx.query(sql, [], { blob: new Blob([data]) });
+              ? async (target, data) => {
+                  await tx.query(`COPY ${target} FROM '/dev/blob'`, [], { blob: new Blob([data]) });
                 }
               : undefined,
           }),
@@ -218,8 +219,8 @@ async function openPostgres(url: string): Promise<Db> {
           query: async (sql, params) => (await client.query(sql, params as unknown[] | undefined)).rows,
           // COPY ... FROM STDIN through the client's stream: the ledger's rows as text lines, parsed by the server
           // far faster than the same rows as JSON taken apart by json_to_recordset.
-          copyFrom: async (sql, data) => {
-            const stream = client.query(copyFrom(sql.replace("FROM '/dev/blob'", "FROM STDIN")));
+          copyFrom: async (target, data) => {
+            const stream = client.query(copyFrom(`COPY ${target} FROM STDIN`));
             await pipeline(Readable.from([Buffer.from(data)]), stream);
           },
         });

@@ -420,7 +420,10 @@ export function createIndexer(opts: IndexerOptions) {
       status.ledgerIndexesDeferred = await ledgerIndexesDeferred(db);
       const deferBlocks = opts.deferIndexesBlocks ?? 1_000;
       if (!status.ledgerIndexesDeferred && cp === null && deferBlocks > 0) {
-        const toRead = Number(await rpc.send<string>("eth_blockNumber")) - opts.confirmations - opts.startBlock + 1;
+        // The head read here serves the first step too (status.headBlock, headAt).
+        status.headBlock = Number(await rpc.send<string>("eth_blockNumber"));
+        headAt = Date.now();
+        const toRead = status.headBlock - opts.confirmations - opts.startBlock + 1;
         const empty = (await db.query("SELECT 1 FROM ledger LIMIT 1")).length === 0;
         if (empty && toRead >= deferBlocks) {
           await deferLedgerIndexes(db);

@@ -32,6 +32,14 @@ for (const engine of engines()) {
         pollIntervalMs: 50,
         ...extra,
       });
+    /** A full sync of `db` by a fresh indexer, started and stopped; the indexer is returned for its status. */
+    const fullSync = async (db: Db, extra: Partial<Parameters<typeof createIndexer>[0]> = {}) => {
+      const indexer = indexerFor(db, extra);
+      await indexer.start();
+      await indexer.syncTo();
+      await indexer.stop();
+      return indexer;
+    };
 
     before(async () => {
       node = await startAnvil();
@@ -45,10 +53,7 @@ for (const engine of engines()) {
 
     it("indexes every event, and the state it derives equals the contracts' own", async () => {
       const db = await open();
-      const indexer = indexerFor(db);
-      await indexer.start();
-      await indexer.syncTo();
-      await indexer.stop();
+      await fullSync(db);
 
       const logs = await district.provider.send("eth_getLogs", [
         { address: [district.deployment.escrow, district.deployment.registry], fromBlock: "0x0", toBlock: "latest" },
@@ -84,10 +89,7 @@ for (const engine of engines()) {
 
     it("resumes after being stopped mid-sync and ends with the same index as a clean full sync", async () => {
       const clean = await open();
-      const a = indexerFor(clean);
-      await a.start();
-      await a.syncTo();
-      await a.stop();
+      await fullSync(clean);
 
       const resumed = await open();
       let batches = 0;
@@ -108,19 +110,13 @@ for (const engine of engines()) {
       const head = await district.provider.getBlockNumber();
       expect(Number(midway[0].block_number)).to.be.lessThan(head);
 
-      const second = indexerFor(resumed, { onBatch: () => batches++ });
-      await second.start();
-      await second.syncTo();
-      await second.stop();
+      await fullSync(resumed, { onBatch: () => batches++ });
       expect(await dumpIndex(resumed)).to.deep.equal(await dumpIndex(clean));
     });
 
     it("defers the ledger's query indexes on a first sync, builds them at the head, and resumes a deferred sync", async () => {
       const clean = await open();
-      const a = indexerFor(clean);
-      await a.start();
-      await a.syncTo();
-      await a.stop();
+      await fullSync(clean);
       const indexDefs = async (db: Db) =>
         (await db.query<{ indexname: string; indexdef: string }>("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'ledger' ORDER BY indexname"))
           .map((r) => `${r.indexname}: ${r.indexdef}`);
@@ -170,18 +166,12 @@ for (const engine of engines()) {
 
     it("splits ranges whose answer is over the byte limit, reading them in parts, and ends with the same index", async () => {
       const clean = await open();
-      const a = indexerFor(clean);
-      await a.start();
-      await a.syncTo();
-      await a.stop();
+      await fullSync(clean);
 
       // ~3 logs' worth of bytes: every range of several blocks with more is refused unread and split.
       const capped = await open();
       let batches = 0;
-      const b = indexerFor(capped, { maxResponseBytes: 2_000, onBatch: () => batches++ });
-      await b.start();
-      await b.syncTo();
-      await b.stop();
+      await fullSync(capped, { maxResponseBytes: 2_000, onBatch: () => batches++ });
       expect(batches).to.be.greaterThan(10); // one range holds the whole chain without the limit
       expect(await dumpIndex(capped)).to.deep.equal(await dumpIndex(clean));
     });
@@ -190,17 +180,11 @@ for (const engine of engines()) {
       await district.provider.send("anvil_mine", ["0x190"]); // 400 empty blocks
       await driveActivity(district, 1); // then a busy stretch
       const clean = await open();
-      const a = indexerFor(clean);
-      await a.start();
-      await a.syncTo();
-      await a.stop();
+      await fullSync(clean);
       const run = async (sampleBlocks: number) => {
         const db = await open();
         // ~12 logs' worth of bytes and ranges of about 4 logs: a range over the quiet stretch grows to hundreds of blocks.
-        const ix = indexerFor(db, { sampleBlocks, maxResponseBytes: 8_000, targetLogsPerRange: 4 });
-        await ix.start();
-        await ix.syncTo();
-        await ix.stop();
+        const ix = await fullSync(db, { sampleBlocks, maxResponseBytes: 8_000, targetLogsPerRange: 4 });
         expect(await dumpIndex(db), `sampleBlocks ${sampleBlocks}`).to.deep.equal(await dumpIndex(clean));
         return ix.status;
       };
@@ -227,10 +211,7 @@ for (const engine of engines()) {
       await idx.stop();
 
       const clean = await open();
-      const c = indexerFor(clean);
-      await c.start();
-      await c.syncTo();
-      await c.stop();
+      await fullSync(clean);
       const after = await dumpIndex(db);
       expect(after.ledger.length).to.be.lessThan(before.ledger.length);
       expect(after).to.deep.equal(await dumpIndex(clean));
@@ -238,10 +219,7 @@ for (const engine of engines()) {
 
     it("refuses to start on a chain that was reset, saying how to rebuild", async () => {
       const db = await open();
-      const idx = indexerFor(db);
-      await idx.start();
-      await idx.syncTo();
-      await idx.stop();
+      await fullSync(db);
       const other = await startAnvil();
       try {
         const wrong = createIndexer({
