@@ -185,10 +185,19 @@ export const pageQuery = {
 export function encodeCursor(v: string | number | bigint): string {
   return Buffer.from(String(v)).toString("base64url");
 }
-export function decodeCursor(c: string | undefined): string | null {
+
+/** The largest value of PostgreSQL's bigint (the store's ids) and of a uint64 (the escrow's card ids, numeric(20,0)). */
+export const BIGINT_MAX = 9_223_372_036_854_775_807n;
+export const UINT64_MAX = 18_446_744_073_709_551_615n;
+
+/**
+ * A cursor this API gave out: base64url of a decimal key at most `max` (a bigint id unless said otherwise). A larger
+ * one is no cursor of ours, and the database would refuse it as out of range: the client's 400, not a 500.
+ */
+export function decodeCursor(c: string | undefined, max: bigint = BIGINT_MAX): string | null {
   if (!c) return null;
   const s = Buffer.from(c, "base64url").toString();
-  if (!/^\d+$/.test(s)) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "query.cursor", reason: "not a cursor this API gave out" }]);
+  if (!/^\d{1,20}$/.test(s) || BigInt(s) > max) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "query.cursor", reason: "not a cursor this API gave out" }]);
   return s;
 }
 

@@ -301,6 +301,25 @@ for (const engine of engines()) {
         const filtered = await as("auditor").get(`/v1/ledger?event=LessonsConsumed`).expect(200);
         expect(filtered.body.items.every((x: { event: string }) => x.event === "LessonsConsumed")).to.equal(true);
       });
+      it("answers numbers past the store's range with a 400 naming the field, alone or among other pages", async () => {
+        const big = "99999999999999999999";
+        const cursor = Buffer.from(big).toString("base64url");
+        // asked at once, as a read worker under load would batch them: the good pages are answered all the same
+        const [good, badCursor, badMerchant, badBlock, good2] = await Promise.all([
+          as("auditor").get("/v1/ledger?limit=3"),
+          as("auditor").get(`/v1/ledger?limit=3&cursor=${cursor}`),
+          as("auditor").get(`/v1/ledger?merchantId=${big}`),
+          as("auditor").get(`/v1/ledger?fromBlock=${big}`),
+          as("auditor").get("/v1/ledger?limit=3&event=CardPurchased"),
+        ]);
+        expect(good.status).to.equal(200);
+        expect(good.body.items).to.have.length(3);
+        expect(good2.status).to.equal(200);
+        for (const [res, field] of [[badCursor, "query.cursor"], [badMerchant, "query.merchantId"], [badBlock, "query.fromBlock"]] as const) {
+          expect(res.status, field).to.equal(400);
+          expect(res.body.error.details.map((d: { field: string }) => d.field)).to.include(field);
+        }
+      });
       it("exports CSV and verifies a row against the chain", async () => {
         const csv = await as("auditor").get("/v1/ledger.csv?event=CardPurchased").expect(200);
         expect(csv.headers["content-type"]).to.match(/text\/csv/);

@@ -115,5 +115,34 @@ for (const engine of engines()) {
       const none = await bothWays(db, { merchantScope: [] }, 10);
       expect(none.texts).to.deep.equal(['{"items":[],"nextCursor":null}']);
     });
+
+    it("asked for at once, are read together and come out as each alone", async () => {
+      // every filter at a few positions and page sizes, twice each: pages with the same filters set share a statement
+      const asks: { f: LedgerFilter; after: string | null; limit: number }[] = [];
+      const ids = (await db.query<{ id: string }>("SELECT id::text AS id FROM ledger ORDER BY id")).map((r) => r.id);
+      for (const f of [{}, { merchantId: 1 }, { merchantId: 2 }, { cardId: (2n << 32n) | 5n }, { holder: ADDR(5).toUpperCase() }, { event: "LessonsConsumed" },
+        { event: "CardPurchased" }, { fromBlock: 1005, toBlock: 1017 }, { fromTime: 1_700_000_010, toTime: 1_700_000_030 }, { merchantScope: [2] }] as LedgerFilter[]) {
+        for (const after of [null, ids[3], ids[11], ids[ids.length - 1]]) for (const limit of [1, 4, 50]) asks.push({ f, after, limit }, { f, after, limit });
+      }
+      const alone: string[] = [];
+      for (const a of asks) alone.push(await ledgerPageJson(db, a.f, a.after, a.limit, encodeCursor));
+      const together = await Promise.all(asks.map((a) => ledgerPageJson(db, a.f, a.after, a.limit, encodeCursor)));
+      expect(together).to.deep.equal(alone);
+      expect(alone.filter((t) => JSON.parse(t).items.length > 0).length).to.be.greaterThan(asks.length / 2);
+    });
+
+    it("read together, a page the database refuses fails alone", async () => {
+      // an id past bigint's range (the API refuses such a cursor before it gets here): the statement fails, each page
+      // is read again on its own, and only that one is refused
+      const [good, bad, good2] = await Promise.allSettled([
+        ledgerPageJson(db, {}, "1", 2, encodeCursor),
+        ledgerPageJson(db, {}, "99999999999999999999", 2, encodeCursor),
+        ledgerPageJson(db, {}, "5", 2, encodeCursor),
+      ]);
+      expect(good.status).to.equal("fulfilled");
+      expect(good2.status).to.equal("fulfilled");
+      expect(bad.status).to.equal("rejected");
+      expect(JSON.parse((good as PromiseFulfilledResult<string>).value).items).to.have.length(2);
+    });
   });
 }

@@ -18,14 +18,14 @@ function canon(v: unknown): string {
 }
 
 const filterSchema = {
-  merchantId: z.coerce.number().int().min(1).optional(),
+  merchantId: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
   cardId: z.string().regex(/^\d{1,20}$/, "a decimal card id").transform((x) => BigInt(x)).optional(),
   holder: address.optional(),
   event: z.string().regex(/^[A-Za-z]{3,40}$/, "an event name such as LessonsConsumed").optional(),
-  fromBlock: z.coerce.number().int().min(0).optional(),
-  toBlock: z.coerce.number().int().min(0).optional(),
-  fromTime: z.coerce.number().int().min(0).optional(),
-  toTime: z.coerce.number().int().min(0).optional(),
+  fromBlock: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  toBlock: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  fromTime: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  toTime: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
 };
 
 /** What part of the ledger a principal may read: auditors and the bureau all of it, others their own share. */

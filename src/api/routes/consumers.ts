@@ -1,7 +1,7 @@
 import { Router, Request } from "express";
 import { z } from "zod";
 import { Principal } from "../auth";
-import { defineRoute, address, cardIdParam, pageQuery, decodeCursor, encodeCursor, withStatus, JsonText } from "../http";
+import { defineRoute, address, cardIdParam, pageQuery, decodeCursor, encodeCursor, withStatus, JsonText, UINT64_MAX } from "../http";
 import { Services, getMerchant, assertMerchantVisible, chainNow } from "../../services/context";
 import { cardView } from "../../services/views";
 import { ledgerPageJson } from "../../services/ledger";
@@ -39,7 +39,7 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
     roles: ["consumer", "platform_regulator", "auditor"], params: z.object({ holder: address }).strict(), query: z.object({ ...pageQuery }).strict(),
     handler: async ({ params, query, principal }) => {
       if (principal!.role === "consumer" && principal!.subject?.toLowerCase() !== params.holder) throw new ApiError(403, "Forbidden", "these are not your cards");
-      const rows = await s.db.query(`SELECT * FROM cards WHERE holder = $1 AND card_id > $2 ORDER BY card_id LIMIT ${query.limit + 1}`, [params.holder, decodeCursor(query.cursor) ?? "0"]);
+      const rows = await s.db.query(`SELECT * FROM cards WHERE holder = $1 AND card_id > $2 ORDER BY card_id LIMIT ${query.limit + 1}`, [params.holder, decodeCursor(query.cursor, UINT64_MAX) ?? "0"]);
       const page = rows.slice(0, query.limit);
       const now = await chainNow(s);
       return { items: page.map((r) => cardView(r, now)), nextCursor: rows.length > query.limit ? encodeCursor(String(page[page.length - 1].card_id)) : null };

@@ -1,7 +1,7 @@
 import { Router, Request } from "express";
 import { z } from "zod";
 import { Principal } from "../auth";
-import { defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, encodeCursor, withStatus, bytes32, JsonText } from "../http";
+import { defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, encodeCursor, withStatus, bytes32, JsonText, UINT64_MAX } from "../http";
 import { Services, getMerchant, assertMerchantVisible, chainNow } from "../../services/context";
 import { executeAs } from "../../services/transactions";
 import { cardView, planView } from "../../services/views";
@@ -85,7 +85,7 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
     query: z.object({ ...pageQuery, status: z.enum(["active", "refund_requested", "disputed", "refunded", "consumed"]).optional() }).strict(),
     handler: async ({ params, query, principal }) => {
       await ownMerchant(s, principal!, params.merchantId);
-      const after = decodeCursor(query.cursor);
+      const after = decodeCursor(query.cursor, UINT64_MAX);
       const args: unknown[] = [params.merchantId, after ?? "0"];
       let sql = "SELECT * FROM cards WHERE merchant_id = $1 AND card_id > $2";
       if (query.status) {
