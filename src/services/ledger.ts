@@ -106,8 +106,9 @@ interface PendingPage extends Waiting<string> {
  * and a LATERAL subquery reads each page with the same index scan as alone (`unnest(...) CROSS JOIN LATERAL (...
  * ORDER BY id LIMIT n)`); bench:api, 50-row pages on PostgreSQL: per-card 1,636-1,815 -> 1,978-2,170 pages/s, by
  * cursor 1,470-1,475 -> 1,773-1,805, the server's CPU 0.57-0.69 -> 0.39-0.42 ms a page. A page asked for alone is
- * read as before. Pages whose reader has a merchant scope (a bank, an industry regulator) are read on their own. The
- * statements' texts depend only on which filters are set, so each is prepared once per connection.
+ * read as before. Pages whose reader has a merchant scope (a bank, an industry regulator) are read on their own. A
+ * statement's text depends only on which filters are set (and, for pages read together, their size), so each is
+ * prepared once per connection.
  */
 export function ledgerPageJson(db: Db, f: LedgerFilter, afterId: string | null, limit: number, cursorOf: (id: string) => string): Promise<string> {
   if (f.merchantScope) return singlePage(db, f, afterId, limit, cursorOf);
