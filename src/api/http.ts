@@ -170,6 +170,8 @@ export const fen = z
 
 export const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "an address is 0x and 40 hex digits").transform((s) => s.toLowerCase());
 export const bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "0x and 64 hex digits");
+/** A block number, unix time or id to continue after: whole, non-negative, and exact as a JS number (so within bigint). */
+export const wholeNumber = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 export const idParam = (name: string) => z.coerce.number({ message: `${name} is a whole number` }).int().min(1).max(2 ** 32 - 1);
 export const cardIdParam = z
   .string()

@@ -32,9 +32,12 @@ const FILTERS: { key: keyof LedgerFilter | "afterId"; sql: string; type: string;
   { key: "toTime", sql: "block_time <= ?", type: "bigint", value: (v: number) => v },
 ];
 
+/** A filter that is set: its condition, its value's SQL type and its value. */
+type SetFilter = { sql: string; type: string; v: unknown };
+
 /** The filters `f` (and a cursor) set, with their values. */
 function filtersOf(f: LedgerFilter, afterId: string | null) {
-  const set: { sql: string; type: string; v: unknown }[] = [];
+  const set: SetFilter[] = [];
   const all = { ...f, afterId: afterId || undefined } as Record<string, unknown>;
   for (const x of FILTERS) {
     const v = all[x.key];
@@ -43,10 +46,13 @@ function filtersOf(f: LedgerFilter, afterId: string | null) {
   return set;
 }
 
+/** The conditions with their values as $1, $2, ... */
+const numbered = (set: SetFilter[]) => set.map((x, i) => x.sql.replace("?", `$${i + 1}`));
+
 function where(f: LedgerFilter, afterId: string | null) {
   const set = filtersOf(f, afterId);
   const params = set.map((x) => x.v);
-  const clauses = set.map((x, i) => x.sql.replace("?", `$${i + 1}`));
+  const clauses = numbered(set);
   if (f.merchantScope) {
     params.push(f.merchantScope);
     clauses.push(`merchant_id = ANY($${params.length}::bigint[])`);
@@ -90,8 +96,8 @@ function pageText(rows: PageRow[], limit: number, cursorOf: (id: string) => stri
 }
 
 interface PendingPage extends Waiting<string> {
-  set: { sql: string; type: string }[];
-  values: unknown[];
+  /** The filters set; the same conditions for every page of a group, each page with its own values. */
+  set: SetFilter[];
   limit: number;
   cursorOf: (id: string) => string;
 }
@@ -112,11 +118,9 @@ interface PendingPage extends Waiting<string> {
  */
 export function ledgerPageJson(db: Db, f: LedgerFilter, afterId: string | null, limit: number, cursorOf: (id: string) => string): Promise<string> {
   if (f.merchantScope) return singlePage(db, f, afterId, limit, cursorOf);
-  const filters = filtersOf(f, afterId);
-  const set = filters.map(({ sql, type }) => ({ sql, type }));
+  const set = filtersOf(f, afterId);
   const shape = set.map((x) => x.sql).join(" AND ") + " LIMIT " + Number(limit);
-  return new Promise<string>((resolve, reject) =>
-    askPage(db, shape, { set, values: filters.map((x) => x.v), limit: Number(limit), cursorOf, resolve, reject }));
+  return new Promise<string>((resolve, reject) => askPage(db, shape, { set, limit: Number(limit), cursorOf, resolve, reject }));
 }
 
 /** The statement reading one page, its conditions' values $1.. and the row count last. */
@@ -124,7 +128,7 @@ const pageSql = (clauses: string[]) =>
   `SELECT id, ${ROW_JSON} AS j FROM ledger ${clauses.length ? "WHERE " + clauses.join(" AND ") : ""} ORDER BY id LIMIT $${clauses.length + 1}`;
 
 async function readOne(db: Db, p: PendingPage) {
-  const rows = await db.query<PageRow>(pageSql(p.set.map((x, i) => x.sql.replace("?", `$${i + 1}`))), [...p.values, p.limit + 1], { prepared: true });
+  const rows = await db.query<PageRow>(pageSql(numbered(p.set)), [...p.set.map((x) => x.v), p.limit + 1], { prepared: true });
   p.resolve(pageText(rows, p.limit, p.cursorOf));
 }
 
@@ -142,7 +146,7 @@ async function readMany(db: Db, pages: PendingPage[]) {
     `SELECT q.k, l.id, l.j FROM unnest($1::int[]${arrays}) AS q(k${set.map((_, i) => `, p${i}`).join("")})
      CROSS JOIN LATERAL (SELECT id, ${ROW_JSON} AS j FROM ledger ${clauses.length ? "WHERE " + clauses.join(" AND ") : ""} ORDER BY id LIMIT ${pages[0].limit + 1}) l
      ORDER BY q.k, l.id`,
-    [pages.map((_, k) => k), ...set.map((_, i) => pages.map((p) => p.values[i]))],
+    [pages.map((_, k) => k), ...set.map((_, i) => pages.map((p) => p.set[i].v))],
     { prepared: true });
   const byPage: PageRow[][] = pages.map(() => []);
   for (const r of rows) byPage[Number(r.k)].push(r);

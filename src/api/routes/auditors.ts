@@ -1,7 +1,7 @@
 import { Router, Request } from "express";
 import { z } from "zod";
 import { Principal } from "../auth";
-import { defineRoute, address, pageQuery, decodeCursor, encodeCursor, JsonText } from "../http";
+import { defineRoute, address, idParam, wholeNumber, pageQuery, decodeCursor, encodeCursor, JsonText } from "../http";
 import { Services, industriesOf } from "../../services/context";
 import { LedgerFilter, ledgerChunks, ledgerPageJson } from "../../services/ledger";
 import { decodeLog } from "../../chain/events";
@@ -18,14 +18,14 @@ function canon(v: unknown): string {
 }
 
 const filterSchema = {
-  merchantId: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+  merchantId: idParam("merchantId").optional(),
   cardId: z.string().regex(/^\d{1,20}$/, "a decimal card id").transform((x) => BigInt(x)).optional(),
   holder: address.optional(),
   event: z.string().regex(/^[A-Za-z]{3,40}$/, "an event name such as LessonsConsumed").optional(),
-  fromBlock: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-  toBlock: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-  fromTime: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-  toTime: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  fromBlock: wholeNumber.optional(),
+  toBlock: wholeNumber.optional(),
+  fromTime: wholeNumber.optional(),
+  toTime: wholeNumber.optional(),
 };
 
 /** What part of the ledger a principal may read: auditors and the bureau all of it, others their own share. */

@@ -1,7 +1,7 @@
 import { Router, Request, Response } from "express";
 import { z } from "zod";
 import { Principal } from "../auth";
-import { defineRoute, idParam, pageQuery, decodeCursor, encodeCursor, withStatus, sendJson, toJson } from "../http";
+import { defineRoute, idParam, wholeNumber, pageQuery, decodeCursor, encodeCursor, withStatus, sendJson, toJson } from "../http";
 import { Services, getMerchant, assertMerchantVisible, industriesOf, MerchantRecord } from "../../services/context";
 import { ApiError } from "../../errors";
 import { Db } from "../../store/db";
@@ -270,7 +270,7 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
     method: "get", path: "/v1/risk/alerts/stream", tag: "risk", summary: "Follow alerts as Server-Sent Events",
     responds: "text/event-stream: one `alert` event per alert (id: the alert id, data: the alert as JSON). Resumes after the Last-Event-ID header (or ?after=); without either, starts with the next alert. Authenticated with X-API-Key like every route (read it with fetch streaming)",
     roles: [...REGULATORS, "auditor"], raw: true,
-    query: z.object({ after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional() }).strict(),
+    query: z.object({ after: wholeNumber.optional() }).strict(),
     handler: async ({ req, res, query, principal }) => streamAlerts(s, runtime(s), req, res, await scopeOf(s.db, principal!), query.after),
   }, auth);
 

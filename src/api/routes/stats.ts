@@ -1,7 +1,7 @@
 import { Router, Request } from "express";
 import { z } from "zod";
 import { Principal } from "../auth";
-import { defineRoute } from "../http";
+import { defineRoute, wholeNumber } from "../http";
 import { Services, getMerchant, assertMerchantVisible, industriesOf } from "../../services/context";
 import { ApiError } from "../../errors";
 import { Db } from "../../store/db";
@@ -158,8 +158,8 @@ export function statsRoutes(router: Router, s: Services, auth: Auth) {
       bucket: z.enum(BUCKETS).default("day"),
       industryId: z.coerce.number().int().min(0).max(65535).optional(),
       merchantId: z.coerce.number().int().min(1).max(2 ** 32 - 1).optional(),
-      fromTime: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-      toTime: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+      fromTime: wholeNumber.optional(),
+      toTime: wholeNumber.optional(),
     }).strict(),
     handler: async ({ query, principal }) => {
       const scope = await scopeOf(s.db, principal!, query);
