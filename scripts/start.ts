@@ -128,7 +128,7 @@ async function main() {
   // Tells the operator CLI that a gateway holds the embedded database (PGlite takes one process at a time).
   const pidFile = path.join(config.dataDir, "gateway.pid");
   if (!config.DATABASE_URL) fs.writeFileSync(pidFile, String(process.pid));
-  const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: path.join(config.dataDir, "pglite") });
+  const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: path.join(config.dataDir, "pglite"), poolMax: config.DATABASE_POOL_MAX });
   await migrate(db);
   const keysFile = path.join(config.dataDir, "api-keys.txt");
   let newKeys: string | null = null;

@@ -18,6 +18,8 @@ const schema = z.object({
   /** With no CHAIN_RPC_URL, `npm start` runs a local Anvil node on this loopback port. */
   CHAIN_PORT: z.coerce.number().int().min(1).max(65535).default(8545),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  /** With DATABASE_URL: connections each gateway process (primary, every read worker) keeps to the server at most. */
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(1000).default(10),
   /** Blocks behind the head treated as final: 0 on a BFT chain (QBFT/IBFT), more on a probabilistic one. */
   CONFIRMATIONS: z.coerce.number().int().min(0).max(1000).default(0),
   /** Where the contracts' addresses come from (written by `npm start` or `npm run cli -- deploy`). */

@@ -41,8 +41,8 @@ export interface QueryOptions {
 const MAX_PREPARED = 100;
 
 /** Opens PostgreSQL at `databaseUrl`, or the embedded PGlite under `dataDir` (":memory:" for a throwaway one). */
-export async function openDb(opts: { databaseUrl?: string; dataDir?: string }): Promise<Db> {
-  if (opts.databaseUrl) return openPostgres(opts.databaseUrl);
+export async function openDb(opts: { databaseUrl?: string; dataDir?: string; poolMax?: number }): Promise<Db> {
+  if (opts.databaseUrl) return openPostgres(opts.databaseUrl, opts.poolMax);
   return openPglite(opts.dataDir ?? ":memory:");
 }
 
@@ -177,12 +177,12 @@ function retryableIfDown(err: unknown): unknown {
   return down ? new RetryableError(`the database is unavailable: ${e.message}`, { cause: err }) : err;
 }
 
-async function openPostgres(url: string): Promise<Db> {
+async function openPostgres(url: string, poolMax = 10): Promise<Db> {
   const { Pool, types } = await import("pg");
   const { from: copyFrom } = await import("pg-copy-streams");
   // int8 and numeric as strings: money is parsed to bigint by the repositories, never through a float.
   types.setTypeParser(20, (v: string) => v);
-  const pool = new Pool({ connectionString: url, max: 10 });
+  const pool = new Pool({ connectionString: url, max: poolMax });
   pool.on("error", () => undefined); // a dropped idle client is replaced on next use
   await pool.query("select 1");
   const prepared = new Map<string, string>();
