@@ -2,7 +2,7 @@ import { expect } from "chai";
 import http from "node:http";
 import { AddressInfo } from "node:net";
 import { startAnvil, AnvilNode, freePort } from "../../src/chain/anvil";
-import { createRpc } from "../../src/chain/rpc";
+import { bodyText, createRpc } from "../../src/chain/rpc";
 import { RetryableError } from "../../src/errors";
 
 /** A local HTTP server that answers every JSON-RPC call with `status`, after `delayMs`. */
@@ -80,5 +80,36 @@ describe("RPC client: fail-over between a consortium member's nodes", function (
     await rpc.send("eth_noSuchMethod").catch((e) => (err = e));
     expect(err?.message).to.match(/eth_noSuchMethod/);
     expect(rpc.stats.errors).to.equal(0);
+  });
+
+  it("reads answers in any script exactly, ASCII or not, whole or size-bounded, chunked or not", async () => {
+    // ASCII answers are read as latin1 (fast); one byte past ASCII sends the whole answer through UTF-8 decoding
+    const texts = ["0x1234", "预付卡 — é", "x".repeat(100_000) + "é"];
+    const srv = http.createServer((req, res) => {
+      let body = "";
+      req.on("data", (c) => (body += c));
+      req.on("end", () => {
+        const { id, params } = JSON.parse(body) as { id: number; params: [number, boolean] };
+        const out = Buffer.from(JSON.stringify({ jsonrpc: "2.0", id, result: texts[params[0]] }));
+        if (params[1]) res.setHeader("content-length", out.length); // otherwise chunked: split inside a character
+        for (let i = 0; i < out.length; i += 7) res.write(out.subarray(i, i + 7));
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+    try {
+      const rpc = createRpc({ urls: [`http://127.0.0.1:${(srv.address() as AddressInfo).port}`] });
+      for (let i = 0; i < texts.length; i++) {
+        for (const sized of [false, true]) {
+          expect(await rpc.send("custom_text", [i, sized]), `text ${i}`).to.equal(texts[i]);
+          expect(await rpc.send("custom_text", [i, sized], { maxResponseBytes: 1_000_000 }), `text ${i}, bounded`).to.equal(texts[i]);
+        }
+      }
+    } finally {
+      srv.closeAllConnections();
+      await new Promise((r) => srv.close(r));
+    }
+    expect(bodyText(Buffer.from([0x61, 0x80, 0x62]))).to.equal("a\ufffdb"); // not ASCII, not UTF-8: replaced as before
+    expect(bodyText(Buffer.from("{\"a\":1}"))).to.equal('{"a":1}');
   });
 });
