@@ -15,7 +15,7 @@ import path from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { FeeData, JsonRpcProvider, NonceManager, Signer, Wallet, ethers } from "ethers";
 import pino from "pino";
-import { Config, ConfigError, keystorePassword, loadConfig } from "../src/config";
+import { Config, ConfigError, keystorePassword, loadConfig, storeOptions } from "../src/config";
 import { bootstrapDistrict, Deployment } from "../src/chain/bootstrap";
 import { BEIJING_INDUSTRIES } from "../src/chain/policies";
 import { decodeRevert, writeKeystore } from "../src/chain/signers";
@@ -147,7 +147,7 @@ async function withDb<T>(c: Config, fn: (db: Db) => Promise<T>): Promise<T> {
   assertDbFree(c);
   let db: Db;
   try {
-    db = await openDb({ databaseUrl: c.DATABASE_URL, dataDir: path.join(c.dataDir, "pglite") });
+    db = await openDb(storeOptions(c));
   } catch (err) {
     throw new CliError(`cannot open the database ${c.DATABASE_URL ? c.DATABASE_URL.replace(/\/\/[^@]*@/, "//…@") : path.join(c.dataDir, "pglite")}: ${(err as Error).message.split("\n")[0]}`);
   }

@@ -9,7 +9,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { JsonRpcProvider, Network, NonceManager, Wallet, ethers } from "ethers";
-import { loadConfig, ConfigError, Config } from "../src/config";
+import { loadConfig, ConfigError, Config, storeOptions } from "../src/config";
 import { createLogger } from "../src/logger";
 import { startAnvil, AnvilNode } from "../src/chain/anvil";
 import { bootstrapDistrict, Deployment, ensureEnforcementAnchor } from "../src/chain/bootstrap";
@@ -128,7 +128,7 @@ async function main() {
   // Tells the operator CLI that a gateway holds the embedded database (PGlite takes one process at a time).
   const pidFile = path.join(config.dataDir, "gateway.pid");
   if (!config.DATABASE_URL) fs.writeFileSync(pidFile, String(process.pid));
-  const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: path.join(config.dataDir, "pglite"), poolMax: config.DATABASE_POOL_MAX });
+  const db = await openDb(storeOptions(config));
   await migrate(db);
   const keysFile = path.join(config.dataDir, "api-keys.txt");
   let newKeys: string | null = null;

@@ -1,5 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
+import { DEFAULT_POOL_MAX } from "./store/db";
 
 /**
  * The gateway's whole configuration, from environment variables, validated once at start. Each bad variable
@@ -19,7 +20,7 @@ const schema = z.object({
   CHAIN_PORT: z.coerce.number().int().min(1).max(65535).default(8545),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   /** With DATABASE_URL: connections each gateway process (primary, every read worker) keeps to the server at most. */
-  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(1000).default(10),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(1000).default(DEFAULT_POOL_MAX),
   /** Blocks behind the head treated as final: 0 on a BFT chain (QBFT/IBFT), more on a probabilistic one. */
   CONFIRMATIONS: z.coerce.number().int().min(0).max(1000).default(0),
   /** Where the contracts' addresses come from (written by `npm start` or `npm run cli -- deploy`). */
@@ -83,4 +84,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 /** The password for one account's keystore, from the environment. */
 export function keystorePassword(address: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   return env[`KEYSTORE_PASSWORD_${address.toLowerCase()}`] ?? env[`KEYSTORE_PASSWORD_${address}`] ?? env.KEYSTORE_PASSWORD;
+}
+
+/** Where the configured store is: what openDb takes (a PostgreSQL server, or PGlite under DATA_DIR/pglite). */
+export function storeOptions(c: Config): { databaseUrl?: string; dataDir: string; poolMax: number } {
+  return { databaseUrl: c.DATABASE_URL, dataDir: path.join(c.dataDir, "pglite"), poolMax: c.DATABASE_POOL_MAX };
 }

@@ -3,7 +3,7 @@ import http from "node:http";
 import { Network } from "ethers";
 import { FailoverProvider } from "./chain/provider";
 import { Logger } from "pino";
-import { Config } from "./config";
+import { Config, storeOptions } from "./config";
 import { createApp, AppOptions } from "./api/app";
 import { createMetrics } from "./api/metrics";
 import { Deployment } from "./chain/bootstrap";
@@ -37,7 +37,7 @@ export async function createGateway(
   const urls = config.CHAIN_RPC_URL ?? [];
   if (urls.length === 0) throw new FatalError("CHAIN_RPC_URL is not set");
   const deployment = overrides.deployment ?? readDeployment(config.deploymentFile);
-  const db = overrides.db ?? (await openDb({ databaseUrl: config.DATABASE_URL, dataDir: `${config.dataDir}/pglite`, poolMax: config.DATABASE_POOL_MAX }));
+  const db = overrides.db ?? (await openDb(storeOptions(config)));
   const applied = await migrate(db);
   if (applied.length) logger.info({ applied, engine: db.engine }, "database migrated");
   const metrics = createMetrics();

@@ -69,7 +69,7 @@ export function createRpc(opts: RpcOptions) {
         body: JSON.stringify(body),
         signal: ctrl.signal,
       });
-      const text = maxResponseBytes === undefined ? bodyText(Buffer.from(await res.arrayBuffer())) : await boundedText(res, maxResponseBytes, ctrl);
+      const text = maxResponseBytes === undefined ? await wholeText(res) : await boundedText(res, maxResponseBytes, ctrl);
       if (res.status === 429 || res.status >= 500) throw new RetryableError(`${url} answered HTTP ${res.status}`);
       try {
         return JSON.parse(text);
@@ -174,7 +174,7 @@ async function boundedText(res: Response, max: number, ctrl: AbortController): P
     ctrl.abort();
     throw new RangeTooLargeError(`answer of ${declared} bytes exceeds the ${max}-byte limit`, declared);
   }
-  if (!res.body) return bodyText(Buffer.from(await res.arrayBuffer()));
+  if (!res.body) return wholeText(res);
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -189,6 +189,11 @@ async function boundedText(res: Response, max: number, ctrl: AbortController): P
     chunks.push(value);
   }
   return bodyText(Buffer.concat(chunks, size));
+}
+
+/** The whole body as text (bodyText). */
+async function wholeText(res: Response): Promise<string> {
+  return bodyText(Buffer.from(await res.arrayBuffer()));
 }
 
 /**

@@ -40,6 +40,9 @@ export interface QueryOptions {
 /** At most this many statement texts get a prepared statement per process; more are sent unnamed, as before. */
 const MAX_PREPARED = 100;
 
+/** Connections a process keeps to a PostgreSQL server at most, unless told otherwise (DATABASE_POOL_MAX). */
+export const DEFAULT_POOL_MAX = 10;
+
 /** Opens PostgreSQL at `databaseUrl`, or the embedded PGlite under `dataDir` (":memory:" for a throwaway one). */
 export async function openDb(opts: { databaseUrl?: string; dataDir?: string; poolMax?: number }): Promise<Db> {
   if (opts.databaseUrl) return openPostgres(opts.databaseUrl, opts.poolMax);
@@ -177,7 +180,7 @@ function retryableIfDown(err: unknown): unknown {
   return down ? new RetryableError(`the database is unavailable: ${e.message}`, { cause: err }) : err;
 }
 
-async function openPostgres(url: string, poolMax = 10): Promise<Db> {
+async function openPostgres(url: string, poolMax = DEFAULT_POOL_MAX): Promise<Db> {
   const { Pool, types } = await import("pg");
   const { from: copyFrom } = await import("pg-copy-streams");
   // int8 and numeric as strings: money is parsed to bigint by the repositories, never through a float.
