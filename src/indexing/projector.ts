@@ -1,5 +1,5 @@
 import { ChainEvent, MERCHANT_STATUS, PLAN_KIND, REFUND_REASON, RISK_LEVEL } from "../chain/events";
-import { DbTx } from "../store/db";
+import { Db, DbTx } from "../store/db";
 import { FatalError } from "../errors";
 
 /**
@@ -91,15 +91,57 @@ function inChainOrder(events: ChainEvent[]): boolean {
   return true;
 }
 
+/**
+ * What the indexer keeps of the current state between batches while it catches up: the merchants, cards and disputes
+ * batches have touched, as the batches planned so far leave them (the last of which may still be being written).
+ * A batch then reads from the store only what no batch before it touched. Only the projector writes these tables,
+ * so the copy stays true while every planned batch is written in order; the indexer drops it whenever a write fails
+ * or the chain reorganises, and when it grows past its bound (with no write in flight).
+ */
+export interface ProjectionCache {
+  merchants: Map<number, MerchantRow>;
+  cards: Map<string, CardRow>;
+  /** Cards in the store, or inserted by a batch planned earlier (and so written earlier): updated in place. */
+  storedCards: Set<string>;
+  /** Each card's dispute, null for none. */
+  disputes: Map<string, DisputeRow | null>;
+}
+
+export function newProjectionCache(): ProjectionCache {
+  return { merchants: new Map(), cards: new Map(), storedCards: new Set(), disputes: new Map() };
+}
+
+/** A planned batch's statements, their values already written out: runs them in the caller's transaction. */
+export type BatchWrite = (tx: DbTx) => Promise<void>;
+
+/** Projects a batch and writes it in `tx` (reads what it needs from `tx` too). */
 export async function projectBatch(
   tx: DbTx,
   events: ChainEvent[],
   times: BlockTimes,
   opts: { replay?: boolean } = {},
 ): Promise<void> {
-  if (events.length === 0) return;
+  const write = await planBatch(tx, events, times, { replay: opts.replay, copy: Boolean(tx.copyFrom) && !opts.replay });
+  await write(tx);
+}
 
-  // ---- load what the batch touches ----
+/**
+ * Turns a batch into its statements without writing anything: reads the state the batch touches that `cache` does not
+ * hold (from `reader`), applies the events to it in memory (updating `cache`), and writes out every value the
+ * statements send. With a cache, the next batch can be planned while this one is written, as long as the writes run
+ * in planning order. `copy`: the ledger rows as COPY input (the transaction will have copyFrom), else one INSERT.
+ */
+export async function planBatch(
+  reader: Pick<Db, "query">,
+  events: ChainEvent[],
+  times: BlockTimes,
+  opts: { replay?: boolean; copy: boolean; cache?: ProjectionCache },
+): Promise<BatchWrite> {
+  if (events.length === 0) return async () => undefined;
+  const cache = opts.cache ?? newProjectionCache();
+  const { merchants, cards, storedCards, disputes } = cache;
+
+  // ---- load what the batch touches and no earlier batch did ----
   const merchantIds = new Set<number>();
   const cardIds = new Set<string>();
   for (const e of events) {
@@ -109,29 +151,32 @@ export async function projectBatch(
       merchantIds.add(Number(BigInt(e.args.cardId as string) >> 32n));
     }
   }
-  const merchants = new Map<number, MerchantRow>();
-  const cards = new Map<string, CardRow>();
-  /** Cards already in the store (updated in place); the others are new in this batch (inserted). */
-  const storedCards = new Set<string>();
-  const disputes = new Map<string, DisputeRow>();
-  if (merchantIds.size) {
-    const rows = await tx.query("SELECT * FROM merchants WHERE merchant_id = ANY($1::bigint[])", [[...merchantIds]]);
+  const missingMerchants = [...merchantIds].filter((id) => !merchants.has(id));
+  if (missingMerchants.length) {
+    const rows = await reader.query("SELECT * FROM merchants WHERE merchant_id = ANY($1::bigint[])", [missingMerchants]);
     for (const r of rows) merchants.set(num(r.merchant_id), merchantFromDb(r));
   }
-  if (cardIds.size) {
-    const ids = [...cardIds];
+  const missingCards = [...cardIds].filter((id) => !cards.has(id));
+  if (missingCards.length) {
     // As one JSON value: thousands of rows decode far faster so than field by field (ids and money as text).
-    const [{ rows }] = await tx.query<{ rows: unknown }>(
+    const [{ rows }] = await reader.query<{ rows: unknown }>(
       `SELECT coalesce(json_agg(c), '[]'::json) AS rows FROM (
          SELECT card_id::text AS card_id, merchant_id, holder, plan_index, kind, status, named, held::text AS held, units_left,
            units_used, paid_in::text AS paid_in, direct::text AS direct, released::text AS released, refunded::text AS refunded,
            started_at, expires_at, updated_block
          FROM cards WHERE card_id = ANY($1::numeric[])) c`,
-      [ids],
+      [missingCards],
     );
-    for (const r of (typeof rows === "string" ? JSON.parse(rows) : rows) as Record<string, unknown>[]) cards.set(String(r.card_id), cardFromDb(r));
-    for (const id of cards.keys()) storedCards.add(id);
-    for (const r of await tx.query("SELECT * FROM disputes WHERE card_id = ANY($1::numeric[])", [ids])) {
+    for (const r of (typeof rows === "string" ? JSON.parse(rows) : rows) as Record<string, unknown>[]) {
+      const c = cardFromDb(r);
+      cards.set(c.card_id, c);
+      storedCards.add(c.card_id);
+    }
+  }
+  const missingDisputes = [...cardIds].filter((id) => !disputes.has(id));
+  if (missingDisputes.length) {
+    for (const id of missingDisputes) disputes.set(id, null);
+    for (const r of await reader.query("SELECT * FROM disputes WHERE card_id = ANY($1::numeric[])", [missingDisputes])) {
       disputes.set(String(r.card_id), {
         card_id: String(r.card_id), merchant_id: num(r.merchant_id), industry_id: num(r.industry_id), status: String(r.status),
         opened_by: String(r.opened_by), reason: String(r.reason), amount: big(r.amount), opened_at: num(r.opened_at),
@@ -157,7 +202,7 @@ export async function projectBatch(
   const txRef = new Map<string, number>();
   const ledgerContracts: string[] = [];
   /** The ledger rows as COPY lines, where the store takes COPY (file-backed PGlite, PostgreSQL): cheaper than INSERT ... SELECT. */
-  const copy: string[] | null = tx.copyFrom && !opts.replay ? [] : null;
+  const copy: string[] | null = opts.copy && !opts.replay ? [] : null;
 
   const merchant = (id: number): MerchantRow => {
     const m = merchants.get(id);
@@ -364,71 +409,16 @@ export async function projectBatch(
     });
   }
 
-  // ---- write back ----
-  // No ON CONFLICT: rows and checkpoint are committed together, so a row already there means two writers or a
-  // broken checkpoint, which must fail loudly rather than apply the batch's state changes twice. (It is also a
-  // fifth faster without the speculative insertion.)
-  if (copy?.length) {
-    if (!inChainOrder(events)) throw new FatalError("a batch's events are not in chain order (block, log index)");
-    await tx.copyFrom!(
-      `ledger (block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id,
-         holder, amount, args)`,
-      copy.join(""),
-    );
-  }
-  if (ledger.length) await tx.query(
-    `INSERT INTO ledger (block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id, holder, amount, args)
-     SELECT t.b, t.bh, t.bt, t.h, t.x, r.l, ($3::text[])[r.k], r.e, r.m, r.c, r.h, r.a, r.g
-     FROM json_to_recordset($1::json) AS r(t int, l int, k int, e text, m bigint, c numeric, h text, a bigint, g jsonb)
-     JOIN json_to_recordset($2::json) AS t(i int, h text, x int, b bigint, bh text, bt bigint) ON t.i = r.t
-     ORDER BY t.b, r.l`,
-    [plainJson(ledger), plainJson(ledgerTxs), ledgerContracts],
-  );
-  for (const row of industries) {
-    if (row.set_policy) {
-      await tx.query(
-        `INSERT INTO industries (industry_id, regulator, policy, updated_block) VALUES ($1, NULL, $2::jsonb, $3)
-         ON CONFLICT (industry_id) DO UPDATE SET policy = EXCLUDED.policy, updated_block = EXCLUDED.updated_block`,
-        [row.industry_id, row.policy === null ? null : toJson([row.policy]).slice(1, -1), row.updated_block],
-      );
-    } else {
-      await tx.query(
-        `INSERT INTO industries (industry_id, regulator, policy, updated_block) VALUES ($1, $2, NULL, $3)
-         ON CONFLICT (industry_id) DO UPDATE SET regulator = EXCLUDED.regulator, updated_block = EXCLUDED.updated_block`,
-        [row.industry_id, row.regulator, row.updated_block],
-      );
-    }
-  }
-  if (banks.length) {
-    await tx.query(
-      `INSERT INTO banks SELECT * FROM json_to_recordset($1::json) AS x(bank_id int, account text, token text, added_block bigint)
-       ON CONFLICT (bank_id) DO NOTHING`,
-      [toJson(banks)],
-    );
-  }
-  if (plans.size) {
-    await tx.query(
-      `INSERT INTO plans SELECT * FROM json_to_recordset($1::json) AS x(merchant_id bigint, plan_index int, kind text, units int,
-         period_seconds bigint, validity_days int, price bigint, active boolean)
-       ON CONFLICT (merchant_id, plan_index) DO UPDATE SET active = EXCLUDED.active`,
-      [toJson([...plans.values()])],
-    );
-  }
-  for (const p of planActive) {
-    await tx.query("UPDATE plans SET active = $3 WHERE merchant_id = $1 AND plan_index = $2", [p.merchant_id, p.plan_index, p.active]);
-  }
-  if (dirtyMerchants.size) {
-    await tx.query(
-      `INSERT INTO merchants SELECT * FROM json_to_recordset($1::json) AS x(merchant_id bigint, account text, industry_id int,
-         bank_id int, registry_ref text, status text, risk_level text, exit_effective_at bigint, paid_in bigint, direct bigint,
-         released bigint, refunded bigint, paid_out bigint, card_count int, admitted_at bigint, updated_block bigint)
-       ON CONFLICT (merchant_id) DO UPDATE SET status = EXCLUDED.status, risk_level = EXCLUDED.risk_level,
-         exit_effective_at = EXCLUDED.exit_effective_at, paid_in = EXCLUDED.paid_in, direct = EXCLUDED.direct,
-         released = EXCLUDED.released, refunded = EXCLUDED.refunded, paid_out = EXCLUDED.paid_out,
-         card_count = EXCLUDED.card_count, updated_block = EXCLUDED.updated_block`,
-      [toJson([...dirtyMerchants].map((id) => merchants.get(id)))],
-    );
-  }
+  // ---- write out the values (the next batch may change these objects while this one is being written) ----
+  if (copy?.length && !inChainOrder(events)) throw new FatalError("a batch's events are not in chain order (block, log index)");
+  const copyData = copy?.length ? copy.join("") : null;
+  const ledgerValues = ledger.length ? [plainJson(ledger), plainJson(ledgerTxs), ledgerContracts] : null;
+  const industryRows = industries.map((row) => row.set_policy
+    ? [row.industry_id, row.policy === null ? null : toJson([row.policy]).slice(1, -1), row.updated_block]
+    : [row.industry_id, row.regulator, row.updated_block]);
+  const banksJson = banks.length ? toJson(banks) : null;
+  const plansJson = plans.size ? toJson([...plans.values()]) : null;
+  const merchantsJson = dirtyMerchants.size ? toJson([...dirtyMerchants].map((id) => merchants.get(id))) : null;
   const freshCards: CardRow[] = [];
   const changedCards: Record<string, unknown>[] = [];
   for (const id of dirtyCards) {
@@ -441,59 +431,129 @@ export async function projectBatch(
       });
     }
   }
-  if (freshCards.length) {
-    await tx.query(
-      `INSERT INTO cards SELECT * FROM json_to_recordset($1::json) AS x(card_id numeric, merchant_id bigint, holder text,
-         plan_index int, kind text, status text, named boolean, held bigint, units_left int, units_used int, paid_in bigint,
-         direct bigint, released bigint, refunded bigint, started_at bigint, expires_at bigint, updated_block bigint)
-       ON CONFLICT (card_id) DO UPDATE SET status = EXCLUDED.status, held = EXCLUDED.held, units_left = EXCLUDED.units_left,
-         units_used = EXCLUDED.units_used, paid_in = EXCLUDED.paid_in, direct = EXCLUDED.direct, released = EXCLUDED.released,
-         refunded = EXCLUDED.refunded, expires_at = EXCLUDED.expires_at, updated_block = EXCLUDED.updated_block`,
-      [toJson(freshCards)],
+  const freshCardsJson = freshCards.length ? toJson(freshCards) : null;
+  const changedCardsJson = changedCards.length ? JSON.stringify(changedCards) : null;
+  // Written before any later batch is: for the batches after this one, these cards are in the store.
+  for (const c of freshCards) storedCards.add(c.card_id);
+  const disputesJson = dirtyDisputes.size ? toJson([...dirtyDisputes].map((id) => disputes.get(id))) : null;
+  const payoutsJson = payouts.length ? toJson(payouts) : null;
+  const refundsJson = refunds.length ? toJson(refunds) : null;
+  const riskJson = risk.length ? toJson(risk) : null;
+
+  // ---- the statements ----
+  return async (tx: DbTx) => {
+    // No ON CONFLICT: rows and checkpoint are committed together, so a row already there means two writers or a
+    // broken checkpoint, which must fail loudly rather than apply the batch's state changes twice. (It is also a
+    // fifth faster without the speculative insertion.)
+    if (copyData !== null) {
+      await tx.copyFrom!(
+        `ledger (block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id,
+           holder, amount, args)`,
+        copyData,
+      );
+    }
+    if (ledgerValues) await tx.query(
+      `INSERT INTO ledger (block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, event, merchant_id, card_id, holder, amount, args)
+       SELECT t.b, t.bh, t.bt, t.h, t.x, r.l, ($3::text[])[r.k], r.e, r.m, r.c, r.h, r.a, r.g
+       FROM json_to_recordset($1::json) AS r(t int, l int, k int, e text, m bigint, c numeric, h text, a bigint, g jsonb)
+       JOIN json_to_recordset($2::json) AS t(i int, h text, x int, b bigint, bh text, bt bigint) ON t.i = r.t
+       ORDER BY t.b, r.l`,
+      ledgerValues,
     );
-  }
-  if (changedCards.length) {
-    // Cards read at the start of the batch: only what events change, updated in place (no insert attempt first).
-    await tx.query(
-      `UPDATE cards SET status = x.s, held = x.h, units_left = x.l, units_used = x.u, paid_in = x.p, direct = x.d, released = x.r,
-         refunded = x.f, expires_at = x.e, updated_block = x.b
-       FROM json_to_recordset($1::json) AS x(i numeric, s text, h bigint, l int, u int, p bigint, d bigint, r bigint, f bigint,
-         e bigint, b bigint)
-       WHERE cards.card_id = x.i`,
-      [JSON.stringify(changedCards)],
-    );
-  }
-  if (dirtyDisputes.size) {
-    await tx.query(
-      `INSERT INTO disputes SELECT * FROM json_to_recordset($1::json) AS x(card_id numeric, merchant_id bigint, industry_id int,
-         status text, opened_by text, reason text, amount bigint, opened_at bigint, refunded bigint, released bigint,
-         resolved_by text, resolved_at bigint)
-       ON CONFLICT (card_id) DO UPDATE SET status = EXCLUDED.status, opened_by = EXCLUDED.opened_by, reason = EXCLUDED.reason,
-         amount = EXCLUDED.amount, opened_at = EXCLUDED.opened_at, refunded = EXCLUDED.refunded, released = EXCLUDED.released,
-         resolved_by = EXCLUDED.resolved_by, resolved_at = EXCLUDED.resolved_at`,
-      [toJson([...dirtyDisputes].map((id) => disputes.get(id)))],
-    );
-  }
-  if (payouts.length) {
-    await tx.query(
-      `INSERT INTO payouts SELECT * FROM json_to_recordset($1::json) AS x(tx_hash text, log_index int, merchant_id bigint,
-         bank_id int, amount bigint, requested_by text, block_number bigint, block_time bigint) ON CONFLICT DO NOTHING`,
-      [toJson(payouts)],
-    );
-  }
-  if (refunds.length) {
-    await tx.query(
-      `INSERT INTO refunds SELECT * FROM json_to_recordset($1::json) AS x(tx_hash text, log_index int, card_id numeric,
-         merchant_id bigint, bank_id int, holder text, amount bigint, reason text, block_number bigint, block_time bigint)
-       ON CONFLICT DO NOTHING`,
-      [toJson(refunds)],
-    );
-  }
-  if (risk.length) {
-    await tx.query(
-      `INSERT INTO risk_history SELECT * FROM json_to_recordset($1::json) AS x(tx_hash text, log_index int, merchant_id bigint,
-         from_level text, to_level text, reason text, block_time bigint) ON CONFLICT DO NOTHING`,
-      [toJson(risk)],
-    );
-  }
+    for (let k = 0; k < industries.length; k++) {
+      await tx.query(
+        industries[k].set_policy
+          ? `INSERT INTO industries (industry_id, regulator, policy, updated_block) VALUES ($1, NULL, $2::jsonb, $3)
+             ON CONFLICT (industry_id) DO UPDATE SET policy = EXCLUDED.policy, updated_block = EXCLUDED.updated_block`
+          : `INSERT INTO industries (industry_id, regulator, policy, updated_block) VALUES ($1, $2, NULL, $3)
+             ON CONFLICT (industry_id) DO UPDATE SET regulator = EXCLUDED.regulator, updated_block = EXCLUDED.updated_block`,
+        industryRows[k],
+      );
+    }
+    if (banksJson) {
+      await tx.query(
+        `INSERT INTO banks SELECT * FROM json_to_recordset($1::json) AS x(bank_id int, account text, token text, added_block bigint)
+         ON CONFLICT (bank_id) DO NOTHING`,
+        [banksJson],
+      );
+    }
+    if (plansJson) {
+      await tx.query(
+        `INSERT INTO plans SELECT * FROM json_to_recordset($1::json) AS x(merchant_id bigint, plan_index int, kind text, units int,
+           period_seconds bigint, validity_days int, price bigint, active boolean)
+         ON CONFLICT (merchant_id, plan_index) DO UPDATE SET active = EXCLUDED.active`,
+        [plansJson],
+      );
+    }
+    for (const p of planActive) {
+      await tx.query("UPDATE plans SET active = $3 WHERE merchant_id = $1 AND plan_index = $2", [p.merchant_id, p.plan_index, p.active]);
+    }
+    if (merchantsJson) {
+      await tx.query(
+        `INSERT INTO merchants SELECT * FROM json_to_recordset($1::json) AS x(merchant_id bigint, account text, industry_id int,
+           bank_id int, registry_ref text, status text, risk_level text, exit_effective_at bigint, paid_in bigint, direct bigint,
+           released bigint, refunded bigint, paid_out bigint, card_count int, admitted_at bigint, updated_block bigint)
+         ON CONFLICT (merchant_id) DO UPDATE SET status = EXCLUDED.status, risk_level = EXCLUDED.risk_level,
+           exit_effective_at = EXCLUDED.exit_effective_at, paid_in = EXCLUDED.paid_in, direct = EXCLUDED.direct,
+           released = EXCLUDED.released, refunded = EXCLUDED.refunded, paid_out = EXCLUDED.paid_out,
+           card_count = EXCLUDED.card_count, updated_block = EXCLUDED.updated_block`,
+        [merchantsJson],
+      );
+    }
+    if (freshCardsJson) {
+      await tx.query(
+        `INSERT INTO cards SELECT * FROM json_to_recordset($1::json) AS x(card_id numeric, merchant_id bigint, holder text,
+           plan_index int, kind text, status text, named boolean, held bigint, units_left int, units_used int, paid_in bigint,
+           direct bigint, released bigint, refunded bigint, started_at bigint, expires_at bigint, updated_block bigint)
+         ON CONFLICT (card_id) DO UPDATE SET status = EXCLUDED.status, held = EXCLUDED.held, units_left = EXCLUDED.units_left,
+           units_used = EXCLUDED.units_used, paid_in = EXCLUDED.paid_in, direct = EXCLUDED.direct, released = EXCLUDED.released,
+           refunded = EXCLUDED.refunded, expires_at = EXCLUDED.expires_at, updated_block = EXCLUDED.updated_block`,
+        [freshCardsJson],
+      );
+    }
+    if (changedCardsJson) {
+      // Cards in the store before this batch: only what events change, updated in place (no insert attempt first).
+      await tx.query(
+        `UPDATE cards SET status = x.s, held = x.h, units_left = x.l, units_used = x.u, paid_in = x.p, direct = x.d, released = x.r,
+           refunded = x.f, expires_at = x.e, updated_block = x.b
+         FROM json_to_recordset($1::json) AS x(i numeric, s text, h bigint, l int, u int, p bigint, d bigint, r bigint, f bigint,
+           e bigint, b bigint)
+         WHERE cards.card_id = x.i`,
+        [changedCardsJson],
+      );
+    }
+    if (disputesJson) {
+      await tx.query(
+        `INSERT INTO disputes SELECT * FROM json_to_recordset($1::json) AS x(card_id numeric, merchant_id bigint, industry_id int,
+           status text, opened_by text, reason text, amount bigint, opened_at bigint, refunded bigint, released bigint,
+           resolved_by text, resolved_at bigint)
+         ON CONFLICT (card_id) DO UPDATE SET status = EXCLUDED.status, opened_by = EXCLUDED.opened_by, reason = EXCLUDED.reason,
+           amount = EXCLUDED.amount, opened_at = EXCLUDED.opened_at, refunded = EXCLUDED.refunded, released = EXCLUDED.released,
+           resolved_by = EXCLUDED.resolved_by, resolved_at = EXCLUDED.resolved_at`,
+        [disputesJson],
+      );
+    }
+    if (payoutsJson) {
+      await tx.query(
+        `INSERT INTO payouts SELECT * FROM json_to_recordset($1::json) AS x(tx_hash text, log_index int, merchant_id bigint,
+           bank_id int, amount bigint, requested_by text, block_number bigint, block_time bigint) ON CONFLICT DO NOTHING`,
+        [payoutsJson],
+      );
+    }
+    if (refundsJson) {
+      await tx.query(
+        `INSERT INTO refunds SELECT * FROM json_to_recordset($1::json) AS x(tx_hash text, log_index int, card_id numeric,
+           merchant_id bigint, bank_id int, holder text, amount bigint, reason text, block_number bigint, block_time bigint)
+         ON CONFLICT DO NOTHING`,
+        [refundsJson],
+      );
+    }
+    if (riskJson) {
+      await tx.query(
+        `INSERT INTO risk_history SELECT * FROM json_to_recordset($1::json) AS x(tx_hash text, log_index int, merchant_id bigint,
+           from_level text, to_level text, reason text, block_time bigint) ON CONFLICT DO NOTHING`,
+        [riskJson],
+      );
+    }
+  };
 }

@@ -3,8 +3,14 @@ import { ChainEvent, RawLog, decodeLog } from "../chain/events";
 import { Rpc, RangeTooLargeError, sleep } from "../chain/rpc";
 import { FatalError, RetryableError } from "../errors";
 import { Db } from "../store/db";
-import { projectBatch } from "../indexing/projector";
+import { BatchWrite, planBatch, projectBatch, newProjectionCache, ProjectionCache } from "../indexing/projector";
 import { buildLedgerIndexes, deferLedgerIndexes, ledgerIndexesDeferred } from "../store/ledger-indexes";
+
+/**
+ * Cards the indexer's projection cache holds at most (~0.5 KB each with their disputes' entries: ~10 MB of a
+ * gateway's heap); past that it starts again empty (see ProjectionCache).
+ */
+const CACHE_MAX_CARDS = 20_000;
 
 export interface IndexerOptions {
   db: Db;
@@ -106,6 +112,15 @@ export function createIndexer(opts: IndexerOptions) {
   const sampleBlocks = Math.max(0, opts.sampleBlocks ?? 8);
   /** Logs in the last range read (null: none read yet), to know when the next one may run into a busier stretch. */
   let lastLogs: number | null = null;
+  /**
+   * Catching up, range i+1 is planned (projected in memory, its statements' values written out) while range i is
+   * written: `cache` holds the state the planned ranges leave, `planned` the last of them, `writing` its write.
+   */
+  let cache: ProjectionCache | null = null;
+  let planned: { number: number; hash: string } | null = null;
+  let writing: Promise<void> | null = null;
+  /** Whether the store takes the ledger's rows as COPY input (known at start). */
+  let copy = false;
   /** When the head was last asked for (status.headBlock). */
   let headAt = 0;
   let stopping = false;
@@ -268,42 +283,61 @@ export function createIndexer(opts: IndexerOptions) {
     return { from, to, events, hdrs };
   }
 
+  /** Builds the ledger's query indexes deferred during the first sync (see src/store/ledger-indexes.ts). */
+  async function buildDeferredIndexes(block: number): Promise<void> {
+    const t0 = Date.now();
+    logger.info({ block }, "building the ledger's query indexes (deferred during the first sync)");
+    await buildLedgerIndexes(db);
+    status.ledgerIndexesDeferred = false;
+    logger.info({ block, ms: Date.now() - t0 }, "ledger's query indexes built");
+  }
+
   /**
-   * Writes a fetched range's rows, blocks and checkpoint in one transaction; the range that reaches the head (`last`)
-   * also builds the ledger's query indexes if they were deferred, so an index at the head always has them.
+   * Writes a planned range's rows, blocks and checkpoint in one transaction; after the range that reaches the head
+   * (`last`) the ledger's query indexes are built if they were deferred, before the range is reported (onBatch).
    */
-  async function commitRange(r: FetchedRange, last: boolean): Promise<number> {
+  async function commitRange(r: FetchedRange, write: BatchWrite, last: boolean): Promise<void> {
     const { to, events, hdrs } = r;
-    const times = { get: (n: number) => Number(hdrs.get(n)!.timestamp) };
     const toHeader = hdrs.get(to)!;
+    const blockRows = JSON.stringify([...hdrs.values()].map((h) => ({ number: Number(h.number), hash: h.hash, parent_hash: h.parentHash, timestamp: Number(h.timestamp) })));
     await db.transaction(async (tx) => {
-      await projectBatch(tx, events, times);
-      const blockRows = [...hdrs.values()].map((h) => ({ number: Number(h.number), hash: h.hash, parent_hash: h.parentHash, timestamp: Number(h.timestamp) }));
+      await write(tx);
       await tx.query(
         `INSERT INTO blocks SELECT * FROM json_to_recordset($1::json) AS x(number bigint, hash text, parent_hash text, timestamp bigint)
          ON CONFLICT (number) DO UPDATE SET hash = EXCLUDED.hash, parent_hash = EXCLUDED.parent_hash, timestamp = EXCLUDED.timestamp`,
-        [JSON.stringify(blockRows)],
+        [blockRows],
       );
       await tx.query(
         `INSERT INTO checkpoint (id, block_number, block_hash) VALUES (1, $1, $2)
          ON CONFLICT (id) DO UPDATE SET block_number = EXCLUDED.block_number, block_hash = EXCLUDED.block_hash, updated_at = now()`,
         [to, toHeader.hash],
       );
-      if (last && status.ledgerIndexesDeferred) {
-        const t0 = Date.now();
-        logger.info({ block: to }, "building the ledger's query indexes (deferred during the first sync)");
-        await buildLedgerIndexes(tx);
-        logger.info({ block: to, ms: Date.now() - t0 }, "ledger's query indexes built");
-      }
     });
-    if (last) status.ledgerIndexesDeferred = false;
+    if (last && status.ledgerIndexesDeferred) await buildDeferredIndexes(to);
     status.eventsIndexed += events.length;
+    status.indexedBlock = to;
+    status.lag = Math.max(0, (status.headBlock ?? to) - opts.confirmations - to);
     opts.onBatch?.({ from: r.from, to, events: events.length });
-    return to;
+  }
+
+  /** Waits for the range being written, if any; rejects if its write failed. */
+  async function drain(): Promise<void> {
+    const w = writing;
+    writing = null;
+    await w;
+  }
+
+  /** After any failure: waits out a write still running, then forgets everything not in the store. */
+  async function resetPipeline(): Promise<void> {
+    await drain().catch(() => undefined);
+    cache = null;
+    planned = null;
+    ahead = [];
   }
 
   async function step(): Promise<boolean> {
-    const cp = await checkpoint();
+    // Where the next range starts: after the last range planned (its write may still be running), else the checkpoint.
+    const cp = planned ?? (await checkpoint());
     const from = cp ? cp.number + 1 : opts.startBlock;
     // The head is asked for again when the index has reached the last one seen, or a second later: not before every
     // range while catching up (each ask waits behind the node's work on the range being read ahead).
@@ -319,14 +353,17 @@ export function createIndexer(opts: IndexerOptions) {
       // The block we stopped at must still be on the chain; if not, a reorg happened under us.
       const [h] = (await headers([cp.number])).values();
       if (h.hash !== cp.hash) {
-        ahead = [];
+        await resetPipeline();
         await handleReorg(cp.number);
         return true;
       }
     }
-    status.indexedBlock = from - 1;
-    status.lag = Math.max(0, target - (from - 1));
     if (from > target) {
+      await drain();
+      status.lag = Math.max(0, target - (from - 1));
+      // At the head with the indexes still deferred: their build was cut short (a crash or stop after the last
+      // range's commit). Build them now.
+      if (status.ledgerIndexesDeferred) await buildDeferredIndexes(from - 1);
       status.catchingUp = false;
       return false;
     }
@@ -352,9 +389,22 @@ export function createIndexer(opts: IndexerOptions) {
       result.catch(() => undefined); // surfaced when used
       ahead.push({ from: nextFrom, to: nextTo, result });
     }
-    const done = await commitRange(current, current.to >= target);
-    status.indexedBlock = done;
-    status.lag = Math.max(0, target - done);
+    // Plan this range while the previous one is written: the store's work overlaps this process's.
+    if (cache && cache.cards.size > CACHE_MAX_CARDS) {
+      await drain(); // nothing in flight may depend on what is dropped
+      cache = null;
+    }
+    cache ??= newProjectionCache();
+    const { hdrs } = current;
+    const write = await planBatch(db, current.events, { get: (n) => Number(hdrs.get(n)!.timestamp) }, { copy, cache });
+    await drain();
+    const last = current.to >= target;
+    const w = commitRange(current, write, last);
+    w.catch(() => undefined); // surfaced by the next drain()
+    writing = w;
+    planned = { number: current.to, hash: hdrs.get(current.to)!.hash };
+    // The range that reaches the head is committed (and the deferred indexes built) before the step ends.
+    if (last) await drain();
     return true;
   }
 
@@ -398,6 +448,7 @@ export function createIndexer(opts: IndexerOptions) {
         }
       } catch (err) {
         status.lastError = (err as Error).message;
+        await resetPipeline();
         if (err instanceof FatalError) {
           logger.error({ err: (err as Error).message }, "indexer stopped");
           status.running = false;
@@ -408,6 +459,8 @@ export function createIndexer(opts: IndexerOptions) {
         backoff = Math.min(10_000, backoff * 2);
       }
     }
+    // Stopping: the range being written is committed (or, if its write fails, read again at the next start).
+    await drain().catch((err) => logger.warn({ err: (err as Error).message }, "the last range's write failed; it is read again at the next start"));
     status.running = false;
   }
 
@@ -416,6 +469,7 @@ export function createIndexer(opts: IndexerOptions) {
     /** Checks the chain's identity, then follows it until stop(). Rejects on a fatal error. */
     async start(): Promise<void> {
       await checkIdentity();
+      copy = await db.transaction(async (tx) => Boolean(tx.copyFrom));
       const cp = await checkpoint();
       status.ledgerIndexesDeferred = await ledgerIndexesDeferred(db);
       const deferBlocks = opts.deferIndexesBlocks ?? 1_000;
@@ -444,7 +498,9 @@ export function createIndexer(opts: IndexerOptions) {
       const target = block ?? Number(await rpc.send<string>("eth_blockNumber")) - opts.confirmations;
       for (;;) {
         const cp = await checkpoint();
-        if (cp && cp.number >= target) return;
+        // At the head, the deferred indexes are part of being there (they are built right after its range's commit).
+        const atHead = status.headBlock !== null && target >= status.headBlock - opts.confirmations;
+        if (cp && cp.number >= target && !(atHead && status.ledgerIndexesDeferred)) return;
         if (!status.running && loop) await loop; // surfaces a fatal error
         wake?.();
         await sleep(20);

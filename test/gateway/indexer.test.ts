@@ -114,6 +114,47 @@ for (const engine of engines()) {
       expect(await dumpIndex(resumed)).to.deep.equal(await dumpIndex(clean));
     });
 
+    it("plans a range while the one before is written; a failed write drops what was planned after it, and the index ends equal to a clean sync", async () => {
+      const clean = await open();
+      await fullSync(clean);
+
+      // The real store, with some range writes failing after all their statements ran (so rolled back whole): the
+      // 1st, 2nd (its retry) and 4th writes that update cards already stored, i.e. ranges whose events change state
+      // the range planned behind them builds on. One-block ranges, so each failure has a planned range behind it.
+      const db = await open();
+      let cardWrites = 0;
+      const failAt = new Set([1, 2, 4]);
+      const failures: number[] = [];
+      const flaky: Db = {
+        engine: db.engine,
+        query: (sql, params, o) => db.query(sql, params, o),
+        close: () => db.close(),
+        transaction: (fn) => db.transaction(async (tx) => {
+          let updatesCards = false;
+          const out = await fn({
+            query: (sql, params) => {
+              if (/^\s*UPDATE cards/.test(sql)) updatesCards = true;
+              return tx.query(sql, params);
+            },
+            copyFrom: tx.copyFrom?.bind(tx),
+          });
+          if (updatesCards && failAt.has(++cardWrites)) {
+            failures.push(cardWrites);
+            throw new Error(`injected failure of card write ${cardWrites}`);
+          }
+          return out;
+        }),
+      };
+      let batches = 0;
+      const indexer = indexerFor(flaky, { initialRange: 1, maxRange: 1, onBatch: () => batches++ });
+      await indexer.start();
+      await indexer.syncTo();
+      await indexer.stop();
+      expect(failures).to.deep.equal([1, 2, 4]);
+      expect(batches).to.be.greaterThan(10);
+      expect(await dumpIndex(db)).to.deep.equal(await dumpIndex(clean));
+    });
+
     it("defers the ledger's query indexes on a first sync, builds them at the head, and resumes a deferred sync", async () => {
       const clean = await open();
       await fullSync(clean);
