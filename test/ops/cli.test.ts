@@ -11,6 +11,7 @@ import { startAnvil, AnvilNode } from "../../src/chain/anvil";
 import { runCli } from "../../scripts/cli";
 import { openDb } from "../../src/store/db";
 import { CustodyRegistry__factory } from "../../typechain-types";
+import { dropDatabase } from "../support/db";
 
 /** Runs the CLI in this process, as `npm run cli -- ...argv` would, capturing its output. */
 async function cli(env: NodeJS.ProcessEnv, ...argv: string[]) {
@@ -156,6 +157,9 @@ describe("operator CLI", function () {
       before(async function () {
         const url = await engine.databaseUrl();
         env = { ...chainEnv, ...(url ? { DATABASE_URL: url } : {}) };
+      });
+      after(async function () {
+        if (env?.DATABASE_URL) await dropDatabase(process.env.TEST_DATABASE_URL!, new URL(env.DATABASE_URL).pathname.slice(1));
       });
 
       it("rebuilds the index from the chain, then from its own ledger", async function () {
