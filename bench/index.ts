@@ -460,12 +460,43 @@ async function rangesOfLogs(db: Db, from: number, head: number, perRange: number
   return ranges;
 }
 
+/** CPU ticks (1/100 s) of this machine's Anvil and PostgreSQL processes by pid, from /proc (null where there is none). */
+function nodeAndDatabaseTicks(): Map<string, { group: "anvil" | "postgres"; ticks: number }> | null {
+  if (!fs.existsSync("/proc/self/stat")) return null;
+  const out = new Map<string, { group: "anvil" | "postgres"; ticks: number }>();
+  for (const pid of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
+    } catch {
+      continue; // gone meanwhile
+    }
+    const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const group = comm.startsWith("anvil") ? "anvil" : comm.startsWith("postgres") ? "postgres" : null;
+    if (!group) continue;
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    out.set(pid, { group, ticks: Number(f[11]) + Number(f[12]) });
+  }
+  return out;
+}
+
+/** CPU seconds Anvil and the local PostgreSQL processes used between two snapshots (processes that ended are missed). */
+function otherCpuSeconds(before: ReturnType<typeof nodeAndDatabaseTicks>, after: ReturnType<typeof nodeAndDatabaseTicks>) {
+  if (!before || !after) return null;
+  const sum = { anvil: 0, postgres: 0 };
+  for (const [pid, a] of after) sum[a.group] += a.ticks - (before.get(pid)?.ticks ?? 0);
+  return { anvil: round(sum.anvil / 100, 2), postgres: round(sum.postgres / 100, 2) };
+}
+
 interface IndexRun {
   label: string;
   events: number;
   seconds: number;
   /** CPU time of the indexing process (PGlite runs in it) over `seconds`. */
   cpuSeconds: number;
+  /** CPU time of Anvil and of this machine's PostgreSQL processes over `seconds` (Linux; null elsewhere). */
+  otherCpuSeconds: { anvil: number; postgres: number } | null;
   eventsPerSecond: number;
   peakRssMb: number;
   rssBeforeMb: number;
@@ -556,6 +587,7 @@ async function indexRun(label: string, store: string, url: string, info: ChainIn
     const load0 = os.loadavg()[0];
     const t0 = process.hrtime.bigint();
     const cpu0 = process.cpuUsage();
+    const others0 = nodeAndDatabaseTicks();
     const indexer = createIndexer({
       db,
       rpc: createRpc({ urls: [url], timeoutMs: 120_000 }),
@@ -578,19 +610,21 @@ async function indexRun(label: string, store: string, url: string, info: ChainIn
     });
     let seconds: number;
     let cpuSeconds: number;
+    let others: IndexRun["otherCpuSeconds"];
     try {
       await indexer.start();
       await Promise.race([atHead, indexer.done().then(() => Promise.reject(new Error(`indexer stopped: ${indexer.status.lastError}`)))]);
       seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       const cpu = process.cpuUsage(cpu0);
       cpuSeconds = (cpu.user + cpu.system) / 1e6;
+      others = otherCpuSeconds(others0, nodeAndDatabaseTicks());
     } finally {
       clearInterval(sampler);
       await indexer.stop();
     }
     sample();
     return {
-      label, events, seconds, cpuSeconds, eventsPerSecond: events / seconds, peakRssMb: mb(peak), rssBeforeMb: mb(rssBefore), atPeak,
+      label, events, seconds, cpuSeconds, otherCpuSeconds: others, eventsPerSecond: events / seconds, peakRssMb: mb(peak), rssBeforeMb: mb(rssBefore), atPeak,
       loadAverage: [round(load0, 2), round(os.loadavg()[0], 2)],
       batches: ranges.length, ranges, db,
     };
@@ -677,8 +711,13 @@ async function main() {
     const verified = head.verified;
 
     log(`raw eth_getLogs over the indexer's ${head.ranges.length} ranges (twice)`);
+    const rawTicks0 = nodeAndDatabaseTicks();
+    const rawCpu0 = process.cpuUsage();
     const rawA = await rawGetLogs(rpc, addresses, head.ranges);
     const rawB = await rawGetLogs(rpc, addresses, head.ranges);
+    const rawCpu = process.cpuUsage(rawCpu0);
+    /** CPU seconds of one raw pass: the node's (Anvil) and the client's (this process: HTTP, text, JSON.parse). */
+    const rawPassCpu = { anvil: (otherCpuSeconds(rawTicks0, nodeAndDatabaseTicks())?.anvil ?? NaN) / 2, client: (rawCpu.user + rawCpu.system) / 1e6 / 2 };
     const raw = rawA.eventsPerSecond >= rawB.eventsPerSecond ? rawA : rawB;
     log(`  ${raw.logs} logs in ${raw.seconds.toFixed(2)} s: ${Math.round(raw.eventsPerSecond)} events/s (best of 2)`);
     log(`raw eth_getLogs in ${head.bigRanges.length} ranges of ~10,000 logs (reference)`);
@@ -747,6 +786,8 @@ async function main() {
         atPeakRss: head.atPeak,
         processMaxRssMb: head.maxRssMb,
         cpuSeconds: round(head.cpuSeconds, 1),
+        otherCpuSeconds: head.otherCpuSeconds,
+        rawPassCpuSeconds: { anvil: round(rawPassCpu.anvil, 2), client: round(rawPassCpu.client, 2) },
         indexerRanges: head.batches,
         logsPerRange: Math.round(head.events / head.batches),
         rawGetLogsEventsPerSecondAt10kLogs: Math.round(rawBig.eventsPerSecond),
@@ -762,7 +803,8 @@ async function main() {
         },
         postgres: pgRun && {
           seconds: round(pgRun.seconds, 2), eventsPerSecond: Math.round(pgRun.eventsPerSecond), peakRssMb: pgRun.peakRssMb,
-          rssBeforeIndexingMb: pgRun.rssBeforeMb, cpuSecondsOfTheIndexerProcess: round(pgRun.cpuSeconds, 1), loadAverageDuringRun: pgRun.loadAverage,
+          rssBeforeIndexingMb: pgRun.rssBeforeMb, cpuSecondsOfTheIndexerProcess: round(pgRun.cpuSeconds, 1),
+          otherCpuSeconds: pgRun.otherCpuSeconds, loadAverageDuringRun: pgRun.loadAverage,
           ratioToRaw: round(pgRun.eventsPerSecond / rawRate, 3),
         },
         chain: {
@@ -789,6 +831,10 @@ async function main() {
       ["raw eth_getLogs, ~10k logs/request", `${result.details.rawGetLogsEventsPerSecondAt10kLogs} events/s`, ""],
     ];
     rows.push(["CPU time of the indexing process", `${round(head.cpuSeconds, 1)} s`, `load average ${head.loadAverage.join(" / ")} (1-min: start / end of the run)`]);
+    const cpuLine = (r: IndexRunReport) => `indexer ${round(r.cpuSeconds, 1)}` +
+      (r.otherCpuSeconds ? `, Anvil ${r.otherCpuSeconds.anvil}, PostgreSQL processes ${r.otherCpuSeconds.postgres}` : "");
+    rows.push(["CPU-s while indexing (file-backed PGlite)", cpuLine(head), `one raw pass: Anvil ${round(rawPassCpu.anvil, 2)}, client ${round(rawPassCpu.client, 2)}`]);
+    if (pgRun) rows.push(["CPU-s while indexing (PostgreSQL)", cpuLine(pgRun), ""]);
     if (capped) {
       rows.push([`peak RSS (file-backed, --max-old-space-size=${HEAP_CAP_MB})`, `${capped.peakRssMb} MB`, `${Math.round(capped.eventsPerSecond)} events/s`]);
     }
