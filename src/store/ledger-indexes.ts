@@ -3,9 +3,9 @@ import { Db, DbTx } from "./db";
 /**
  * The ledger's query indexes (by block, merchant, card, holder, event, time), as migration 1 creates them. An index
  * built from scratch over the whole table (one sort) costs a fraction of maintaining it row by row while millions of
- * rows are loaded, so the first full sync of an empty index may defer them: drop them, load, then build them once the range
- * reaching the chain's head is committed. The ledger's uniqueness on (tx hash, log index) and
- * its primary key are never deferred.
+ * rows are loaded, so the first full sync of an empty index may defer them: drop them, load, then build them once the
+ * range reaching the chain's head is committed. The ledger's uniqueness on (tx hash, log index) and its primary key
+ * are never deferred.
  *
  * A migration that changes one of these indexes must change this list too, and say IF EXISTS / IF NOT EXISTS: it
  * may run while they are deferred (test/gateway/indexer.test.ts compares the built indexes with a freshly migrated
@@ -57,7 +57,9 @@ export async function buildLedgerIndexes(db: Db): Promise<void> {
         });
       }
     };
-    await Promise.all([lane(), lane()]);
+    // Both lanes end before a failure is reported, so a retry never races a build still running.
+    const failed = (await Promise.allSettled([lane(), lane()])).find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
   } else {
     for (const i of LEDGER_QUERY_INDEXES) await build(db, i);
   }
