@@ -114,7 +114,7 @@ for (const engine of engines()) {
       expect(await dumpIndex(resumed)).to.deep.equal(await dumpIndex(clean));
     });
 
-    it("plans a range while the one before is written; a failed write drops what was planned after it, and the index ends equal to a clean sync", async () => {
+    it("a range write that fails with the next range already planned drops the plan and the cached state; the index ends equal to a clean sync", async () => {
       const clean = await open();
       await fullSync(clean);
 
