@@ -61,6 +61,8 @@ import { issueApiKey } from "../src/api/auth";
 import { Db, openDb } from "../src/store/db";
 import { migrate } from "../src/store/migrations";
 import { deployDistrict } from "../test/support/chain";
+import { dropDatabase } from "../test/support/db";
+import { allPids, procStat } from "./proc";
 
 // ---------------------------------------------------------------- parameters
 
@@ -546,32 +548,12 @@ async function calibrate(): Promise<RouteStats> {
 /** CPU time (user + system, ms) of these processes so far, from /proc (0 for one that is gone). */
 function cpuMsOf(pids: number[]): number {
   const tick = 1000 / 100; // USER_HZ is 100 on Linux
-  let ms = 0;
-  for (const pid of pids) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ms += (Number(f[11]) + Number(f[12])) * tick; // utime, stime
-    } catch {
-      /* exited */
-    }
-  }
-  return ms;
+  return pids.reduce((ms, pid) => ms + (procStat(pid)?.ticks ?? 0) * tick, 0);
 }
 
 /** The children of `pid` (the cluster's workers), from /proc. */
 function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const d of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) out.push(Number(d));
-    } catch {
-      /* exited */
-    }
-  }
-  return out;
+  return allPids().filter((d) => procStat(d)?.ppid === pid).map(Number);
 }
 
 /**
@@ -677,13 +659,7 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
         await admin.end();
       }
       engineCleanups.push(onCleanup(`drop database ${name}`, async () => {
-        const a = new Client({ connectionString: DATABASE_URL });
-        await a.connect();
-        try {
-          await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-        } finally {
-          await a.end();
-        }
+        await dropDatabase(DATABASE_URL, name);
         log(`dropped database ${name}`);
       }));
       const u = new URL(DATABASE_URL);

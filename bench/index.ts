@@ -37,6 +37,7 @@ import { ethers, HDNodeWallet, JsonRpcProvider, NonceManager, TypedDataEncoder }
 import { AnvilNode, DEV_MNEMONIC, anvilBinary, startAnvil } from "../src/chain/anvil";
 import { bootstrapDistrict, Deployment } from "../src/chain/bootstrap";
 import { createRpc, Rpc, sleep } from "../src/chain/rpc";
+import { allPids, procStat } from "./proc";
 import { CONSUMPTION_TYPES, consumptionDomain } from "../src/chain/vouchers";
 import { createLogger } from "../src/logger";
 import { openDb, Db } from "../src/store/db";
@@ -462,21 +463,13 @@ async function rangesOfLogs(db: Db, from: number, head: number, perRange: number
 
 /** CPU ticks (1/100 s) of this machine's Anvil and PostgreSQL processes by pid, from /proc (null where there is none). */
 function nodeAndDatabaseTicks(): Map<string, { group: "anvil" | "postgres"; ticks: number }> | null {
-  if (!fs.existsSync("/proc/self/stat")) return null;
+  const pids = allPids();
+  if (pids.length === 0) return null;
   const out = new Map<string, { group: "anvil" | "postgres"; ticks: number }>();
-  for (const pid of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
-    } catch {
-      continue; // gone meanwhile
-    }
-    const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-    const group = comm.startsWith("anvil") ? "anvil" : comm.startsWith("postgres") ? "postgres" : null;
-    if (!group) continue;
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    out.set(pid, { group, ticks: Number(f[11]) + Number(f[12]) });
+  for (const pid of pids) {
+    const st = procStat(pid);
+    const group = st?.comm.startsWith("anvil") ? "anvil" : st?.comm.startsWith("postgres") ? "postgres" : null;
+    if (st && group) out.set(pid, { group, ticks: st.ticks });
   }
   return out;
 }

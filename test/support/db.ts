@@ -43,7 +43,7 @@ export function engines(): EngineFactory[] {
   return list;
 }
 
-/** Drops a test's database on the server at `url` (its own connections are closed; any left are ended by FORCE). */
+/** Drops database `name` on the server at `url` (a test's, or the API bench's); connections still open to it are ended (FORCE). */
 export async function dropDatabase(url: string, name: string): Promise<void> {
   const admin = new Client({ connectionString: url });
   await admin.connect();
