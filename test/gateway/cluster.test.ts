@@ -6,7 +6,7 @@ import { ChildProcess, fork } from "node:child_process";
 import { Client } from "pg";
 import { startAnvil, AnvilNode } from "../../src/chain/anvil";
 import { issueApiKey } from "../../src/api/auth";
-import { readLocally } from "../../src/cluster";
+import { readLocally, readWorkerExecArgv } from "../../src/cluster";
 import { Db, openDb } from "../../src/store/db";
 import { deployDistrict } from "../support/chain";
 
@@ -94,6 +94,16 @@ describe("gateway with read workers (GATEWAY_WORKERS=2, PostgreSQL, separate pro
     expect(readLocally("GET", "/health")).to.equal(false);
     expect(readLocally("GET", "/v1/ledger.csv")).to.equal(false);
     expect(readLocally("GET", "/v1/cardsx")).to.equal(false);
+  });
+
+  it("starts the read workers with the primary's node flags and a 32 MB young generation, unless those set one", () => {
+    expect(readWorkerExecArgv(["--max-old-space-size=256"])).to.deep.equal(["--max-old-space-size=256", "--max-semi-space-size=32"]);
+    expect(readWorkerExecArgv(["--max-semi-space-size=8", "-r", "x"])).to.deep.equal(["--max-semi-space-size=8", "-r", "x"]);
+    const workers = workersOf(child!.pid!);
+    expect(workers).to.have.length(2);
+    for (const pid of workers) {
+      expect(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")).to.include("--max-semi-space-size=32");
+    }
   });
 
   it("runs a primary and two workers; reads, writes and the indexer's health all answer on one port", async () => {
