@@ -533,6 +533,8 @@ interface PacedStats {
   maxMs: number;
   errors: number;
   requests: number;
+  /** SQL statements per request while measuring (PostgreSQL: from the database's commit count). */
+  dbStatementsPerRequest?: number;
 }
 
 function quantile(sorted: Float64Array, q: number): number {
@@ -886,6 +888,17 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
       const m = new Map(rows.map((row) => [Number(row.pid), cpuMsOf([Number(row.pid)])]));
       return [...m.values()].some((v) => v > 0) ? m : null;
     };
+    /**
+     * PostgreSQL: transactions committed in this database so far (pg_stat_database; a statement sent alone is one).
+     * Their change over a run, per request, is how many statements a request took, the batching included; the server
+     * publishes these counts about once a second, so over a 20 s run it is a close estimate. null on PGlite.
+     */
+    const commits = async (): Promise<number | null> => {
+      if (engine !== "postgres") return null;
+      await db.query("SELECT pg_stat_clear_snapshot()");
+      const [row] = await db.query<{ n: string }>("SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()");
+      return Number(row.n);
+    };
     const routes: Record<string, RouteStats> = {};
     const all: Float64Array[] = [];
     const pacedAll: Float64Array[] = [];
@@ -899,13 +912,17 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
       let gatewayCpuAtStart = 0;
       let workersCpuAtStart = 0;
       let serverCpuAtStart: Map<number, number> | null = null;
+      let commitsAtStart: number | null = null;
       const t = setTimeout(() => {
+        void commits().then((n) => { commitsAtStart = n; });
         statementsAtStart = counted.count(); sqlAtStart = counted.snapshot(); gatewayCpuAtStart = cpuMsOf(gatewayPids());
         workersCpuAtStart = cpuMsOf(gatewayPids().slice(1));
         void serverCpu().then((m) => { serverCpuAtStart = m; });
       }, WARMUP_S * 1000);
       const r = await drive(port, lists[name], { profileAs: PROFILE_DIR && !separate ? `${engine}-${name}` : undefined, warmupS: WARMUP_S, durationS: DURATION_S });
       clearTimeout(t);
+      const commitsAtEnd = await commits();
+      if (commitsAtStart !== null && commitsAtEnd !== null) r.stats.dbStatementsPerRequest = r2((commitsAtEnd - commitsAtStart) / Math.max(1, r.stats.requests));
       const serverCpuAtEnd = await serverCpu();
       if (serverCpuAtStart && serverCpuAtEnd) {
         let ms = 0;
@@ -926,12 +943,21 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
       }
       r.stats.loadAverage = r2(os.loadavg()[0]);
       log(`${engine} ${name}: open loop, ${fmt(PACED_RATE)} requests/s offered on up to ${PACED_CONNECTIONS} connections; ${WARMUP_S} s warm-up + ${DURATION_S} s`);
+      let pacedAtStart: { statements: number; commits: number | null } | null = null;
+      const pt = setTimeout(() => { void commits().then((n) => { pacedAtStart = { statements: counted.count(), commits: n }; }); }, WARMUP_S * 1000);
       const pr = await drive(port, lists[name], { warmupS: WARMUP_S, durationS: DURATION_S, rate: PACED_RATE, connections: PACED_CONNECTIONS });
+      clearTimeout(pt);
+      const pacedCommits = await commits();
+      const started = pacedAtStart as { statements: number; commits: number | null } | null;
+      const pacedStatements = !started ? undefined : separate
+        ? (started.commits !== null && pacedCommits !== null ? pacedCommits - started.commits : undefined)
+        : counted.count() - started.statements;
       r.stats.paced = {
         offeredPerSecond: PACED_RATE, requestsPerSecond: pr.stats.requestsPerSecond, p50Ms: pr.stats.p50Ms, p99Ms: pr.stats.p99Ms,
         maxMs: pr.stats.maxMs, errors: pr.stats.errors, requests: pr.stats.requests,
+        dbStatementsPerRequest: pacedStatements === undefined ? undefined : r2(pacedStatements / Math.max(1, pr.stats.requests)),
       };
-      log(`  at ${fmt(PACED_RATE)} req/s offered: ${fmt(pr.stats.requestsPerSecond)} req/s served, p50 ${pr.stats.p50Ms} ms, p99 ${pr.stats.p99Ms} ms, max ${pr.stats.maxMs} ms, errors ${pr.stats.errors}`
+      log(`  at ${fmt(PACED_RATE)} req/s offered: ${fmt(pr.stats.requestsPerSecond)} req/s served, p50 ${pr.stats.p50Ms} ms, p99 ${pr.stats.p99Ms} ms, max ${pr.stats.maxMs} ms, errors ${pr.stats.errors}, ${r.stats.paced.dbStatementsPerRequest ?? "?"} SQL statements/request`
         + (pr.errorSamples.length ? ` e.g. ${JSON.stringify(pr.errorSamples)}` : ""));
       pacedAll.push(pr.lat);
       pacedErrors += pr.stats.errors;
@@ -942,7 +968,7 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
       totalBytes += r.stats.kbPerResponse * 1024 * r.stats.requests;
       for (const [k, v] of Object.entries(r.stats.statuses)) totalStatuses[k] = (totalStatuses[k] ?? 0) + v;
       log(`  ${fmt(r.stats.requestsPerSecond)} req/s, p50 ${r.stats.p50Ms} ms, p99 ${r.stats.p99Ms} ms, errors ${r.stats.errors}, `
-        + (separate ? `gateway processes' CPU ${r.stats.gatewayCpuMsPerRequest} ms/request (read workers' ${r.stats.workersCpuMsPerRequest}), PostgreSQL's ${r.stats.databaseCpuMsPerRequest ?? "?"}, load generator's ${r.stats.loadGeneratorCpuMsPerRequest}`
+        + (separate ? `gateway processes' CPU ${r.stats.gatewayCpuMsPerRequest} ms/request (read workers' ${r.stats.workersCpuMsPerRequest}), PostgreSQL's ${r.stats.databaseCpuMsPerRequest ?? "?"}, load generator's ${r.stats.loadGeneratorCpuMsPerRequest}, ${r.stats.dbStatementsPerRequest ?? "?"} SQL statements/request`
           : `${r.stats.dbStatementsPerRequest} SQL statements/request, gateway thread busy ${r.stats.gatewayThreadBusy}, process CPU ${r.stats.processCpuMsPerRequest} ms/request`)
         + `, load average ${os.loadavg()[0].toFixed(1)}`
         + (r.errorSamples.length ? ` e.g. ${JSON.stringify(r.errorSamples)}` : ""));
