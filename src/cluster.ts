@@ -59,10 +59,10 @@ function forwarder(primaryPort: number) {
 /**
  * The read workers' node flags: the primary's, and a young generation of 32 MB semi-spaces (V8's default is 16 MB)
  * unless the primary's flags set one. A worker allocates a ledger page's text (~26 KB) and its response per request;
- * with the default size, pages still being written out at a scavenge were promoted and the old generation filled
- * every few seconds (mark-compact pauses of 7-26 ms). bench:api on 200,000 rows, PostgreSQL, read workers' CPU:
- * 0.29-0.30 -> 0.24 ms a ledger page by card, 0.36-0.38 -> 0.29-0.31 a page by cursor. Costs up to ~48 MB more
- * resident per worker at peak.
+ * with the default size its old generation filled every few seconds (mark-compacts of 7-26 ms under bench:api, seen
+ * with --trace-gc), likely pages still being written out when a scavenge came and so promoted. bench:api on 200,000
+ * rows, PostgreSQL, read workers' CPU, four runs each way: 0.29-0.32 -> 0.22-0.24 ms a ledger page by card,
+ * 0.30-0.38 -> 0.24-0.30 a page by cursor. The young generation may take up to 32 MB more per worker.
  */
 export function readWorkerExecArgv(primary: string[]): string[] {
   return primary.some((a) => a.startsWith("--max-semi-space-size")) ? primary : [...primary, "--max-semi-space-size=32"];
