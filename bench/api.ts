@@ -399,7 +399,7 @@ function rawGet(c, path, key) {
 async function openLoop(start, measureFrom, end, record) {
   const interval = 1000 / rate;
   const idle = [], backlog = [];
-  let open = 0, k = 0, outstanding = 0, scheduled = false, finished;
+  let open = 0, k = Math.floor(Math.random() * requests.length), outstanding = 0, scheduled = false, finished;
   const done = new Promise((r) => { finished = r; });
   const send = (c, due) => {
     const [path, key] = requests[k++ % requests.length];
