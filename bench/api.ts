@@ -537,6 +537,15 @@ interface PacedStats {
   dbStatementsPerRequest?: number;
 }
 
+/** A run's figures as the open-loop part of a route's (or the calibration's) figures. */
+function pacedOf(st: RouteStats, statements?: number | null): PacedStats {
+  return {
+    offeredPerSecond: PACED_RATE, requestsPerSecond: st.requestsPerSecond, p50Ms: st.p50Ms, p99Ms: st.p99Ms, maxMs: st.maxMs,
+    errors: st.errors, requests: st.requests,
+    dbStatementsPerRequest: statements === undefined || statements === null ? undefined : Math.round((statements / Math.max(1, st.requests)) * 100) / 100,
+  };
+}
+
 function quantile(sorted: Float64Array, q: number): number {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
@@ -643,7 +652,7 @@ async function calibrate(): Promise<RouteStats> {
     const port = (srv.address() as { port: number }).port;
     const r = await drive(port, [["/calibrate", "none"]], { warmupS: 1, durationS: 5 });
     const p = await drive(port, [["/calibrate", "none"]], { warmupS: 1, durationS: 5, rate: PACED_RATE, connections: PACED_CONNECTIONS });
-    r.stats.paced = { offeredPerSecond: PACED_RATE, requestsPerSecond: p.stats.requestsPerSecond, p50Ms: p.stats.p50Ms, p99Ms: p.stats.p99Ms, maxMs: p.stats.maxMs, errors: p.stats.errors, requests: p.stats.requests };
+    r.stats.paced = pacedOf(p.stats);
     return r.stats;
   } finally {
     await close();
@@ -899,6 +908,8 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
       const [row] = await db.query<{ n: string }>("SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()");
       return Number(row.n);
     };
+    /** SQL statements the gateway sent so far: counted in this process, or, for the separate gateway, from its commits. */
+    const statementsSoFar = async (): Promise<number | null> => (separate ? commits() : counted.count());
     const routes: Record<string, RouteStats> = {};
     const all: Float64Array[] = [];
     const pacedAll: Float64Array[] = [];
@@ -907,22 +918,21 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
     const totalStatuses: Record<string, number> = {};
     for (const [name, label] of Object.entries(ROUTES) as [keyof typeof ROUTES, string][]) {
       log(`${engine} ${name}: ${label}; ${WARMUP_S} s warm-up + ${DURATION_S} s at ${CONCURRENCY} in flight`);
-      let statementsAtStart = 0;
+      let statementsAtStart: number | null = null;
       let sqlAtStart = new Map<string, number>();
       let gatewayCpuAtStart = 0;
       let workersCpuAtStart = 0;
       let serverCpuAtStart: Map<number, number> | null = null;
-      let commitsAtStart: number | null = null;
       const t = setTimeout(() => {
-        void commits().then((n) => { commitsAtStart = n; });
-        statementsAtStart = counted.count(); sqlAtStart = counted.snapshot(); gatewayCpuAtStart = cpuMsOf(gatewayPids());
+        void statementsSoFar().then((n) => { statementsAtStart = n; });
+        sqlAtStart = counted.snapshot(); gatewayCpuAtStart = cpuMsOf(gatewayPids());
         workersCpuAtStart = cpuMsOf(gatewayPids().slice(1));
         void serverCpu().then((m) => { serverCpuAtStart = m; });
       }, WARMUP_S * 1000);
       const r = await drive(port, lists[name], { profileAs: PROFILE_DIR && !separate ? `${engine}-${name}` : undefined, warmupS: WARMUP_S, durationS: DURATION_S });
       clearTimeout(t);
-      const commitsAtEnd = await commits();
-      if (commitsAtStart !== null && commitsAtEnd !== null) r.stats.dbStatementsPerRequest = r2((commitsAtEnd - commitsAtStart) / Math.max(1, r.stats.requests));
+      const statementsAtEnd = await statementsSoFar();
+      if (statementsAtStart !== null && statementsAtEnd !== null) r.stats.dbStatementsPerRequest = r2((statementsAtEnd - (statementsAtStart as number)) / Math.max(1, r.stats.requests));
       const serverCpuAtEnd = await serverCpu();
       if (serverCpuAtStart && serverCpuAtEnd) {
         let ms = 0;
@@ -938,25 +948,16 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
         delete r.stats.processCpuMsPerRequest;
         delete r.stats.gatewayThreadBusy;
       } else {
-        r.stats.dbStatementsPerRequest = r2((counted.count() - statementsAtStart) / Math.max(1, r.stats.requests));
         r.stats.topStatements = counted.top(sqlAtStart);
       }
       r.stats.loadAverage = r2(os.loadavg()[0]);
       log(`${engine} ${name}: open loop, ${fmt(PACED_RATE)} requests/s offered on up to ${PACED_CONNECTIONS} connections; ${WARMUP_S} s warm-up + ${DURATION_S} s`);
-      let pacedAtStart: { statements: number; commits: number | null } | null = null;
-      const pt = setTimeout(() => { void commits().then((n) => { pacedAtStart = { statements: counted.count(), commits: n }; }); }, WARMUP_S * 1000);
+      let pacedAtStart: number | null = null;
+      const pt = setTimeout(() => { void statementsSoFar().then((n) => { pacedAtStart = n; }); }, WARMUP_S * 1000);
       const pr = await drive(port, lists[name], { warmupS: WARMUP_S, durationS: DURATION_S, rate: PACED_RATE, connections: PACED_CONNECTIONS });
       clearTimeout(pt);
-      const pacedCommits = await commits();
-      const started = pacedAtStart as { statements: number; commits: number | null } | null;
-      const pacedStatements = !started ? undefined : separate
-        ? (started.commits !== null && pacedCommits !== null ? pacedCommits - started.commits : undefined)
-        : counted.count() - started.statements;
-      r.stats.paced = {
-        offeredPerSecond: PACED_RATE, requestsPerSecond: pr.stats.requestsPerSecond, p50Ms: pr.stats.p50Ms, p99Ms: pr.stats.p99Ms,
-        maxMs: pr.stats.maxMs, errors: pr.stats.errors, requests: pr.stats.requests,
-        dbStatementsPerRequest: pacedStatements === undefined ? undefined : r2(pacedStatements / Math.max(1, pr.stats.requests)),
-      };
+      const pacedAtEnd = await statementsSoFar();
+      r.stats.paced = pacedOf(pr.stats, pacedAtStart !== null && pacedAtEnd !== null ? pacedAtEnd - (pacedAtStart as number) : null);
       log(`  at ${fmt(PACED_RATE)} req/s offered: ${fmt(pr.stats.requestsPerSecond)} req/s served, p50 ${pr.stats.p50Ms} ms, p99 ${pr.stats.p99Ms} ms, max ${pr.stats.maxMs} ms, errors ${pr.stats.errors}, ${r.stats.paced.dbStatementsPerRequest ?? "?"} SQL statements/request`
         + (pr.errorSamples.length ? ` e.g. ${JSON.stringify(pr.errorSamples)}` : ""));
       pacedAll.push(pr.lat);
