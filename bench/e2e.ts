@@ -57,6 +57,8 @@ const HOLDERS = Number(process.env.BENCH_HOLDERS ?? 2000);
 const POST_MS = Number(process.env.BENCH_POST_MS ?? 250);
 const SINGLE_SHARE = Number(process.env.BENCH_SINGLE_SHARE ?? 0.05);
 const ERC20_SECONDS = Number(process.env.BENCH_ERC20_SECONDS ?? 15);
+/** How long sent transactions may take to be mined before the bench stops and says why. */
+const MINING_TIMEOUT_MS = Number(process.env.BENCH_MINING_TIMEOUT_S ?? 120) * 1000;
 const PG_URL = process.env.BENCH_DATABASE_URL;
 /** A directory to write the gateway's V8 CPU profile to (node --cpu-prof), written when it stops. */
 const PROFILE_DIR = process.env.BENCH_GATEWAY_PROFILE;
@@ -138,6 +140,7 @@ async function sendAll(rpc: Rpc, txs: { from: string; to: string; data: string; 
   }
   const receipts: { status: string; logs: { topics: string[]; data: string }[] }[] = [];
   for (let i = 0; i < hashes.length; i += 200) {
+    const deadline = Date.now() + MINING_TIMEOUT_MS;
     for (;;) {
       const res = await rpc.batch<{ status: string; logs: { topics: string[]; data: string }[] } | null>(
         hashes.slice(i, i + 200).map((h) => ({ method: "eth_getTransactionReceipt", params: [h] })),
@@ -147,10 +150,27 @@ async function sendAll(rpc: Rpc, txs: { from: string; to: string; data: string; 
         receipts.push(...(res as typeof receipts));
         break;
       }
+      if (Date.now() > deadline) throw new Error(await notMined(rpc, res.filter((r) => !r).length, nonces));
       await sleep(250);
     }
   }
   return receipts;
+}
+
+/**
+ * Why sent transactions are not mined, for the error that ends the bench instead of waiting for ever: each sender's
+ * mined and pending nonce against the next one the bench would have used, and the node's pool. A mined nonce that
+ * stops short of the pool's transactions is a nonce gap (a transaction the node dropped or never took).
+ */
+async function notMined(rpc: Rpc, missing: number, next: Map<string, number>): Promise<string> {
+  const senders: string[] = [];
+  for (const [from, expected] of next) {
+    const [latest, pending] = await Promise.all(["latest", "pending"].map((tag) => rpc.send<string>("eth_getTransactionCount", [from, tag])));
+    senders.push(`${from}: mined nonce ${Number(latest)}, pending ${Number(pending)}, sent up to ${expected - 1}`);
+  }
+  const pool = await rpc.send<{ pending: string; queued: string }>("txpool_status").catch(() => null);
+  const poolText = pool ? `the node's pool holds ${Number(pool.pending)} pending and ${Number(pool.queued)} queued` : "the node's pool is not readable";
+  return `${missing} transaction(s) not mined after ${MINING_TIMEOUT_MS / 1000} s; ${senders.join("; ")}; ${poolText} (BENCH_FRESH=1 rebuilds the saved chain state)`;
 }
 
 interface Setup {
@@ -339,9 +359,11 @@ async function erc20Ceiling(rpc: Rpc): Promise<{ transfersPerSecond: number; tra
   }
   const sendSeconds = (Date.now() - started) / 1000;
   // Wait until they are all mined, then count per block.
+  const deadline = Date.now() + MINING_TIMEOUT_MS;
   for (;;) {
     const last = await rpc.send<{ blockNumber: string } | null>("eth_getTransactionReceipt", [hashes[hashes.length - 1]]);
     if (last) break;
+    if (Date.now() > deadline) throw new Error(await notMined(rpc, 1, new Map([[sender, nonce]])));
     await sleep(250);
   }
   const head = Number(await rpc.send<string>("eth_blockNumber"));
