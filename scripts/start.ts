@@ -9,7 +9,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { JsonRpcProvider, Network, NonceManager, Wallet, ethers } from "ethers";
-import { loadConfig, ConfigError, Config, storeOptions } from "../src/config";
+import { loadConfigOrExit, Config, storeOptions } from "../src/config";
 import { createLogger } from "../src/logger";
 import { startAnvil, AnvilNode } from "../src/chain/anvil";
 import { bootstrapDistrict, Deployment, ensureEnforcementAnchor } from "../src/chain/bootstrap";
@@ -77,16 +77,7 @@ async function addEnforcementAnchor(config: Config, provider: JsonRpcProvider, d
 }
 
 async function main() {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   const log = createLogger(config.LOG_LEVEL);
   fs.mkdirSync(config.dataDir, { recursive: true });
   let anvil: AnvilNode | null = null;

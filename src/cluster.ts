@@ -1,7 +1,7 @@
 import cluster from "node:cluster";
 import http from "node:http";
 import { Logger } from "pino";
-import { Config, loadConfig } from "./config";
+import { Config, loadConfigOrExit } from "./config";
 import { createGateway, Gateway } from "./gateway";
 import { createLogger } from "./logger";
 import { FatalError } from "./errors";
@@ -180,7 +180,7 @@ async function startWorker(config: Config, logger: Logger): Promise<RunningGatew
 
 /** `node -r ts-node/register/transpile-only src/cluster.ts`: the gateway from the environment, stopped on SIGTERM. */
 if (require.main === module) {
-  const config = loadConfig();
+  const config = loadConfigOrExit();
   const logger = createLogger(config.LOG_LEVEL);
   startGateway(config, logger)
     .then((gw) => {

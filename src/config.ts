@@ -81,6 +81,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
+/**
+ * The configuration for a command's entry point: on a bad variable it prints one line per problem and exits with
+ * status 2 (no stack trace), as `npm start`, `npm run gateway` and `src/main.ts` all do.
+ */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(err.message);
+    process.exit(2);
+  }
+}
+
 /** The password for one account's keystore, from the environment. */
 export function keystorePassword(address: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   return env[`KEYSTORE_PASSWORD_${address.toLowerCase()}`] ?? env[`KEYSTORE_PASSWORD_${address}`] ?? env.KEYSTORE_PASSWORD;

@@ -12,21 +12,12 @@
  * Configuration is src/config.ts's; a bad variable stops it with exit code 2, one line per problem. It logs
  * "gateway listening" (with the port) once it serves, and stops cleanly on SIGTERM or SIGINT.
  */
-import { ConfigError, loadConfig } from "./config";
+import { loadConfigOrExit } from "./config";
 import { createGateway } from "./gateway";
 import { createLogger } from "./logger";
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   const logger = createLogger(config.LOG_LEVEL);
   const gateway = await createGateway(config, logger);
   await gateway.start();

@@ -1,3 +1,6 @@
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import { ConfigError, loadConfig } from "../../src/config";
@@ -57,4 +60,25 @@ describe("configuration from the environment", function () {
     for (const v of ["0", "1001", "2.5", "many"]) expect(problems({ DATABASE_POOL_MAX: v }), v).to.have.length(1);
     expect(loadConfig({ DATABASE_POOL_MAX: "1000" }).DATABASE_POOL_MAX).to.equal(1000);
   });
+
+  // Each way the platform is started: a bad variable ends it with status 2 and one line per problem, no stack trace.
+  for (const entry of ["scripts/start.ts", "src/main.ts", "src/cluster.ts"]) {
+    it(`${entry} refuses a bad environment with the problems and exit status 2, before starting anything`, function () {
+      this.timeout(60_000);
+      const dataDir = path.join(os.tmpdir(), `custody-config-never-made-${process.pid}`);
+      const run = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", entry], {
+        cwd: path.resolve(__dirname, "../.."),
+        env: { ...process.env, PORT: "70000", LOG_LEVEL: "loud", DATA_DIR: dataDir },
+        encoding: "utf8",
+        timeout: 50_000,
+      });
+      expect(run.status, run.stderr).to.equal(2);
+      const lines = run.stderr.trim().split("\n");
+      expect(lines[0]).to.equal("invalid configuration:");
+      expect(lines.slice(1).map((l) => l.replace(/^\s*- /, "").split(":")[0]).sort()).to.deep.equal(["LOG_LEVEL", "PORT"]);
+      expect(run.stderr).not.to.match(/\n\s+at /);
+      expect(run.stdout).to.equal("");
+      expect(fs.existsSync(dataDir), "DATA_DIR made").to.equal(false);
+    });
+  }
 });
