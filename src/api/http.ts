@@ -188,6 +188,15 @@ export function encodeCursor(v: string | number | bigint): string {
   return Buffer.from(String(v)).toString("base64url");
 }
 
+/**
+ * A keyset page from rows read in key order with `LIMIT limit + 1`: the first `limit` rows, and the cursor after the
+ * last of them when the extra row shows there are more (null on the last page).
+ */
+export function keysetPage<R>(rows: R[], limit: number, keyOf: (row: R) => string | number | bigint): { page: R[]; nextCursor: string | null } {
+  const page = rows.slice(0, limit);
+  return { page, nextCursor: rows.length > limit ? encodeCursor(keyOf(page[page.length - 1])) : null };
+}
+
 /** The largest value of PostgreSQL's bigint (the store's ids) and of a uint64 (the escrow's card ids, numeric(20,0)). */
 export const BIGINT_MAX = 9_223_372_036_854_775_807n;
 export const UINT64_MAX = 18_446_744_073_709_551_615n;

@@ -183,24 +183,6 @@ export function decodeLog(log: RawLog, contracts: { escrow: string; registry: st
   }
   const contract = log.address.toLowerCase();
   const topic0 = log.topics[0];
-  if (topic0 === LESSONS_CONSUMED_TOPIC && contract === contracts.escrow) {
-    if (log.topics.length !== 2 || log.data.length !== 2 + 64 * 3) throw new FatalError(`malformed LessonsConsumed log in ${log.transactionHash}`);
-    return {
-      contract,
-      blockNumber: Number(log.blockNumber),
-      blockHash: log.blockHash,
-      txHash: log.transactionHash,
-      txIndex: Number(log.transactionIndex),
-      logIndex: Number(log.logIndex),
-      event: "LessonsConsumed",
-      args: {
-        cardId: BigInt(log.topics[1]).toString(),
-        lessons: smallWord(log.data, 0), // uint16
-        amount: smallWord(log.data, 1), // uint48
-        sequence: smallWord(log.data, 2), // uint16
-      },
-    };
-  }
   const base = {
     contract,
     blockNumber: Number(log.blockNumber),
@@ -209,6 +191,16 @@ export function decodeLog(log: RawLog, contracts: { escrow: string; registry: st
     txIndex: Number(log.transactionIndex),
     logIndex: Number(log.logIndex),
   };
+  if (topic0 === LESSONS_CONSUMED_TOPIC && contract === contracts.escrow) {
+    if (log.topics.length !== 2 || log.data.length !== 2 + 64 * 3) throw new FatalError(`malformed LessonsConsumed log in ${log.transactionHash}`);
+    const args = {
+      cardId: BigInt(log.topics[1]).toString(),
+      lessons: smallWord(log.data, 0), // uint16
+      amount: smallWord(log.data, 1), // uint48
+      sequence: smallWord(log.data, 2), // uint16
+    };
+    return { ...base, event: "LessonsConsumed", args };
+  }
   const [iface, events] =
     contract === contracts.escrow ? [escrowIface, escrowEvents] : contract === contracts.registry ? [registryIface, registryEvents] : [null, null];
   if (!iface) return null;

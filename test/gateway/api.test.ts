@@ -336,5 +336,49 @@ for (const engine of engines()) {
         expect(v.body.problems).to.include("the event's values differ");
       });
     });
+
+    describe("pagination", () => {
+      /** Walks a list a page of `limit` at a time: every page but the last gives a cursor, the last gives null. */
+      const walk = async (who: string, url: string, limit: number) => {
+        const items: unknown[] = [];
+        let pages = 0;
+        for (let cursor: string | null = null; ; ) {
+          const sep = url.includes("?") ? "&" : "?";
+          const r = await as(who).get(`${url}${sep}limit=${limit}${cursor ? `&cursor=${cursor}` : ""}`).expect(200);
+          pages++;
+          expect(r.body.items.length, url).to.be.at.most(limit);
+          items.push(...r.body.items);
+          cursor = r.body.nextCursor;
+          if (cursor === null) break;
+          expect(r.body.items, `${url}: a full page before a cursor`).to.have.length(limit);
+        }
+        return { items, pages };
+      };
+
+      it("every keyset-paged list, walked one item a page, gives the whole list once, in order", async () => {
+        const alice = devWallet(10, district.provider).address;
+        const lists: [string, string, number][] = [
+          // who, list, the least it holds by now (so that paging is exercised where it is > 1)
+          ["bureau", "/v1/merchants", 2],
+          ["bureau", "/v1/disputes", 0],
+          ["bureau", "/v1/risk/ratings", 0],
+          ["bureau", "/v1/risk/alerts", 0],
+          ["bank", "/v1/banks/1/positions", 2],
+          ["bank", "/v1/banks/1/payouts?kind=payout", 0],
+          ["bank", "/v1/banks/1/payouts?kind=refund", 0],
+          ["school", `/v1/merchants/${school}/cards`, 1],
+          ["school", `/v1/merchants/${school}/consumptions`, 1],
+          ["alice", `/v1/consumers/${alice}/cards`, 1],
+        ];
+        for (const [who, url, least] of lists) {
+          const whole = (await as(who).get(`${url}${url.includes("?") ? "&" : "?"}limit=500`).expect(200)).body;
+          expect(whole.nextCursor, url).to.equal(null);
+          expect(whole.items.length, url).to.be.at.least(least);
+          const one = await walk(who, url, 1);
+          expect(one.items, url).to.deep.equal(whole.items);
+          expect(one.pages, url).to.equal(Math.max(1, whole.items.length)); // the page holding the last item says there is no more
+        }
+      });
+    });
   });
 }

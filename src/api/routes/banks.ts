@@ -1,7 +1,7 @@
 import { Router, Request } from "express";
 import { z } from "zod";
 import { Principal } from "../auth";
-import { defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, encodeCursor, withStatus, address } from "../http";
+import { defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, keysetPage, withStatus, address } from "../http";
 import { Services, getMerchant } from "../../services/context";
 import { executeAs } from "../../services/transactions";
 import { parseStatementCsv, reconcile, Statement } from "../../services/reconciliation";
@@ -60,7 +60,7 @@ export function bankRoutes(router: Router, s: Services, auth: Auth) {
          ORDER BY merchant_id LIMIT ${query.limit + 1}`,
         [params.bankId, after],
       );
-      const page = rows.slice(0, query.limit);
+      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => String(r.merchant_id));
       const items = await Promise.all(page.map(async (r) => {
         const held = BigInt(r.paid_in as string) - BigInt(r.released as string) - BigInt(r.refunded as string);
         const payable = BigInt(r.released as string) - BigInt(r.paid_out as string);
@@ -83,7 +83,7 @@ export function bankRoutes(router: Router, s: Services, auth: Auth) {
         bankId: params.bankId, token: bank.token,
         total: { indexedFen: indexedTotal.toString(), onChainEscrowFen: escrowBalance.toString(), tokenSupplyFen: supply.toString(), agrees: indexedTotal === escrowBalance },
         items,
-        nextCursor: rows.length > query.limit ? encodeCursor(String(page[page.length - 1].merchant_id)) : null,
+        nextCursor,
       };
     },
   }, auth);
@@ -126,14 +126,14 @@ export function bankRoutes(router: Router, s: Services, auth: Auth) {
          ORDER BY pos LIMIT ${query.limit + 1}`,
         [params.bankId, after ?? "-1"],
       );
-      const page = rows.slice(0, query.limit);
+      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => String(r.pos));
       return {
         items: page.map((r) => ({
           kind: query.kind, merchantId: Number(r.merchant_id), cardId: r.card_id == null ? undefined : String(r.card_id),
           payee: query.kind === "payout" ? "merchant" : r.holder, amountFen: String(r.amount), reason: r.reason,
           txHash: r.tx_hash, blockNumber: Number(r.block_number), blockTime: Number(r.block_time),
         })),
-        nextCursor: rows.length > query.limit ? encodeCursor(String(page[page.length - 1].pos)) : null,
+        nextCursor,
       };
     },
   }, auth);

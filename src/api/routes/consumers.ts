@@ -1,7 +1,7 @@
 import { Router, Request } from "express";
 import { z } from "zod";
 import { Principal } from "../auth";
-import { defineRoute, address, cardIdParam, pageQuery, decodeCursor, encodeCursor, withStatus, JsonText, UINT64_MAX } from "../http";
+import { defineRoute, address, cardIdParam, pageQuery, decodeCursor, encodeCursor, keysetPage, withStatus, JsonText, UINT64_MAX } from "../http";
 import { Services, getMerchant, assertMerchantVisible, chainNow } from "../../services/context";
 import { cardView } from "../../services/views";
 import { ledgerPageJson } from "../../services/ledger";
@@ -47,9 +47,9 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
     handler: async ({ params, query, principal }) => {
       if (principal!.role === "consumer" && principal!.subject?.toLowerCase() !== params.holder) throw new ApiError(403, "Forbidden", "these are not your cards");
       const rows = await s.db.query(`SELECT * FROM cards WHERE holder = $1 AND card_id > $2 ORDER BY card_id LIMIT ${query.limit + 1}`, [params.holder, decodeCursor(query.cursor, UINT64_MAX) ?? "0"]);
-      const page = rows.slice(0, query.limit);
+      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => String(r.card_id));
       const now = await chainNow(s);
-      return { items: page.map((r) => cardView(r, now)), nextCursor: rows.length > query.limit ? encodeCursor(String(page[page.length - 1].card_id)) : null };
+      return { items: page.map((r) => cardView(r, now)), nextCursor };
     },
   }, auth);
 

@@ -1,7 +1,7 @@
 import { Router, Request } from "express";
 import { z } from "zod";
 import { Principal } from "../auth";
-import { defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, encodeCursor, withStatus, bytes32, JsonText, UINT64_MAX } from "../http";
+import { defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, encodeCursor, keysetPage, withStatus, bytes32, JsonText, UINT64_MAX } from "../http";
 import { Services, getMerchant, assertMerchantVisible, chainNow } from "../../services/context";
 import { executeAs } from "../../services/transactions";
 import { cardView, planView } from "../../services/views";
@@ -93,9 +93,9 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
         sql += " AND status = $3";
       }
       const rows = await s.db.query(`${sql} ORDER BY card_id LIMIT ${query.limit + 1}`, args);
-      const page = rows.slice(0, query.limit);
+      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => String(r.card_id));
       const now = await chainNow(s);
-      return { items: page.map((r) => cardView(r, now)), nextCursor: rows.length > query.limit ? encodeCursor(String(page[page.length - 1].card_id)) : null };
+      return { items: page.map((r) => cardView(r, now)), nextCursor };
     },
   }, auth);
 
@@ -133,10 +133,10 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
         sql += " AND status = $3";
       }
       const rows = await s.db.query(`${sql} ORDER BY id LIMIT ${query.limit + 1}`, args);
-      const page = rows.slice(0, query.limit);
+      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => String(r.id));
       return {
         items: page.map((r) => ({ id: String(r.id), cardId: String(r.card_id), sequence: r.sequence, lessons: r.lessons, status: r.status, txHash: r.tx_hash, error: r.error })),
-        nextCursor: rows.length > query.limit ? encodeCursor(String(page[page.length - 1].id)) : null,
+        nextCursor,
       };
     },
   }, auth);

@@ -2,7 +2,7 @@ import { Router, Request, Response, NextFunction } from "express";
 import { z } from "zod";
 import { ethers } from "ethers";
 import { Principal } from "../auth";
-import { defineRoute, idParam, address, sendJson, encodeCursor, decodeCursor } from "../http";
+import { defineRoute, idParam, address, sendJson, keysetPage, decodeCursor } from "../http";
 import { Services } from "../../services/context";
 import { BEIJING_INDUSTRIES } from "../../chain/policies";
 import { publicWarnings, dishonestyList, EffectiveEntry } from "../../services/enforcement";
@@ -177,9 +177,9 @@ export function publicRoutes(router: Router, s: Services, auth: Auth, rate: Publ
       if (query.industryId !== undefined) add("m.industry_id = ?", query.industryId);
       if (query.status) add("m.status = ?", query.status);
       const rows = await s.db.query(`${MERCHANT_SQL} WHERE ${where.join(" AND ")} ORDER BY m.merchant_id LIMIT ${query.limit + 1}`, args);
-      const page = rows.slice(0, query.limit);
+      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => String(r.merchant_id));
       cacheable(res);
-      return { items: await publicMerchants(s, page), nextCursor: rows.length > query.limit ? encodeCursor(String(page[page.length - 1].merchant_id)) : null };
+      return { items: await publicMerchants(s, page), nextCursor };
     },
   }, auth);
 

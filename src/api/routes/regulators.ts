@@ -2,7 +2,7 @@ import { Router, Request } from "express";
 import { z } from "zod";
 import { ethers } from "ethers";
 import { Principal } from "../auth";
-import { defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, encodeCursor, withStatus, address, bytes32 } from "../http";
+import { defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, keysetPage, withStatus, address, bytes32 } from "../http";
 import { Services, getMerchant, assertMerchantVisible, industriesOf } from "../../services/context";
 import { executeAs } from "../../services/transactions";
 import { merchantView } from "../../services/views";
@@ -51,8 +51,8 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
       if (p.role === "industry_regulator") add("industry_id = ANY(?::int[])", await industriesOf(s.db, p.subject ?? ""));
       if (p.role === "bank") add("bank_id = ?", Number(p.subject));
       const rows = await s.db.query(`SELECT * FROM merchants WHERE ${where.join(" AND ")} ORDER BY merchant_id LIMIT ${query.limit + 1}`, args);
-      const page = rows.slice(0, query.limit);
-      return { items: page.map(merchantView), nextCursor: rows.length > query.limit ? encodeCursor(String(page[page.length - 1].merchant_id)) : null };
+      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => String(r.merchant_id));
+      return { items: page.map(merchantView), nextCursor };
     },
   }, auth);
 
@@ -143,14 +143,14 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
         sql += " AND industry_id = ANY($3::int[])";
       }
       const rows = await s.db.query(`${sql} ORDER BY card_id LIMIT ${query.limit + 1}`, args);
-      const page = rows.slice(0, query.limit);
+      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => String(r.card_id));
       return {
         items: page.map((r) => ({
           cardId: String(r.card_id), merchantId: Number(r.merchant_id), industryId: Number(r.industry_id), status: r.status, openedBy: r.opened_by,
           reason: r.reason, amountFen: String(r.amount), openedAt: Number(r.opened_at), refundedFen: r.refunded == null ? null : String(r.refunded),
           releasedFen: r.released == null ? null : String(r.released), resolvedBy: r.resolved_by,
         })),
-        nextCursor: rows.length > query.limit ? encodeCursor(String(page[page.length - 1].card_id)) : null,
+        nextCursor,
       };
     },
   }, auth);

@@ -1,7 +1,7 @@
 import { Router, Request, Response } from "express";
 import { z } from "zod";
 import { Principal } from "../auth";
-import { defineRoute, idParam, wholeNumber, pageQuery, decodeCursor, encodeCursor, withStatus, sendJson, toJson } from "../http";
+import { defineRoute, idParam, wholeNumber, pageQuery, decodeCursor, keysetPage, withStatus, sendJson, toJson } from "../http";
 import { Services, getMerchant, assertMerchantVisible, industriesOf, MerchantRecord } from "../../services/context";
 import { ApiError } from "../../errors";
 import { Db } from "../../store/db";
@@ -149,14 +149,14 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
          ORDER BY r.merchant_id LIMIT ${query.limit + 1}`,
         [decodeCursor(query.cursor) ?? "0", query.level ?? null, query.industryId ?? null, scope],
       );
-      const page = rows.slice(0, query.limit);
+      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => String(r.merchant_id));
       return {
         items: page.map((r) => ({
           merchantId: Number(r.merchant_id), industryId: Number(r.industry_id), level: r.level, computedLevel: r.computed_level, onChainLevel: r.on_chain_level,
           score: Number(r.score), modelVersion: r.model_version, computedAt: Number(r.computed_at),
           topReasons: (r.explanation as { signal: string }[]).slice(0, 3).map((e) => e.signal),
         })),
-        nextCursor: rows.length > query.limit ? encodeCursor(String(page[page.length - 1].merchant_id)) : null,
+        nextCursor,
       };
     },
   }, auth);
@@ -261,8 +261,8 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
     handler: async ({ query, principal }) => {
       const scope = await scopeOf(s.db, principal!);
       const rows = await listAlerts(s.db, { afterId: Number(decodeCursor(query.cursor) ?? 0), industries: scope, merchantId: query.merchantId, limit: query.limit + 1 });
-      const page = rows.slice(0, query.limit);
-      return { items: page, nextCursor: rows.length > query.limit ? encodeCursor(page[page.length - 1].id) : null };
+      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => String(r.id));
+      return { items: page, nextCursor };
     },
   }, auth);
 
