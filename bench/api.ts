@@ -407,7 +407,7 @@ async function openLoop(start, measureFrom, end, record) {
     const go = client === "raw" ? rawGet(c, path, key) : httpGet(path, key);
     go.then((r) => {
       outstanding--;
-      if (due >= measureFrom && due < end) record(r, performance.now() - due, path);
+      if (due >= measureFrom && due < end) record(r, performance.now() - due, path, due - measureFrom);
       if (c && c.dead) { open--; c = null; }
       const next = backlog.shift();
       if (next !== undefined) { if (c) send(c, next); else connect(next); }
@@ -455,11 +455,16 @@ async function openLoop(start, measureFrom, end, record) {
   const measureFrom = start + warmupMs;
   const end = measureFrom + durationMs;
   let lat = new Float64Array(1 << 16);
+  let at = new Float64Array(1 << 16); // when each measured request was due (open loop) or sent, ms from measureFrom
   let n = 0, errors = 0, bytes = 0, next = Math.floor(Math.random() * requests.length), lastDone = measureFrom;
   const statuses = {};
   const errorSamples = [];
-  const record = (r, ms, path) => {
-    if (n === lat.length) { const bigger = new Float64Array(lat.length * 2); bigger.set(lat); lat = bigger; }
+  const record = (r, ms, path, sentAt) => {
+    if (n === lat.length) {
+      const bigger = new Float64Array(lat.length * 2); bigger.set(lat); lat = bigger;
+      const biggerAt = new Float64Array(at.length * 2); biggerAt.set(at); at = biggerAt;
+    }
+    at[n] = sentAt;
     lat[n++] = ms;
     bytes += r.bytes;
     lastDone = performance.now();
@@ -480,7 +485,7 @@ async function openLoop(start, measureFrom, end, record) {
         r = await httpGet(path, key);
       }
       if (t < measureFrom) continue;
-      record(r, r.ms, path);
+      record(r, r.ms, path, t - measureFrom);
     }
     if (conn) conn.sock.end();
   }
@@ -488,7 +493,8 @@ async function openLoop(start, measureFrom, end, record) {
   else await Promise.all(Array.from({ length: concurrency }, loop));
   agent.destroy();
   const out = lat.slice(0, n);
-  parentPort.postMessage({ niced, latencies: out, errors, bytes, statuses, errorSamples, seconds: (Math.max(lastDone, measureFrom) - measureFrom) / 1000 }, [out.buffer]);
+  const outAt = at.slice(0, n);
+  parentPort.postMessage({ niced, latencies: out, at: outAt, errors, bytes, statuses, errorSamples, seconds: (Math.max(lastDone, measureFrom) - measureFrom) / 1000 }, [out.buffer, outAt.buffer]);
 })();
 `;
 
@@ -577,13 +583,29 @@ function stats(lat: Float64Array, seconds: number, errors: number, statuses: Rec
   };
 }
 
+/**
+ * BENCH_TRACE_DIR=dir: each measured run's requests as CSV (`<engine>-<route>-closed|open.csv`: when each was sent
+ * or, in the open loop, due, ms from the start of the measurement, and its latency), for seeing whether a tail is
+ * spread over the run (queueing) or bunched in stalls.
+ */
+const TRACE_DIR = process.env.BENCH_TRACE_DIR || undefined;
+
+function writeTrace(name: string, at: Float64Array, latencies: Float64Array): void {
+  fs.mkdirSync(TRACE_DIR!, { recursive: true });
+  const lines = ["atMs,latencyMs"];
+  for (let i = 0; i < at.length; i++) lines.push(`${at[i].toFixed(2)},${latencies[i].toFixed(2)}`);
+  const file = path.join(TRACE_DIR!, `${name}.csv`);
+  fs.writeFileSync(file, lines.join("\n") + "\n");
+  log(`  wrote ${file}`);
+}
+
 /** Whether the load generator's thread ran at nice -10 (the last run's answer). */
 let loadGeneratorNiced = false;
 
 async function drive(
   port: number,
   requests: [string, string][],
-  opts: { profileAs?: string; warmupS: number; durationS: number; rate?: number; connections?: number } = { warmupS: WARMUP_S, durationS: DURATION_S },
+  opts: { profileAs?: string; traceAs?: string; warmupS: number; durationS: number; rate?: number; connections?: number } = { warmupS: WARMUP_S, durationS: DURATION_S },
 ): Promise<{ lat: Float64Array; stats: RouteStats; errorSamples: unknown[] }> {
   let session: Session | null = null;
   const profileAs = opts.profileAs;
@@ -604,7 +626,7 @@ async function drive(
   });
   const stop = onCleanup("load worker", async () => { await worker.terminate(); });
   try {
-    const msg = await new Promise<{ niced: boolean; latencies: Float64Array; errors: number; bytes: number; statuses: Record<string, number>; errorSamples: unknown[]; seconds: number }>(
+    const msg = await new Promise<{ niced: boolean; latencies: Float64Array; at: Float64Array; errors: number; bytes: number; statuses: Record<string, number>; errorSamples: unknown[]; seconds: number }>(
       (resolve, reject) => {
         worker.once("message", resolve);
         worker.once("error", reject);
@@ -612,6 +634,7 @@ async function drive(
       },
     );
     const st = stats(msg.latencies, msg.seconds, msg.errors, msg.statuses, msg.bytes);
+    if (TRACE_DIR && opts.traceAs) writeTrace(opts.traceAs, msg.at, msg.latencies);
     loadGeneratorNiced = msg.niced;
     if (eluAtStart.elu) st.gatewayThreadBusy = r2(performance.eventLoopUtilization(eluAtStart.elu).utilization);
     if (cpuAtStart) {
@@ -929,7 +952,7 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
         workersCpuAtStart = cpuMsOf(gatewayPids().slice(1));
         void serverCpu().then((m) => { serverCpuAtStart = m; });
       }, WARMUP_S * 1000);
-      const r = await drive(port, lists[name], { profileAs: PROFILE_DIR && !separate ? `${engine}-${name}` : undefined, warmupS: WARMUP_S, durationS: DURATION_S });
+      const r = await drive(port, lists[name], { profileAs: PROFILE_DIR && !separate ? `${engine}-${name}` : undefined, traceAs: `${engine}-${name}-closed`, warmupS: WARMUP_S, durationS: DURATION_S });
       clearTimeout(t);
       const statementsAtEnd = await statementsSoFar();
       if (statementsAtStart !== null && statementsAtEnd !== null) r.stats.dbStatementsPerRequest = r2((statementsAtEnd - (statementsAtStart as number)) / Math.max(1, r.stats.requests));
@@ -954,7 +977,7 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
       log(`${engine} ${name}: open loop, ${fmt(PACED_RATE)} requests/s offered on up to ${PACED_CONNECTIONS} connections; ${WARMUP_S} s warm-up + ${DURATION_S} s`);
       let pacedAtStart: number | null = null;
       const pt = setTimeout(() => { void statementsSoFar().then((n) => { pacedAtStart = n; }); }, WARMUP_S * 1000);
-      const pr = await drive(port, lists[name], { warmupS: WARMUP_S, durationS: DURATION_S, rate: PACED_RATE, connections: PACED_CONNECTIONS });
+      const pr = await drive(port, lists[name], { traceAs: `${engine}-${name}-open`, warmupS: WARMUP_S, durationS: DURATION_S, rate: PACED_RATE, connections: PACED_CONNECTIONS });
       clearTimeout(pt);
       const pacedAtEnd = await statementsSoFar();
       r.stats.paced = pacedOf(pr.stats, pacedAtStart !== null && pacedAtEnd !== null ? pacedAtEnd - (pacedAtStart as number) : null);

@@ -344,7 +344,7 @@ for (const engine of engines()) {
         let pages = 0;
         for (let cursor: string | null = null; ; ) {
           const sep = url.includes("?") ? "&" : "?";
-          const r = await as(who).get(`${url}${sep}limit=${limit}${cursor ? `&cursor=${cursor}` : ""}`).expect(200);
+          const r: { body: { items: unknown[]; nextCursor: string | null } } = await as(who).get(`${url}${sep}limit=${limit}${cursor ? `&cursor=${cursor}` : ""}`).expect(200);
           pages++;
           expect(r.body.items.length, url).to.be.at.most(limit);
           items.push(...r.body.items);
