@@ -44,6 +44,7 @@
  *    process's CPU time per request (in-process gateway), or the gateway processes' and the load generator's CPU
  *    time per request (separate gateway), the machine's load average. BENCH_PROFILE=dir writes a CPU profile of the
  *    gateway thread per route (in-process gateway) or one per gateway process for the whole run (separate gateway).
+ *    BENCH_TRACE_DIR=dir writes every measured request of each run (when due or sent, latency) as CSV.
  * 6. Prints a table and writes bench/results/api.json (or BENCH_RESULTS_FILE): PostgreSQL's figures at the top
  *    level when it ran, every engine under "engines". Exits non-zero when the first engine misses a target.
  *    Everything started (gateway, Anvil, databases, temp dirs) is stopped or removed at the end, on errors too.
@@ -494,7 +495,7 @@ async function openLoop(start, measureFrom, end, record) {
   agent.destroy();
   const out = lat.slice(0, n);
   const outAt = at.slice(0, n);
-  parentPort.postMessage({ niced, latencies: out, at: outAt, errors, bytes, statuses, errorSamples, seconds: (Math.max(lastDone, measureFrom) - measureFrom) / 1000 }, [out.buffer, outAt.buffer]);
+  parentPort.postMessage({ niced, latencies: out, at: outAt, originMs: performance.timeOrigin + measureFrom, errors, bytes, statuses, errorSamples, seconds: (Math.max(lastDone, measureFrom) - measureFrom) / 1000 }, [out.buffer, outAt.buffer]);
 })();
 `;
 
@@ -585,15 +586,15 @@ function stats(lat: Float64Array, seconds: number, errors: number, statuses: Rec
 
 /**
  * BENCH_TRACE_DIR=dir: each measured run's requests as CSV (`<engine>-<route>-closed|open.csv`: when each was sent
- * or, in the open loop, due, ms from the start of the measurement, and its latency), for seeing whether a tail is
- * spread over the run (queueing) or bunched in stalls.
+ * or, in the open loop, due, ms from the start of the measurement, its latency, and the same moment as epoch ms to
+ * line it up with server logs), for seeing whether a tail is spread over the run (queueing) or bunched in stalls.
  */
 const TRACE_DIR = process.env.BENCH_TRACE_DIR || undefined;
 
-function writeTrace(name: string, at: Float64Array, latencies: Float64Array): void {
+function writeTrace(name: string, originMs: number, at: Float64Array, latencies: Float64Array): void {
   fs.mkdirSync(TRACE_DIR!, { recursive: true });
-  const lines = ["atMs,latencyMs"];
-  for (let i = 0; i < at.length; i++) lines.push(`${at[i].toFixed(2)},${latencies[i].toFixed(2)}`);
+  const lines = ["atMs,latencyMs,epochMs"];
+  for (let i = 0; i < at.length; i++) lines.push(`${at[i].toFixed(2)},${latencies[i].toFixed(2)},${Math.round(originMs + at[i])}`);
   const file = path.join(TRACE_DIR!, `${name}.csv`);
   fs.writeFileSync(file, lines.join("\n") + "\n");
   log(`  wrote ${file}`);
@@ -626,7 +627,7 @@ async function drive(
   });
   const stop = onCleanup("load worker", async () => { await worker.terminate(); });
   try {
-    const msg = await new Promise<{ niced: boolean; latencies: Float64Array; at: Float64Array; errors: number; bytes: number; statuses: Record<string, number>; errorSamples: unknown[]; seconds: number }>(
+    const msg = await new Promise<{ niced: boolean; latencies: Float64Array; at: Float64Array; originMs: number; errors: number; bytes: number; statuses: Record<string, number>; errorSamples: unknown[]; seconds: number }>(
       (resolve, reject) => {
         worker.once("message", resolve);
         worker.once("error", reject);
@@ -634,7 +635,7 @@ async function drive(
       },
     );
     const st = stats(msg.latencies, msg.seconds, msg.errors, msg.statuses, msg.bytes);
-    if (TRACE_DIR && opts.traceAs) writeTrace(opts.traceAs, msg.at, msg.latencies);
+    if (TRACE_DIR && opts.traceAs) writeTrace(opts.traceAs, msg.originMs, msg.at, msg.latencies);
     loadGeneratorNiced = msg.niced;
     if (eluAtStart.elu) st.gatewayThreadBusy = r2(performance.eventLoopUtilization(eluAtStart.elu).utilization);
     if (cpuAtStart) {
