@@ -192,9 +192,9 @@ export function encodeCursor(v: string | number | bigint): string {
  * A keyset page from rows read in key order with `LIMIT limit + 1`: the first `limit` rows, and the cursor after the
  * last of them when the extra row shows there are more (null on the last page).
  */
-export function keysetPage<R>(rows: R[], limit: number, keyOf: (row: R) => string | number | bigint): { page: R[]; nextCursor: string | null } {
+export function keysetPage<R>(rows: R[], limit: number, keyOf: (row: R) => unknown): { page: R[]; nextCursor: string | null } {
   const page = rows.slice(0, limit);
-  return { page, nextCursor: rows.length > limit ? encodeCursor(keyOf(page[page.length - 1])) : null };
+  return { page, nextCursor: rows.length > limit ? encodeCursor(String(keyOf(page[page.length - 1]))) : null };
 }
 
 /** The largest value of PostgreSQL's bigint (the store's ids) and of a uint64 (the escrow's card ids, numeric(20,0)). */

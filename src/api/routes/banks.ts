@@ -60,7 +60,7 @@ export function bankRoutes(router: Router, s: Services, auth: Auth) {
          ORDER BY merchant_id LIMIT ${query.limit + 1}`,
         [params.bankId, after],
       );
-      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => String(r.merchant_id));
+      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => r.merchant_id);
       const items = await Promise.all(page.map(async (r) => {
         const held = BigInt(r.paid_in as string) - BigInt(r.released as string) - BigInt(r.refunded as string);
         const payable = BigInt(r.released as string) - BigInt(r.paid_out as string);
@@ -126,7 +126,7 @@ export function bankRoutes(router: Router, s: Services, auth: Auth) {
          ORDER BY pos LIMIT ${query.limit + 1}`,
         [params.bankId, after ?? "-1"],
       );
-      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => String(r.pos));
+      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => r.pos);
       return {
         items: page.map((r) => ({
           kind: query.kind, merchantId: Number(r.merchant_id), cardId: r.card_id == null ? undefined : String(r.card_id),

@@ -47,7 +47,7 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
     handler: async ({ params, query, principal }) => {
       if (principal!.role === "consumer" && principal!.subject?.toLowerCase() !== params.holder) throw new ApiError(403, "Forbidden", "these are not your cards");
       const rows = await s.db.query(`SELECT * FROM cards WHERE holder = $1 AND card_id > $2 ORDER BY card_id LIMIT ${query.limit + 1}`, [params.holder, decodeCursor(query.cursor, UINT64_MAX) ?? "0"]);
-      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => String(r.card_id));
+      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => r.card_id);
       const now = await chainNow(s);
       return { items: page.map((r) => cardView(r, now)), nextCursor };
     },

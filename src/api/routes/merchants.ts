@@ -93,7 +93,7 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
         sql += " AND status = $3";
       }
       const rows = await s.db.query(`${sql} ORDER BY card_id LIMIT ${query.limit + 1}`, args);
-      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => String(r.card_id));
+      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => r.card_id);
       const now = await chainNow(s);
       return { items: page.map((r) => cardView(r, now)), nextCursor };
     },
@@ -133,7 +133,7 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
         sql += " AND status = $3";
       }
       const rows = await s.db.query(`${sql} ORDER BY id LIMIT ${query.limit + 1}`, args);
-      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => String(r.id));
+      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => r.id);
       return {
         items: page.map((r) => ({ id: String(r.id), cardId: String(r.card_id), sequence: r.sequence, lessons: r.lessons, status: r.status, txHash: r.tx_hash, error: r.error })),
         nextCursor,

@@ -177,7 +177,7 @@ export function publicRoutes(router: Router, s: Services, auth: Auth, rate: Publ
       if (query.industryId !== undefined) add("m.industry_id = ?", query.industryId);
       if (query.status) add("m.status = ?", query.status);
       const rows = await s.db.query(`${MERCHANT_SQL} WHERE ${where.join(" AND ")} ORDER BY m.merchant_id LIMIT ${query.limit + 1}`, args);
-      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => String(r.merchant_id));
+      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => r.merchant_id);
       cacheable(res);
       return { items: await publicMerchants(s, page), nextCursor };
     },

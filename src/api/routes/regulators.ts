@@ -51,7 +51,7 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
       if (p.role === "industry_regulator") add("industry_id = ANY(?::int[])", await industriesOf(s.db, p.subject ?? ""));
       if (p.role === "bank") add("bank_id = ?", Number(p.subject));
       const rows = await s.db.query(`SELECT * FROM merchants WHERE ${where.join(" AND ")} ORDER BY merchant_id LIMIT ${query.limit + 1}`, args);
-      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => String(r.merchant_id));
+      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => r.merchant_id);
       return { items: page.map(merchantView), nextCursor };
     },
   }, auth);
@@ -143,7 +143,7 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
         sql += " AND industry_id = ANY($3::int[])";
       }
       const rows = await s.db.query(`${sql} ORDER BY card_id LIMIT ${query.limit + 1}`, args);
-      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => String(r.card_id));
+      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => r.card_id);
       return {
         items: page.map((r) => ({
           cardId: String(r.card_id), merchantId: Number(r.merchant_id), industryId: Number(r.industry_id), status: r.status, openedBy: r.opened_by,

@@ -149,7 +149,7 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
          ORDER BY r.merchant_id LIMIT ${query.limit + 1}`,
         [decodeCursor(query.cursor) ?? "0", query.level ?? null, query.industryId ?? null, scope],
       );
-      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => String(r.merchant_id));
+      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => r.merchant_id);
       return {
         items: page.map((r) => ({
           merchantId: Number(r.merchant_id), industryId: Number(r.industry_id), level: r.level, computedLevel: r.computed_level, onChainLevel: r.on_chain_level,
@@ -261,7 +261,7 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
     handler: async ({ query, principal }) => {
       const scope = await scopeOf(s.db, principal!);
       const rows = await listAlerts(s.db, { afterId: Number(decodeCursor(query.cursor) ?? 0), industries: scope, merchantId: query.merchantId, limit: query.limit + 1 });
-      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => String(r.id));
+      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => r.id);
       return { items: page, nextCursor };
     },
   }, auth);
