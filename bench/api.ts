@@ -549,8 +549,13 @@ function pacedOf(st: RouteStats, statements?: number | null): PacedStats {
   return {
     offeredPerSecond: PACED_RATE, requestsPerSecond: st.requestsPerSecond, p50Ms: st.p50Ms, p99Ms: st.p99Ms, maxMs: st.maxMs,
     errors: st.errors, requests: st.requests,
-    dbStatementsPerRequest: statements === undefined || statements === null ? undefined : Math.round((statements / Math.max(1, st.requests)) * 100) / 100,
+    dbStatementsPerRequest: perRequest(statements, st.requests),
   };
+}
+
+/** SQL statements per request over a run (undefined where they were not counted). */
+function perRequest(statements: number | null | undefined, requests: number): number | undefined {
+  return statements === undefined || statements === null ? undefined : r2(statements / Math.max(1, requests));
 }
 
 function quantile(sorted: Float64Array, q: number): number {
@@ -934,6 +939,16 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
     };
     /** SQL statements the gateway sent so far: counted in this process, or, for the separate gateway, from its commits. */
     const statementsSoFar = async (): Promise<number | null> => (separate ? commits() : counted.count());
+    /** Counts statements from the end of a run's warm-up (started now, with the run); the function returned ends it. */
+    const countAfterWarmup = (): (() => Promise<number | null>) => {
+      let atStart: number | null = null;
+      const t = setTimeout(() => void statementsSoFar().then((n) => { atStart = n; }), WARMUP_S * 1000);
+      return async () => {
+        clearTimeout(t);
+        const atEnd = await statementsSoFar();
+        return atStart === null || atEnd === null ? null : atEnd - atStart;
+      };
+    };
     const routes: Record<string, RouteStats> = {};
     const all: Float64Array[] = [];
     const pacedAll: Float64Array[] = [];
@@ -942,21 +957,19 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
     const totalStatuses: Record<string, number> = {};
     for (const [name, label] of Object.entries(ROUTES) as [keyof typeof ROUTES, string][]) {
       log(`${engine} ${name}: ${label}; ${WARMUP_S} s warm-up + ${DURATION_S} s at ${CONCURRENCY} in flight`);
-      let statementsAtStart: number | null = null;
+      const statements = countAfterWarmup();
       let sqlAtStart = new Map<string, number>();
       let gatewayCpuAtStart = 0;
       let workersCpuAtStart = 0;
       let serverCpuAtStart: Map<number, number> | null = null;
       const t = setTimeout(() => {
-        void statementsSoFar().then((n) => { statementsAtStart = n; });
         sqlAtStart = counted.snapshot(); gatewayCpuAtStart = cpuMsOf(gatewayPids());
         workersCpuAtStart = cpuMsOf(gatewayPids().slice(1));
         void serverCpu().then((m) => { serverCpuAtStart = m; });
       }, WARMUP_S * 1000);
       const r = await drive(port, lists[name], { profileAs: PROFILE_DIR && !separate ? `${engine}-${name}` : undefined, traceAs: `${engine}-${name}-closed`, warmupS: WARMUP_S, durationS: DURATION_S });
       clearTimeout(t);
-      const statementsAtEnd = await statementsSoFar();
-      if (statementsAtStart !== null && statementsAtEnd !== null) r.stats.dbStatementsPerRequest = r2((statementsAtEnd - (statementsAtStart as number)) / Math.max(1, r.stats.requests));
+      r.stats.dbStatementsPerRequest = perRequest(await statements(), r.stats.requests);
       const serverCpuAtEnd = await serverCpu();
       if (serverCpuAtStart && serverCpuAtEnd) {
         let ms = 0;
@@ -976,12 +989,9 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
       }
       r.stats.loadAverage = r2(os.loadavg()[0]);
       log(`${engine} ${name}: open loop, ${fmt(PACED_RATE)} requests/s offered on up to ${PACED_CONNECTIONS} connections; ${WARMUP_S} s warm-up + ${DURATION_S} s`);
-      let pacedAtStart: number | null = null;
-      const pt = setTimeout(() => { void statementsSoFar().then((n) => { pacedAtStart = n; }); }, WARMUP_S * 1000);
+      const pacedStatements = countAfterWarmup();
       const pr = await drive(port, lists[name], { traceAs: `${engine}-${name}-open`, warmupS: WARMUP_S, durationS: DURATION_S, rate: PACED_RATE, connections: PACED_CONNECTIONS });
-      clearTimeout(pt);
-      const pacedAtEnd = await statementsSoFar();
-      r.stats.paced = pacedOf(pr.stats, pacedAtStart !== null && pacedAtEnd !== null ? pacedAtEnd - (pacedAtStart as number) : null);
+      r.stats.paced = pacedOf(pr.stats, await pacedStatements());
       log(`  at ${fmt(PACED_RATE)} req/s offered: ${fmt(pr.stats.requestsPerSecond)} req/s served, p50 ${pr.stats.p50Ms} ms, p99 ${pr.stats.p99Ms} ms, max ${pr.stats.maxMs} ms, errors ${pr.stats.errors}, ${r.stats.paced.dbStatementsPerRequest ?? "?"} SQL statements/request`
         + (pr.errorSamples.length ? ` e.g. ${JSON.stringify(pr.errorSamples)}` : ""));
       pacedAll.push(pr.lat);
