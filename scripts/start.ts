@@ -11,7 +11,7 @@ import path from "node:path";
 import { JsonRpcProvider, Network, NonceManager, Wallet, ethers } from "ethers";
 import { loadConfigOrExit, Config, storeOptions } from "../src/config";
 import { createLogger } from "../src/logger";
-import { startAnvil, AnvilNode } from "../src/chain/anvil";
+import { LocalChain, startLocalChain } from "../src/chain/localChain";
 import { bootstrapDistrict, Deployment, ensureEnforcementAnchor } from "../src/chain/bootstrap";
 import { writeKeystore } from "../src/chain/signers";
 import { createGateway } from "../src/gateway";
@@ -37,7 +37,7 @@ function ensurePassword(config: Config): string {
   return pw;
 }
 
-async function deployLocal(config: Config, provider: JsonRpcProvider, password: string, log: ReturnType<typeof createLogger>) {
+async function deployLocal(config: Config, provider: JsonRpcProvider, password: string, log: ReturnType<typeof createLogger>, chain: LocalChain) {
   const wallets = Object.fromEntries(PARTIES.map((p) => [p, Wallet.createRandom()])) as Record<Party, ethers.HDNodeWallet>;
   // Dev chain only: give the new accounts ether, in case the node prices gas (the gateway itself sends at gas price 0).
   for (const w of Object.values(wallets)) await provider.send("anvil_setBalance", [w.address, "0x3635c9adc5dea00000"]);
@@ -56,6 +56,8 @@ async function deployLocal(config: Config, provider: JsonRpcProvider, password: 
     parties[p] = wallets[p].address.toLowerCase();
   }
   fs.writeFileSync(path.join(config.dataDir, "parties.json"), JSON.stringify(parties, null, 2));
+  // The contracts are in a snapshot before the record of them is written: a crash from here on finds both.
+  await chain.snapshot("deployed");
   fs.writeFileSync(config.deploymentFile, JSON.stringify(deployment, null, 2));
   return deployment;
 }
@@ -76,20 +78,44 @@ async function addEnforcementAnchor(config: Config, provider: JsonRpcProvider, d
   return out.deployment;
 }
 
+/** Refuses to start a second platform on the same data directory (the chain node and PGlite take one owner). */
+function claimDataDir(config: Config): string {
+  const file = path.join(config.dataDir, "platform.pid");
+  if (fs.existsSync(file)) {
+    const pid = Number(fs.readFileSync(file, "utf8").trim());
+    let alive = false;
+    try {
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
+        process.kill(pid, 0);
+        alive = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("start");
+      }
+    } catch {
+      alive = false;
+    }
+    if (alive) throw new Error(`another \`npm start\` (pid ${pid}) is running on ${config.dataDir}: stop it first (kill ${pid})`);
+  }
+  fs.writeFileSync(file, String(process.pid));
+  return file;
+}
+
+/** What a start began and must stop if it fails half-way (the chain node never keeps holding its port). */
+const cleanups: (() => Promise<void>)[] = [];
+
 async function main() {
   const config = loadConfigOrExit();
   const log = createLogger(config.LOG_LEVEL);
   fs.mkdirSync(config.dataDir, { recursive: true });
-  let anvil: AnvilNode | null = null;
+  const platformPid = claimDataDir(config);
+  cleanups.push(async () => fs.rmSync(platformPid, { force: true }));
+  let chain: LocalChain | null = null;
   if (!config.CHAIN_RPC_URL) {
-    fs.mkdirSync(path.join(config.dataDir, "chain"), { recursive: true });
-    const port = config.CHAIN_PORT;
-    anvil = await startAnvil({
-      port, blockTime: 1, stateFile: path.join(config.dataDir, "chain", "state.json"), stateInterval: 5,
-      logFile: path.join(config.dataDir, "chain", "anvil.log"),
-    });
-    config.CHAIN_RPC_URL = [anvil.url];
-    log.info({ url: anvil.url, state: path.join(config.dataDir, "chain", "state.json") }, "local chain started (a block a second)");
+    const t0 = Date.now();
+    chain = await startLocalChain({ dir: path.join(config.dataDir, "chain"), port: config.CHAIN_PORT, blockTime: 1, log });
+    const node = chain;
+    cleanups.unshift(() => node.stop());
+    config.CHAIN_RPC_URL = [chain.url];
+    for (const note of chain.notes) log.warn({ note }, "local chain state repaired");
+    log.info({ url: chain.url, head: chain.loadedHead, ms: Date.now() - t0 }, "local chain loaded");
   }
   const password = ensurePassword(config);
   const provider = new JsonRpcProvider(config.CHAIN_RPC_URL[0], undefined, { pollingInterval: 250 });
@@ -109,8 +135,8 @@ async function main() {
     }
     log.info({ escrow: deployment.escrow }, "reusing the recorded deployment");
     if (!deployment.enforcementAnchor) deployment = await addEnforcementAnchor(config, provider, deployment, password, log);
-  } else if (anvil) {
-    deployment = await deployLocal(config, provider, password, log);
+  } else if (chain) {
+    deployment = await deployLocal(config, provider, password, log, chain);
   } else {
     throw new Error(`no deployment at ${config.deploymentFile}: deploy with \`npm run cli -- deploy\` first`);
   }
@@ -120,6 +146,10 @@ async function main() {
   const pidFile = path.join(config.dataDir, "gateway.pid");
   if (!config.DATABASE_URL) fs.writeFileSync(pidFile, String(process.pid));
   const db = await openDb(storeOptions(config));
+  cleanups.unshift(async () => {
+    await db.close();
+    fs.rmSync(pidFile, { force: true });
+  });
   await migrate(db);
   const keysFile = path.join(config.dataDir, "api-keys.txt");
   let newKeys: string | null = null;
@@ -134,18 +164,27 @@ async function main() {
       ["sports bureau", "industry_regulator", parties["sports-bureau"] ?? null],
       ["commerce bureau", "industry_regulator", parties["commerce-bureau"] ?? null],
     ];
-    const lines = [];
-    for (const [label, role, subject] of issue) {
-      if (role !== "auditor" && role !== "bank" && !subject) continue;
-      const { key } = await issueApiKey(db, { role, subject, label });
-      lines.push(`${role.padEnd(20)} ${key}  # ${label}`);
-    }
-    newKeys = lines.join("\n") + "\n";
-    fs.writeFileSync(keysFile, newKeys, { mode: 0o600 });
+    // The file is on disk before the keys are committed: a crash in between issues them again at the next start.
+    newKeys = await db.transaction(async (tx) => {
+      const lines = [];
+      for (const [label, role, subject] of issue) {
+        if (role !== "auditor" && role !== "bank" && !subject) continue;
+        const { key } = await issueApiKey(tx, { role, subject, label });
+        lines.push(`${role.padEnd(20)} ${key}  # ${label}`);
+      }
+      const text = lines.join("\n") + "\n";
+      const fd = fs.openSync(keysFile, "w", 0o600);
+      fs.writeSync(fd, text);
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+      return text;
+    });
   }
 
   const gateway = await createGateway(config, log, { db, deployment });
-  const { port } = await gateway.start();
+  cleanups.unshift(() => gateway.stop());
+  const { port } = await gateway.start({ lostAfterBlock: chain && chain.loadedHead >= 0 ? chain.loadedHead : undefined });
+  await chain?.startMining();
   const base = `http://${config.HOST === "0.0.0.0" ? "127.0.0.1" : config.HOST}:${port}`;
   const lines = [
     "",
@@ -158,6 +197,15 @@ async function main() {
     `  API keys:    ${keysFile}   (sign in to the console with one of them)`,
   ];
   if (newKeys) lines.push("", "  New API keys (shown once; also saved in the file above):", ...newKeys.trim().split("\n").map((l) => "    " + l));
+  if (chain) {
+    lines.push(
+      "",
+      `  Durability:  the local chain is kept in ${path.join(config.dataDir, "chain")} (a snapshot every few seconds, the two before it kept);`,
+      "               a crash loses at most the last seconds of blocks, and the gateway sends again every transaction it",
+      "               had signed or relayed since. A power cut can also lose what the operating system had not written.",
+    );
+    for (const note of chain.notes) lines.push(`  Repaired:    ${note}`);
+  }
   lines.push("", "  Ctrl-C stops everything cleanly.", "");
   process.stdout.write(lines.join("\n") + "\n");
 
@@ -166,23 +214,30 @@ async function main() {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, "stopping");
-    const force = setTimeout(() => process.exit(1), 20_000);
+    const force = setTimeout(() => process.exit(1), 60_000);
     force.unref();
-    try {
-      await gateway.stop();
-      await db.close();
-    } finally {
-      fs.rmSync(pidFile, { force: true });
-      await anvil?.stop();
-      log.info("stopped");
-      process.exit(0);
-    }
+    await runCleanups(log);
+    log.info("stopped");
+    process.exit(0);
   };
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
 }
 
-main().catch((err) => {
+/** Stops what was started, the last first: the gateway, the store, the chain node (after its last snapshot). */
+async function runCleanups(log?: { error(o: object, msg?: string): void }) {
+  while (cleanups.length) {
+    const step = cleanups.shift()!;
+    try {
+      await step();
+    } catch (err) {
+      log?.error({ err: (err as Error).message }, "stopping a part failed");
+    }
+  }
+}
+
+main().catch(async (err) => {
   console.error(`npm start failed: ${(err as Error).message}`);
+  await runCleanups();
   process.exit(1);
 });

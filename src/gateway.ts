@@ -11,6 +11,7 @@ import { createRpc } from "./chain/rpc";
 import { createKeyRing, KeyRing } from "./chain/signers";
 import { FatalError } from "./errors";
 import { createConsumptionQueue } from "./services/consumptions";
+import { createTxJournal } from "./services/journal";
 import { Services } from "./services/context";
 import { Db, openDb } from "./store/db";
 import { migrate } from "./store/migrations";
@@ -50,7 +51,9 @@ export async function createGateway(
   const provider = new FailoverProvider(rpc, network);
   const escrow = PrepaidEscrow__factory.connect(deployment.escrow, provider);
   const registry = CustodyRegistry__factory.connect(deployment.registry, provider);
+  const journal = createTxJournal({ db, rpc, logger: logger.child({ part: "journal" }) });
   const keys = overrides.keys ?? createKeyRing({ dir: config.keystoreDir, provider });
+  keys.attachJournal(journal);
   const indexer = createIndexer({
     db, rpc, contracts: { escrow: deployment.escrow, registry: deployment.registry }, startBlock: deployment.startBlock,
     confirmations: config.CONFIRMATIONS, logger: logger.child({ part: "indexer" }), pollIntervalMs: config.POLL_INTERVAL_MS,
@@ -60,7 +63,7 @@ export async function createGateway(
     db, escrow, provider, rpc, keys, chainId: deployment.chainId, logger: logger.child({ part: "queue" }),
     intervalMs: config.BATCH_INTERVAL_MS, maxPerTx: config.BATCH_MAX_VOUCHERS,
   });
-  const services: Services = { db, rpc, provider, escrow, registry, deployment, chainId: deployment.chainId, keys, indexer, queue, logger };
+  const services: Services = { db, rpc, provider, escrow, registry, deployment, chainId: deployment.chainId, keys, indexer, queue, logger, journal };
   services.risk = createRiskRuntime(services, {
     rateIntervalMs: config.RISK_RATE_INTERVAL_MS, pushIntervalMs: config.RISK_PUSH_INTERVAL_MS, oracle: riskOracleAccount(config),
     webhookUrl: config.RISK_WEBHOOK_URL, webhookSecret: config.RISK_WEBHOOK_SECRET,
@@ -69,17 +72,31 @@ export async function createGateway(
   metrics.watch({ indexer, queue });
   const app = createApp(services, { bodyLimit: config.BODY_LIMIT, metrics, ...overrides.app });
   let server: http.Server | null = null;
+  let sweeper: NodeJS.Timeout | null = null;
 
   return {
     services,
     app,
     metrics,
-    async start(): Promise<{ port: number }> {
+    /**
+     * Sends again what the chain lost (see services/journal.ts), brings the index back to what the chain has, then
+     * starts indexing, the queue, risk and the HTTP server. `lostAfterBlock`: the head of the state a local chain was
+     * restored from (transactions seen in later blocks are checked too).
+     */
+    async start(opts: { lostAfterBlock?: number } = {}): Promise<{ port: number }> {
       const chainId = Number(await rpc.send<string>("eth_chainId"));
       if (chainId !== deployment.chainId) {
         throw new FatalError(`the node at ${rpc.url} is chain ${chainId}, but the deployment is on chain ${deployment.chainId}`);
       }
+      const recovered = await journal.recover({ lostAfterBlock: opts.lostAfterBlock });
+      const lostBatches = recovered.failed.filter((f) => f.origin === "vouchers").map((f) => f.hash);
+      if (lostBatches.length) {
+        // Their vouchers wait again; sent one by one, each is confirmed or recorded as failed with the contract's reason.
+        await db.query("UPDATE voucher_queue SET status = 'queued', updated_at = now() WHERE tx_hash = ANY($1::text[]) AND status IN ('sent', 'confirmed')", [lostBatches]);
+      }
       await indexer.start();
+      sweeper = setInterval(() => void journal.sweep().catch((err) => logger.warn({ err: (err as Error).message }, "journal sweep failed")), 5_000);
+      sweeper.unref();
       await queue.start();
       services.risk?.start();
       server = await new Promise<http.Server>((resolve, reject) => {
@@ -102,6 +119,7 @@ export async function createGateway(
           setTimeout(() => srv.closeAllConnections?.(), 3_000).unref();
         });
       }
+      if (sweeper) clearInterval(sweeper);
       await services.risk?.stop();
       await queue.stop();
       await indexer.stop();

@@ -15,6 +15,8 @@ export interface AnvilOptions {
   stateFile?: string;
   /** With stateFile: also write the state every this many seconds (a crash loses at most that much). */
   stateInterval?: number;
+  /** Loads state from this file at start and writes nothing (localChain.ts keeps the snapshots). */
+  loadStateFile?: string;
   chainId?: number;
   accounts?: number;
   /** Write the node's output here (default: discarded). */
@@ -59,6 +61,7 @@ export async function startAnvil(opts: AnvilOptions = {}): Promise<AnvilNode> {
   if (opts.blockTime) args.push("--block-time", String(opts.blockTime));
   if (opts.stateFile) args.push("--state", opts.stateFile);
   if (opts.stateFile && opts.stateInterval) args.push("--state-interval", String(opts.stateInterval));
+  if (opts.loadStateFile) args.push("--load-state", opts.loadStateFile);
   const out = opts.logFile ? fs.openSync(opts.logFile, "a") : "ignore";
   const child = spawn(anvilBinary(), args, { stdio: ["ignore", out, out] });
   const url = `http://${host}:${port}`;

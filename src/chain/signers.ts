@@ -5,6 +5,7 @@ import { keccak, signLegacy } from "./rawtx";
 import { CustodyRegistry__factory, CustodyToken__factory, EnforcementAnchor__factory, PrepaidEscrow__factory } from "../../typechain-types";
 import { ApiError, FatalError, RetryableError } from "../errors";
 import { keystorePassword } from "../config";
+import type { TxActor, TxOrigin } from "../services/journal";
 
 const ifaces = [new Interface(PrepaidEscrow__factory.abi), new Interface(CustodyRegistry__factory.abi), new Interface(CustodyToken__factory.abi), new Interface(EnforcementAnchor__factory.abi)];
 
@@ -79,6 +80,16 @@ export interface SendOptions {
    * sent and the nonce is kept for the next transaction.
    */
   beforeSend?: (hash: string, nonce: number) => Promise<void>;
+  /** What the transaction is for, kept in the journal (default "api"). */
+  origin?: TxOrigin;
+  /** Who asked for it (the API key), kept in the journal. */
+  actor?: TxActor | null;
+}
+
+/** Where signed transactions are kept before they are sent (services/journal.ts); a crash then loses none. */
+export interface SignedTxSink {
+  record(r: { hash: string; sender: string; nonce: number; raw: string; origin: TxOrigin; actor?: TxActor | null }): Promise<void>;
+  refused(hash: string, reason: string): Promise<void>;
 }
 
 /**
@@ -87,7 +98,7 @@ export interface SendOptions {
  * first (unless its caller gives the gas limit), so a refusal comes back as the contract's custom error before
  * anything is sent.
  */
-export function createAccountSender(wallet: Wallet, provider: JsonRpcApiProvider, gasPriceWei: bigint) {
+export function createAccountSender(wallet: Wallet, provider: JsonRpcApiProvider, gasPriceWei: bigint, journal?: SignedTxSink) {
   let nextNonce: number | null = null;
   let chainId: bigint | null = null;
   let queue: Promise<unknown> = Promise.resolve();
@@ -121,6 +132,7 @@ export function createAccountSender(wallet: Wallet, provider: JsonRpcApiProvider
       signed = await wallet.signTransaction({ ...req, from: address, nonce, gasLimit, gasPrice: gasPriceWei, type: 0, chainId });
       signedHash = "0x" + keccak(Buffer.from(signed.slice(2), "hex")).toString("hex");
     }
+    if (journal) await journal.record({ hash: signedHash, sender: address, nonce, raw: signed, origin: opts.origin ?? "api", actor: opts.actor });
     if (opts.beforeSend) await opts.beforeSend(signedHash, nonce);
     try {
       const hash: string = await provider.send("eth_sendRawTransaction", [signed]);
@@ -130,6 +142,7 @@ export function createAccountSender(wallet: Wallet, provider: JsonRpcApiProvider
       nextNonce = null; // re-read from the chain next time
       // No answer from any node (rather than a refusal): the transaction may be in a node's pool all the same.
       if (err instanceof RetryableError) throw new MaybeSentError(`sending the transaction got no answer: ${err.message}`, { cause: err });
+      if (journal) await journal.refused(signedHash, (err as Error).message);
       const api = revertToApiError(err);
       if (api) throw api;
       throw new RetryableError(`sending the transaction failed: ${(err as Error).message}`, { cause: err });
@@ -165,9 +178,15 @@ export async function waitReceipt(provider: JsonRpcApiProvider, hash: string, ti
  * The parties' keys, from encrypted keystore files (ethers JSON wallets) in one folder, named by address.
  * Passwords come from the environment; a key is decrypted the first time it is needed and kept in memory.
  */
-export function createKeyRing(opts: { dir: string; provider: JsonRpcApiProvider; gasPriceWei?: bigint; env?: NodeJS.ProcessEnv }) {
+export function createKeyRing(opts: { dir: string; provider: JsonRpcApiProvider; gasPriceWei?: bigint; env?: NodeJS.ProcessEnv; journal?: SignedTxSink }) {
   const senders = new Map<string, AccountSender>();
   const pending = new Map<string, Promise<AccountSender>>();
+  // Every sender writes to the journal attached now or later (the gateway attaches its own to a ring a test made).
+  let journal = opts.journal;
+  const sink: SignedTxSink = {
+    record: (r) => (journal ? journal.record(r) : Promise.resolve()),
+    refused: (hash, reason) => (journal ? journal.refused(hash, reason) : Promise.resolve()),
+  };
 
   function fileFor(address: string): string | null {
     if (!fs.existsSync(opts.dir)) return null;
@@ -189,7 +208,7 @@ export function createKeyRing(opts: { dir: string; provider: JsonRpcApiProvider;
     } catch {
       throw new FatalError(`cannot decrypt the keystore of ${address} (${path.basename(file)}): wrong password?`);
     }
-    return createAccountSender(wallet.connect(opts.provider) as Wallet, opts.provider, opts.gasPriceWei ?? 0n);
+    return createAccountSender(wallet.connect(opts.provider) as Wallet, opts.provider, opts.gasPriceWei ?? 0n, sink);
   }
 
   return {
@@ -211,9 +230,13 @@ export function createKeyRing(opts: { dir: string; provider: JsonRpcApiProvider;
       }
       return p;
     },
+    /** Keeps every transaction signed from now on in `j` before it is sent. */
+    attachJournal(j: SignedTxSink) {
+      journal = j;
+    },
     /** Adds a key held in memory (tests, the local platform's first parties). */
     add(wallet: Wallet): AccountSender {
-      const s = createAccountSender(wallet.connect(opts.provider) as Wallet, opts.provider, opts.gasPriceWei ?? 0n);
+      const s = createAccountSender(wallet.connect(opts.provider) as Wallet, opts.provider, opts.gasPriceWei ?? 0n, sink);
       senders.set(wallet.address.toLowerCase(), s);
       return s;
     },

@@ -134,7 +134,7 @@ export function createRiskPusher(o: PushOptions) {
       try {
         const sender = await o.keys.sender(o.oracle);
         const data = o.escrow.interface.encodeFunctionData("setRiskLevel", [p.merchantId, RISK_LEVELS.indexOf(p.level), encodeBytes32String(reason)]);
-        const tx = await sender.send({ to: await o.escrow.getAddress(), data });
+        const tx = await sender.send({ to: await o.escrow.getAddress(), data }, { origin: "risk" });
         out.sent.push(await record({ merchantId: p.merchantId, level: p.level, reason, status: "sent", txHash: tx.hash }));
       } catch (err) {
         const e = err as { code?: string; message?: string };

@@ -387,6 +387,7 @@ export function createConsumptionQueue(opts: QueueOptions) {
       let recorded: string | null = null;
       try {
         const sent = await sender.send({ to: escrowAddress, data }, {
+          origin: "vouchers",
           gasLimit: careful ? undefined : batchGasLimit(batch.length),
           // Recorded before it is sent: a crash from here on finds the hash and asks the node about it.
           beforeSend: async (hash) => {

@@ -10,6 +10,7 @@ import { ApiError } from "../errors";
 import { Principal } from "../api/auth";
 import type { ConsumptionQueue } from "./consumptions";
 import type { RiskRuntime } from "../risk/runtime";
+import type { TxJournal } from "./journal";
 
 /** Everything a service needs, built once by the gateway. */
 export interface Services {
@@ -24,6 +25,8 @@ export interface Services {
   indexer: Indexer;
   queue: ConsumptionQueue;
   logger: Logger;
+  /** Every transaction signed or relayed, kept before it is sent (the gateway builds it). */
+  journal?: TxJournal;
   /** The risk engine (ratings, alerts, on-chain pushes); the gateway builds it. */
   risk?: RiskRuntime;
 }

@@ -201,7 +201,7 @@ export async function anchorPending(s: Services, merchantId: number): Promise<nu
         const sender = await s.keys.sender(content.officer.account);
         let sent;
         try {
-          sent = await sender.send({ to: await anchor.getAddress(), data });
+          sent = await sender.send({ to: await anchor.getAddress(), data }, { origin: "enforcement" });
         } catch (err) {
           throw revertToApiError(err) ?? err;
         }

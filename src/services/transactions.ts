@@ -4,6 +4,7 @@ import { Principal } from "../api/auth";
 import { revertToApiError, waitReceipt } from "../chain/signers";
 import { ApiError } from "../errors";
 import { Services, accountOf } from "./context";
+import type { TxActor } from "./journal";
 
 const escrowIface = new Interface(PrepaidEscrow__factory.abi);
 const registryIface = new Interface(CustodyRegistry__factory.abi);
@@ -41,6 +42,7 @@ async function minedRevert(s: Services, hash: string, blockNumber: number): Prom
 
 async function settle(s: Services, hash: string): Promise<TxResult> {
   const rc = await waitReceipt(s.provider, hash);
+  await s.journal?.mined(hash, rc.blockNumber, rc.status === 1);
   if (rc.status !== 1) throw await minedRevert(s, hash, rc.blockNumber);
   const events: TxResult["events"] = [];
   for (const log of rc.logs) {
@@ -65,12 +67,19 @@ async function settle(s: Services, hash: string): Promise<TxResult> {
 export async function executeAs(s: Services, p: Principal, data: string, to: "escrow" | "registry" = "escrow"): Promise<TxResult> {
   const account = await accountOf(s.db, p);
   const sender = await s.keys.sender(account);
-  const sent = await sender.send({ to: to === "escrow" ? s.deployment.escrow : s.deployment.registry, data });
+  const sent = await sender.send({ to: to === "escrow" ? s.deployment.escrow : s.deployment.registry, data }, { origin: "api", actor: actorOf(p) });
   return settle(s, sent.hash);
 }
 
-/** Relays a transaction its sender signed itself (a consumer's refund request, a party holding its own key). */
-export async function relaySigned(s: Services, raw: string): Promise<TxResult> {
+function actorOf(p: Principal | undefined): TxActor | null {
+  return p ? { keyId: p.keyId, role: p.role, subject: p.subject } : null;
+}
+
+/**
+ * Relays a transaction its sender signed itself (a consumer's refund request, a party holding its own key). It is
+ * kept in the journal before it is sent, like the gateway's own, so a chain that loses it gets it again.
+ */
+export async function relaySigned(s: Services, raw: string, p?: Principal): Promise<TxResult> {
   let tx: Transaction;
   try {
     tx = Transaction.from(raw);
@@ -90,10 +99,12 @@ export async function relaySigned(s: Services, raw: string): Promise<TxResult> {
   } catch (err) {
     throw revertToApiError(err) ?? new ApiError(409, "Reverted", "the contract would refuse this transaction");
   }
+  await s.journal?.record({ hash: tx.hash!, sender: tx.from, nonce: tx.nonce, raw, origin: "relay", actor: actorOf(p) });
   let hash: string;
   try {
     hash = await s.provider.send("eth_sendRawTransaction", [raw]);
   } catch (err) {
+    await s.journal?.refused(tx.hash!, (err as Error).message);
     throw revertToApiError(err) ?? new ApiError(409, "Rejected", `the node refused the transaction: ${(err as Error).message.slice(0, 200)}`);
   }
   return settle(s, hash);

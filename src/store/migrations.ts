@@ -496,6 +496,32 @@ ALTER TABLE risk_history ALTER COLUMN tx_hash TYPE text COLLATE "C";
 ALTER TABLE blocks ALTER COLUMN hash TYPE text COLLATE "C", ALTER COLUMN parent_hash TYPE text COLLATE "C";
 `,
   },
+  {
+    version: 25,
+    name: "transaction journal: every transaction the gateway signs or relays, sent again if the chain loses it",
+    sql: `
+CREATE TABLE tx_journal (
+  id bigserial PRIMARY KEY,
+  hash text COLLATE "C" NOT NULL UNIQUE,
+  sender text COLLATE "C" NOT NULL,
+  nonce bigint NOT NULL,
+  raw text NOT NULL,
+  origin text NOT NULL,
+  key_id text,
+  actor_role text,
+  actor_subject text,
+  state text NOT NULL DEFAULT 'signed',
+  block_number bigint,
+  error jsonb,
+  resent boolean NOT NULL DEFAULT false,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX tx_journal_open ON tx_journal (id) WHERE state = 'signed';
+CREATE INDEX tx_journal_block ON tx_journal (block_number) WHERE state IN ('mined', 'reverted');
+CREATE INDEX tx_journal_key ON tx_journal (key_id, id);
+`,
+  },
 ];
 
 /** Applies the migrations not applied yet; returns the versions applied now. */

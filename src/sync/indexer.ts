@@ -346,6 +346,13 @@ export function createIndexer(opts: IndexerOptions) {
       headAt = Date.now();
     }
     const target = status.headBlock - opts.confirmations;
+    if (cp && cp.number > status.headBlock) {
+      // The chain came back shorter than the index (a node restored from an older state): the index goes back to the
+      // last block both have and follows the chain again; what the gateway sends again comes back through it.
+      await resetPipeline();
+      await handleReorg(status.headBlock);
+      return true;
+    }
     // A range read ahead whose first block's parent is the checkpoint's block continues the chain the index holds.
     const first = ahead[0];
     const linked = cp !== null && first?.from === from && (await settled(first.result))?.hdrs.get(from)?.parentHash === cp.hash;
@@ -485,7 +492,14 @@ export function createIndexer(opts: IndexerOptions) {
           logger.info({ blocks: toRead }, "first sync into an empty index: the ledger's query indexes are built when it reaches the head");
         }
       }
-      status.indexedBlock = cp?.number ?? opts.startBlock - 1;
+      // Before anything reads the index: it never shows an event of a block the chain no longer has.
+      if (cp && cp.number >= opts.startBlock) {
+        const head = Number(await rpc.send<string>("eth_blockNumber"));
+        const same = cp.number <= head && (await headers([cp.number])).get(cp.number)?.hash === cp.hash;
+        if (!same) await handleReorg(Math.min(cp.number, head));
+      }
+      const now = await checkpoint();
+      status.indexedBlock = now?.number ?? opts.startBlock - 1;
       loop = run();
       loop.catch(() => undefined);
     },

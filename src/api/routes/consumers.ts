@@ -142,6 +142,6 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
   defineRoute(router, {
     method: "post", path: "/v1/transactions", tag: "consumers", summary: "Relay a transaction its sender signed",
     roles: [...all], body: z.object({ signedTransaction: z.string().regex(/^0x[0-9a-fA-F]+$/, "a 0x hex signed transaction").max(100_000) }).strict(),
-    handler: async ({ body }) => relaySigned(s, body.signedTransaction),
+    handler: async ({ body, principal }) => relaySigned(s, body.signedTransaction, principal ?? undefined),
   }, auth);
 }
