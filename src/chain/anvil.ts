@@ -17,6 +17,12 @@ export interface AnvilOptions {
   stateInterval?: number;
   /** Loads state from this file at start and writes nothing (localChain.ts keeps the snapshots). */
   loadStateFile?: string;
+  /**
+   * The node in a process group of its own, so a terminal's Ctrl-C (sent to the whole foreground group) reaches only
+   * the parent, which takes a last snapshot before it stops the node; a watchdog kills the node the moment the parent
+   * dies in any other way (kill -9), so it never keeps holding its port.
+   */
+  ownGroup?: boolean;
   chainId?: number;
   accounts?: number;
   /** Write the node's output here (default: discarded). */
@@ -63,7 +69,14 @@ export async function startAnvil(opts: AnvilOptions = {}): Promise<AnvilNode> {
   if (opts.stateFile && opts.stateInterval) args.push("--state-interval", String(opts.stateInterval));
   if (opts.loadStateFile) args.push("--load-state", opts.loadStateFile);
   const out = opts.logFile ? fs.openSync(opts.logFile, "a") : "ignore";
-  const child = spawn(anvilBinary(), args, { stdio: ["ignore", out, out] });
+  const child = spawn(anvilBinary(), args, { stdio: ["ignore", out, out], detached: Boolean(opts.ownGroup) });
+  if (opts.ownGroup) {
+    // Reads its stdin, a pipe from this process, until it closes: when this process dies, the node goes with it.
+    const watchdog = spawn("/bin/sh", ["-c", `read _ignored; kill -KILL ${child.pid} 2>/dev/null`], { stdio: ["pipe", "ignore", "ignore"], detached: true });
+    watchdog.unref();
+    (watchdog.stdin as unknown as { unref?: () => void }).unref?.();
+    child.once("exit", () => watchdog.kill("SIGKILL"));
+  }
   const url = `http://${host}:${port}`;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const deadline = Date.now() + 20_000;

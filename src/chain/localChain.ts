@@ -212,7 +212,7 @@ export async function startLocalChain(opts: LocalChainOptions): Promise<LocalCha
     notes.push(...loaded.inspection.repairs.map((r) => `${path.basename(loaded!.file)}: ${r}`));
   }
 
-  const node = await startAnvil({ port: opts.port, loadStateFile: loaded ? loadFile : undefined, logFile: path.join(dir, "anvil.log") });
+  const node = await startAnvil({ port: opts.port, loadStateFile: loaded ? loadFile : undefined, logFile: path.join(dir, "anvil.log"), ownGroup: true });
   fs.writeFileSync(path.join(dir, "anvil.pid"), String(node.process.pid));
   const rpc = async <T>(method: string, params: unknown[] = []): Promise<T> => {
     const res = await fetch(node.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
