@@ -11,6 +11,9 @@
  * missing arguments reported without hand-written parsing for a dozen commands.
  */
 import fs from "node:fs";
+import os from "node:os";
+import zlib from "node:zlib";
+import { prepareStateFile, readGenesis, STATE } from "../src/chain/localChain";
 import path from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { FeeData, JsonRpcProvider, NonceManager, Signer, Wallet, ethers } from "ethers";
@@ -449,12 +452,12 @@ function defineCommands(program: Command, io: CliIo) {
         }
         const d = readDeploymentFile(c);
         const urls = rpcUrls(c, opts.rpc);
-        const rpc = createRpc({ urls });
-        let head: number;
+        const rpc = createRpc({ urls, maxAttempts: 1 });
+        let head: number | null = null;
         try {
           head = Number(await rpc.send<string>("eth_blockNumber")) - c.CONFIRMATIONS;
         } catch (err) {
-          throw new CliError(`no JSON-RPC node answers at ${urls.join(", ")}: ${(err as Error).message.split("\n")[0]}`);
+          if (opts.rpc) throw new CliError(`no JSON-RPC node answers at ${urls.join(", ")}: ${(err as Error).message.split("\n")[0]}`);
         }
         await db.transaction(async (tx) => {
           for (const t of ["ledger", "blocks", "checkpoint", "banks", "merchants", "plans", "cards", "payouts", "refunds", "disputes", "risk_history", "industries"]) {
@@ -462,6 +465,11 @@ function defineCommands(program: Command, io: CliIo) {
           }
           await tx.query("DELETE FROM meta WHERE key IN ('chain_id', 'genesis_hash', 'escrow', 'registry')");
         });
+        if (head === null) {
+          // The platform's own node runs only with `npm start`: the next start indexes the chain from the deployment block.
+          print(`index wiped (no node answers at ${urls.join(", ")}): the next \`npm start\` or gateway start indexes the chain again from block ${d.startBlock}`);
+          return;
+        }
         tell(`index wiped; re-reading blocks ${d.startBlock}…${head} from ${urls.join(", ")}`, true);
         const indexer = createIndexer({
           db, rpc, contracts: { escrow: d.escrow, registry: d.registry }, startBlock: d.startBlock, confirmations: c.CONFIRMATIONS,
@@ -477,6 +485,74 @@ function defineCommands(program: Command, io: CliIo) {
         tell(`block ${head}/${head}, ${indexer.status.eventsIndexed} events`, true);
         print(`index rebuilt from the chain: ${indexer.status.eventsIndexed} events up to block ${head}`);
       });
+    });
+
+  const chainState = program.command("chain-state").description("The local chain's state copies under DATA_DIR/chain (npm start's chain node)");
+  chainState
+    .command("list")
+    .description("Each copy, newest first: whether it loads, its head block, size and time")
+    .action(async () => {
+      const dir = path.join(config(io).dataDir, "chain");
+      const genesis = readGenesis(dir);
+      const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /^state.*\.json(\.gz)?(\.damaged-.*|\.replaced-.*)?$/.test(f) && f !== "state.load.json") : [];
+      if (!files.length) throw new CliError(`no chain state copies in ${dir}`);
+      const tmp = path.join(os.tmpdir(), `chain-state-${process.pid}.json`);
+      const rows = files.map((f) => ({ f, st: fs.statSync(path.join(dir, f)) })).sort((a, b) => b.st.mtimeMs - a.st.mtimeMs);
+      for (const { f, st } of rows) {
+        let what: string;
+        try {
+          const r = prepareStateFile(path.join(dir, f), tmp, genesis?.timestamp);
+          what = `good, head ${r.best}`;
+        } catch (err) {
+          what = `cannot be loaded: ${(err as Error).message}`;
+        }
+        print(`${f.padEnd(44)} ${String(st.size).padStart(10)} bytes  ${st.mtime.toISOString()}  ${what}`);
+      }
+      fs.rmSync(tmp, { force: true });
+    });
+  chainState
+    .command("restore <file>")
+    .description("Make <file> (a copy listed by `chain-state list`) the state the next `npm start` loads; the current one is kept beside it")
+    .action(async (file: string) => {
+      const c = config(io);
+      assertDbFree(c);
+      const running = path.join(c.dataDir, "platform.pid");
+      if (fs.existsSync(running)) {
+        const pid = Number(fs.readFileSync(running, "utf8").trim());
+        let alive = false;
+        try {
+          process.kill(pid, 0);
+          alive = pid > 0;
+        } catch {
+          alive = false;
+        }
+        if (alive) throw new CliError(`\`npm start\` (pid ${pid}) is running on ${c.dataDir}: stop it first`);
+      }
+      const dir = path.join(c.dataDir, "chain");
+      const src = path.isAbsolute(file) || fs.existsSync(file) ? path.resolve(file) : path.join(dir, file);
+      if (!fs.existsSync(src)) throw new CliError(`no file ${src} (\`npm run cli -- chain-state list\` shows the copies)`);
+      const tmp = path.join(os.tmpdir(), `chain-state-${process.pid}.json`);
+      let head: number;
+      try {
+        head = prepareStateFile(src, tmp, readGenesis(dir)?.timestamp).best;
+      } catch (err) {
+        throw new CliError(`${src} cannot be loaded: ${(err as Error).message}`);
+      } finally {
+        fs.rmSync(tmp, { force: true });
+      }
+      const current = path.join(dir, STATE);
+      if (path.resolve(src) === current) {
+        print(`${current} is already the current state (head ${head})`);
+        return;
+      }
+      let kept = "";
+      if (fs.existsSync(current)) {
+        kept = `${current}.replaced-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+        fs.renameSync(current, kept);
+      }
+      const bytes = fs.readFileSync(src);
+      fs.writeFileSync(current, bytes[0] === 0x1f && bytes[1] === 0x8b ? bytes : zlib.gzipSync(bytes), { mode: 0o600 });
+      print(`restored ${path.basename(src)} (head ${head}) as ${STATE}${kept ? `; the copy it replaces is kept as ${path.basename(kept)}` : ""}. Start with \`npm start\`.`);
     });
 
   program

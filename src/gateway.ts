@@ -100,8 +100,11 @@ export async function createGateway(
       await queue.start();
       services.risk?.start();
       server = await new Promise<http.Server>((resolve, reject) => {
-        const srv = app.listen(config.PORT, config.HOST, () => resolve(srv));
-        srv.once("error", reject);
+        const srv = http.createServer(app);
+        srv.once("error", (err: NodeJS.ErrnoException) => {
+          reject(err.code === "EADDRINUSE" ? new FatalError(`cannot listen on ${config.HOST}:${config.PORT}: the port is in use (EADDRINUSE); stop what holds it or set PORT`) : err);
+        });
+        srv.listen(config.PORT, config.HOST, () => resolve(srv));
       });
       server.keepAliveTimeout = 5_000;
       const port = (server.address() as { port: number }).port;
