@@ -144,4 +144,16 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
     roles: [...all], body: z.object({ signedTransaction: z.string().regex(/^0x[0-9a-fA-F]+$/, "a 0x hex signed transaction").max(100_000) }).strict(),
     handler: async ({ body, principal }) => relaySigned(s, body.signedTransaction, principal ?? undefined),
   }, auth);
+
+  defineRoute(router, {
+    method: "get", path: "/v1/transactions", tag: "consumers",
+    summary: "The caller's transactions: what the gateway signed or relayed for this API key, and how each ended",
+    responds: "newest first; state signed | mined | reverted | refused | failed | superseded. A transaction the chain lost (a node restored from an older state) is sent again at the gateway's start; one the contract then refuses (a voucher past its deadline) is 'failed' with the contract's reason in `error`",
+    roles: [...all], query: z.object({ ...pageQuery, state: z.enum(["signed", "mined", "reverted", "refused", "failed", "superseded"]).optional() }).strict(),
+    handler: async ({ query, principal }) => {
+      const rows = await s.journal!.list({ keyId: principal!.keyId, state: query.state, limit: query.limit + 1, before: decodeCursor(query.cursor) ?? undefined });
+      const { page, nextCursor } = keysetPage(rows, query.limit, (r) => r.id);
+      return { items: page, nextCursor };
+    },
+  }, auth);
 }
