@@ -496,6 +496,17 @@ ALTER TABLE risk_history ALTER COLUMN tx_hash TYPE text COLLATE "C";
 ALTER TABLE blocks ALTER COLUMN hash TYPE text COLLATE "C", ALTER COLUMN parent_hash TYPE text COLLATE "C";
 `,
   },
+  {
+    version: 25,
+    name: "ledger amounts count each fen once",
+    sql: `
+-- A ledger row's amount is the money its event moved, counted once (src/indexing/ledgerRow.ts): a dispute decision
+-- carries the merchant's released share (its refunded share is the CardRefunded row after it), and a refund request
+-- moves nothing (the sum asked stays in args). Rows indexed before carried the refunded share and the sum asked.
+UPDATE ledger SET amount = (args->>'released')::bigint WHERE event = 'DisputeResolved';
+UPDATE ledger SET amount = NULL WHERE event = 'RefundRequested';
+`,
+  },
 ];
 
 /** Applies the migrations not applied yet; returns the versions applied now. */
