@@ -391,7 +391,7 @@ export async function generateCity(
         if (r.chance(1 - Math.exp(-hazard))) {
           const rd = Math.min(r.int(day2, next - 1), end - 1);
           const reqTime = t(rd);
-          ledger(reqTime, "RefundRequested", id, cid, holder, card.held, { cardId: cid, holder, amount: card.held });
+          ledger(reqTime, "RefundRequested", id, cid, holder, null, { cardId: cid, holder, amount: card.held });
           card.status = "refund_requested";
           if (r.chance(0.8)) {
             const fd = rd + r.int(2, 10);
@@ -407,7 +407,7 @@ export async function generateCity(
               if (rsd < end) {
                 const resTime = t(rsd);
                 const regulator = "0x" + hex(0xc000 + ind.id, 40);
-                ledger(resTime, "DisputeResolved", id, cid, holder, card.held, { cardId: cid, refunded: card.held, released: 0, by: regulator });
+                ledger(resTime, "DisputeResolved", id, cid, holder, 0, { cardId: cid, refunded: card.held, released: 0, by: regulator });
                 Object.assign(dispute, { status: "refunded", refunded: card.held, released: 0, resolved_by: regulator, resolved_at: resTime });
                 refund(resTime + 1, 2, "dispute");
               }

@@ -24,7 +24,7 @@ import https from "node:https";
 import path from "node:path";
 import crypto from "node:crypto";
 import { Command } from "commander";
-import { Transaction, TypedDataField, Wallet, encryptKeystoreJson, ethers } from "ethers";
+import { TypedDataField, Wallet, encryptKeystoreJson, ethers } from "ethers";
 import { rng } from "../src/rng";
 
 // ---------------------------------------------------------------- options

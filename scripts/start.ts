@@ -8,7 +8,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { JsonRpcProvider, Network, NonceManager, Wallet, ethers } from "ethers";
+import { JsonRpcProvider, NonceManager, Wallet, ethers } from "ethers";
 import { loadConfigOrExit, Config, storeOptions } from "../src/config";
 import { createLogger } from "../src/logger";
 import { LocalChain, startLocalChain } from "../src/chain/localChain";

@@ -104,7 +104,6 @@ export function createApp(s: Services, opts: AppOptions = {}) {
   app.use(router);
 
   app.use((req: Request, _res: Response, next: NextFunction) => next(new ApiError(404, "NotFound", `no route ${req.method} ${req.path}`)));
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof ApiError) {
       if (err.status >= 500) logger.error({ method: req.method, path: req.path, status: err.status, code: err.code }, "request");

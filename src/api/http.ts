@@ -219,6 +219,7 @@ export function decodeCursor(c: string | undefined, max: bigint = BIGINT_MAX): s
 export function decodeTextCursor(c: string | undefined, maxLength = 64): string | null {
   if (!c) return null;
   const s = Buffer.from(c, "base64url").toString();
+  // eslint-disable-next-line no-control-regex -- a cursor is printable text: control characters mark a forged one
   if (s.length === 0 || s.length > maxLength || /[\u0000-\u001f\u007f\ufffd]/.test(s) || Buffer.from(s).toString("base64url") !== c) {
     throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "query.cursor", reason: "not a cursor this API gave out" }]);
   }

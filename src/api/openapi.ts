@@ -11,6 +11,14 @@ function schemaOf(t: z.ZodType | undefined, io: "input" | "output" = "input") {
 }
 
 /** The OpenAPI 3.1 document, generated from the zod schemas the routes validate with. */
+/** What a ledger row's amountFen means (src/indexing/ledgerRow.ts): the API's documentation says it once, here. */
+const LEDGER_AMOUNTS =
+  "A ledger row's amountFen is the money its event moved in custody, counted once, so the rows can be summed by event: " +
+  "CardPurchased and CardRenewed: the custodied part, into escrow; LessonsConsumed, PeriodsReleased: released to the merchant; " +
+  "DisputeResolved: the merchant's released share of the decision (the refunded share is the CardRefunded row that follows); " +
+  "CardRefunded: refunded to the holder; PaidOut: paid to the merchant. Every other event (RefundRequested included: " +
+  "the sum asked is in args.amount) carries null. Paid in = released + refunded + held, per card, merchant and bank.";
+
 export function openApiDocument(info: { version: string; chainId: number; escrow: string }) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const d of docs) {
@@ -44,7 +52,7 @@ export function openApiDocument(info: { version: string; chainId: number; escrow
     info: {
       title: "Prepaid-card custody gateway",
       version: info.version,
-      description: `Money is in fen (1/100 CNY), as decimal strings in answers. Chain ${info.chainId}, escrow ${info.escrow}.`,
+      description: `Money is in fen (1/100 CNY), as decimal strings in answers. Chain ${info.chainId}, escrow ${info.escrow}.\n\n${LEDGER_AMOUNTS}`,
     },
     components: {
       securitySchemes: { apiKey: { type: "apiKey", in: "header", name: "X-API-Key" } },

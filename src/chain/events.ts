@@ -1,4 +1,4 @@
-import { EventFragment, getAddress, Interface, Log, ParamType, Result } from "ethers";
+import { EventFragment, getAddress, Interface, ParamType, Result } from "ethers";
 import { PrepaidEscrow__factory, CustodyRegistry__factory } from "../../typechain-types";
 import { FatalError, RetryableError } from "../errors";
 

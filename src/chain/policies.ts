@@ -55,3 +55,19 @@ export const BEIJING_INDUSTRIES: IndustryDefinition[] = [
   { id: 6, code: "retail", name: "Retail shopping cards (购物卡)", regulator: "commerce-bureau", policy: { ...DEFAULT_POLICY, custodyBps: 2000 } },
   { id: 7, code: "pet-care", name: "Pet care (宠物服务)", regulator: null, policy: null },
 ];
+
+/** The policy's money caps, in fen. */
+const MONEY_FIELDS = ["maxCardValue", "maxAnonymousValue", "mediumRiskCap30d"] as const;
+
+/**
+ * A policy as the API answers it: the money caps as decimal strings of fen, like every amount the API gives, the
+ * other fields (basis points, days, lessons) as numbers. `stored` is the policy as the index keeps it (the event's
+ * decoded tuple, JSON); null stays null (an industry on the district's default).
+ */
+export function policyAnswer(stored: unknown): Record<string, string | number> | null {
+  if (stored === null || stored === undefined) return null;
+  const p = (typeof stored === "string" ? JSON.parse(stored) : stored) as Record<string, string | number>;
+  const out: Record<string, string | number> = {};
+  for (const [k, v] of Object.entries(p)) out[k] = (MONEY_FIELDS as readonly string[]).includes(k) ? BigInt(v).toString() : Number(v);
+  return out;
+}

@@ -1,6 +1,7 @@
 import { ChainEvent, MERCHANT_STATUS, PLAN_KIND, REFUND_REASON, RISK_LEVEL } from "../chain/events";
 import { Db, DbTx } from "../store/db";
 import { FatalError } from "../errors";
+import { ledgerAmount } from "./ledgerRow";
 
 /**
  * Turns a batch of events into ledger rows and current-state rows. Entities touched by the batch are loaded
@@ -275,7 +276,7 @@ export async function planBatch(
       }
       case "RefundRequested": {
         const c = card(cardId!);
-        c.status = "refund_requested"; c.updated_block = e.blockNumber; amount = big(a.amount);
+        c.status = "refund_requested"; c.updated_block = e.blockNumber;
         break;
       }
       case "RefundRequestCancelled": {
@@ -311,7 +312,6 @@ export async function planBatch(
           merchant(c.merchant_id).released += released;
         }
         c.updated_block = e.blockNumber;
-        amount = refunded;
         break;
       }
       case "PaidOut": {
@@ -384,14 +384,15 @@ export async function planBatch(
         break; // role grants and other bookkeeping: kept in the ledger only
     }
     if (opts.replay) continue; // the ledger rows are there already
-    if (amount === null && a.amount !== undefined) amount = big(a.amount);
+    // The row's amount by the ledger's one definition (src/indexing/ledgerRow.ts), which verification uses too.
+    const rowAmount = ledgerAmount(e.event, a);
     if (copy) {
       // One line of COPY's text format: tab-separated, \N for NULL, backslashes doubled (JSON.stringify leaves no
       // raw tab, newline or carriage return in the args; the other text columns are hex, names and addresses).
       copy.push(
         `${e.blockNumber}\t${copyText(e.blockHash)}\t${time}\t${copyText(e.txHash)}\t${e.txIndex}\t${e.logIndex}\t${copyText(e.contract)}\t` +
           `${copyText(e.event)}\t${merchantId ?? "\\N"}\t${cardId === null ? "\\N" : copyText(cardId)}\t${holder === null ? "\\N" : copyText(holder)}\t` +
-          `${amount === null ? "\\N" : amount}\t${copyText(argsJson(e.args))}\n`,
+          `${rowAmount === null ? "\\N" : rowAmount}\t${copyText(argsJson(e.args))}\n`,
       );
       continue;
     }
@@ -405,7 +406,7 @@ export async function planBatch(
     let k = ledgerContracts.indexOf(e.contract) + 1;
     if (k === 0) k = ledgerContracts.push(e.contract);
     ledger.push({
-      t, l: e.logIndex, k, e: e.event, m: merchantId, c: cardId, h: holder, a: amount === null ? null : amount.toString(), g: e.args,
+      t, l: e.logIndex, k, e: e.event, m: merchantId, c: cardId, h: holder, a: rowAmount === null ? null : rowAmount.toString(), g: e.args,
     });
   }
 

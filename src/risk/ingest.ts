@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { Db, DbTx } from "../store/db";
 import { ApiError } from "../errors";
+import { readCsv } from "../csv";
 
 /**
  * Risk signals from outside the chain (complaints, 12345 hotline tickets, enterprise registry facts, litigation):
@@ -183,56 +184,12 @@ interface RawRecord {
   problem?: FieldProblem;
 }
 
-/**
- * Splits CSV (RFC 4180: quoted fields may hold commas, quotes as "" and line breaks) into records, each with
- * the line it starts on.
- */
-function csvRecords(text: string): { line: number; cells: string[]; problem?: string }[] {
-  const out: { line: number; cells: string[]; problem?: string }[] = [];
-  let i = 0;
-  let line = 1;
-  const n = text.length;
-  if (text.charCodeAt(0) === 0xfeff) i = 1; // a byte-order mark from spreadsheet exports
-  while (i < n) {
-    const start = line;
-    const cells: string[] = [];
-    let cell = "";
-    let problem: string | undefined;
-    for (;;) {
-      if (i < n && text[i] === '"' && cell === "") {
-        i++;
-        let closed = false;
-        while (i < n) {
-          const ch = text[i];
-          if (ch === '"') {
-            if (text[i + 1] === '"') { cell += '"'; i += 2; continue; }
-            i++; closed = true; break;
-          }
-          if (ch === "\n") line++;
-          cell += ch;
-          i++;
-        }
-        if (!closed) problem = "a quoted field is not closed";
-        // anything between the closing quote and the next separator is kept, but marks the row as malformed
-        while (i < n && text[i] !== "," && text[i] !== "\n" && text[i] !== "\r") { problem ??= "text after a closing quote"; i++; }
-      } else {
-        while (i < n && text[i] !== "," && text[i] !== "\n" && text[i] !== "\r") cell += text[i++];
-      }
-      cells.push(cell);
-      cell = "";
-      if (i < n && text[i] === ",") { i++; continue; }
-      break;
-    }
-    if (text[i] === "\r") i++;
-    if (text[i] === "\n") { i++; line++; }
-    if (!(cells.length === 1 && cells[0].trim() === "")) out.push({ line: start, cells, problem });
-  }
-  return out;
-}
-
 function parseCsv(text: string): { records: RawRecord[]; fileProblem?: BadRow } {
-  const rows = csvRecords(text);
-  if (!rows.length) return { records: [], fileProblem: { line: 1, problems: [{ field: "header", reason: "the file is empty: the first line is the header" }] } };
+  const { records: rows, problem } = readCsv(text);
+  const malformed = problem && { line: problem.line, value: null, problem: { field: "line", reason: `${problem.reason}; the lines after it are not read` } };
+  if (!rows.length) {
+    return { records: [], fileProblem: malformed ? { line: malformed.line, problems: [malformed.problem] } : { line: 1, problems: [{ field: "header", reason: "the file is empty: the first line is the header" }] } };
+  }
   const header = rows[0].cells.map((c) => c.trim());
   const unknown = header.filter((h) => !CSV_COLUMNS.includes(h));
   const missing = REQUIRED_COLUMNS.filter((c) => !header.includes(c));
@@ -245,7 +202,6 @@ function parseCsv(text: string): { records: RawRecord[]; fileProblem?: BadRow } 
     return { records: [], fileProblem: { line: rows[0].line, problems } };
   }
   const records = rows.slice(1).map((r): RawRecord => {
-    if (r.problem) return { line: r.line, value: null, problem: { field: "line", reason: r.problem } };
     if (r.cells.length !== header.length) {
       return { line: r.line, value: null, problem: { field: "line", reason: `${r.cells.length} cells, the header has ${header.length}` } };
     }
@@ -256,6 +212,7 @@ function parseCsv(text: string): { records: RawRecord[]; fileProblem?: BadRow } 
     });
     return { line: r.line, value };
   });
+  if (malformed) records.push(malformed);
   return { records };
 }
 

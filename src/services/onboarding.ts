@@ -3,6 +3,7 @@ import { ethers } from "ethers";
 import { z } from "zod";
 import { ApiError } from "../errors";
 import { Db } from "../store/db";
+import { readCsv } from "../csv";
 
 /**
  * The onboarding ledger (存管纳入台账): the district's prepaid businesses that must put their cards in custody, as
@@ -30,27 +31,6 @@ const CSV_COLUMNS: Record<string, keyof z.input<typeof onboardingRowSchema>> = {
   started_on: "startedOn", note: "note",
 };
 
-/** Splits CSV text (RFC 4180: quoted fields, doubled quotes, CRLF) into rows of fields. */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [], field = "", quoted = false, i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  for (; i < text.length; i++) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') { field += '"'; i++; } else if (ch === '"') quoted = false; else field += ch;
-    } else if (ch === '"' && field === "") quoted = true;
-    else if (ch === ",") { row.push(field); field = ""; } else if (ch === "\n" || ch === "\r") {
-      if (ch === "\r" && text[i + 1] === "\n") i++;
-      row.push(field); field = "";
-      if (row.some((f) => f !== "")) rows.push(row);
-      row = [];
-    } else field += ch;
-  }
-  row.push(field);
-  if (row.some((f) => f !== "")) rows.push(row);
-  return rows;
-}
-
 /** Reads a CSV (header: registration_number,name,district,industry_id,required,started_on,note) or JSON array of rows. */
 export function parseOnboardingFile(body: unknown): { format: "csv" | "json"; rows: OnboardingRow[] } {
   let raw: Record<string, unknown>[];
@@ -58,7 +38,9 @@ export function parseOnboardingFile(body: unknown): { format: "csv" | "json"; ro
   const problems: { field: string; reason: string }[] = [];
   if (typeof body === "string") {
     format = "csv";
-    const [header, ...lines] = parseCsv(body);
+    const csv = readCsv(body);
+    if (csv.problem) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: `body.line ${csv.problem.line}`, reason: csv.problem.reason }]);
+    const [header, ...lines] = csv.records.map((r) => r.cells);
     if (!header) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "body", reason: "the CSV is empty" }]);
     const cols = header.map((h) => CSV_COLUMNS[h.trim().toLowerCase()]);
     header.forEach((h, i) => { if (!cols[i]) problems.push({ field: `body.header.${i}`, reason: `unknown column ${h}; known: ${Object.keys(CSV_COLUMNS).join(", ")}` }); });

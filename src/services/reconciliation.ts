@@ -1,5 +1,6 @@
 import { Db } from "../store/db";
 import { ApiError } from "../errors";
+import { readCsv } from "../csv";
 
 /** One line of a custodian bank's custody-account statement. Money in fen. */
 export interface StatementLine {
@@ -31,31 +32,31 @@ interface ChainMovement {
 
 /** Parses a CSV statement: header `ref,direction,amountFen,txHash,cardId,merchantId`, last line `closing,,<fen>`. */
 export function parseStatementCsv(text: string): Statement {
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== "");
+  const { records, problem } = readCsv(text);
   const problems: { field: string; reason: string }[] = [];
-  if (!lines.length || !/^ref,direction,amountFen/i.test(lines[0])) {
+  if (!records.length || !/^ref,direction,amountFen/i.test(records[0].cells.map((c) => c.trim()).join(","))) {
     throw new ApiError(400, "InvalidRequest", "the statement is not in the expected CSV format", [{ field: "body", reason: "the first line must be the header ref,direction,amountFen,txHash,cardId,merchantId" }]);
   }
+  if (problem) problems.push({ field: `line ${problem.line}`, reason: problem.reason });
   const out: Statement = { closingBalanceFen: -1n, lines: [] };
-  lines.slice(1).forEach((line, i) => {
-    const lineNo = i + 2;
-    const [ref, direction, amount, txHash, cardId, merchantId] = line.split(",").map((c) => c.trim());
+  for (const { line: lineNo, cells } of records.slice(1)) {
+    const [ref, direction, amount, txHash, cardId, merchantId] = cells.map((c) => c.trim());
     if (ref === "closing") {
       if (!/^\d+$/.test(amount ?? "")) problems.push({ field: `line ${lineNo}.amountFen`, reason: "the closing balance is a whole number of fen" });
       else out.closingBalanceFen = BigInt(amount);
-      return;
+      continue;
     }
     if (direction !== "in" && direction !== "out") problems.push({ field: `line ${lineNo}.direction`, reason: "in or out" });
     if (!/^\d+$/.test(amount ?? "")) problems.push({ field: `line ${lineNo}.amountFen`, reason: "a whole, non-negative number of fen" });
     if (txHash && !/^0x[0-9a-fA-F]{64}$/.test(txHash)) problems.push({ field: `line ${lineNo}.txHash`, reason: "0x and 64 hex digits" });
     if (cardId && !/^\d+$/.test(cardId)) problems.push({ field: `line ${lineNo}.cardId`, reason: "a decimal card id" });
     if (merchantId && !/^\d+$/.test(merchantId)) problems.push({ field: `line ${lineNo}.merchantId`, reason: "a whole number" });
-    if (problems.length) return;
+    if (problems.length) continue;
     out.lines.push({
       ref, direction: direction as "in" | "out", amountFen: BigInt(amount), txHash: txHash || undefined, cardId: cardId || undefined,
       merchantId: merchantId ? Number(merchantId) : undefined,
     });
-  });
+  }
   if (out.closingBalanceFen < 0n) problems.push({ field: "closing", reason: "the statement needs a last line closing,,<balance in fen>" });
   if (problems.length) throw new ApiError(400, "InvalidRequest", "the statement has invalid lines", problems);
   return out;

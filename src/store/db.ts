@@ -20,6 +20,11 @@ export interface Db {
 
 export type DbTx = Pick<Db, "query"> & {
   /**
+   * Runs a script of several statements (no parameters, no rows back), as psql would: a migration's text. Both
+   * engines' transactions have it; wrappers made for tests may leave it out.
+   */
+  exec?(sql: string): Promise<void>;
+  /**
    * `COPY <target> FROM …` with `data` (COPY's text format) as the input, `target` a table and its columns; each
    * engine reads it its own way. File-backed PGlite and a PostgreSQL server (the indexer's bulk path; absent on
    * in-memory PGlite, where callers use INSERT).
@@ -155,6 +160,9 @@ async function openPglite(dataDir: string): Promise<Db> {
         pg.transaction(async (tx) =>
           fn({
             query: async (sql, params) => (await tx.query(sql, params as unknown[] | undefined)).rows as never,
+            exec: async (sql) => {
+              await tx.exec(sql);
+            },
             // File-backed only: measured on the bench chain, COPY made in-memory PGlite three times slower (and
             // file-backed no faster than INSERT, with ~30 MB less peak RSS: no JSON parameter in the WASM heap).
             copyFrom: dir
@@ -220,6 +228,10 @@ async function openPostgres(url: string, poolMax = DEFAULT_POOL_MAX): Promise<Db
         await client.query("BEGIN");
         const out = await fn({
           query: async (sql, params) => (await client.query(sql, params as unknown[] | undefined)).rows,
+          // Without parameters pg sends the simple query protocol, which takes several statements in one message.
+          exec: async (sql) => {
+            await client.query(sql);
+          },
           // COPY ... FROM STDIN through the client's stream: the ledger's rows as text lines, parsed by the server
           // far faster than the same rows as JSON taken apart by json_to_recordset.
           copyFrom: async (target, data) => {

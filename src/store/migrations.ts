@@ -1,4 +1,4 @@
-import { Db } from "./db";
+import { Db, DbTx } from "./db";
 
 /**
  * Versioned schema migrations, applied in order, each in its own transaction. Never edit a released one:
@@ -498,6 +498,17 @@ ALTER TABLE blocks ALTER COLUMN hash TYPE text COLLATE "C", ALTER COLUMN parent_
   },
   {
     version: 25,
+    name: "ledger amounts count each fen once",
+    sql: `
+-- A ledger row's amount is the money its event moved, counted once (src/indexing/ledgerRow.ts): a dispute decision
+-- carries the merchant's released share (its refunded share is the CardRefunded row after it), and a refund request
+-- moves nothing (the sum asked stays in args). Rows indexed before carried the refunded share and the sum asked.
+UPDATE ledger SET amount = (args->>'released')::bigint WHERE event = 'DisputeResolved';
+UPDATE ledger SET amount = NULL WHERE event = 'RefundRequested';
+`,
+  },
+  {
+    version: 26,
     name: "transaction journal: every transaction the gateway signs or relays, sent again if the chain loses it",
     sql: `
 CREATE TABLE tx_journal (
@@ -524,26 +535,38 @@ CREATE INDEX tx_journal_key ON tx_journal (key_id, id);
   },
 ];
 
-/** Applies the migrations not applied yet; returns the versions applied now. */
+/**
+ * The advisory lock key the migrations run under (any 64-bit number the project owns; this one reads "custody" in
+ * ASCII): gateways started at once against one PostgreSQL server take turns, and each migration is applied once.
+ */
+export const MIGRATION_LOCK = 0x637573746f6479n;
+
+/**
+ * Applies the migrations not applied yet; returns the versions applied now (by this call). Each migration runs in a
+ * transaction of its own that first takes the advisory lock and then looks whether the migration is still to do, so
+ * a second process starting meanwhile waits and then finds it done. A migration's text runs as one script, as
+ * written, so a semicolon in a string or a comment needs no care.
+ */
 export async function migrate(db: Db): Promise<number[]> {
-  await db.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  const locked = async <T>(fn: (tx: DbTx & { exec(sql: string): Promise<void> }) => Promise<T>) =>
+    db.transaction(async (tx) => {
+      if (!tx.exec) throw new Error("this store's transactions cannot run a migration's script (tx.exec)");
+      await tx.query("SELECT pg_advisory_xact_lock($1::bigint)", [MIGRATION_LOCK.toString()]);
+      return fn(tx as DbTx & { exec(sql: string): Promise<void> });
+    });
+  await locked((tx) => tx.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`));
   const done = new Set((await db.query<{ version: number }>("SELECT version FROM schema_migrations")).map((r) => Number(r.version)));
   const applied: number[] = [];
   for (const m of MIGRATIONS) {
     if (done.has(m.version)) continue;
-    await db.transaction(async (tx) => {
-      for (const stmt of splitSql(m.sql)) await tx.query(stmt);
+    const ran = await locked(async (tx) => {
+      if ((await tx.query("SELECT 1 FROM schema_migrations WHERE version = $1", [m.version])).length) return false; // another process applied it meanwhile
+      await tx.exec(m.sql);
       await tx.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
+      return true;
     });
-    applied.push(m.version);
+    if (ran) applied.push(m.version);
   }
   return applied;
-}
-
-function splitSql(sql: string): string[] {
-  return sql
-    .split(/;\s*\n/)
-    .map((s) => s.replace(/--[^\n]*\n/g, "\n").trim())
-    .filter((s) => s.length > 0);
 }

@@ -16,7 +16,6 @@ import {
  * cards, escrows and chains; malleable signatures; parties acting for others; a hostile deposit token re-entering
  * the escrow; rounding with 1-fen prices and many lessons.
  */
-type Platform = Awaited<ReturnType<typeof deployFixture>>;
 
 async function schoolCards() {
   const f = await deployFixture();

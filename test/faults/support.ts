@@ -72,6 +72,7 @@ export async function spawnGateway(env: Record<string, string>, opts: { logFile?
 }
 
 /** JSON over HTTP with an API key (the platform as its users see it). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a JSON answer of any shape; callers name T where they read it
 export async function call<T = any>(base: string, key: string | null, method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
   const send = () => fetch(base + p, {
     method,

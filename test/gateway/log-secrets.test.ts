@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
-import { ethers, Wallet } from "ethers";
+import { Wallet } from "ethers";
 import { startAnvil, AnvilNode } from "../../src/chain/anvil";
 import { loadConfig } from "../../src/config";
 import { createLogger } from "../../src/logger";

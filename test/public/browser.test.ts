@@ -77,7 +77,7 @@ describe("public look-up and the consumer's page (headless Chromium, phone viewp
   });
 
   let address = "";
-  let cards: string[] = [];
+  const cards: string[] = [];
 
   it("the consumer's page makes a key in the browser on first visit and lists the cards it holds", async () => {
     await page.goto(`${t.base}/me/`);

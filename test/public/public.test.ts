@@ -189,7 +189,7 @@ for (const engine of engines()) {
     });
 
     describe("public look-up", () => {
-      let responses: { path: string; text: string; body: unknown }[] = [];
+      const responses: { path: string; text: string; body: unknown }[] = [];
 
       it("finds merchants by name, registration number and district, with their public facts", async () => {
         const get = async (path: string) => {

@@ -60,7 +60,7 @@ export async function consume(db: Db, merchantId: number, cardId: string, time: 
 }
 
 export async function requestRefund(db: Db, merchantId: number, cardId: string, time: number) {
-  await ledger(db, time, "RefundRequested", merchantId, cardId, 1000, { cardId, holder: "0xholder", amount: 1000 });
+  await ledger(db, time, "RefundRequested", merchantId, cardId, null, { cardId, holder: "0xholder", amount: 1000 });
 }
 
 export async function openDispute(db: Db, merchantId: number, cardId: string, time: number) {

@@ -2,7 +2,6 @@ import { ethers, HDNodeWallet, JsonRpcProvider, NonceManager, Subscriber, Subscr
 import { DEV_MNEMONIC } from "../../src/chain/anvil";
 import { bootstrapDistrict } from "../../src/chain/bootstrap";
 import { signConsumption, voucherArg } from "../../src/chain/vouchers";
-import { PrepaidEscrow } from "../../typechain-types";
 
 export function devWallet(index: number, provider: JsonRpcProvider): HDNodeWallet {
   return HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, `m/44'/60'/0'/0/${index}`).connect(provider);

@@ -4,18 +4,10 @@ import { Principal } from "../auth";
 import { defineRoute, address, idParam, wholeNumber, pageQuery, decodeCursor, encodeCursor, JsonText } from "../http";
 import { Services, industriesOf } from "../../services/context";
 import { LedgerFilter, ledgerChunks, ledgerPageJson } from "../../services/ledger";
-import { decodeLog } from "../../chain/events";
+import { ledgerRowById, verifyLedgerRow } from "../../services/ledgerVerify";
 import { ApiError } from "../../errors";
 
 type Auth = (req: Request) => Promise<Principal | null>;
-
-/** JSON with keys sorted, so jsonb's own key order does not count as a difference. */
-function canon(v: unknown): string {
-  if (v && typeof v === "object" && !Array.isArray(v)) {
-    return "{" + Object.keys(v).sort().map((k) => JSON.stringify(k) + ":" + canon((v as Record<string, unknown>)[k])).join(",") + "}";
-  }
-  return JSON.stringify(v);
-}
 
 const filterSchema = {
   merchantId: idParam("merchantId").optional(),
@@ -81,34 +73,15 @@ export function auditorRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/ledger/:id/verify", tag: "auditors",
-    summary: "Verify a ledger row against the chain", responds: "re-reads the receipt and compares block, hash and decoded event",
+    summary: "Verify a ledger row against the chain",
+    responds: "re-reads the transaction's receipt, its block and the event from the chain and compares every stored column (block, time, transaction, log index, contract, event and its values, merchant, card, holder, amount); each difference is named in problems",
     roles: [...roles], params: z.object({ id: z.string().regex(/^\d{1,18}$/, "a ledger row id") }).strict(),
     handler: async ({ params, principal }) => {
-      const [row] = await s.db.query("SELECT * FROM ledger WHERE id = $1", [params.id]);
+      const row = await ledgerRowById(s.db, params.id);
       if (!row) throw new ApiError(404, "UnknownLedgerRow", `no ledger row ${params.id}`);
       const scope = await scopeOf(s, principal!);
       if (scope.merchantScope && !scope.merchantScope.includes(Number(row.merchant_id))) throw new ApiError(403, "Forbidden", "not your ledger row");
-      const receipt = await s.provider.getTransactionReceipt(String(row.tx_hash));
-      const problems: string[] = [];
-      if (!receipt) problems.push("the chain has no receipt for this transaction");
-      let onChain: unknown = null;
-      if (receipt) {
-        if (receipt.blockHash !== row.block_hash) problems.push(`block hash differs: chain ${receipt.blockHash}`);
-        if (receipt.blockNumber !== Number(row.block_number)) problems.push(`block number differs: chain ${receipt.blockNumber}`);
-        const log = receipt.logs.find((l) => l.index === Number(row.log_index));
-        if (!log) problems.push("the receipt has no log at this index");
-        else {
-          const decoded = decodeLog({
-            address: log.address, topics: [...log.topics], data: log.data, blockNumber: "0x" + log.blockNumber.toString(16), blockHash: log.blockHash,
-            transactionHash: log.transactionHash, transactionIndex: "0x" + log.transactionIndex.toString(16), logIndex: "0x" + log.index.toString(16),
-          }, { escrow: s.deployment.escrow.toLowerCase(), registry: s.deployment.registry.toLowerCase() });
-          onChain = decoded ? { event: decoded.event, args: decoded.args } : null;
-          const stored = typeof row.args === "string" ? JSON.parse(row.args) : row.args;
-          if (!decoded || decoded.event !== row.event) problems.push("the event differs");
-          else if (canon(decoded.args) !== canon(stored)) problems.push("the event's values differ");
-        }
-      }
-      return { id: String(row.id), verified: problems.length === 0, problems, txHash: row.tx_hash, blockNumber: Number(row.block_number), onChain };
+      return verifyLedgerRow(s, row);
     },
   }, auth);
 }

@@ -7,7 +7,6 @@ import {
   appendEntry, anchorPending, assertMayRead, listEntries, verifyRecord, DISCRETION_LEVELS, ORDER_TYPES, EntryInput,
 } from "../../services/enforcement";
 import { importOnboarding, onboardingList, onboardingProgress, ONBOARDING_STATES } from "../../services/onboarding";
-import { ApiError } from "../../errors";
 
 type Auth = (req: Request) => Promise<Principal | null>;
 const REGULATORS = ["platform_regulator", "industry_regulator"] as const;

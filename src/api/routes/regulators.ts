@@ -8,6 +8,7 @@ import { executeAs } from "../../services/transactions";
 import { merchantView } from "../../services/views";
 import { ApiError } from "../../errors";
 import { recordProfile } from "../../services/onboarding";
+import { policyAnswer } from "../../chain/policies";
 
 type Auth = (req: Request) => Promise<Principal | null>;
 const REGULATORS = ["platform_regulator", "industry_regulator"] as const;
@@ -110,7 +111,7 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
     roles: [...REGULATORS, "auditor", "bank", "merchant"],
     handler: async () => {
       const rows = await s.db.query("SELECT industry_id, regulator, policy FROM industries ORDER BY industry_id");
-      return { items: rows.map((r) => ({ industryId: Number(r.industry_id), regulator: r.regulator, policy: r.policy, isDefault: Number(r.industry_id) === 0 })) };
+      return { items: rows.map((r) => ({ industryId: Number(r.industry_id), regulator: r.regulator, policy: policyAnswer(r.policy), isDefault: Number(r.industry_id) === 0 })) };
     },
   }, auth);
 

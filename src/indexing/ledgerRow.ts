@@ -1,0 +1,49 @@
+import type { ArgValue } from "../chain/events";
+
+/**
+ * What a ledger row's `amount` column means: the money, in fen, that the event moved in custody, counted once.
+ *
+ * | event | amount |
+ * |---|---|
+ * | CardPurchased, CardRenewed | the custodied part of the price, into escrow (`args.custodied`; `args.direct` went to the merchant) |
+ * | LessonsConsumed, PeriodsReleased | released from the card's escrow to the merchant |
+ * | DisputeResolved | the merchant's share of the decision, released (`args.released`); the refunded share is the CardRefunded row that follows |
+ * | CardRefunded | refunded to the holder, out of custody |
+ * | PaidOut | paid out to the merchant, out of custody |
+ * | any other (RefundRequested included: a request moves nothing; the sum asked is `args.amount`) | null |
+ *
+ * So summing by event never counts a fen twice: paid in = Σ purchases and renewals; released = Σ lessons, periods
+ * and dispute decisions; refunded = Σ CardRefunded; paid out = Σ PaidOut.
+ */
+export function ledgerAmount(event: string, args: Record<string, ArgValue>): bigint | null {
+  switch (event) {
+    case "CardPurchased":
+    case "CardRenewed":
+      return BigInt(args.custodied as string | number);
+    case "LessonsConsumed":
+    case "PeriodsReleased":
+    case "CardRefunded":
+    case "PaidOut":
+      return BigInt(args.amount as string | number);
+    case "DisputeResolved":
+      return BigInt(args.released as string | number);
+    default:
+      return null;
+  }
+}
+
+/** The events whose ledger rows carry money (the others' `amount` is null). */
+export const MONEY_EVENTS = ["CardPurchased", "CardRenewed", "LessonsConsumed", "PeriodsReleased", "DisputeResolved", "CardRefunded", "PaidOut"] as const;
+
+/**
+ * A ledger row's party columns as an event determines them: the merchant (`args.merchantId`, else the card's
+ * `cardId >> 32`), the card, and the holder when the event names one. `holderNeeded`: the event is about a card but
+ * does not name its holder (a consumption, a dispute): the row carries the card's holder, which only its purchase
+ * names (a card's holder never changes).
+ */
+export function ledgerParties(args: Record<string, ArgValue>): { merchantId: number | null; cardId: string | null; holder: string | null; holderNeeded: boolean } {
+  const cardId = args.cardId !== undefined ? String(args.cardId) : null;
+  const merchantId = args.merchantId !== undefined ? Number(args.merchantId) : cardId !== null ? Number(BigInt(cardId) >> 32n) : null;
+  const holder = args.holder !== undefined ? String(args.holder).toLowerCase() : null;
+  return { merchantId, cardId, holder, holderNeeded: cardId !== null && holder === null };
+}
