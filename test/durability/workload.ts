@@ -8,7 +8,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
-import { Signature, Wallet, encryptKeystoreJson } from "ethers";
+import { Signature, TypedDataDomain, TypedDataField, Wallet, encryptKeystoreJson } from "ethers";
 
 const ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY";
 const WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
@@ -46,7 +46,7 @@ export interface Workload {
   run(opts: { concurrency: number; count?: number; signal: { stopped: boolean } }): Promise<{ tried: number; failed: number }>;
 }
 
-export async function api<T = any>(base: string, key: string | null, method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
+export async function api<T = unknown>(base: string, key: string | null, method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
   const res = await fetch(base + p, {
     method,
     headers: { ...(key ? { "x-api-key": key } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
@@ -96,8 +96,8 @@ export async function setUpWorkload(base: string, dataDir: string): Promise<Work
   const planIndex = Number((plan.body as { events: { event: string; args: Record<string, string> }[] }).events.find((e) => e.event === "PlanPublished")!.args.planIndex);
 
   const acked: Acked = { cards: [], vouchers: [], keys: [], tickets: [], openAttempts: 0, refusals: {} };
-  const refused = (what: string, r: { status: number; body: any }) => {
-    const k = `${what} ${r.status} ${r.body?.error?.code ?? ""}`;
+  const refused = (what: string, r: { status: number; body: unknown }) => {
+    const k = `${what} ${r.status} ${(r.body as { error?: { code?: string } } | null)?.error?.code ?? ""}`;
     acked.refusals[k] = (acked.refusals[k] ?? 0) + 1;
     return false;
   };
@@ -120,7 +120,7 @@ export async function setUpWorkload(base: string, dataDir: string): Promise<Work
     if (!h) return openCard();
     h.busy = true;
     try {
-      const td = await api<{ typedData: { domain: any; types: Record<string, any>; message: Record<string, unknown> } }>(base, merchantKey, "GET", `/v1/cards/${h.cardId}/voucher?lessons=1`);
+      const td = await api<{ typedData: { domain: TypedDataDomain; types: Record<string, TypedDataField[]>; message: Record<string, unknown> } }>(base, merchantKey, "GET", `/v1/cards/${h.cardId}/voucher?lessons=1`);
       if (td.status !== 200) return refused("voucher typed data", td);
       const { EIP712Domain: _omit, ...types } = td.body.typedData.types;
       const signature = await h.wallet.signTypedData(td.body.typedData.domain, types, td.body.typedData.message);
