@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { docs } from "./http";
+import { PUBLIC, accessDoc, roleLines } from "./access";
 
 function schemaOf(t: z.ZodType | undefined, io: "input" | "output" = "input") {
   if (!t) return undefined;
@@ -22,16 +23,20 @@ export function openApiDocument(info: { version: string; chainId: number; escrow
     for (const [name, schema] of Object.entries(query?.properties ?? {})) {
       parameters.push({ name, in: "query", required: query?.required?.includes(name) ?? false, schema });
     }
+    const isPublic = d.access === PUBLIC;
+    const consumers = !isPublic && d.access !== PUBLIC && "consumer" in d.access.roles;
+    const who = roleLines(d.access).map((l) => `- ${l.name}: ${l.rule}`).join("\n");
     const op: Record<string, unknown> = {
       summary: d.summary,
       tags: [d.tag],
-      description: (d.responds ? d.responds + ". " : "") + (d.roles === "public" ? "Public." : `Roles: ${d.roles.join(", ")}.`),
+      description: (d.responds ? d.responds + ".\n\n" : "") + (isPublic ? "Public: no key needed." : `Who may call it:\n${who}`),
       parameters,
-      security: d.roles === "public" ? [] : [{ apiKey: [] }],
+      security: isPublic ? [] : consumers ? [{ apiKey: [] }, { consumerSession: [] }] : [{ apiKey: [] }],
+      "x-access": accessDoc(d.access),
       responses: {
         "200": { description: "OK" },
         "400": { description: "Invalid fields", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
-        ...(d.roles === "public" ? {} : { "401": { description: "No or bad API key" }, "403": { description: "Not allowed for this principal" } }),
+        ...(isPublic ? {} : { "401": { description: "No or bad API key" }, "403": { description: "Not allowed for this principal, or not its tenant's data" } }),
         "404": { description: "Unknown id" },
         "409": { description: "Refused by the contract (custom error name and arguments) or conflicting state" },
       },
@@ -47,7 +52,10 @@ export function openApiDocument(info: { version: string; chainId: number; escrow
       description: `Money is in fen (1/100 CNY), as decimal strings in answers. Chain ${info.chainId}, escrow ${info.escrow}.`,
     },
     components: {
-      securitySchemes: { apiKey: { type: "apiKey", in: "header", name: "X-API-Key" } },
+      securitySchemes: {
+        apiKey: { type: "apiKey", in: "header", name: "X-API-Key" },
+        consumerSession: { type: "http", scheme: "bearer", description: "a consumer's session token (cs_…) from POST /v1/public/consumer-sessions" },
+      },
       schemas: {
         Error: {
           type: "object",

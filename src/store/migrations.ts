@@ -496,6 +496,28 @@ ALTER TABLE risk_history ALTER COLUMN tx_hash TYPE text COLLATE "C";
 ALTER TABLE blocks ALTER COLUMN hash TYPE text COLLATE "C", ALTER COLUMN parent_hash TYPE text COLLATE "C";
 `,
   },
+  {
+    version: 25,
+    name: "audit log of acknowledged writes",
+    sql: `
+-- Every write the API acknowledged (a 2xx to POST, PUT or DELETE): who made it (the key's role, subject and id, or
+-- the consumer session) and when, written by the gateway before the answer is sent. Read by the platform regulator
+-- and the auditor at GET /v1/audit-log.
+CREATE TABLE audit_log (
+  id bigserial PRIMARY KEY,
+  at timestamptz NOT NULL DEFAULT now(),
+  role text NOT NULL,
+  subject text,
+  key_id text,
+  method text NOT NULL,
+  route text NOT NULL,
+  path text NOT NULL,
+  status int NOT NULL
+);
+CREATE INDEX audit_log_key ON audit_log (key_id, id);
+CREATE INDEX audit_log_subject ON audit_log (role, subject, id);
+`,
+  },
 ];
 
 /** Applies the migrations not applied yet; returns the versions applied now. */

@@ -1,13 +1,14 @@
-import { Router, Request } from "express";
+import { Router } from "express";
 import { z } from "zod";
 import { Principal } from "../auth";
-import { defineRoute, address, idParam, wholeNumber, pageQuery, decodeCursor, encodeCursor, JsonText } from "../http";
+import { Access } from "../access";
+import { Gate, defineRoute, address, idParam, wholeNumber, pageQuery, decodeCursor, encodeCursor, JsonText } from "../http";
 import { Services, industriesOf } from "../../services/context";
 import { LedgerFilter, ledgerChunks, ledgerPageJson } from "../../services/ledger";
 import { decodeLog } from "../../chain/events";
 import { ApiError } from "../../errors";
 
-type Auth = (req: Request) => Promise<Principal | null>;
+type Auth = Gate;
 
 /** JSON with keys sorted, so jsonb's own key order does not count as a difference. */
 function canon(v: unknown): string {
@@ -51,10 +52,13 @@ async function scopeOf(s: Services, p: Principal): Promise<Pick<LedgerFilter, "m
 }
 
 export function auditorRoutes(router: Router, s: Services, auth: Auth) {
-  const roles = ["auditor", "platform_regulator", "industry_regulator", "bank", "merchant"] as const;
+  const ledgerAccess: Access = {
+    roles: { auditor: "any", platform_regulator: "any", industry_regulator: "scoped", bank: "scoped", merchant: "scoped" },
+    notes: { industry_regulator: "the rows of its industries' merchants", bank: "the rows of merchants in custody with it", merchant: "its own rows" },
+  };
 
   defineRoute(router, {
-    method: "get", path: "/v1/ledger", tag: "auditors", summary: "Read the ledger with filters", roles: [...roles],
+    method: "get", path: "/v1/ledger", tag: "auditors", summary: "Read the ledger with filters", access: ledgerAccess,
     query: z.object({ ...pageQuery, ...filterSchema }).strict(),
     handler: async ({ query, principal }) => {
       const { limit, cursor, ...filter } = query;
@@ -64,7 +68,7 @@ export function auditorRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/ledger.csv", tag: "auditors", summary: "Export the ledger as CSV (streamed)", roles: [...roles], raw: true,
+    method: "get", path: "/v1/ledger.csv", tag: "auditors", summary: "Export the ledger as CSV (streamed)", access: ledgerAccess, raw: true,
     query: z.object(filterSchema).strict(),
     handler: async ({ query, principal, res }) => {
       const scope = await scopeOf(s, principal!);
@@ -82,12 +86,10 @@ export function auditorRoutes(router: Router, s: Services, auth: Auth) {
   defineRoute(router, {
     method: "get", path: "/v1/ledger/:id/verify", tag: "auditors",
     summary: "Verify a ledger row against the chain", responds: "re-reads the receipt and compares block, hash and decoded event",
-    roles: [...roles], params: z.object({ id: z.string().regex(/^\d{1,18}$/, "a ledger row id") }).strict(),
-    handler: async ({ params, principal }) => {
-      const [row] = await s.db.query("SELECT * FROM ledger WHERE id = $1", [params.id]);
-      if (!row) throw new ApiError(404, "UnknownLedgerRow", `no ledger row ${params.id}`);
-      const scope = await scopeOf(s, principal!);
-      if (scope.merchantScope && !scope.merchantScope.includes(Number(row.merchant_id))) throw new ApiError(403, "Forbidden", "not your ledger row");
+    access: { roles: { auditor: "any", platform_regulator: "any", industry_regulator: "own", bank: "own", merchant: "own" }, tenant: { ledger: "params.id" } },
+    params: z.object({ id: z.string().regex(/^\d{1,18}$/, "a ledger row id") }).strict(),
+    handler: async ({ tenant }) => {
+      const row = tenant.ledger!;
       const receipt = await s.provider.getTransactionReceipt(String(row.tx_hash));
       const problems: string[] = [];
       if (!receipt) problems.push("the chain has no receipt for this transaction");

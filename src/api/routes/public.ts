@@ -1,15 +1,15 @@
 import { Router, Request, Response, NextFunction } from "express";
 import { z } from "zod";
 import { ethers } from "ethers";
-import { Principal } from "../auth";
-import { defineRoute, idParam, address, sendJson, keysetPage, decodeCursor } from "../http";
+import { PUBLIC } from "../access";
+import { Gate, defineRoute, idParam, address, sendJson, keysetPage, decodeCursor } from "../http";
 import { Services } from "../../services/context";
 import { BEIJING_INDUSTRIES } from "../../chain/policies";
 import { publicWarnings, dishonestyList, EffectiveEntry } from "../../services/enforcement";
 import { createChallenge, openSession } from "../../services/consumerSessions";
 import { ApiError } from "../../errors";
 
-type Auth = (req: Request) => Promise<Principal | null>;
+type Auth = Gate;
 
 /**
  * What anyone may read without signing in (Beijing's rules: check before buying whether a merchant is registered
@@ -145,7 +145,7 @@ export function publicRoutes(router: Router, s: Services, auth: Auth, rate: Publ
   router.use("/v1/public", tokenBucket(rate));
 
   defineRoute(router, {
-    method: "get", path: "/v1/public/merchants", tag: "public", roles: "public",
+    method: "get", path: "/v1/public/merchants", tag: "public", access: PUBLIC,
     summary: "Look merchants up by name, registration number or district",
     responds: "name, registration number, district, industry, status, custodian bank, required custody ratio, risk level, public warnings; nothing about cards",
     query: z.object({
@@ -184,7 +184,7 @@ export function publicRoutes(router: Router, s: Services, auth: Auth, rate: Publ
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/public/merchants/:merchantId", tag: "public", roles: "public",
+    method: "get", path: "/v1/public/merchants/:merchantId", tag: "public", access: PUBLIC,
     summary: "Read one merchant's public facts", params: z.object({ merchantId: idParam("merchantId") }).strict(),
     handler: async ({ params, res }) => {
       const rows = await s.db.query(`${MERCHANT_SQL} WHERE m.merchant_id = $1`, [params.merchantId]);
@@ -209,7 +209,7 @@ export function publicRoutes(router: Router, s: Services, auth: Auth, rate: Publ
   };
 
   defineRoute(router, {
-    method: "get", path: "/v1/public/warnings", tag: "public", roles: "public", summary: "List public warnings about merchants (警示公示)",
+    method: "get", path: "/v1/public/warnings", tag: "public", access: PUBLIC, summary: "List public warnings about merchants (警示公示)",
     responds: "newest first; also as RSS at /v1/public/warnings.rss",
     handler: async ({ res }) => {
       cacheable(res);
@@ -218,7 +218,7 @@ export function publicRoutes(router: Router, s: Services, auth: Auth, rate: Publ
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/public/warnings.rss", tag: "public", roles: "public", summary: "Public warnings as an RSS feed", raw: true,
+    method: "get", path: "/v1/public/warnings.rss", tag: "public", access: PUBLIC, summary: "Public warnings as an RSS feed", raw: true,
     handler: async ({ req, res }) => {
       const items = await warningItems();
       cacheable(res);
@@ -228,7 +228,7 @@ export function publicRoutes(router: Router, s: Services, auth: Auth, rate: Publ
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/public/dishonesty-list", tag: "public", roles: "public", summary: "List merchants on the serious dishonesty list (严重违法失信名单)",
+    method: "get", path: "/v1/public/dishonesty-list", tag: "public", access: PUBLIC, summary: "List merchants on the serious dishonesty list (严重违法失信名单)",
     responds: "newest listing first; also as RSS at /v1/public/dishonesty-list.rss",
     handler: async ({ res }) => {
       cacheable(res);
@@ -237,7 +237,7 @@ export function publicRoutes(router: Router, s: Services, auth: Auth, rate: Publ
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/public/dishonesty-list.rss", tag: "public", roles: "public", summary: "The serious dishonesty list as an RSS feed", raw: true,
+    method: "get", path: "/v1/public/dishonesty-list.rss", tag: "public", access: PUBLIC, summary: "The serious dishonesty list as an RSS feed", raw: true,
     handler: async ({ req, res }) => {
       const items = await listingItems();
       cacheable(res);
@@ -247,7 +247,7 @@ export function publicRoutes(router: Router, s: Services, auth: Auth, rate: Publ
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/public/chain", tag: "public", roles: "public", summary: "Read the chain and contracts consumers sign for",
+    method: "get", path: "/v1/public/chain", tag: "public", access: PUBLIC, summary: "Read the chain and contracts consumers sign for",
     responds: "chain id and the escrow's address: the EIP-712 domain a consumer's page checks before signing",
     handler: async ({ res }) => {
       cacheable(res, 300);
@@ -256,7 +256,7 @@ export function publicRoutes(router: Router, s: Services, auth: Auth, rate: Publ
   }, auth);
 
   defineRoute(router, {
-    method: "post", path: "/v1/public/consumer-sessions/challenge", tag: "public", roles: "public",
+    method: "post", path: "/v1/public/consumer-sessions/challenge", tag: "public", access: PUBLIC,
     summary: "Ask for a sign-in challenge for a consumer's address", responds: "a message to sign with personal_sign (EIP-191), good for 5 minutes",
     body: z.object({ address }).strict(),
     handler: async ({ body, req, res }) => {
@@ -266,7 +266,7 @@ export function publicRoutes(router: Router, s: Services, auth: Auth, rate: Publ
   }, auth);
 
   defineRoute(router, {
-    method: "post", path: "/v1/public/consumer-sessions", tag: "public", roles: "public",
+    method: "post", path: "/v1/public/consumer-sessions", tag: "public", access: PUBLIC,
     summary: "Sign in as a consumer with a signed challenge", responds: "a session token to send as Authorization: Bearer, good for an hour",
     body: z.object({ address, nonce: z.string().regex(/^[0-9a-f]{32}$/, "the nonce of a challenge"), signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/, "a 65-byte signature, 0x and 130 hex digits") }).strict(),
     handler: async ({ body, res }) => {

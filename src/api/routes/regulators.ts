@@ -1,16 +1,17 @@
-import { Router, Request } from "express";
+import { Router } from "express";
 import { z } from "zod";
 import { ethers } from "ethers";
-import { Principal } from "../auth";
-import { defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, keysetPage, withStatus, address, bytes32 } from "../http";
-import { Services, getMerchant, assertMerchantVisible, industriesOf } from "../../services/context";
+import { Access } from "../access";
+import { Gate, defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, keysetPage, withStatus, address, bytes32 } from "../http";
+import { Services, getMerchant, industriesOf } from "../../services/context";
 import { executeAs } from "../../services/transactions";
 import { merchantView } from "../../services/views";
 import { ApiError } from "../../errors";
 import { recordProfile } from "../../services/onboarding";
 
-type Auth = (req: Request) => Promise<Principal | null>;
-const REGULATORS = ["platform_regulator", "industry_regulator"] as const;
+type Auth = Gate;
+/** The bureau acts on every merchant; an industry regulator on its industries' merchants. */
+const regulatorsOn = (tenant: Access["tenant"]): Access => ({ roles: { platform_regulator: "any", industry_regulator: "own" }, tenant });
 
 const policySchema = z.object({
   custodyBps: z.number().int().min(0).max(10_000),
@@ -30,7 +31,10 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/merchants", tag: "regulators", summary: "List merchants with status, industry, risk and escrow",
-    roles: [...REGULATORS, "auditor", "bank"],
+    access: {
+      roles: { platform_regulator: "any", auditor: "any", industry_regulator: "scoped", bank: "scoped" },
+      notes: { industry_regulator: "the merchants of its industries", bank: "the merchants in custody with it" },
+    },
     query: z.object({
       ...pageQuery,
       status: z.enum(["active", "restricted", "frozen", "winding_down", "exited"]).optional(),
@@ -58,10 +62,13 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/merchants/:merchantId", tag: "regulators", summary: "Read one merchant",
-    roles: [...REGULATORS, "auditor", "bank", "merchant"], params: mid,
-    handler: async ({ params, principal }) => {
-      const m = await getMerchant(s.db, params.merchantId);
-      await assertMerchantVisible(s.db, principal!, m);
+    access: {
+      roles: { merchant: "own", bank: "own", industry_regulator: "own", platform_regulator: "any", auditor: "any" },
+      tenant: { merchant: "params.merchantId" },
+    },
+    params: mid,
+    handler: async ({ params, tenant }) => {
+      const m = tenant.merchant ?? (await getMerchant(s.db, params.merchantId));
       const risk = await s.db.query("SELECT from_level, to_level, reason, block_time FROM risk_history WHERE merchant_id = $1 ORDER BY block_time", [params.merchantId]);
       return { ...merchantView(m), riskHistory: risk.map((r) => ({ from: r.from_level, to: r.to_level, reason: r.reason, at: Number(r.block_time) })) };
     },
@@ -69,7 +76,8 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "post", path: "/v1/merchants", tag: "regulators", summary: "Admit a merchant",
-    roles: [...REGULATORS],
+    // The contract lets the industry's regulator admit into its own industries only; refused here first.
+    access: regulatorsOn({ industry: "body.industryId" }),
     body: z.object({
       account: address, industryId: z.number().int().min(0).max(65535), bankId: z.number().int().min(1).max(65535),
       registrationNumber: z.string().min(1).max(64),
@@ -96,10 +104,8 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
   for (const a of actions) {
     defineRoute(router, {
       method: "post", path: `/v1/merchants/:merchantId/${a.path}`, tag: "regulators", summary: a.summary,
-      roles: [...REGULATORS], params: mid, body: z.object({ reason: z.string().min(1).max(500) }).strict(),
+      access: regulatorsOn({ merchant: "params.merchantId" }), params: mid, body: z.object({ reason: z.string().min(1).max(500) }).strict(),
       handler: async ({ params, body, principal }) => {
-        const m = await getMerchant(s.db, params.merchantId);
-        await assertMerchantVisible(s.db, principal!, m);
         return executeAs(s, principal!, a.build(params.merchantId, reasonOf(body.reason)));
       },
     }, auth);
@@ -107,7 +113,7 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/industries", tag: "regulators", summary: "List industries, their regulators and policies",
-    roles: [...REGULATORS, "auditor", "bank", "merchant"],
+    access: { roles: { platform_regulator: "any", industry_regulator: "any", auditor: "any", bank: "any", merchant: "any" } },
     handler: async () => {
       const rows = await s.db.query("SELECT industry_id, regulator, policy FROM industries ORDER BY industry_id");
       return { items: rows.map((r) => ({ industryId: Number(r.industry_id), regulator: r.regulator, policy: r.policy, isDefault: Number(r.industry_id) === 0 })) };
@@ -116,7 +122,8 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "put", path: "/v1/industries/:industryId/policy", tag: "regulators", summary: "Set an industry's policy",
-    roles: [...REGULATORS], params: z.object({ industryId: z.coerce.number().int().min(0).max(65535) }).strict(), body: policySchema,
+    access: regulatorsOn({ industry: "params.industryId" }),
+    params: z.object({ industryId: z.coerce.number().int().min(0).max(65535) }).strict(), body: policySchema,
     handler: async ({ params, body, principal }) => {
       const policy = {
         custodyBps: body.custodyBps, coolingOffDays: body.coolingOffDays, exitNoticeDays: body.exitNoticeDays, maxLessons: body.maxLessons,
@@ -134,7 +141,8 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/disputes", tag: "regulators", summary: "List refund disputes to decide",
-    roles: [...REGULATORS, "auditor"], query: z.object({ ...pageQuery, status: z.enum(["open", "refunded", "denied"]).default("open") }).strict(),
+    access: { roles: { platform_regulator: "any", auditor: "any", industry_regulator: "scoped" }, notes: { industry_regulator: "the disputes of its industries" } },
+    query: z.object({ ...pageQuery, status: z.enum(["open", "refunded", "denied"]).default("open") }).strict(),
     handler: async ({ query, principal }) => {
       const args: unknown[] = [query.status, decodeCursor(query.cursor) ?? "0"];
       let sql = "SELECT * FROM disputes WHERE status = $1 AND card_id > $2";
@@ -158,10 +166,9 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
   defineRoute(router, {
     method: "post", path: "/v1/disputes/:cardId/decision", tag: "regulators",
     summary: "Decide a dispute", responds: "refundFen 0 denies the refund; otherwise that much goes back and the rest is released. While the merchant is frozen only 0 or the whole balance is accepted: a decision releasing money to it answers 409 Custody_ReleaseWhileFrozen",
-    roles: [...REGULATORS], params: z.object({ cardId: cardIdParam }).strict(), body: z.object({ refundFen: fen, note: z.string().max(500).optional() }).strict(),
+    access: regulatorsOn({ card: "params.cardId" }),
+    params: z.object({ cardId: cardIdParam }).strict(), body: z.object({ refundFen: fen, note: z.string().max(500).optional() }).strict(),
     handler: async ({ params, body, principal }) => {
-      const m = await getMerchant(s.db, Number(params.cardId >> 32n));
-      await assertMerchantVisible(s.db, principal!, m);
       if (body.refundFen >= 2n ** 48n) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "body.refundFen", reason: "at most 2^48-1 fen" }]);
       return executeAs(s, principal!, s.escrow.interface.encodeFunctionData("resolveDispute", [params.cardId, body.refundFen]));
     },
