@@ -103,6 +103,8 @@ export interface Tenants {
   holder?: string;
   ticket?: { ticket_id: string; assignee: string };
   ledger?: Record<string, unknown>;
+  /** Tenant ids that are there but are no ids: the request is a 400 naming them, whatever its schema says. */
+  unreadable?: { field: string; reason: string }[];
 }
 
 const ids = {
@@ -159,13 +161,17 @@ export async function enforce(db: Db, access: Access, p: Principal, scope: Scope
     const loc = access.tenant?.[k];
     return loc && (!fromBody(loc) || own) ? loc : undefined;
   };
-  // An id that is there but is no id of its kind is refused here, whatever the route's own schema would say: the rule
-  // never passes a request because it could not read whose data it names.
+  // An id that is there but is no id of its kind makes the request invalid, whatever the route's own schema would say:
+  // the rule never passes a request because it could not read whose data it names.
   const parsed = <K extends keyof typeof ids>(k: K, loc: Locator): z.infer<(typeof ids)[K]> | undefined => {
     const raw = read(loc, input);
     if (raw === undefined || raw === null || raw === "") return undefined;
     const r = ids[k].safeParse(typeof raw === "bigint" ? raw.toString() : raw);
-    if (!r.success) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: loc, reason: `not a ${k} id` }]);
+    if (!r.success) {
+      // The request is refused as invalid (400) with the rest of its bad fields, never answered.
+      t.unreadable = [...(t.unreadable ?? []), { field: loc, reason: `not a ${k} id` }];
+      return undefined;
+    }
     return r.data as z.infer<(typeof ids)[K]>;
   };
   const needFacts = own && (role === "bank" || role === "industry_regulator");

@@ -1,4 +1,5 @@
 import express, { NextFunction, Request, Response } from "express";
+import { z } from "zod";
 import { Logger } from "pino";
 import { ApiError, RetryableError } from "../errors";
 import { bodyParsers, sendJson, defineRoute, Gate } from "./http";
@@ -70,6 +71,7 @@ export function createApp(s: Services, opts: AppOptions = {}) {
   docs.length = 0;
   defineRoute(router, {
     method: "get", path: "/health", tag: "system", summary: "Report chain and index health", access: PUBLIC,
+    response: z.looseObject({ status: z.enum(["ok", "degraded"]), chainId: z.number(), headBlock: z.number().nullable(), indexedBlock: z.number().nullable(), lag: z.number().nullable() }),
     handler: async () => {
       const st = s.indexer.status;
       return {
@@ -95,12 +97,13 @@ export function createApp(s: Services, opts: AppOptions = {}) {
     method: "get", path: "/v1/me", tag: "system", summary: "Read who the API key belongs to",
     access: { roles: Object.fromEntries(ROLES.map((r) => [r, "scoped"])), notes: Object.fromEntries(ROLES.map((r) => [r, "its own key"])) },
     responds: "the key's role, subject (bank id, merchant id or account) and label",
+    response: z.object({ role: z.enum(ROLES), subject: z.string().nullable(), label: z.string(), keyId: z.string() }),
     handler: async ({ principal }) => ({ role: principal!.role, subject: principal!.subject, label: principal!.label, keyId: principal!.keyId }),
   }, gate);
 
-  const doc = () => openApiDocument({ version: opts.version ?? "0.1.0", chainId: s.chainId, escrow: s.deployment.escrow });
+  const doc = (req: Request) => openApiDocument({ version: opts.version ?? "0.1.0", chainId: s.chainId, escrow: s.deployment.escrow, server: `${req.protocol}://${req.get("host") ?? "127.0.0.1"}` });
   if (!opts.serves) {
-    app.get("/openapi.json", (_req, res) => sendJson(res, 200, doc()));
+    app.get("/openapi.json", (req, res) => sendJson(res, 200, doc(req)));
     app.get("/docs", (_req, res) => res.type("html").send(docsPage()));
     mountPublicWeb(app);
     mountConsole(app);

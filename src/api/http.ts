@@ -25,8 +25,16 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   body?: B;
   /** Describes a successful response for the docs. */
   responds?: string;
-  /** Streams its own response (CSV). */
+  /**
+   * The success answer's JSON body: declared in /openapi.json and, when answers are checked (CUSTODY_CHECK_ANSWERS=1,
+   * as the test suite runs), every answer is validated against it before it is sent.
+   */
+  response?: z.ZodType;
+  /** The success statuses (default 200). */
+  statuses?: number[];
+  /** Streams its own response (CSV, RSS, an event stream): its content type. */
   raw?: boolean;
+  produces?: string;
   handler: (ctx: {
     params: z.infer<P>;
     query: z.infer<Q>;
@@ -52,6 +60,9 @@ export interface RouteDoc {
   tag: string;
   access: AccessDecl;
   raw?: boolean;
+  produces?: string;
+  response?: z.ZodType;
+  statuses?: number[];
   params?: z.ZodType;
   query?: z.ZodType;
   body?: z.ZodType;
@@ -117,7 +128,11 @@ export function defineRoute<P extends z.ZodType = typeof empty, Q extends z.ZodT
 ) {
   checkDeclaration(spec.method, spec.path, spec.access);
   const access = spec.access;
-  docs.push({ method: spec.method, path: spec.path, summary: spec.summary, tag: spec.tag, access, raw: spec.raw, params: spec.params, query: spec.query, body: spec.body, responds: spec.responds });
+  docs.push({
+    method: spec.method, path: spec.path, summary: spec.summary, tag: spec.tag, access, raw: spec.raw, produces: spec.produces, response: spec.response,
+    statuses: spec.statuses, params: spec.params, query: spec.query, body: spec.body, responds: spec.responds,
+  });
+  const check = process.env.CUSTODY_CHECK_ANSWERS === "1" ? answerCheck(spec) : null;
   const hasBody = spec.method !== "get" && spec.method !== "delete";
   router[spec.method](spec.path, async (req: Request, res: Response, next: NextFunction) => {
     try {
@@ -148,6 +163,7 @@ export function defineRoute<P extends z.ZodType = typeof empty, Q extends z.ZodT
       const body = hasBody ? parse("body", spec.body, req.body) : {};
       nulFields("query", req.query, details);
       if (hasBody) nulFields("body", req.body, details);
+      for (const u of tenant.unreadable ?? []) if (!details.some((d) => d.field === u.field)) details.push(u);
       if (details.length) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", details);
       const out = await spec.handler({ params, query, body, principal, tenant, req, res } as never);
       if (spec.raw) {
@@ -155,6 +171,7 @@ export function defineRoute<P extends z.ZodType = typeof empty, Q extends z.ZodT
         return;
       }
       const status = spec.method === "post" ? (out as { __status?: number })?.__status ?? 200 : 200;
+      check?.(status, stripStatus(out));
       // A write is acknowledged only once who made it is in the store.
       if (hasBody) await recordWrite(gate.db, principal, spec, req, status);
       sendJson(res, status, stripStatus(out));
@@ -162,6 +179,21 @@ export function defineRoute<P extends z.ZodType = typeof empty, Q extends z.ZodT
       next(err);
     }
   });
+}
+
+/**
+ * Checks an answer against the route's declaration (status and body schema), as a client generated from
+ * /openapi.json would read it: a difference is the gateway's bug, thrown (a 500 the test sees) rather than sent.
+ */
+function answerCheck(spec: { method: string; path: string; response?: z.ZodType; statuses?: number[] }) {
+  const where = `${spec.method.toUpperCase()} ${spec.path}`;
+  return (status: number, body: unknown) => {
+    if (!(spec.statuses ?? [200]).includes(status)) throw new Error(`${where} answered ${status}, not one of its declared statuses ${(spec.statuses ?? [200]).join(", ")}`);
+    if (!spec.response) throw new Error(`${where} declares no answer schema`);
+    const text = toJson(body);
+    const r = spec.response.safeParse(text === undefined ? undefined : JSON.parse(text));
+    if (!r.success) throw new Error(`${where}: the answer does not match its declared schema: ${r.error.issues.slice(0, 5).map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  };
 }
 
 /** PostgreSQL's text and jsonb cannot hold a NUL character: a string with one is the client's 400, wherever it is. */

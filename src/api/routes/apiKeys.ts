@@ -1,5 +1,6 @@
 import { Router } from "express";
 import { z } from "zod";
+import { fenText, idText, txHash, txResult, merchant, card, plan, ledgerRow, ticket, page, list, report, hexAddress } from "../answers";
 import { ROLES, Role, issueApiKey, revokeApiKey } from "../auth";
 import { Gate, defineRoute, withStatus } from "../http";
 import { Services } from "../../services/context";
@@ -39,7 +40,7 @@ export async function checkKeySubject(db: Pick<Db, "query">, role: Role, subject
 /** Issuing and revoking API keys: the platform regulator's (the market regulation bureau's) job. */
 export function apiKeyRoutes(router: Router, s: Services, auth: Auth) {
   defineRoute(router, {
-    method: "post", path: "/v1/api-keys", tag: "system", summary: "Issue an API key",
+    method: "post", path: "/v1/api-keys", tag: "system", summary: "Issue an API key", response: z.object({ id: z.string(), key: z.string(), role: z.string(), subject: z.string().nullable(), label: z.string() }), statuses: [201],
     responds: "201 with the key, shown this once (only its hash is stored)",
     access: { roles: { platform_regulator: "any" } },
     body: z.object({
@@ -56,7 +57,7 @@ export function apiKeyRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/api-keys", tag: "system", summary: "List API keys (never the secrets)",
+    method: "get", path: "/v1/api-keys", tag: "system", summary: "List API keys (never the secrets)", response: list(z.object({ id: z.string(), role: z.string(), subject: z.string().nullable(), label: z.string(), createdAt: z.string().nullable(), revokedAt: z.string().nullable() })),
     access: { roles: { platform_regulator: "any" } },
     query: z.object({ role: z.enum(ROLES).optional(), includeRevoked: z.enum(["true", "false"]).default("false") }).strict(),
     handler: async ({ query }) => {
@@ -71,7 +72,7 @@ export function apiKeyRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "post", path: "/v1/api-keys/:keyId/revoke", tag: "system", summary: "Revoke an API key",
+    method: "post", path: "/v1/api-keys/:keyId/revoke", tag: "system", summary: "Revoke an API key", response: z.object({ id: z.string(), revoked: z.literal(true) }),
     responds: "the key stops working within the authenticator's cache time (5 s)",
     access: { roles: { platform_regulator: "any" } }, params: z.object({ keyId: z.string().regex(/^[0-9a-f]{12}$/, "a key id is 12 hex digits (ck_<id>_…)") }).strict(),
     handler: async ({ params, principal }) => {

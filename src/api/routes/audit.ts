@@ -3,6 +3,7 @@ import { z } from "zod";
 import { ROLES } from "../auth";
 import { defineRoute, Gate } from "../http";
 import { ApiError } from "../../errors";
+import { page } from "../answers";
 
 const cursorOf = (id: string) => Buffer.from(id).toString("base64url");
 
@@ -11,6 +12,10 @@ export function auditRoutes(router: Router, gate: Gate) {
     method: "get", path: "/v1/audit-log", tag: "system", summary: "Read who made each acknowledged write, newest first",
     responds: "one row per 2xx answer to a POST or PUT: when, the caller's role, subject and API key id (or consumer session), the operation and its path",
     access: { roles: { platform_regulator: "any", auditor: "any" } },
+    response: page(z.object({
+      id: z.string(), at: z.string(), role: z.string(), subject: z.string().nullable(), keyId: z.string().nullable(),
+      method: z.string(), route: z.string(), path: z.string(), status: z.number(),
+    })),
     query: z.object({
       role: z.enum([...ROLES, "public"]).optional(),
       subject: z.string().min(1).max(64).optional(),

@@ -1,5 +1,6 @@
 import { Router } from "express";
 import { z } from "zod";
+import { fenText, idText, txHash, txResult, merchant, card, plan, ledgerRow, ticket, page, list, report, hexAddress } from "../answers";
 import { Principal } from "../auth";
 import { Access } from "../access";
 import { Gate, defineRoute, address, idParam, wholeNumber, pageQuery, decodeCursor, encodeCursor, JsonText } from "../http";
@@ -58,7 +59,7 @@ export function auditorRoutes(router: Router, s: Services, auth: Auth) {
   };
 
   defineRoute(router, {
-    method: "get", path: "/v1/ledger", tag: "auditors", summary: "Read the ledger with filters", access: ledgerAccess,
+    method: "get", path: "/v1/ledger", tag: "auditors", summary: "Read the ledger with filters", response: page(ledgerRow), access: ledgerAccess,
     query: z.object({ ...pageQuery, ...filterSchema }).strict(),
     handler: async ({ query, principal }) => {
       const { limit, cursor, ...filter } = query;
@@ -68,7 +69,7 @@ export function auditorRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/ledger.csv", tag: "auditors", summary: "Export the ledger as CSV (streamed)", access: ledgerAccess, raw: true,
+    method: "get", path: "/v1/ledger.csv", tag: "auditors", summary: "Export the ledger as CSV (streamed)", produces: "text/csv", response: z.string().describe("id,block_number,block_time,tx_hash,log_index,event,merchant_id,card_id,holder,amount_fen,args"), access: ledgerAccess, raw: true,
     query: z.object(filterSchema).strict(),
     handler: async ({ query, principal, res }) => {
       const scope = await scopeOf(s, principal!);
@@ -85,7 +86,7 @@ export function auditorRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/ledger/:id/verify", tag: "auditors",
-    summary: "Verify a ledger row against the chain", responds: "re-reads the receipt and compares block, hash and decoded event",
+    summary: "Verify a ledger row against the chain", response: z.object({ id: idText, verified: z.boolean(), problems: z.array(z.string()), txHash: z.string(), blockNumber: z.number(), onChain: z.unknown() }), responds: "re-reads the receipt and compares block, hash and decoded event",
     access: { roles: { auditor: "any", platform_regulator: "any", industry_regulator: "own", bank: "own", merchant: "own" }, tenant: { ledger: "params.id" } },
     params: z.object({ id: z.string().regex(/^\d{1,18}$/, "a ledger row id") }).strict(),
     handler: async ({ tenant }) => {

@@ -1,5 +1,6 @@
 import { Router } from "express";
 import { z } from "zod";
+import { fenText, idText, txHash, txResult, merchant, card, plan, ledgerRow, ticket, page, list, report, hexAddress } from "../answers";
 import { Gate, defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, keysetPage, withStatus, address } from "../http";
 import { Services } from "../../services/context";
 import { executeAs } from "../../services/transactions";
@@ -19,7 +20,7 @@ export function bankRoutes(router: Router, s: Services, auth: Auth) {
   const bid = z.object({ bankId: idParam("bankId") }).strict();
 
   defineRoute(router, {
-    method: "post", path: "/v1/banks/:bankId/cards", tag: "banks", summary: "Open a card once the payment is in custody",
+    method: "post", path: "/v1/banks/:bankId/cards", tag: "banks", summary: "Open a card once the payment is in custody", response: txResult.extend({ cardId: idText.nullable() }), statuses: [201],
     access: { roles: { bank: "own" }, tenant: { bank: "params.bankId", merchant: "body.merchantId" } },
     params: bid,
     body: z.object({ merchantId: idParam("merchantId"), planIndex: idParam("planIndex"), holder: address, named: z.boolean().default(true) }).strict(),
@@ -32,7 +33,7 @@ export function bankRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "post", path: "/v1/cards/:cardId/renewals", tag: "banks", summary: "Top a card up once the payment is in custody",
+    method: "post", path: "/v1/cards/:cardId/renewals", tag: "banks", summary: "Top a card up once the payment is in custody", response: txResult, statuses: [201],
     access: { roles: { bank: "own" }, tenant: { card: "params.cardId" } },
     params: z.object({ cardId: cardIdParam }).strict(), body: z.object({ planIndex: idParam("planIndex") }).strict(),
     handler: async ({ params, body, principal }) => {
@@ -42,7 +43,15 @@ export function bankRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/banks/:bankId/positions", tag: "banks",
-    summary: "Read custody positions, indexed and live from the chain side by side",
+    summary: "Read custody positions, indexed and live from the chain side by side", response: z.object({
+      bankId: z.number(), token: hexAddress,
+      total: z.object({ indexedFen: fenText, onChainEscrowFen: fenText, tokenSupplyFen: fenText, agrees: z.boolean() }),
+      items: z.array(z.object({
+        merchantId: z.number(), status: z.string(), indexed: z.object({ heldFen: fenText, payableFen: fenText }),
+        onChain: z.object({ heldFen: fenText, payableFen: fenText }), agrees: z.boolean(),
+      })),
+      nextCursor: z.string().nullable(),
+    }),
     access: { roles: { bank: "own", platform_regulator: "any", auditor: "any" }, tenant: { bank: "params.bankId" } },
     params: bid, query: z.object({ ...pageQuery }).strict(),
     handler: async ({ params, query }) => {
@@ -83,7 +92,10 @@ export function bankRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "post", path: "/v1/banks/:bankId/reconciliations", tag: "banks",
-    summary: "Reconcile a custody-account statement with the chain",
+    summary: "Reconcile a custody-account statement with the chain", response: z.object({
+      bankId: z.number(), matched: z.array(z.unknown()), mismatched: z.array(z.unknown()), unmatched: z.array(z.unknown()),
+      closingBalanceFen: fenText, onChainCustodyFen: fenText, differenceFen: fenText, reconciled: z.boolean(),
+    }),
     responds: "matched, mismatched and unmatched lines, and the closing balance against the token's supply",
     access: { roles: { bank: "own" }, tenant: { bank: "params.bankId" } }, params: bid,
     body: z.union([
@@ -107,7 +119,10 @@ export function bankRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/banks/:bankId/payouts", tag: "banks", summary: "Read the payout queue: payouts and refunds to pay",
+    method: "get", path: "/v1/banks/:bankId/payouts", tag: "banks", summary: "Read the payout queue: payouts and refunds to pay", response: page(z.object({
+      kind: z.enum(["payout", "refund"]), merchantId: z.number(), cardId: idText.optional(), payee: z.string(), amountFen: fenText, reason: z.unknown(),
+      txHash, blockNumber: z.number(), blockTime: z.number(),
+    })),
     access: { roles: { bank: "own", platform_regulator: "any", auditor: "any" }, tenant: { bank: "params.bankId" } },
     params: bid, query: z.object({ ...pageQuery, kind: z.enum(["payout", "refund"]).default("payout") }).strict(),
     handler: async ({ params, query }) => {

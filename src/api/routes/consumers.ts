@@ -1,5 +1,6 @@
 import { Router } from "express";
 import { z } from "zod";
+import { fenText, idText, txHash, txResult, merchant, card, plan, ledgerRow, ticket, page, list, report, hexAddress } from "../answers";
 import { Access } from "../access";
 import { Gate, defineRoute, address, cardIdParam, pageQuery, decodeCursor, encodeCursor, keysetPage, withStatus, JsonText, UINT64_MAX } from "../http";
 import { Services, chainNow } from "../../services/context";
@@ -24,7 +25,7 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
   const cid = z.object({ cardId: cardIdParam }).strict();
 
   defineRoute(router, {
-    method: "get", path: "/v1/consumers/:holder/cards", tag: "consumers", summary: "List a consumer's cards",
+    method: "get", path: "/v1/consumers/:holder/cards", tag: "consumers", summary: "List a consumer's cards", response: page(card),
     access: { roles: { consumer: "own", platform_regulator: "any", auditor: "any" }, tenant: { holder: "params.holder" } },
     params: z.object({ holder: address }).strict(), query: z.object({ ...pageQuery }).strict(),
     handler: async ({ params, query }) => {
@@ -36,12 +37,12 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/cards/:cardId", tag: "consumers", summary: "Read a card's balance", access: aCard, params: cid,
+    method: "get", path: "/v1/cards/:cardId", tag: "consumers", summary: "Read a card's balance", response: card, access: aCard, params: cid,
     handler: async ({ tenant }) => cardView(tenant.card!, await chainNow(s)),
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/cards/:cardId/history", tag: "consumers", summary: "Read a card's history", access: aCard, params: cid,
+    method: "get", path: "/v1/cards/:cardId/history", tag: "consumers", summary: "Read a card's history", response: page(ledgerRow), access: aCard, params: cid,
     query: z.object({ ...pageQuery }).strict(),
     handler: async ({ params, query }) => {
       return new JsonText(await ledgerPageJson(s.db, { cardId: params.cardId }, decodeCursor(query.cursor), query.limit, encodeCursor));
@@ -50,7 +51,7 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/cards/:cardId/voucher", tag: "consumers",
-    summary: "Get the EIP-712 typed data to sign for a consumption", responds: "typed data for eth_signTypedData_v4, and what it releases",
+    summary: "Get the EIP-712 typed data to sign for a consumption", response: z.object({ typedData: report({ domain: z.unknown(), types: z.unknown(), message: z.unknown() }), merchantId: z.number(), releasesFen: fenText }), responds: "typed data for eth_signTypedData_v4, and what it releases",
     access: aCard, params: cid,
     query: z.object({ lessons: z.coerce.number().int().min(1).max(65535).default(1), validSeconds: z.coerce.number().int().min(60).max(30 * 86400).default(86400) }).strict(),
     handler: async ({ params, query, tenant }) => {
@@ -69,7 +70,7 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/cards/:cardId/refund-request", tag: "consumers",
-    summary: "Get the transaction a holder signs to ask for a refund", responds: "{to, data} to sign with the holder's key and POST to /v1/transactions",
+    summary: "Get the transaction a holder signs to ask for a refund", response: z.object({ to: hexAddress, data: z.string(), chainId: z.number(), gasPrice: z.string(), nonce: z.number(), gasLimit: z.string() }), responds: "{to, data} to sign with the holder's key and POST to /v1/transactions",
     access: { roles: { consumer: "own" }, tenant: { card: "params.cardId" } },
     params: cid, query: z.object({ kind: z.enum(["request", "cooling-off", "cancel", "escalate", "claim"]).default("request") }).strict(),
     handler: async ({ params, query, principal }) => {
@@ -90,7 +91,7 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "post", path: "/v1/cards/:cardId/consumptions", tag: "consumers",
-    summary: "Hand a voucher the holder signed to the merchant's queue", responds: "202 with the queue id; the merchant's queue sends it on chain",
+    summary: "Hand a voucher the holder signed to the merchant's queue", response: z.object({ accepted: z.number(), ids: z.array(idText), merchantId: z.number() }), statuses: [202], responds: "202 with the queue id; the merchant's queue sends it on chain",
     access: { roles: { consumer: "own" }, tenant: { card: "params.cardId" } },
     params: cid, body: voucherSchema,
     handler: async ({ params, body, tenant }) => {
@@ -103,7 +104,7 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "post", path: "/v1/cards/:cardId/consumption-requests", tag: "merchants",
-    summary: "Ask a card's holder to confirm lessons", responds: "a short link to the consumer's page and a QR code of it (SVG) to show on the merchant's device",
+    summary: "Ask a card's holder to confirm lessons", response: z.object({ cardId: idText, lessons: z.number(), path: z.string(), link: z.string(), qrSvg: z.string() }), statuses: [201], responds: "a short link to the consumer's page and a QR code of it (SVG) to show on the merchant's device",
     access: { roles: { merchant: "own" }, tenant: { card: "params.cardId" } },
     params: cid, body: z.object({ lessons: z.number().int().min(1).max(65535) }).strict(),
     handler: async ({ params, body, req, tenant }) => {
@@ -122,7 +123,7 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "post", path: "/v1/transactions", tag: "consumers", summary: "Relay a transaction its sender signed",
+    method: "post", path: "/v1/transactions", tag: "consumers", summary: "Relay a transaction its sender signed", response: txResult,
     // Whoever signed the transaction is who acts: the contract checks its sender.
     access: { roles: { consumer: "any", merchant: "any", bank: "any", platform_regulator: "any", industry_regulator: "any", auditor: "any" } },
     body: z.object({ signedTransaction: z.string().regex(/^0x[0-9a-fA-F]+$/, "a 0x hex signed transaction").max(100_000) }).strict(),

@@ -1,5 +1,6 @@
 import { Router } from "express";
 import { z } from "zod";
+import { txHash, page, list, report } from "../answers";
 import { Principal } from "../auth";
 import { Access } from "../access";
 import { Gate, defineRoute, idParam, fen, withStatus, decodeTextCursor } from "../http";
@@ -53,7 +54,7 @@ export function enforcementRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "post", path: "/v1/merchants/:merchantId/enforcement", tag: "enforcement",
-    summary: "Record an enforcement action", responds: "201 with the entry, its hash and the anchoring transaction; corrections are new entries",
+    summary: "Record an enforcement action", response: z.object({ entry: report({ seq: z.number(), kind: z.string() }), entryHash: txHash, anchor: z.unknown(), anchorError: z.unknown() }), statuses: [201], responds: "201 with the entry, its hash and the anchoring transaction; corrections are new entries",
     access: recordKeepers, params: mid, body: entrySchema,
     handler: async ({ params, body, principal }) => {
       const out = await appendEntry(s, principal!, params.merchantId, body as EntryInput);
@@ -62,7 +63,7 @@ export function enforcementRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/merchants/:merchantId/enforcement", tag: "enforcement", summary: "Read a merchant's enforcement record",
+    method: "get", path: "/v1/merchants/:merchantId/enforcement", tag: "enforcement", summary: "Read a merchant's enforcement record", response: list(z.object({ entry: report({ seq: z.number(), kind: z.string(), merchantId: z.number() }), entryHash: txHash, anchor: z.unknown() })),
     access: recordReaders, params: mid,
     handler: async ({ params }) => {
       const entries = await listEntries(s, params.merchantId);
@@ -72,7 +73,7 @@ export function enforcementRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/merchants/:merchantId/enforcement/verify", tag: "enforcement",
-    summary: "Verify a merchant's enforcement record against the chain", responds: "ok, and each problem: changed content, broken chain, missing or unanchored entries",
+    summary: "Verify a merchant's enforcement record against the chain", response: z.object({ merchantId: z.number(), ok: z.boolean(), entries: z.number(), anchoredOnChain: z.number(), problems: z.array(report({ seq: z.number().nullable(), problem: z.string() })) }), responds: "ok, and each problem: changed content, broken chain, missing or unanchored entries",
     access: recordReaders, params: mid,
     handler: async ({ params }) => {
       return verifyRecord(s, params.merchantId);
@@ -81,7 +82,7 @@ export function enforcementRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "post", path: "/v1/merchants/:merchantId/enforcement/anchor", tag: "enforcement",
-    summary: "Anchor the entries not on chain yet", access: recordKeepers, params: mid,
+    summary: "Anchor the entries not on chain yet", response: z.object({ anchored: z.unknown() }), access: recordKeepers, params: mid,
     handler: async ({ params }) => {
       return { anchored: await anchorPending(s, params.merchantId) };
     },
@@ -91,7 +92,7 @@ export function enforcementRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "post", path: "/v1/onboarding/imports", tag: "enforcement",
-    summary: "Import the onboarding ledger of businesses that must be in custody",
+    summary: "Import the onboarding ledger of businesses that must be in custody", response: z.object({ importId: z.string(), format: z.string(), rows: z.number(), inserted: z.number(), updated: z.number(), profilesFilled: z.number() }), statuses: [201],
     responds: "CSV (registration_number,name,district,industry_id,required,started_on,note) or JSON rows; rows are replaced by registration number, all or none",
     access: { roles: { platform_regulator: "any" } },
     body: z.union([z.string().min(1), z.array(z.record(z.string(), z.unknown())), z.object({ rows: z.array(z.record(z.string(), z.unknown())) }).strict()]),
@@ -102,13 +103,13 @@ export function enforcementRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/onboarding/progress", tag: "enforcement",
-    summary: "Count businesses that must be in custody: required, not started, started, onboarded",
+    summary: "Count businesses that must be in custody: required, not started, started, onboarded", response: z.object({ overall: report({ onboardedPercent: z.number().nullable() }), industries: z.array(report({ industryId: z.number() })) }),
     access: { roles: { platform_regulator: "any", auditor: "any", industry_regulator: "scoped" }, notes: { industry_regulator: "the businesses of its industries" } },
     handler: async ({ principal }) => onboardingProgress(s.db, await scope(principal!)),
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/onboarding", tag: "enforcement", summary: "List the onboarding ledger (filter: state, industry)",
+    method: "get", path: "/v1/onboarding", tag: "enforcement", summary: "List the onboarding ledger (filter: state, industry)", response: page(report({})),
     access: { roles: { platform_regulator: "any", auditor: "any", industry_regulator: "scoped" }, notes: { industry_regulator: "the businesses of its industries" } },
     query: z.object({
       state: z.enum(ONBOARDING_STATES).optional(),

@@ -1,5 +1,6 @@
 import { Router } from "express";
 import { z } from "zod";
+import { fenText, idText, txHash, txResult, merchant, card, plan, ledgerRow, ticket, page, list, report, hexAddress } from "../answers";
 import { Access } from "../access";
 import { Gate, defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, encodeCursor, keysetPage, withStatus, bytes32, JsonText, UINT64_MAX } from "../http";
 import { Services, chainNow } from "../../services/context";
@@ -33,7 +34,7 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
   const cid = z.object({ cardId: cardIdParam }).strict();
 
   defineRoute(router, {
-    method: "get", path: "/v1/merchants/:merchantId/plans", tag: "merchants", summary: "List a merchant's plans",
+    method: "get", path: "/v1/merchants/:merchantId/plans", tag: "merchants", summary: "List a merchant's plans", response: list(plan),
     access: {
       roles: { merchant: "any", bank: "any", platform_regulator: "any", industry_regulator: "any", auditor: "any", consumer: "any" },
       tenant: { merchant: "params.merchantId" },
@@ -46,7 +47,7 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "post", path: "/v1/merchants/:merchantId/plans", tag: "merchants", summary: "Publish a plan",
+    method: "post", path: "/v1/merchants/:merchantId/plans", tag: "merchants", summary: "Publish a plan", response: txResult, statuses: [201],
     access: itself, params: mid,
     body: z.object({
       kind: z.enum(["lesson", "periodic"]),
@@ -65,7 +66,7 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/merchants/:merchantId/cards", tag: "merchants", summary: "List a merchant's cards",
+    method: "get", path: "/v1/merchants/:merchantId/cards", tag: "merchants", summary: "List a merchant's cards", response: page(card),
     access: itsRecords, params: mid,
     query: z.object({ ...pageQuery, status: z.enum(["active", "refund_requested", "disputed", "refunded", "consumed"]).optional() }).strict(),
     handler: async ({ params, query }) => {
@@ -84,7 +85,7 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/merchants/:merchantId/ledger", tag: "merchants", summary: "Read a merchant's ledger",
+    method: "get", path: "/v1/merchants/:merchantId/ledger", tag: "merchants", summary: "Read a merchant's ledger", response: page(ledgerRow),
     access: itsRecords, params: mid,
     query: z.object({ ...pageQuery }).strict(),
     handler: async ({ params, query }) => {
@@ -94,7 +95,7 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "post", path: "/v1/merchants/:merchantId/consumptions", tag: "merchants",
-    summary: "Submit consumption vouchers", responds: "202 with the queue ids; they go on chain in batches",
+    summary: "Submit consumption vouchers", response: z.object({ accepted: z.number(), ids: z.array(idText) }), statuses: [202], responds: "202 with the queue ids; they go on chain in batches",
     access: itself, params: mid,
     body: z.object({ vouchers: z.array(voucherSchema).min(1).max(1000) }).strict(),
     handler: async ({ params, body }) => {
@@ -104,7 +105,7 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/merchants/:merchantId/consumptions", tag: "merchants", summary: "Follow submitted vouchers",
+    method: "get", path: "/v1/merchants/:merchantId/consumptions", tag: "merchants", summary: "Follow submitted vouchers", response: page(z.object({ id: idText, cardId: idText, sequence: z.number(), lessons: z.number(), status: z.string(), txHash: txHash.nullable(), error: z.unknown() })),
     access: itself, params: mid, query: z.object({ ...pageQuery, status: z.enum(["queued", "sent", "confirmed", "failed"]).optional() }).strict(),
     handler: async ({ params, query }) => {
       const args: unknown[] = [params.merchantId, decodeCursor(query.cursor) ?? "0"];
@@ -123,7 +124,7 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "post", path: "/v1/cards/:cardId/periodic-release", tag: "merchants", summary: "Release a periodic card's elapsed periods",
+    method: "post", path: "/v1/cards/:cardId/periodic-release", tag: "merchants", summary: "Release a periodic card's elapsed periods", response: txResult,
     // Not offered to consumers: the gateway holds no holder's key, and a holder calls the contract with its own.
     access: { roles: { merchant: "own", bank: "own", industry_regulator: "own", platform_regulator: "any" }, tenant: { card: "params.cardId" } },
     params: cid,
@@ -131,7 +132,7 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "post", path: "/v1/merchants/:merchantId/payouts", tag: "merchants", summary: "Request a payout of released money",
+    method: "post", path: "/v1/merchants/:merchantId/payouts", tag: "merchants", summary: "Request a payout of released money", response: txResult, statuses: [201],
     access: { roles: { merchant: "own", bank: "own" }, tenant: { merchant: "params.merchantId" } }, params: mid,
     handler: async ({ params, principal }) => {
       return withStatus(201, await executeAs(s, principal!, s.escrow.interface.encodeFunctionData("payOut", [params.merchantId])));
@@ -141,7 +142,7 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
   for (const [action, fn] of [["accept", "acceptRefund"], ["reject", "rejectRefund"]] as const) {
     defineRoute(router, {
       method: "post", path: `/v1/cards/:cardId/refund/${action}`, tag: "merchants",
-      summary: action === "accept" ? "Accept a refund request" : "Refuse a refund request (it goes to the regulator)",
+      summary: action === "accept" ? "Accept a refund request" : "Refuse a refund request (it goes to the regulator)", response: txResult,
       access: { roles: { merchant: "own" }, tenant: { card: "params.cardId" } },
       params: cid, body: z.object({ reason: bytes32.optional() }).strict(),
       handler: async ({ params, body, principal }) => {
@@ -154,7 +155,7 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
   }
 
   defineRoute(router, {
-    method: "post", path: "/v1/merchants/:merchantId/exit", tag: "merchants", summary: "Announce the merchant's exit",
+    method: "post", path: "/v1/merchants/:merchantId/exit", tag: "merchants", summary: "Announce the merchant's exit", response: txResult,
     access: itself, params: mid,
     handler: async ({ params, principal }) => {
       return executeAs(s, principal!, s.escrow.interface.encodeFunctionData("announceExit", [params.merchantId]));

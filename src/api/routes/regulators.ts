@@ -1,5 +1,6 @@
 import { Router } from "express";
 import { z } from "zod";
+import { fenText, idText, txHash, txResult, merchant, card, plan, ledgerRow, ticket, page, list, report, hexAddress } from "../answers";
 import { ethers } from "ethers";
 import { Access } from "../access";
 import { Gate, defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, keysetPage, withStatus, address, bytes32 } from "../http";
@@ -30,7 +31,7 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
   const mid = z.object({ merchantId: idParam("merchantId") }).strict();
 
   defineRoute(router, {
-    method: "get", path: "/v1/merchants", tag: "regulators", summary: "List merchants with status, industry, risk and escrow",
+    method: "get", path: "/v1/merchants", tag: "regulators", summary: "List merchants with status, industry, risk and escrow", response: page(merchant),
     access: {
       roles: { platform_regulator: "any", auditor: "any", industry_regulator: "scoped", bank: "scoped" },
       notes: { industry_regulator: "the merchants of its industries", bank: "the merchants in custody with it" },
@@ -61,7 +62,7 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/merchants/:merchantId", tag: "regulators", summary: "Read one merchant",
+    method: "get", path: "/v1/merchants/:merchantId", tag: "regulators", summary: "Read one merchant", response: merchant.extend({ riskHistory: z.array(z.object({ from: z.string(), to: z.string(), reason: z.string().nullable(), at: z.number() })) }),
     access: {
       roles: { merchant: "own", bank: "own", industry_regulator: "own", platform_regulator: "any", auditor: "any" },
       tenant: { merchant: "params.merchantId" },
@@ -75,7 +76,7 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "post", path: "/v1/merchants", tag: "regulators", summary: "Admit a merchant",
+    method: "post", path: "/v1/merchants", tag: "regulators", summary: "Admit a merchant", response: txResult.extend({ merchantId: z.number().nullable() }), statuses: [201],
     // The contract lets the industry's regulator admit into its own industries only; refused here first.
     access: regulatorsOn({ industry: "body.industryId" }),
     body: z.object({
@@ -103,7 +104,7 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
   ];
   for (const a of actions) {
     defineRoute(router, {
-      method: "post", path: `/v1/merchants/:merchantId/${a.path}`, tag: "regulators", summary: a.summary,
+      method: "post", path: `/v1/merchants/:merchantId/${a.path}`, tag: "regulators", summary: a.summary, response: txResult,
       access: regulatorsOn({ merchant: "params.merchantId" }), params: mid, body: z.object({ reason: z.string().min(1).max(500) }).strict(),
       handler: async ({ params, body, principal }) => {
         return executeAs(s, principal!, a.build(params.merchantId, reasonOf(body.reason)));
@@ -112,7 +113,7 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
   }
 
   defineRoute(router, {
-    method: "get", path: "/v1/industries", tag: "regulators", summary: "List industries, their regulators and policies",
+    method: "get", path: "/v1/industries", tag: "regulators", summary: "List industries, their regulators and policies", response: list(z.object({ industryId: z.number(), regulator: z.string().nullable(), policy: z.unknown(), isDefault: z.boolean() })),
     access: { roles: { platform_regulator: "any", industry_regulator: "any", auditor: "any", bank: "any", merchant: "any" } },
     handler: async () => {
       const rows = await s.db.query("SELECT industry_id, regulator, policy FROM industries ORDER BY industry_id");
@@ -121,7 +122,7 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "put", path: "/v1/industries/:industryId/policy", tag: "regulators", summary: "Set an industry's policy",
+    method: "put", path: "/v1/industries/:industryId/policy", tag: "regulators", summary: "Set an industry's policy", response: txResult,
     access: regulatorsOn({ industry: "params.industryId" }),
     params: z.object({ industryId: z.coerce.number().int().min(0).max(65535) }).strict(), body: policySchema,
     handler: async ({ params, body, principal }) => {
@@ -140,7 +141,10 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/disputes", tag: "regulators", summary: "List refund disputes to decide",
+    method: "get", path: "/v1/disputes", tag: "regulators", summary: "List refund disputes to decide", response: page(z.object({
+      cardId: idText, merchantId: z.number(), industryId: z.number(), status: z.string(), openedBy: z.string().nullable(), reason: z.string().nullable(),
+      amountFen: fenText, openedAt: z.number(), refundedFen: fenText.nullable(), releasedFen: fenText.nullable(), resolvedBy: z.string().nullable(),
+    })),
     access: { roles: { platform_regulator: "any", auditor: "any", industry_regulator: "scoped" }, notes: { industry_regulator: "the disputes of its industries" } },
     query: z.object({ ...pageQuery, status: z.enum(["open", "refunded", "denied"]).default("open") }).strict(),
     handler: async ({ query, principal }) => {
@@ -165,7 +169,7 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "post", path: "/v1/disputes/:cardId/decision", tag: "regulators",
-    summary: "Decide a dispute", responds: "refundFen 0 denies the refund; otherwise that much goes back and the rest is released. While the merchant is frozen only 0 or the whole balance is accepted: a decision releasing money to it answers 409 Custody_ReleaseWhileFrozen",
+    summary: "Decide a dispute", response: txResult, responds: "refundFen 0 denies the refund; otherwise that much goes back and the rest is released. While the merchant is frozen only 0 or the whole balance is accepted: a decision releasing money to it answers 409 Custody_ReleaseWhileFrozen",
     access: regulatorsOn({ card: "params.cardId" }),
     params: z.object({ cardId: cardIdParam }).strict(), body: z.object({ refundFen: fen, note: z.string().max(500).optional() }).strict(),
     handler: async ({ params, body, principal }) => {

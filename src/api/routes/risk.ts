@@ -1,5 +1,6 @@
 import { Router, Request, Response } from "express";
 import { z } from "zod";
+import { fenText, idText, txHash, txResult, merchant, card, plan, ledgerRow, ticket, page, list, report, hexAddress } from "../answers";
 import { Principal } from "../auth";
 import { Access } from "../access";
 import { Gate, defineRoute, idParam, wholeNumber, pageQuery, decodeCursor, keysetPage, withStatus, sendJson, toJson } from "../http";
@@ -80,7 +81,7 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
   // ---------------------------------------------------------------- signals
 
   defineRoute(router, {
-    method: "post", path: "/v1/risk/signals", tag: "risk", summary: "Add one risk signal",
+    method: "post", path: "/v1/risk/signals", tag: "risk", summary: "Add one risk signal", response: z.object({ status: z.enum(["inserted", "duplicate"]), recordId: z.string(), merchantId: z.number(), kind: z.string() }), statuses: [201, 200],
     responds: "201 when stored, 200 when its recordId was already stored (nothing changes). Kinds: complaint, hotline_ticket (category, refundRelated), registry_fact (fact, action, detail), litigation (role, amountFen, caseType)",
     access: regulatorsOn({ merchant: "body.merchantId" }), body: riskSignalSchema,
     handler: async ({ req }) => {
@@ -95,7 +96,7 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "post", path: "/v1/risk/signals/import", tag: "risk", summary: "Import a bulk file of risk signals",
+    method: "post", path: "/v1/risk/signals/import", tag: "risk", summary: "Import a bulk file of risk signals", response: z.object({ status: z.literal("applied"), format: z.enum(["csv", "jsonl"]), importId: z.string(), rows: z.number(), inserted: z.number(), duplicates: z.number() }),
     responds: "The body is the file: CSV with a header line (text/csv) or JSON Lines (application/x-ndjson), the same fields as one signal. " +
       "A file with any bad row is rejected whole (400 InvalidSignalFile, every bad row with its line number and reason); a good file is applied " +
       "in one transaction; rows whose recordId is stored are duplicates and change nothing. With Accept: application/x-ndjson the answer " +
@@ -148,7 +149,10 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
   // ---------------------------------------------------------------- ratings
 
   defineRoute(router, {
-    method: "get", path: "/v1/risk/ratings", tag: "risk", summary: "List merchants' current risk ratings",
+    method: "get", path: "/v1/risk/ratings", tag: "risk", summary: "List merchants' current risk ratings", response: page(z.object({
+      merchantId: z.number(), industryId: z.number(), level: z.string(), computedLevel: z.string(), onChainLevel: z.string(), score: z.number(),
+      modelVersion: z.string(), computedAt: z.number(), topReasons: z.array(z.string()),
+    })),
     access: riskLists,
     query: z.object({ ...pageQuery, level: level.optional(), industryId: z.coerce.number().int().min(0).max(65535).optional() }).strict(),
     handler: async ({ query, principal }) => {
@@ -174,7 +178,10 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/merchants/:merchantId/risk", tag: "risk", summary: "Read a merchant's current risk rating and why",
+    method: "get", path: "/v1/merchants/:merchantId/risk", tag: "risk", summary: "Read a merchant's current risk rating and why", response: z.object({
+      merchantId: z.number(), industryId: z.number(), onChainLevel: z.string(), rating: z.unknown(), pushPending: z.boolean(), lastChange: z.unknown(),
+      override: z.unknown(), lastPush: z.unknown(), recentSignals: z.array(report({ recordId: z.string(), kind: z.string(), merchantId: z.number() })),
+    }),
     responds: "the level in force, the computed level, the score, the explanation (override and hard rules first, then each signal's value, weight, threshold and contribution), the last change, the on-chain level and pushes",
     access: aMerchantsRisk, params: mid,
     handler: async ({ params, tenant }) => {
@@ -196,7 +203,11 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/merchants/:merchantId/risk/history", tag: "risk", summary: "Read when and why a merchant's risk level changed",
+    method: "get", path: "/v1/merchants/:merchantId/risk/history", tag: "risk", summary: "Read when and why a merchant's risk level changed", response: z.object({
+      merchantId: z.number(), ratings: z.array(z.unknown()),
+      onChain: z.array(z.object({ from: z.string(), to: z.string(), reason: z.string().nullable(), at: z.number(), txHash: z.string() })),
+      overrides: z.array(z.unknown()), pushes: z.array(z.unknown()),
+    }),
     responds: "rating changes (or every rating with all=true), newest first, with their explanations; the on-chain level changes; overrides; push attempts",
     access: aMerchantsRisk, params: mid,
     query: z.object({ all: z.enum(["true", "false"]).default("false"), limit: z.coerce.number().int().min(1).max(500).default(100) }).strict(),
@@ -214,7 +225,7 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "post", path: "/v1/merchants/:merchantId/risk/override", tag: "risk", summary: "Override a merchant's risk level",
+    method: "post", path: "/v1/merchants/:merchantId/risk/override", tag: "risk", summary: "Override a merchant's risk level", response: z.object({ override: z.unknown(), rating: z.unknown(), onChainLevel: z.string(), push: z.unknown() }), statuses: [201],
     responds: "201 with the recorded override, the merchant's new rating and the on-chain push (waited for until mined and indexed, up to 30 s)",
     access: regulatorsOn({ merchant: "params.merchantId" }), params: mid,
     body: z.object({
@@ -231,7 +242,7 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "post", path: "/v1/risk/rate", tag: "risk", summary: "Rate every merchant now",
+    method: "post", path: "/v1/risk/rate", tag: "risk", summary: "Rate every merchant now", response: report({ rated: z.number(), changed: z.array(z.unknown()), changedTruncated: z.boolean() }),
     responds: "how many were rated, at each level, the changes (rises alert the regulators; changed levels are pushed on chain in the background)",
     access: { roles: { platform_regulator: "any" } },
     handler: async () => {
@@ -241,7 +252,7 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/risk/levels-over-time", tag: "risk", summary: "Count merchants per risk level per day",
+    method: "get", path: "/v1/risk/levels-over-time", tag: "risk", summary: "Count merchants per risk level per day", response: z.object({ from: z.string(), to: z.string(), industryId: z.number().nullable(), days: z.array(z.object({ date: z.string(), low: z.number(), medium: z.number(), high: z.number() })) }),
     responds: "one row per Beijing day (at most 366) from `from` to `to` (default: the last 90 days): merchants at low, medium and high by the rating in force at the day's end",
     access: riskLists,
     query: z.object({
@@ -264,7 +275,7 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
   // ---------------------------------------------------------------- alerts
 
   defineRoute(router, {
-    method: "get", path: "/v1/risk/alerts", tag: "risk", summary: "List alerts of merchants whose risk level rose",
+    method: "get", path: "/v1/risk/alerts", tag: "risk", summary: "List alerts of merchants whose risk level rose", response: page(report({ id: z.number(), merchantId: z.number() })),
     responds: "oldest first from the cursor; an industry regulator sees its industries' merchants",
     access: riskLists,
     query: z.object({ ...pageQuery, merchantId: idParam("merchantId").optional() }).strict(),
@@ -277,7 +288,7 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/risk/alerts/stream", tag: "risk", summary: "Follow alerts as Server-Sent Events",
+    method: "get", path: "/v1/risk/alerts/stream", tag: "risk", summary: "Follow alerts as Server-Sent Events", produces: "text/event-stream", response: z.string().describe("one `alert` event per alert: id, event: alert, data: the alert as JSON"),
     responds: "text/event-stream: one `alert` event per alert (id: the alert id, data: the alert as JSON). Resumes after the Last-Event-ID header (or ?after=); without either, starts with the next alert. Authenticated with X-API-Key like every route (read it with fetch streaming)",
     access: riskLists, raw: true,
     query: z.object({ after: wholeNumber.optional() }).strict(),
@@ -288,7 +299,7 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/banks/:bankId/merchants/:merchantId/credit-profile", tag: "risk",
-    summary: "Read a merchant's custody record for a loan decision",
+    summary: "Read a merchant's custody record for a loan decision", response: report({ merchantId: z.number(), bankId: z.number(), industryId: z.number(), status: z.string(), asOf: z.number(), monthsOnPlatform: z.unknown(), cardSales: z.unknown(), consumptionRate: z.unknown(), refundRate: z.unknown(), disputeRate: z.unknown(), complaintRate: z.unknown(), risk: z.unknown() }),
     responds: "months on platform, card sales, consumption rate, refund and dispute rates, complaint rate, the risk level and its history, each with the period it covers",
     // The path's merchant must be in custody with the path's bank, whoever asks.
     access: { roles: { bank: "own", platform_regulator: "any", industry_regulator: "own" }, tenant: { bank: "params.bankId", merchant: "params.merchantId" } },

@@ -1,5 +1,6 @@
 import { Router } from "express";
 import { z } from "zod";
+import { fenText, idText, txHash, txResult, merchant, card, plan, ledgerRow, ticket, page, list, report, hexAddress } from "../answers";
 import { Principal } from "../auth";
 import { Access } from "../access";
 import { Gate, defineRoute, wholeNumber } from "../http";
@@ -158,7 +159,11 @@ export function statsRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/stats/money", tag: "stats",
-    summary: "Read money paid in, released, refunded and held over time",
+    summary: "Read money paid in, released, refunded and held over time", response: z.object({
+      bucket: z.enum(BUCKETS), utcOffsetSeconds: z.number(), industryId: z.number().nullable(), merchantId: z.number().nullable(),
+      series: z.array(z.object({ start: z.number(), paidInFen: fenText, releasedFen: fenText, refundedFen: fenText, paidOutFen: fenText, heldFen: fenText })),
+      totals: z.object({ paidInFen: fenText, releasedFen: fenText, refundedFen: fenText, paidOutFen: fenText, heldFen: fenText }),
+    }),
     responds: "one point per bucket (Beijing time) with the fen that moved in it and what escrow held at its end; scoped to what the caller may see",
     access: moneyAccess,
     query: z.object({
@@ -177,7 +182,9 @@ export function statsRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/stats/money/industries", tag: "stats",
-    summary: "Read money paid in, released, refunded and held per industry",
+    summary: "Read money paid in, released, refunded and held per industry", response: list(z.object({
+      industryId: z.number(), merchants: z.number(), paidInFen: fenText, releasedFen: fenText, refundedFen: fenText, paidOutFen: fenText, heldFen: fenText,
+    })),
     responds: "the index's current totals per industry, scoped to what the caller may see",
     access: {
       roles: { platform_regulator: "any", auditor: "any", industry_regulator: "scoped", bank: "scoped", merchant: "scoped" },
