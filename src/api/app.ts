@@ -1,7 +1,10 @@
 import express, { NextFunction, Request, Response } from "express";
+import { z } from "zod";
 import { Logger } from "pino";
 import { ApiError, RetryableError } from "../errors";
-import { bodyParsers, sendJson, defineRoute } from "./http";
+import { bodyParsers, sendJson, defineRoute, Gate } from "./http";
+import { PUBLIC } from "./access";
+import { auditRoutes } from "./routes/audit";
 import { createAuthenticator, ROLES } from "./auth";
 import { openApiDocument } from "./openapi";
 import { Services } from "../services/context";
@@ -47,6 +50,7 @@ export function createApp(s: Services, opts: AppOptions = {}) {
   opts.metrics?.mount(app);
   const logger: Logger = s.logger;
   const authenticate = withConsumerSessions(s.db, createAuthenticator(s.db));
+  const gate: Gate = { authenticate, db: s.db };
 
   // One line per request at debug. Below debug nothing is timed or listened for per request: the 5xx answers, which
   // are logged at every level, all come from the error handler at the end, which logs them.
@@ -66,7 +70,8 @@ export function createApp(s: Services, opts: AppOptions = {}) {
   const router = opts.serves ? onlyRoutes(express.Router(), opts.serves) : express.Router();
   docs.length = 0;
   defineRoute(router, {
-    method: "get", path: "/health", tag: "system", summary: "Report chain and index health", roles: "public",
+    method: "get", path: "/health", tag: "system", summary: "Report chain and index health", access: PUBLIC,
+    response: z.looseObject({ status: z.enum(["ok", "degraded"]), chainId: z.number(), headBlock: z.number().nullable(), indexedBlock: z.number().nullable(), lag: z.number().nullable() }),
     handler: async () => {
       const st = s.indexer.status;
       return {
@@ -75,27 +80,30 @@ export function createApp(s: Services, opts: AppOptions = {}) {
         ledgerIndexesDeferred: st.ledgerIndexesDeferred, lastError: st.lastError, rpcUrl: s.rpc.url, queue: await s.queue.stats(), rpcCalls: s.rpc.stats.calls,
       };
     },
-  }, authenticate);
-  merchantRoutes(router, s, authenticate);
-  bankRoutes(router, s, authenticate);
-  regulatorRoutes(router, s, authenticate);
-  auditorRoutes(router, s, authenticate);
-  consumerRoutes(router, s, authenticate);
-  hotlineRoutes(router, s, authenticate);
-  riskRoutes(router, s, authenticate);
-  apiKeyRoutes(router, s, authenticate);
-  statsRoutes(router, s, authenticate);
-  publicRoutes(router, s, authenticate, opts.publicRate);
-  enforcementRoutes(router, s, authenticate);
+  }, gate);
+  merchantRoutes(router, s, gate);
+  bankRoutes(router, s, gate);
+  regulatorRoutes(router, s, gate);
+  auditorRoutes(router, s, gate);
+  consumerRoutes(router, s, gate);
+  hotlineRoutes(router, s, gate);
+  riskRoutes(router, s, gate);
+  apiKeyRoutes(router, s, gate);
+  statsRoutes(router, s, gate);
+  publicRoutes(router, s, gate, opts.publicRate);
+  enforcementRoutes(router, s, gate);
+  auditRoutes(router, gate);
   defineRoute(router, {
-    method: "get", path: "/v1/me", tag: "system", summary: "Read who the API key belongs to", roles: [...ROLES],
+    method: "get", path: "/v1/me", tag: "system", summary: "Read who the API key belongs to",
+    access: { roles: Object.fromEntries(ROLES.map((r) => [r, "scoped"])), notes: Object.fromEntries(ROLES.map((r) => [r, "its own key"])) },
     responds: "the key's role, subject (bank id, merchant id or account) and label",
+    response: z.object({ role: z.enum(ROLES), subject: z.string().nullable(), label: z.string(), keyId: z.string() }),
     handler: async ({ principal }) => ({ role: principal!.role, subject: principal!.subject, label: principal!.label, keyId: principal!.keyId }),
-  }, authenticate);
+  }, gate);
 
-  const doc = () => openApiDocument({ version: opts.version ?? "0.1.0", chainId: s.chainId, escrow: s.deployment.escrow });
+  const doc = (req: Request) => openApiDocument({ version: opts.version ?? "0.1.0", chainId: s.chainId, escrow: s.deployment.escrow, server: `${req.protocol}://${req.get("host") ?? "127.0.0.1"}` });
   if (!opts.serves) {
-    app.get("/openapi.json", (_req, res) => sendJson(res, 200, doc()));
+    app.get("/openapi.json", (req, res) => sendJson(res, 200, doc(req)));
     app.get("/docs", (_req, res) => res.type("html").send(docsPage()));
     mountPublicWeb(app);
     mountConsole(app);

@@ -1,7 +1,10 @@
 import express, { NextFunction, Request, Response, Router } from "express";
 import { z } from "zod";
 import { ApiError } from "../errors";
-import { Principal, Role } from "./auth";
+import { Db } from "../store/db";
+import { Principal } from "./auth";
+import { AccessDecl, PUBLIC, Tenants, checkDeclaration, enforce } from "./access";
+import { recordWrite } from "./audit";
 
 /**
  * Routes are declared once, with zod schemas for their params, query and body: the same schemas validate
@@ -12,23 +15,42 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   path: string; // express style: /v1/cards/:cardId
   summary: string;
   tag: string;
-  /** Who may call it; "public" needs no key. Finer checks (whose card) are the handler's. */
-  roles: Role[] | "public";
+  /**
+   * Who may call it and on whose data ("public": no key): enforced here before the query and body are validated,
+   * shown in /openapi.json and docs/access.md. A route without one does not register.
+   */
+  access: AccessDecl;
   params?: P;
   query?: Q;
   body?: B;
   /** Describes a successful response for the docs. */
   responds?: string;
-  /** Streams its own response (CSV). */
+  /**
+   * The success answer's JSON body: declared in /openapi.json and, when answers are checked (CUSTODY_CHECK_ANSWERS=1,
+   * as the test suite runs), every answer is validated against it before it is sent.
+   */
+  response?: z.ZodType;
+  /** The success statuses (default 200). */
+  statuses?: number[];
+  /** Streams its own response (CSV, RSS, an event stream): its content type. */
   raw?: boolean;
+  produces?: string;
   handler: (ctx: {
     params: z.infer<P>;
     query: z.infer<Q>;
     body: z.infer<B>;
     principal: Principal | null;
+    /** The tenants the request names, as the access check found them (a card's row, a merchant's record). */
+    tenant: Tenants;
     req: Request;
     res: Response;
   }) => Promise<unknown>;
+}
+
+/** What routes are registered with: the caller's principal, and the store the access check and the audit log use. */
+export interface Gate {
+  authenticate: (req: Request) => Promise<Principal | null>;
+  db: Db;
 }
 
 export interface RouteDoc {
@@ -36,7 +58,11 @@ export interface RouteDoc {
   path: string;
   summary: string;
   tag: string;
-  roles: Role[] | "public";
+  access: AccessDecl;
+  raw?: boolean;
+  produces?: string;
+  response?: z.ZodType;
+  statuses?: number[];
   params?: z.ZodType;
   query?: z.ZodType;
   body?: z.ZodType;
@@ -98,18 +124,19 @@ export function sendJson(res: Response, status: number, body: unknown) {
 export function defineRoute<P extends z.ZodType = typeof empty, Q extends z.ZodType = typeof empty, B extends z.ZodType = typeof empty>(
   router: Router,
   spec: RouteSpec<P, Q, B>,
-  authenticate: (req: Request) => Promise<Principal | null>,
+  gate: Gate,
 ) {
-  docs.push({ method: spec.method, path: spec.path, summary: spec.summary, tag: spec.tag, roles: spec.roles, params: spec.params, query: spec.query, body: spec.body, responds: spec.responds });
+  checkDeclaration(spec.method, spec.path, spec.access);
+  const access = spec.access;
+  docs.push({
+    method: spec.method, path: spec.path, summary: spec.summary, tag: spec.tag, access, raw: spec.raw, produces: spec.produces, response: spec.response,
+    statuses: spec.statuses, params: spec.params, query: spec.query, body: spec.body, responds: spec.responds,
+  });
+  const check = process.env.CUSTODY_CHECK_ANSWERS === "1" ? answerCheck(spec) : null;
+  const hasBody = spec.method !== "get" && spec.method !== "delete";
   router[spec.method](spec.path, async (req: Request, res: Response, next: NextFunction) => {
     try {
-      const principal = await authenticate(req);
-      if (spec.roles !== "public") {
-        if (!principal) throw new ApiError(401, "Unauthenticated", "send an API key in the X-API-Key header (or Authorization: Bearer)");
-        if (!spec.roles.includes(principal.role)) {
-          throw new ApiError(403, "Forbidden", `a ${principal.role} may not ${spec.summary.toLowerCase()}`);
-        }
-      }
+      const principal = await gate.authenticate(req);
       const details: { field: string; reason: string }[] = [];
       const parse = (where: string, schema: z.ZodType | undefined, value: unknown) => {
         const s = schema ?? empty;
@@ -120,20 +147,53 @@ export function defineRoute<P extends z.ZodType = typeof empty, Q extends z.ZodT
         }
         return r.data;
       };
+      // The path first: the access rule reads its ids. The query and the body only once the caller may send them.
       const params = parse("params", spec.params, req.params);
-      const query = parse("query", spec.query, req.query);
-      const body = spec.method === "get" || spec.method === "delete" ? {} : parse("body", spec.body, req.body);
       nulFields("params", req.params, details);
+      let tenant: Tenants = {};
+      if (access !== PUBLIC) {
+        if (!principal) throw new ApiError(401, "Unauthenticated", "send an API key in the X-API-Key header (or Authorization: Bearer)");
+        const scope = access.roles[principal.role];
+        if (!scope) throw new ApiError(403, "Forbidden", `a ${principal.role} may not ${spec.summary.toLowerCase()}`);
+        if (!details.length && (scope === "own" || access.tenant)) {
+          tenant = await enforce(gate.db, access, principal, scope, { params: req.params, query: req.query, body: hasBody ? req.body : undefined }, req);
+        }
+      }
+      const query = parse("query", spec.query, req.query);
+      const body = hasBody ? parse("body", spec.body, req.body) : {};
       nulFields("query", req.query, details);
-      if (spec.method !== "get" && spec.method !== "delete") nulFields("body", req.body, details);
+      if (hasBody) nulFields("body", req.body, details);
+      for (const u of tenant.unreadable ?? []) if (!details.some((d) => d.field === u.field)) details.push(u);
       if (details.length) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", details);
-      const out = await spec.handler({ params, query, body, principal, req, res } as never);
-      if (spec.raw) return;
-      sendJson(res, spec.method === "post" ? (out as { __status?: number })?.__status ?? 200 : 200, stripStatus(out));
+      const out = await spec.handler({ params, query, body, principal, tenant, req, res } as never);
+      if (spec.raw) {
+        if (hasBody && res.statusCode < 300) await recordWrite(gate.db, principal, spec, req, res.statusCode);
+        return;
+      }
+      const status = spec.method === "post" ? (out as { __status?: number })?.__status ?? 200 : 200;
+      check?.(status, stripStatus(out));
+      // A write is acknowledged only once who made it is in the store.
+      if (hasBody) await recordWrite(gate.db, principal, spec, req, status);
+      sendJson(res, status, stripStatus(out));
     } catch (err) {
       next(err);
     }
   });
+}
+
+/**
+ * Checks an answer against the route's declaration (status and body schema), as a client generated from
+ * /openapi.json would read it: a difference is the gateway's bug, thrown (a 500 the test sees) rather than sent.
+ */
+function answerCheck(spec: { method: string; path: string; response?: z.ZodType; statuses?: number[] }) {
+  const where = `${spec.method.toUpperCase()} ${spec.path}`;
+  return (status: number, body: unknown) => {
+    if (!(spec.statuses ?? [200]).includes(status)) throw new Error(`${where} answered ${status}, not one of its declared statuses ${(spec.statuses ?? [200]).join(", ")}`);
+    if (!spec.response) throw new Error(`${where} declares no answer schema`);
+    const text = toJson(body);
+    const r = spec.response.safeParse(text === undefined ? undefined : JSON.parse(text));
+    if (!r.success) throw new Error(`${where}: the answer does not match its declared schema: ${r.error.issues.slice(0, 5).map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  };
 }
 
 /** PostgreSQL's text and jsonb cannot hold a NUL character: a string with one is the client's 400, wherever it is. */

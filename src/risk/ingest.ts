@@ -275,6 +275,22 @@ export function parseSignalFile(text: string, format: SignalFileFormat, opts: { 
   return { rows: records.length, signals, badRows };
 }
 
+/**
+ * The merchants a file's rows name, read before the rows are validated (an access check refuses a file that names
+ * another's merchants before saying anything about its rows). Rows without a whole-number merchantId are left out:
+ * validation reports them.
+ */
+export function merchantsNamedIn(text: string, format: SignalFileFormat): { line: number; merchantId: number }[] {
+  const records = format === "csv" ? parseCsv(text).records : parseJsonLines(text);
+  const out: { line: number; merchantId: number }[] = [];
+  for (const r of records) {
+    const v = (r.value as { merchantId?: unknown } | null)?.merchantId;
+    const n = typeof v === "number" ? v : typeof v === "string" && /^\d{1,10}$/.test(v.trim()) ? Number(v) : NaN;
+    if (Number.isSafeInteger(n) && n > 0) out.push({ line: r.line, merchantId: n });
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- storing
 
 /** The kind's own fields as stored in risk_signals.fields. */

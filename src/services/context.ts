@@ -53,27 +53,6 @@ export async function industriesOf(db: Db, regulator: string): Promise<number[]>
   return rows.map((r) => Number(r.industry_id));
 }
 
-/** Throws 403 unless `p` may see merchant `m`: itself, its bank, its industry's regulator, the bureau, auditors. */
-export async function assertMerchantVisible(db: Db, p: Principal, m: MerchantRecord): Promise<void> {
-  switch (p.role) {
-    case "platform_regulator":
-    case "auditor":
-      return;
-    case "merchant":
-      if (p.subject === String(m.merchant_id)) return;
-      break;
-    case "bank":
-      if (p.subject === String(m.bank_id)) return;
-      break;
-    case "industry_regulator":
-      if ((await industriesOf(db, p.subject ?? "")).includes(Number(m.industry_id))) return;
-      break;
-    default:
-      break;
-  }
-  throw new ApiError(403, "Forbidden", `merchant ${m.merchant_id} is not yours to see or act on`, { merchantId: Number(m.merchant_id) });
-}
-
 /** The chain account that signs for `p`. */
 export async function accountOf(db: Db, p: Principal): Promise<string> {
   if (p.role === "merchant") return (await getMerchant(db, Number(p.subject))).account;

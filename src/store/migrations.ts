@@ -533,6 +533,28 @@ CREATE INDEX tx_journal_block ON tx_journal (block_number) WHERE state IN ('mine
 CREATE INDEX tx_journal_key ON tx_journal (key_id, id);
 `,
   },
+  {
+    version: 27,
+    name: "audit log of acknowledged writes",
+    sql: `
+-- Every write the API acknowledged (a 2xx to POST, PUT or DELETE): who made it (the key's role, subject and id, or
+-- the consumer session) and when, written by the gateway before the answer is sent. Read by the platform regulator
+-- and the auditor at GET /v1/audit-log.
+CREATE TABLE audit_log (
+  id bigserial PRIMARY KEY,
+  at timestamptz NOT NULL DEFAULT now(),
+  role text NOT NULL,
+  subject text,
+  key_id text,
+  method text NOT NULL,
+  route text NOT NULL,
+  path text NOT NULL,
+  status int NOT NULL
+);
+CREATE INDEX audit_log_key ON audit_log (key_id, id);
+CREATE INDEX audit_log_subject ON audit_log (role, subject, id);
+`,
+  },
 ];
 
 /**

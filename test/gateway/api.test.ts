@@ -143,6 +143,18 @@ for (const engine of engines()) {
         expect(c.body.heldFen).to.equal("300000");
         expect(c.body.unitsLeft).to.equal(20);
       });
+      it("periodic release: refused to another bank, a regulator outside the card's industry and consumers, before the chain is asked", async () => {
+        await issue("bank2", "bank", "2");
+        const before = (await db.query("SELECT count(*) AS n FROM ledger"))[0].n;
+        for (const who of ["bank2", "commerce", "alice", "bob", "salon", "auditor"]) {
+          const r = await as(who).post(`/v1/cards/${cardId}/periodic-release`);
+          expect(r.status, `${who}: ${JSON.stringify(r.body)}`).to.equal(403);
+          expect(r.body.error.code).to.equal("Forbidden");
+        }
+        expect((await db.query("SELECT count(*) AS n FROM ledger"))[0].n).to.equal(before);
+        // the card's merchant, its bank and its industry's regulator get as far as the contract (a lesson card: refused there)
+        for (const who of ["school", "bank", "education"]) expect((await as(who).post(`/v1/cards/${cardId}/periodic-release`)).status, who).to.equal(409);
+      });
       it("a consumer sees only their own cards", async () => {
         await as("bob").get(`/v1/cards/${cardId}`).expect(403);
         await as("bob").get(`/v1/consumers/${devWallet(10, district.provider).address}/cards`).expect(403);
@@ -253,7 +265,6 @@ for (const engine of engines()) {
         expect(bad.body.error.details.map((d: { field: string }) => d.field)).to.include("line 2.direction");
       });
       it("another bank's positions are forbidden", async () => {
-        await issue("bank2", "bank", "2");
         await as("bank2").get("/v1/banks/1/positions").expect(403);
       });
     });

@@ -65,6 +65,15 @@ for (const engine of engines()) {
       expect((await as("education").get("/v1/hotline/tickets").expect(200)).body.items).to.have.length(0);
     });
 
+    it("a ticket's dispatch record is read by its assignee, the bureau and auditors, not by another regulator", async () => {
+      const other = await as("education").get("/v1/hotline/tickets/T-1/history").expect(403);
+      expect(other.body.error.code).to.equal("Forbidden");
+      for (const who of ["commerce", "bureau", "auditor"]) {
+        expect((await as(who).get("/v1/hotline/tickets/T-1/history").expect(200)).body.items.map((h: { action: string }) => h.action), who).to.deep.equal(["route"]);
+      }
+      await as("education").get("/v1/hotline/tickets/T-404/history").expect(404);
+    });
+
     it("the same ticket again changes nothing", async () => {
       const r = await as("bureau").post("/v1/hotline/tickets", ticket("T-1", salon)).expect(200);
       expect(r.body.assignee).to.equal(commerce);

@@ -165,11 +165,16 @@ for (const engine of engines()) {
         expect(out.filter((o) => o.progress).map((o) => o.progress.phase)).to.include.members(["validating", "applying"]);
         expect(out[out.length - 1].result).to.deep.include({ rows: 2500, inserted: 2500 });
       });
-      it("an industry regulator's file with another industry's merchant is rejected on that line", async () => {
-        const lines = [JSON.stringify(complaint("k-1", m.salon)), JSON.stringify(complaint("k-2", m.school))].join("\n");
-        const r = await as("commerce").file("/v1/risk/signals/import", "application/x-ndjson", lines).expect(400);
-        expect(r.body.error.details).to.have.length(1);
-        expect(r.body.error.details[0]).to.deep.include({ line: 2, field: "merchantId" });
+      it("an industry regulator's file with another industry's merchant is refused (403) on that line, before its rows are validated", async () => {
+        const lines = [JSON.stringify(complaint("k-1", m.salon)), JSON.stringify(complaint("k-2", m.school)), JSON.stringify({ ...complaint("k-3", m.salon), refundRelated: "maybe" })].join("\n");
+        const r = await as("commerce").file("/v1/risk/signals/import", "application/x-ndjson", lines).expect(403);
+        expect(r.body.error.code).to.equal("Forbidden");
+        expect(r.body.error.details).to.deep.equal([{ field: "line 2.merchantId", reason: `merchant ${m.school} is not yours` }]);
+        expect(await db.query("SELECT 1 FROM risk_signals WHERE record_id LIKE 'k-%'")).to.have.length(0);
+        // the same file without the other industry's row is the regulator's own: now its bad row is what it hears of
+        const own = [JSON.stringify(complaint("k-1", m.salon)), JSON.stringify({ ...complaint("k-3", m.salon), refundRelated: "maybe" })].join("\n");
+        const bad = await as("commerce").file("/v1/risk/signals/import", "application/x-ndjson", own).expect(400);
+        expect(bad.body.error.code).to.equal("InvalidSignalFile");
       });
       it("a 12345 hotline ticket about a merchant becomes a risk signal", async () => {
         await as("bureau").post("/v1/hotline/tickets", { ticketId: "T-9", merchantId: m.salon, category: "refund", summary: "refund refused", receivedAt: daysAgo(1) }).expect(201);

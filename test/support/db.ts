@@ -2,6 +2,10 @@ import { Client } from "pg";
 import { Db, openDb } from "../../src/store/db";
 import { migrate } from "../../src/store/migrations";
 
+// Every answer a gateway of the tests sends is checked against its route's declared status and schema (the ones
+// /openapi.json shows): a difference fails the request with a 500, which the test then sees.
+process.env.CUSTODY_CHECK_ANSWERS ??= "1";
+
 /**
  * The database engines the store's tests run against: embedded PGlite always, and a PostgreSQL server when
  * TEST_DATABASE_URL is set (CI sets it; .ci/run installs and starts PostgreSQL from Debian's packages).

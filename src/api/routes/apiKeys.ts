@@ -1,12 +1,13 @@
-import { Router, Request } from "express";
+import { Router } from "express";
 import { z } from "zod";
-import { Principal, ROLES, Role, issueApiKey, revokeApiKey } from "../auth";
-import { defineRoute, withStatus } from "../http";
+import { fenText, idText, txHash, txResult, merchant, card, plan, ledgerRow, ticket, page, list, report, hexAddress } from "../answers";
+import { ROLES, Role, issueApiKey, revokeApiKey } from "../auth";
+import { Gate, defineRoute, withStatus } from "../http";
 import { Services } from "../../services/context";
 import { Db } from "../../store/db";
 import { ApiError } from "../../errors";
 
-type Auth = (req: Request) => Promise<Principal | null>;
+type Auth = Gate;
 
 /**
  * What a key's subject must be for its role, checked against the index: a bank id or merchant id the index knows,
@@ -39,9 +40,9 @@ export async function checkKeySubject(db: Pick<Db, "query">, role: Role, subject
 /** Issuing and revoking API keys: the platform regulator's (the market regulation bureau's) job. */
 export function apiKeyRoutes(router: Router, s: Services, auth: Auth) {
   defineRoute(router, {
-    method: "post", path: "/v1/api-keys", tag: "system", summary: "Issue an API key",
+    method: "post", path: "/v1/api-keys", tag: "system", summary: "Issue an API key", response: z.object({ id: z.string(), key: z.string(), role: z.string(), subject: z.string().nullable(), label: z.string() }), statuses: [201],
     responds: "201 with the key, shown this once (only its hash is stored)",
-    roles: ["platform_regulator"],
+    access: { roles: { platform_regulator: "any" } },
     body: z.object({
       role: z.enum(ROLES),
       subject: z.union([z.string().max(64), z.number().int().min(1)]).nullable().optional(),
@@ -56,8 +57,8 @@ export function apiKeyRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/api-keys", tag: "system", summary: "List API keys (never the secrets)",
-    roles: ["platform_regulator"],
+    method: "get", path: "/v1/api-keys", tag: "system", summary: "List API keys (never the secrets)", response: list(z.object({ id: z.string(), role: z.string(), subject: z.string().nullable(), label: z.string(), createdAt: z.string().nullable(), revokedAt: z.string().nullable() })),
+    access: { roles: { platform_regulator: "any" } },
     query: z.object({ role: z.enum(ROLES).optional(), includeRevoked: z.enum(["true", "false"]).default("false") }).strict(),
     handler: async ({ query }) => {
       const rows = await s.db.query<{ id: string; role: string; subject: string | null; label: string; created_at: unknown; revoked_at: unknown }>(
@@ -71,9 +72,9 @@ export function apiKeyRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "post", path: "/v1/api-keys/:keyId/revoke", tag: "system", summary: "Revoke an API key",
+    method: "post", path: "/v1/api-keys/:keyId/revoke", tag: "system", summary: "Revoke an API key", response: z.object({ id: z.string(), revoked: z.literal(true) }),
     responds: "the key stops working within the authenticator's cache time (5 s)",
-    roles: ["platform_regulator"], params: z.object({ keyId: z.string().regex(/^[0-9a-f]{12}$/, "a key id is 12 hex digits (ck_<id>_…)") }).strict(),
+    access: { roles: { platform_regulator: "any" } }, params: z.object({ keyId: z.string().regex(/^[0-9a-f]{12}$/, "a key id is 12 hex digits (ck_<id>_…)") }).strict(),
     handler: async ({ params, principal }) => {
       if (params.keyId === principal!.keyId) throw new ApiError(409, "OwnKey", "a key cannot revoke itself; use another platform regulator key");
       const done = await revokeApiKey(s.db, params.keyId);

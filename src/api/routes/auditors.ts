@@ -1,13 +1,15 @@
-import { Router, Request } from "express";
+import { Router } from "express";
 import { z } from "zod";
+import { fenText, idText, txHash, txResult, merchant, card, plan, ledgerRow, ticket, page, list, report, hexAddress } from "../answers";
 import { Principal } from "../auth";
-import { defineRoute, address, idParam, wholeNumber, pageQuery, decodeCursor, encodeCursor, JsonText } from "../http";
+import { Access } from "../access";
+import { Gate, defineRoute, address, idParam, wholeNumber, pageQuery, decodeCursor, encodeCursor, JsonText } from "../http";
 import { Services, industriesOf } from "../../services/context";
 import { LedgerFilter, ledgerChunks, ledgerPageJson } from "../../services/ledger";
 import { ledgerRowById, verifyLedgerRow } from "../../services/ledgerVerify";
 import { ApiError } from "../../errors";
 
-type Auth = (req: Request) => Promise<Principal | null>;
+type Auth = Gate;
 
 const filterSchema = {
   merchantId: idParam("merchantId").optional(),
@@ -43,10 +45,13 @@ async function scopeOf(s: Services, p: Principal): Promise<Pick<LedgerFilter, "m
 }
 
 export function auditorRoutes(router: Router, s: Services, auth: Auth) {
-  const roles = ["auditor", "platform_regulator", "industry_regulator", "bank", "merchant"] as const;
+  const ledgerAccess: Access = {
+    roles: { auditor: "any", platform_regulator: "any", industry_regulator: "scoped", bank: "scoped", merchant: "scoped" },
+    notes: { industry_regulator: "the rows of its industries' merchants", bank: "the rows of merchants in custody with it", merchant: "its own rows" },
+  };
 
   defineRoute(router, {
-    method: "get", path: "/v1/ledger", tag: "auditors", summary: "Read the ledger with filters", roles: [...roles],
+    method: "get", path: "/v1/ledger", tag: "auditors", summary: "Read the ledger with filters", response: page(ledgerRow), access: ledgerAccess,
     query: z.object({ ...pageQuery, ...filterSchema }).strict(),
     handler: async ({ query, principal }) => {
       const { limit, cursor, ...filter } = query;
@@ -56,7 +61,7 @@ export function auditorRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/ledger.csv", tag: "auditors", summary: "Export the ledger as CSV (streamed)", roles: [...roles], raw: true,
+    method: "get", path: "/v1/ledger.csv", tag: "auditors", summary: "Export the ledger as CSV (streamed)", produces: "text/csv", response: z.string().describe("id,block_number,block_time,tx_hash,log_index,event,merchant_id,card_id,holder,amount_fen,args"), access: ledgerAccess, raw: true,
     query: z.object(filterSchema).strict(),
     handler: async ({ query, principal, res }) => {
       const scope = await scopeOf(s, principal!);
@@ -73,14 +78,13 @@ export function auditorRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/ledger/:id/verify", tag: "auditors",
-    summary: "Verify a ledger row against the chain",
-    responds: "re-reads the transaction's receipt, its block and the event from the chain and compares every stored column (block, time, transaction, log index, contract, event and its values, merchant, card, holder, amount); each difference is named in problems",
-    roles: [...roles], params: z.object({ id: z.string().regex(/^\d{1,18}$/, "a ledger row id") }).strict(),
-    handler: async ({ params, principal }) => {
+    summary: "Verify a ledger row against the chain", response: z.object({ id: idText, verified: z.boolean(), problems: z.array(z.string()), txHash: z.string(), blockNumber: z.number(), onChain: z.unknown() }), responds: "re-reads the transaction's receipt, its block and the event from the chain and compares every stored column (block, time, transaction, log index, contract, event and its values, merchant, card, holder, amount); each difference is named in problems",
+    access: { roles: { auditor: "any", platform_regulator: "any", industry_regulator: "own", bank: "own", merchant: "own" }, tenant: { ledger: "params.id" } },
+    params: z.object({ id: z.string().regex(/^\d{1,18}$/, "a ledger row id") }).strict(),
+    handler: async ({ params }) => {
+      // The access rule has placed the row within the caller's reach; verify reads every stored column of it.
       const row = await ledgerRowById(s.db, params.id);
       if (!row) throw new ApiError(404, "UnknownLedgerRow", `no ledger row ${params.id}`);
-      const scope = await scopeOf(s, principal!);
-      if (scope.merchantScope && !scope.merchantScope.includes(Number(row.merchant_id))) throw new ApiError(403, "Forbidden", "not your ledger row");
       return verifyLedgerRow(s, row);
     },
   }, auth);

@@ -1,18 +1,14 @@
-import { Router, Request } from "express";
+import { Router } from "express";
 import { z } from "zod";
-import { Principal } from "../auth";
-import { defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, keysetPage, withStatus, address } from "../http";
-import { Services, getMerchant } from "../../services/context";
+import { fenText, idText, txHash, txResult, merchant, card, plan, ledgerRow, ticket, page, list, report, hexAddress } from "../answers";
+import { Gate, defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, keysetPage, withStatus, address } from "../http";
+import { Services } from "../../services/context";
 import { executeAs } from "../../services/transactions";
 import { parseStatementCsv, reconcile, Statement } from "../../services/reconciliation";
 import { ApiError } from "../../errors";
 import { CustodyToken__factory } from "../../../typechain-types";
 
-type Auth = (req: Request) => Promise<Principal | null>;
-
-function ownBank(p: Principal, bankId: number) {
-  if (p.role === "bank" && p.subject !== String(bankId)) throw new ApiError(403, "Forbidden", `bank ${bankId} is not yours`, { bankId });
-}
+type Auth = Gate;
 
 async function bankRow(s: Services, bankId: number) {
   const [b] = await s.db.query<{ bank_id: number; account: string; token: string }>("SELECT * FROM banks WHERE bank_id = $1", [bankId]);
@@ -24,13 +20,12 @@ export function bankRoutes(router: Router, s: Services, auth: Auth) {
   const bid = z.object({ bankId: idParam("bankId") }).strict();
 
   defineRoute(router, {
-    method: "post", path: "/v1/banks/:bankId/cards", tag: "banks", summary: "Open a card once the payment is in custody",
-    roles: ["bank"], params: bid,
+    method: "post", path: "/v1/banks/:bankId/cards", tag: "banks", summary: "Open a card once the payment is in custody", response: txResult.extend({ cardId: idText.nullable() }), statuses: [201],
+    access: { roles: { bank: "own" }, tenant: { bank: "params.bankId", merchant: "body.merchantId" } },
+    params: bid,
     body: z.object({ merchantId: idParam("merchantId"), planIndex: idParam("planIndex"), holder: address, named: z.boolean().default(true) }).strict(),
-    handler: async ({ params, body, principal }) => {
-      ownBank(principal!, params.bankId);
-      const m = await getMerchant(s.db, body.merchantId);
-      if (Number(m.bank_id) !== params.bankId) throw new ApiError(403, "Forbidden", `merchant ${body.merchantId} is not in custody with bank ${params.bankId}`);
+    handler: async ({ body, principal, tenant }) => {
+      if (!tenant.merchant) throw new ApiError(404, "UnknownMerchant", `no merchant ${body.merchantId} in the index`, { merchantId: body.merchantId });
       const out = await executeAs(s, principal!, s.escrow.interface.encodeFunctionData("purchase", [body.merchantId, body.planIndex, body.holder, body.named]));
       const ev = out.events.find((e) => e.event === "CardPurchased");
       return withStatus(201, { ...out, cardId: ev ? String(ev.args.cardId) : null });
@@ -38,21 +33,28 @@ export function bankRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "post", path: "/v1/cards/:cardId/renewals", tag: "banks", summary: "Top a card up once the payment is in custody",
-    roles: ["bank"], params: z.object({ cardId: cardIdParam }).strict(), body: z.object({ planIndex: idParam("planIndex") }).strict(),
+    method: "post", path: "/v1/cards/:cardId/renewals", tag: "banks", summary: "Top a card up once the payment is in custody", response: txResult, statuses: [201],
+    access: { roles: { bank: "own" }, tenant: { card: "params.cardId" } },
+    params: z.object({ cardId: cardIdParam }).strict(), body: z.object({ planIndex: idParam("planIndex") }).strict(),
     handler: async ({ params, body, principal }) => {
-      const m = await getMerchant(s.db, Number(params.cardId >> 32n));
-      if (principal!.subject !== String(m.bank_id)) throw new ApiError(403, "Forbidden", "this card's merchant is not in custody with your bank");
       return withStatus(201, await executeAs(s, principal!, s.escrow.interface.encodeFunctionData("renew", [params.cardId, body.planIndex])));
     },
   }, auth);
 
   defineRoute(router, {
     method: "get", path: "/v1/banks/:bankId/positions", tag: "banks",
-    summary: "Read custody positions, indexed and live from the chain side by side",
-    roles: ["bank", "platform_regulator", "auditor"], params: bid, query: z.object({ ...pageQuery }).strict(),
-    handler: async ({ params, query, principal }) => {
-      ownBank(principal!, params.bankId);
+    summary: "Read custody positions, indexed and live from the chain side by side", response: z.object({
+      bankId: z.number(), token: hexAddress,
+      total: z.object({ indexedFen: fenText, onChainEscrowFen: fenText, tokenSupplyFen: fenText, agrees: z.boolean() }),
+      items: z.array(z.object({
+        merchantId: z.number(), status: z.string(), indexed: z.object({ heldFen: fenText, payableFen: fenText }),
+        onChain: z.object({ heldFen: fenText, payableFen: fenText }), agrees: z.boolean(),
+      })),
+      nextCursor: z.string().nullable(),
+    }),
+    access: { roles: { bank: "own", platform_regulator: "any", auditor: "any" }, tenant: { bank: "params.bankId" } },
+    params: bid, query: z.object({ ...pageQuery }).strict(),
+    handler: async ({ params, query }) => {
       const bank = await bankRow(s, params.bankId);
       const after = decodeCursor(query.cursor) ?? "0";
       const rows = await s.db.query(
@@ -90,9 +92,12 @@ export function bankRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "post", path: "/v1/banks/:bankId/reconciliations", tag: "banks",
-    summary: "Reconcile a custody-account statement with the chain",
+    summary: "Reconcile a custody-account statement with the chain", response: z.object({
+      bankId: z.number(), matched: z.array(z.unknown()), mismatched: z.array(z.unknown()), unmatched: z.array(z.unknown()),
+      closingBalanceFen: fenText, onChainCustodyFen: fenText, differenceFen: fenText, reconciled: z.boolean(),
+    }),
     responds: "matched, mismatched and unmatched lines, and the closing balance against the token's supply",
-    roles: ["bank"], params: bid,
+    access: { roles: { bank: "own" }, tenant: { bank: "params.bankId" } }, params: bid,
     body: z.union([
       z.string().min(1, "a CSV statement"),
       z.object({
@@ -105,8 +110,7 @@ export function bankRoutes(router: Router, s: Services, auth: Auth) {
         }).strict()).max(100_000),
       }).strict(),
     ]),
-    handler: async ({ params, body, principal }) => {
-      ownBank(principal!, params.bankId);
+    handler: async ({ params, body }) => {
       const bank = await bankRow(s, params.bankId);
       const statement: Statement = typeof body === "string" ? parseStatementCsv(body) : body;
       const supply = await CustodyToken__factory.connect(bank.token, s.provider).totalSupply();
@@ -115,10 +119,13 @@ export function bankRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/banks/:bankId/payouts", tag: "banks", summary: "Read the payout queue: payouts and refunds to pay",
-    roles: ["bank", "platform_regulator", "auditor"], params: bid, query: z.object({ ...pageQuery, kind: z.enum(["payout", "refund"]).default("payout") }).strict(),
-    handler: async ({ params, query, principal }) => {
-      ownBank(principal!, params.bankId);
+    method: "get", path: "/v1/banks/:bankId/payouts", tag: "banks", summary: "Read the payout queue: payouts and refunds to pay", response: page(z.object({
+      kind: z.enum(["payout", "refund"]), merchantId: z.number(), cardId: idText.optional(), payee: z.string(), amountFen: fenText, reason: z.unknown(),
+      txHash, blockNumber: z.number(), blockTime: z.number(),
+    })),
+    access: { roles: { bank: "own", platform_regulator: "any", auditor: "any" }, tenant: { bank: "params.bankId" } },
+    params: bid, query: z.object({ ...pageQuery, kind: z.enum(["payout", "refund"]).default("payout") }).strict(),
+    handler: async ({ params, query }) => {
       const after = decodeCursor(query.cursor);
       const table = query.kind === "payout" ? "payouts" : "refunds";
       const rows = await s.db.query(

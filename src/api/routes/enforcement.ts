@@ -1,15 +1,20 @@
-import { Router, Request } from "express";
+import { Router } from "express";
 import { z } from "zod";
+import { txHash, page, list, report } from "../answers";
 import { Principal } from "../auth";
-import { defineRoute, idParam, fen, withStatus, decodeTextCursor } from "../http";
+import { Access } from "../access";
+import { Gate, defineRoute, idParam, fen, withStatus, decodeTextCursor } from "../http";
 import { Services, industriesOf } from "../../services/context";
 import {
-  appendEntry, anchorPending, assertMayRead, listEntries, verifyRecord, DISCRETION_LEVELS, ORDER_TYPES, EntryInput,
+  appendEntry, anchorPending, listEntries, verifyRecord, DISCRETION_LEVELS, ORDER_TYPES, EntryInput,
 } from "../../services/enforcement";
 import { importOnboarding, onboardingList, onboardingProgress, ONBOARDING_STATES } from "../../services/onboarding";
 
-type Auth = (req: Request) => Promise<Principal | null>;
-const REGULATORS = ["platform_regulator", "industry_regulator"] as const;
+type Auth = Gate;
+/** A merchant's enforcement record: kept by the bureau and the merchant's industry regulator. */
+const recordKeepers: Access = { roles: { platform_regulator: "any", industry_regulator: "own" }, tenant: { merchant: "params.merchantId" } };
+/** Read in full by its keepers, auditors and the merchant itself; banks and consumers see only the public warnings. */
+const recordReaders: Access = { ...recordKeepers, roles: { ...recordKeepers.roles, auditor: "any", merchant: "own" } };
 
 const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "a date is YYYY-MM-DD").refine((d) => {
   const t = new Date(`${d}T00:00:00Z`);
@@ -48,8 +53,8 @@ export function enforcementRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "post", path: "/v1/merchants/:merchantId/enforcement", tag: "enforcement",
-    summary: "Record an enforcement action", responds: "201 with the entry, its hash and the anchoring transaction; corrections are new entries",
-    roles: [...REGULATORS], params: mid, body: entrySchema,
+    summary: "Record an enforcement action", response: z.object({ entry: report({ seq: z.number(), kind: z.string() }), entryHash: txHash, anchor: z.unknown(), anchorError: z.unknown() }), statuses: [201], responds: "201 with the entry, its hash and the anchoring transaction; corrections are new entries",
+    access: recordKeepers, params: mid, body: entrySchema,
     handler: async ({ params, body, principal }) => {
       const out = await appendEntry(s, principal!, params.merchantId, body as EntryInput);
       return withStatus(201, { entry: out.content, entryHash: out.entryHash, anchor: out.anchor, anchorError: out.anchorError });
@@ -57,10 +62,9 @@ export function enforcementRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/merchants/:merchantId/enforcement", tag: "enforcement", summary: "Read a merchant's enforcement record",
-    roles: [...REGULATORS, "auditor", "merchant"], params: mid,
-    handler: async ({ params, principal }) => {
-      await assertMayRead(s, principal!, params.merchantId);
+    method: "get", path: "/v1/merchants/:merchantId/enforcement", tag: "enforcement", summary: "Read a merchant's enforcement record", response: list(z.object({ entry: report({ seq: z.number(), kind: z.string(), merchantId: z.number() }), entryHash: txHash, anchor: z.unknown() })),
+    access: recordReaders, params: mid,
+    handler: async ({ params }) => {
       const entries = await listEntries(s, params.merchantId);
       return { items: entries.map((e) => ({ entry: e.content, entryHash: e.entryHash, anchor: e.anchor })) };
     },
@@ -68,19 +72,17 @@ export function enforcementRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/merchants/:merchantId/enforcement/verify", tag: "enforcement",
-    summary: "Verify a merchant's enforcement record against the chain", responds: "ok, and each problem: changed content, broken chain, missing or unanchored entries",
-    roles: [...REGULATORS, "auditor", "merchant"], params: mid,
-    handler: async ({ params, principal }) => {
-      await assertMayRead(s, principal!, params.merchantId);
+    summary: "Verify a merchant's enforcement record against the chain", response: z.object({ merchantId: z.number(), ok: z.boolean(), entries: z.number(), anchoredOnChain: z.number(), problems: z.array(report({ seq: z.number().nullable(), problem: z.string() })) }), responds: "ok, and each problem: changed content, broken chain, missing or unanchored entries",
+    access: recordReaders, params: mid,
+    handler: async ({ params }) => {
       return verifyRecord(s, params.merchantId);
     },
   }, auth);
 
   defineRoute(router, {
     method: "post", path: "/v1/merchants/:merchantId/enforcement/anchor", tag: "enforcement",
-    summary: "Anchor the entries not on chain yet", roles: [...REGULATORS], params: mid,
-    handler: async ({ params, principal }) => {
-      await assertMayRead(s, principal!, params.merchantId);
+    summary: "Anchor the entries not on chain yet", response: z.object({ anchored: z.unknown() }), access: recordKeepers, params: mid,
+    handler: async ({ params }) => {
       return { anchored: await anchorPending(s, params.merchantId) };
     },
   }, auth);
@@ -89,9 +91,9 @@ export function enforcementRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "post", path: "/v1/onboarding/imports", tag: "enforcement",
-    summary: "Import the onboarding ledger of businesses that must be in custody",
+    summary: "Import the onboarding ledger of businesses that must be in custody", response: z.object({ importId: z.string(), format: z.string(), rows: z.number(), inserted: z.number(), updated: z.number(), profilesFilled: z.number() }), statuses: [201],
     responds: "CSV (registration_number,name,district,industry_id,required,started_on,note) or JSON rows; rows are replaced by registration number, all or none",
-    roles: ["platform_regulator"],
+    access: { roles: { platform_regulator: "any" } },
     body: z.union([z.string().min(1), z.array(z.record(z.string(), z.unknown())), z.object({ rows: z.array(z.record(z.string(), z.unknown())) }).strict()]),
     handler: async ({ body, principal }) => withStatus(201, await importOnboarding(s.db, body, principal!.label)),
   }, auth);
@@ -100,14 +102,14 @@ export function enforcementRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/onboarding/progress", tag: "enforcement",
-    summary: "Count businesses that must be in custody: required, not started, started, onboarded",
-    roles: [...REGULATORS, "auditor"],
+    summary: "Count businesses that must be in custody: required, not started, started, onboarded", response: z.object({ overall: report({ onboardedPercent: z.number().nullable() }), industries: z.array(report({ industryId: z.number() })) }),
+    access: { roles: { platform_regulator: "any", auditor: "any", industry_regulator: "scoped" }, notes: { industry_regulator: "the businesses of its industries" } },
     handler: async ({ principal }) => onboardingProgress(s.db, await scope(principal!)),
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/onboarding", tag: "enforcement", summary: "List the onboarding ledger (filter: state, industry)",
-    roles: [...REGULATORS, "auditor"],
+    method: "get", path: "/v1/onboarding", tag: "enforcement", summary: "List the onboarding ledger (filter: state, industry)", response: page(report({})),
+    access: { roles: { platform_regulator: "any", auditor: "any", industry_regulator: "scoped" }, notes: { industry_regulator: "the businesses of its industries" } },
     query: z.object({
       state: z.enum(ONBOARDING_STATES).optional(),
       industryId: z.coerce.number().int().min(0).max(65535).optional(),

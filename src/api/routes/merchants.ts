@@ -1,14 +1,15 @@
-import { Router, Request } from "express";
+import { Router } from "express";
 import { z } from "zod";
-import { Principal } from "../auth";
-import { defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, encodeCursor, keysetPage, withStatus, bytes32, JsonText, UINT64_MAX } from "../http";
-import { Services, getMerchant, assertMerchantVisible, chainNow } from "../../services/context";
+import { fenText, idText, txHash, txResult, merchant, card, plan, ledgerRow, ticket, page, list, report, hexAddress } from "../answers";
+import { Access } from "../access";
+import { Gate, defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, encodeCursor, keysetPage, withStatus, bytes32, JsonText, UINT64_MAX } from "../http";
+import { Services, chainNow } from "../../services/context";
 import { executeAs } from "../../services/transactions";
 import { cardView, planView } from "../../services/views";
 import { ledgerPageJson } from "../../services/ledger";
 import { ApiError } from "../../errors";
 
-type Auth = (req: Request) => Promise<Principal | null>;
+type Auth = Gate;
 
 export const voucherSchema = z.object({
   cardId: z.string().regex(/^\d{1,20}$/, "a card id is a decimal string").transform((s) => BigInt(s)),
@@ -20,48 +21,34 @@ export const voucherSchema = z.object({
   s: z.string().regex(/^0x[0-9a-fA-F]{64}$/, "s is 0x and 64 hex digits"),
 }).strict();
 
-/** The merchant of the path, checked against the caller: only itself may act as a merchant. */
-async function ownMerchant(s: Services, p: Principal, merchantId: number) {
-  const m = await getMerchant(s.db, merchantId);
-  if (p.role === "merchant" && p.subject !== String(merchantId)) {
-    throw new ApiError(403, "Forbidden", `merchant ${merchantId} is not yours`, { merchantId });
-  }
-  await assertMerchantVisible(s.db, p, m);
-  return m;
-}
-
-/**
- * Merchants seen in the index (a merchant is never removed): a merchant's own consumption submissions, hundreds a
- * second from a busy district, skip the look-up after the first.
- */
-const knownMerchants = new WeakMap<Services, Set<number>>();
-
-/** ownMerchant for a merchant acting for itself once its record was seen; the full check otherwise. */
-async function ownMerchantFast(s: Services, p: Principal, merchantId: number): Promise<void> {
-  let known = knownMerchants.get(s);
-  if (!known) knownMerchants.set(s, (known = new Set()));
-  if (p.role === "merchant" && p.subject === String(merchantId) && known.has(merchantId)) return;
-  await ownMerchant(s, p, merchantId);
-  known.add(merchantId);
-}
+/** A merchant's own operations: the merchant itself. */
+const itself: Access = { roles: { merchant: "own" }, tenant: { merchant: "params.merchantId" } };
+/** A merchant's records: itself, its bank, its industry's regulator, the bureau and auditors. */
+const itsRecords: Access = {
+  roles: { merchant: "own", bank: "own", industry_regulator: "own", platform_regulator: "any", auditor: "any" },
+  tenant: { merchant: "params.merchantId" },
+};
 
 export function merchantRoutes(router: Router, s: Services, auth: Auth) {
   const mid = z.object({ merchantId: idParam("merchantId") }).strict();
   const cid = z.object({ cardId: cardIdParam }).strict();
 
   defineRoute(router, {
-    method: "get", path: "/v1/merchants/:merchantId/plans", tag: "merchants", summary: "List a merchant's plans",
-    roles: ["merchant", "bank", "platform_regulator", "industry_regulator", "auditor", "consumer"], params: mid,
+    method: "get", path: "/v1/merchants/:merchantId/plans", tag: "merchants", summary: "List a merchant's plans", response: list(plan),
+    access: {
+      roles: { merchant: "any", bank: "any", platform_regulator: "any", industry_regulator: "any", auditor: "any", consumer: "any" },
+      tenant: { merchant: "params.merchantId" },
+    },
+    params: mid,
     handler: async ({ params }) => {
-      await getMerchant(s.db, params.merchantId);
       const rows = await s.db.query("SELECT * FROM plans WHERE merchant_id = $1 ORDER BY plan_index", [params.merchantId]);
       return { items: rows.map(planView) };
     },
   }, auth);
 
   defineRoute(router, {
-    method: "post", path: "/v1/merchants/:merchantId/plans", tag: "merchants", summary: "Publish a plan",
-    roles: ["merchant"], params: mid,
+    method: "post", path: "/v1/merchants/:merchantId/plans", tag: "merchants", summary: "Publish a plan", response: txResult, statuses: [201],
+    access: itself, params: mid,
     body: z.object({
       kind: z.enum(["lesson", "periodic"]),
       units: z.number().int().min(1).max(65535),
@@ -70,7 +57,6 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
       priceFen: fen,
     }).strict(),
     handler: async ({ params, body, principal }) => {
-      await ownMerchant(s, principal!, params.merchantId);
       if (body.priceFen >= 2n ** 48n) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "body.priceFen", reason: "at most 2^48-1 fen" }]);
       const data = s.escrow.interface.encodeFunctionData("publishPlan", [
         params.merchantId, body.kind === "lesson" ? 1 : 2, body.units, body.periodSeconds, body.validityDays, body.priceFen,
@@ -80,11 +66,10 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/merchants/:merchantId/cards", tag: "merchants", summary: "List a merchant's cards",
-    roles: ["merchant", "bank", "platform_regulator", "industry_regulator", "auditor"], params: mid,
+    method: "get", path: "/v1/merchants/:merchantId/cards", tag: "merchants", summary: "List a merchant's cards", response: page(card),
+    access: itsRecords, params: mid,
     query: z.object({ ...pageQuery, status: z.enum(["active", "refund_requested", "disputed", "refunded", "consumed"]).optional() }).strict(),
-    handler: async ({ params, query, principal }) => {
-      await ownMerchant(s, principal!, params.merchantId);
+    handler: async ({ params, query }) => {
       const after = decodeCursor(query.cursor, UINT64_MAX);
       const args: unknown[] = [params.merchantId, after ?? "0"];
       let sql = "SELECT * FROM cards WHERE merchant_id = $1 AND card_id > $2";
@@ -100,32 +85,29 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/merchants/:merchantId/ledger", tag: "merchants", summary: "Read a merchant's ledger",
-    roles: ["merchant", "bank", "platform_regulator", "industry_regulator", "auditor"], params: mid,
+    method: "get", path: "/v1/merchants/:merchantId/ledger", tag: "merchants", summary: "Read a merchant's ledger", response: page(ledgerRow),
+    access: itsRecords, params: mid,
     query: z.object({ ...pageQuery }).strict(),
-    handler: async ({ params, query, principal }) => {
-      await ownMerchant(s, principal!, params.merchantId);
+    handler: async ({ params, query }) => {
       return new JsonText(await ledgerPageJson(s.db, { merchantId: params.merchantId }, decodeCursor(query.cursor), query.limit, encodeCursor));
     },
   }, auth);
 
   defineRoute(router, {
     method: "post", path: "/v1/merchants/:merchantId/consumptions", tag: "merchants",
-    summary: "Submit consumption vouchers", responds: "202 with the queue ids; they go on chain in batches",
-    roles: ["merchant"], params: mid,
+    summary: "Submit consumption vouchers", response: z.object({ accepted: z.number(), ids: z.array(idText) }), statuses: [202], responds: "202 with the queue ids; they go on chain in batches",
+    access: itself, params: mid,
     body: z.object({ vouchers: z.array(voucherSchema).min(1).max(1000) }).strict(),
-    handler: async ({ params, body, principal }) => {
-      await ownMerchantFast(s, principal!, params.merchantId);
+    handler: async ({ params, body }) => {
       const out = await s.queue.accept(params.merchantId, body.vouchers);
       return withStatus(202, { accepted: out.ids.length, ids: out.ids });
     },
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/merchants/:merchantId/consumptions", tag: "merchants", summary: "Follow submitted vouchers",
-    roles: ["merchant"], params: mid, query: z.object({ ...pageQuery, status: z.enum(["queued", "sent", "confirmed", "failed"]).optional() }).strict(),
-    handler: async ({ params, query, principal }) => {
-      await ownMerchant(s, principal!, params.merchantId);
+    method: "get", path: "/v1/merchants/:merchantId/consumptions", tag: "merchants", summary: "Follow submitted vouchers", response: page(z.object({ id: idText, cardId: idText, sequence: z.number(), lessons: z.number(), status: z.string(), txHash: txHash.nullable(), error: z.unknown() })),
+    access: itself, params: mid, query: z.object({ ...pageQuery, status: z.enum(["queued", "sent", "confirmed", "failed"]).optional() }).strict(),
+    handler: async ({ params, query }) => {
       const args: unknown[] = [params.merchantId, decodeCursor(query.cursor) ?? "0"];
       let sql = "SELECT id, card_id, sequence, lessons, status, tx_hash, error FROM voucher_queue WHERE merchant_id = $1 AND id > $2";
       if (query.status) {
@@ -142,21 +124,17 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "post", path: "/v1/cards/:cardId/periodic-release", tag: "merchants", summary: "Release a periodic card's elapsed periods",
-    roles: ["merchant", "bank", "platform_regulator", "industry_regulator", "consumer"], params: cid,
-    handler: async ({ params, principal }) => {
-      const data = s.escrow.interface.encodeFunctionData("releasePeriodic", [params.cardId]);
-      const p = principal!;
-      if (p.role === "merchant" && BigInt(p.subject ?? 0) !== params.cardId >> 32n) throw new ApiError(403, "Forbidden", "not your card");
-      return executeAs(s, p, data);
-    },
+    method: "post", path: "/v1/cards/:cardId/periodic-release", tag: "merchants", summary: "Release a periodic card's elapsed periods", response: txResult,
+    // Not offered to consumers: the gateway holds no holder's key, and a holder calls the contract with its own.
+    access: { roles: { merchant: "own", bank: "own", industry_regulator: "own", platform_regulator: "any" }, tenant: { card: "params.cardId" } },
+    params: cid,
+    handler: async ({ params, principal }) => executeAs(s, principal!, s.escrow.interface.encodeFunctionData("releasePeriodic", [params.cardId])),
   }, auth);
 
   defineRoute(router, {
-    method: "post", path: "/v1/merchants/:merchantId/payouts", tag: "merchants", summary: "Request a payout of released money",
-    roles: ["merchant", "bank"], params: mid,
+    method: "post", path: "/v1/merchants/:merchantId/payouts", tag: "merchants", summary: "Request a payout of released money", response: txResult, statuses: [201],
+    access: { roles: { merchant: "own", bank: "own" }, tenant: { merchant: "params.merchantId" } }, params: mid,
     handler: async ({ params, principal }) => {
-      await ownMerchant(s, principal!, params.merchantId);
       return withStatus(201, await executeAs(s, principal!, s.escrow.interface.encodeFunctionData("payOut", [params.merchantId])));
     },
   }, auth);
@@ -164,10 +142,10 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
   for (const [action, fn] of [["accept", "acceptRefund"], ["reject", "rejectRefund"]] as const) {
     defineRoute(router, {
       method: "post", path: `/v1/cards/:cardId/refund/${action}`, tag: "merchants",
-      summary: action === "accept" ? "Accept a refund request" : "Refuse a refund request (it goes to the regulator)",
-      roles: ["merchant"], params: cid, body: z.object({ reason: bytes32.optional() }).strict(),
+      summary: action === "accept" ? "Accept a refund request" : "Refuse a refund request (it goes to the regulator)", response: txResult,
+      access: { roles: { merchant: "own" }, tenant: { card: "params.cardId" } },
+      params: cid, body: z.object({ reason: bytes32.optional() }).strict(),
       handler: async ({ params, body, principal }) => {
-        await ownMerchant(s, principal!, Number(params.cardId >> 32n));
         const data = fn === "acceptRefund"
           ? s.escrow.interface.encodeFunctionData("acceptRefund", [params.cardId])
           : s.escrow.interface.encodeFunctionData("rejectRefund", [params.cardId, body.reason ?? "0x" + "00".repeat(32)]);
@@ -177,10 +155,9 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
   }
 
   defineRoute(router, {
-    method: "post", path: "/v1/merchants/:merchantId/exit", tag: "merchants", summary: "Announce the merchant's exit",
-    roles: ["merchant"], params: mid,
+    method: "post", path: "/v1/merchants/:merchantId/exit", tag: "merchants", summary: "Announce the merchant's exit", response: txResult,
+    access: itself, params: mid,
     handler: async ({ params, principal }) => {
-      await ownMerchant(s, principal!, params.merchantId);
       return executeAs(s, principal!, s.escrow.interface.encodeFunctionData("announceExit", [params.merchantId]));
     },
   }, auth);

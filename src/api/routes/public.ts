@@ -1,15 +1,16 @@
 import { Router, Request, Response, NextFunction } from "express";
 import { z } from "zod";
+import { fenText, hexAddress, page, list, report } from "../answers";
 import { ethers } from "ethers";
-import { Principal } from "../auth";
-import { defineRoute, idParam, address, sendJson, keysetPage, decodeCursor } from "../http";
+import { PUBLIC } from "../access";
+import { Gate, defineRoute, idParam, address, sendJson, keysetPage, decodeCursor } from "../http";
 import { Services } from "../../services/context";
 import { BEIJING_INDUSTRIES } from "../../chain/policies";
 import { publicWarnings, dishonestyList, EffectiveEntry } from "../../services/enforcement";
 import { createChallenge, openSession } from "../../services/consumerSessions";
 import { ApiError } from "../../errors";
 
-type Auth = (req: Request) => Promise<Principal | null>;
+type Auth = Gate;
 
 /**
  * What anyone may read without signing in (Beijing's rules: check before buying whether a merchant is registered
@@ -145,8 +146,11 @@ export function publicRoutes(router: Router, s: Services, auth: Auth, rate: Publ
   router.use("/v1/public", tokenBucket(rate));
 
   defineRoute(router, {
-    method: "get", path: "/v1/public/merchants", tag: "public", roles: "public",
-    summary: "Look merchants up by name, registration number or district",
+    method: "get", path: "/v1/public/merchants", tag: "public", access: PUBLIC,
+    summary: "Look merchants up by name, registration number or district", response: page(report({ merchantId: z.number(), name: z.string().nullable(), registrationNumber: z.string().nullable(), district: z.string().nullable(),
+      industry: z.object({ id: z.number(), name: z.string().nullable() }), status: z.string(), inCustody: z.boolean(),
+      custodian: z.object({ bankId: z.number(), name: z.string().nullable() }), requiredCustodyPercent: z.number().nullable(), riskLevel: z.string(),
+      admittedAt: z.number().nullable(), warnings: z.array(z.unknown()), seriousDishonesty: report({ listed: z.boolean() }) })),
     responds: "name, registration number, district, industry, status, custodian bank, required custody ratio, risk level, public warnings; nothing about cards",
     query: z.object({
       q: z.string().trim().min(1).max(100).optional(),
@@ -184,8 +188,11 @@ export function publicRoutes(router: Router, s: Services, auth: Auth, rate: Publ
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/public/merchants/:merchantId", tag: "public", roles: "public",
-    summary: "Read one merchant's public facts", params: z.object({ merchantId: idParam("merchantId") }).strict(),
+    method: "get", path: "/v1/public/merchants/:merchantId", tag: "public", access: PUBLIC,
+    summary: "Read one merchant's public facts", response: report({ merchantId: z.number(), name: z.string().nullable(), registrationNumber: z.string().nullable(), district: z.string().nullable(),
+      industry: z.object({ id: z.number(), name: z.string().nullable() }), status: z.string(), inCustody: z.boolean(),
+      custodian: z.object({ bankId: z.number(), name: z.string().nullable() }), requiredCustodyPercent: z.number().nullable(), riskLevel: z.string(),
+      admittedAt: z.number().nullable(), warnings: z.array(z.unknown()), seriousDishonesty: report({ listed: z.boolean() }) }), params: z.object({ merchantId: idParam("merchantId") }).strict(),
     handler: async ({ params, res }) => {
       const rows = await s.db.query(`${MERCHANT_SQL} WHERE m.merchant_id = $1`, [params.merchantId]);
       if (!rows[0]) throw new ApiError(404, "UnknownMerchant", `no merchant ${params.merchantId}`, { merchantId: params.merchantId });
@@ -209,7 +216,7 @@ export function publicRoutes(router: Router, s: Services, auth: Auth, rate: Publ
   };
 
   defineRoute(router, {
-    method: "get", path: "/v1/public/warnings", tag: "public", roles: "public", summary: "List public warnings about merchants (警示公示)",
+    method: "get", path: "/v1/public/warnings", tag: "public", access: PUBLIC, summary: "List public warnings about merchants (警示公示)", response: list(report({ merchantId: z.number(), date: z.string(), summary: z.string(), documentRef: z.string(), merchantName: z.string().nullable() })),
     responds: "newest first; also as RSS at /v1/public/warnings.rss",
     handler: async ({ res }) => {
       cacheable(res);
@@ -218,7 +225,7 @@ export function publicRoutes(router: Router, s: Services, auth: Auth, rate: Publ
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/public/warnings.rss", tag: "public", roles: "public", summary: "Public warnings as an RSS feed", raw: true,
+    method: "get", path: "/v1/public/warnings.rss", tag: "public", access: PUBLIC, summary: "Public warnings as an RSS feed", produces: "application/rss+xml", response: z.string(), raw: true,
     handler: async ({ req, res }) => {
       const items = await warningItems();
       cacheable(res);
@@ -228,7 +235,7 @@ export function publicRoutes(router: Router, s: Services, auth: Auth, rate: Publ
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/public/dishonesty-list", tag: "public", roles: "public", summary: "List merchants on the serious dishonesty list (严重违法失信名单)",
+    method: "get", path: "/v1/public/dishonesty-list", tag: "public", access: PUBLIC, summary: "List merchants on the serious dishonesty list (严重违法失信名单)", response: list(report({ merchantId: z.number(), merchantName: z.string().nullable(), listedOn: z.string(), documentRef: z.string() })),
     responds: "newest listing first; also as RSS at /v1/public/dishonesty-list.rss",
     handler: async ({ res }) => {
       cacheable(res);
@@ -237,7 +244,7 @@ export function publicRoutes(router: Router, s: Services, auth: Auth, rate: Publ
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/public/dishonesty-list.rss", tag: "public", roles: "public", summary: "The serious dishonesty list as an RSS feed", raw: true,
+    method: "get", path: "/v1/public/dishonesty-list.rss", tag: "public", access: PUBLIC, summary: "The serious dishonesty list as an RSS feed", produces: "application/rss+xml", response: z.string(), raw: true,
     handler: async ({ req, res }) => {
       const items = await listingItems();
       cacheable(res);
@@ -247,7 +254,7 @@ export function publicRoutes(router: Router, s: Services, auth: Auth, rate: Publ
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/public/chain", tag: "public", roles: "public", summary: "Read the chain and contracts consumers sign for",
+    method: "get", path: "/v1/public/chain", tag: "public", access: PUBLIC, summary: "Read the chain and contracts consumers sign for", response: z.object({ chainId: z.number(), escrow: hexAddress, enforcementAnchor: hexAddress.nullable() }),
     responds: "chain id and the escrow's address: the EIP-712 domain a consumer's page checks before signing",
     handler: async ({ res }) => {
       cacheable(res, 300);
@@ -256,8 +263,8 @@ export function publicRoutes(router: Router, s: Services, auth: Auth, rate: Publ
   }, auth);
 
   defineRoute(router, {
-    method: "post", path: "/v1/public/consumer-sessions/challenge", tag: "public", roles: "public",
-    summary: "Ask for a sign-in challenge for a consumer's address", responds: "a message to sign with personal_sign (EIP-191), good for 5 minutes",
+    method: "post", path: "/v1/public/consumer-sessions/challenge", tag: "public", access: PUBLIC,
+    summary: "Ask for a sign-in challenge for a consumer's address", response: z.object({ nonce: z.string(), message: z.string(), expiresAt: z.number() }), responds: "a message to sign with personal_sign (EIP-191), good for 5 minutes",
     body: z.object({ address }).strict(),
     handler: async ({ body, req, res }) => {
       res.setHeader("Cache-Control", "no-store");
@@ -266,8 +273,8 @@ export function publicRoutes(router: Router, s: Services, auth: Auth, rate: Publ
   }, auth);
 
   defineRoute(router, {
-    method: "post", path: "/v1/public/consumer-sessions", tag: "public", roles: "public",
-    summary: "Sign in as a consumer with a signed challenge", responds: "a session token to send as Authorization: Bearer, good for an hour",
+    method: "post", path: "/v1/public/consumer-sessions", tag: "public", access: PUBLIC,
+    summary: "Sign in as a consumer with a signed challenge", response: z.object({ token: z.string(), address: hexAddress, expiresAt: z.number() }), responds: "a session token to send as Authorization: Bearer, good for an hour",
     body: z.object({ address, nonce: z.string().regex(/^[0-9a-f]{32}$/, "the nonce of a challenge"), signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/, "a 65-byte signature, 0x and 130 hex digits") }).strict(),
     handler: async ({ body, res }) => {
       res.setHeader("Cache-Control", "no-store");

@@ -1,17 +1,19 @@
-import { Router, Request } from "express";
+import { Router } from "express";
 import { z } from "zod";
+import { fenText, idText, txHash, txResult, merchant, card, plan, ledgerRow, ticket, page, list, report, hexAddress } from "../answers";
 import { ethers } from "ethers";
-import { Principal } from "../auth";
-import { defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, keysetPage, withStatus, address, bytes32 } from "../http";
-import { Services, getMerchant, assertMerchantVisible, industriesOf } from "../../services/context";
+import { Access } from "../access";
+import { Gate, defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, keysetPage, withStatus, address, bytes32 } from "../http";
+import { Services, getMerchant, industriesOf } from "../../services/context";
 import { executeAs } from "../../services/transactions";
 import { merchantView } from "../../services/views";
 import { ApiError } from "../../errors";
 import { recordProfile } from "../../services/onboarding";
 import { policyAnswer } from "../../chain/policies";
 
-type Auth = (req: Request) => Promise<Principal | null>;
-const REGULATORS = ["platform_regulator", "industry_regulator"] as const;
+type Auth = Gate;
+/** The bureau acts on every merchant; an industry regulator on its industries' merchants. */
+const regulatorsOn = (tenant: Access["tenant"]): Access => ({ roles: { platform_regulator: "any", industry_regulator: "own" }, tenant });
 
 const policySchema = z.object({
   custodyBps: z.number().int().min(0).max(10_000),
@@ -30,8 +32,11 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
   const mid = z.object({ merchantId: idParam("merchantId") }).strict();
 
   defineRoute(router, {
-    method: "get", path: "/v1/merchants", tag: "regulators", summary: "List merchants with status, industry, risk and escrow",
-    roles: [...REGULATORS, "auditor", "bank"],
+    method: "get", path: "/v1/merchants", tag: "regulators", summary: "List merchants with status, industry, risk and escrow", response: page(merchant),
+    access: {
+      roles: { platform_regulator: "any", auditor: "any", industry_regulator: "scoped", bank: "scoped" },
+      notes: { industry_regulator: "the merchants of its industries", bank: "the merchants in custody with it" },
+    },
     query: z.object({
       ...pageQuery,
       status: z.enum(["active", "restricted", "frozen", "winding_down", "exited"]).optional(),
@@ -58,19 +63,23 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/merchants/:merchantId", tag: "regulators", summary: "Read one merchant",
-    roles: [...REGULATORS, "auditor", "bank", "merchant"], params: mid,
-    handler: async ({ params, principal }) => {
-      const m = await getMerchant(s.db, params.merchantId);
-      await assertMerchantVisible(s.db, principal!, m);
+    method: "get", path: "/v1/merchants/:merchantId", tag: "regulators", summary: "Read one merchant", response: merchant.extend({ riskHistory: z.array(z.object({ from: z.string(), to: z.string(), reason: z.string().nullable(), at: z.number() })) }),
+    access: {
+      roles: { merchant: "own", bank: "own", industry_regulator: "own", platform_regulator: "any", auditor: "any" },
+      tenant: { merchant: "params.merchantId" },
+    },
+    params: mid,
+    handler: async ({ params, tenant }) => {
+      const m = tenant.merchant ?? (await getMerchant(s.db, params.merchantId));
       const risk = await s.db.query("SELECT from_level, to_level, reason, block_time FROM risk_history WHERE merchant_id = $1 ORDER BY block_time", [params.merchantId]);
       return { ...merchantView(m), riskHistory: risk.map((r) => ({ from: r.from_level, to: r.to_level, reason: r.reason, at: Number(r.block_time) })) };
     },
   }, auth);
 
   defineRoute(router, {
-    method: "post", path: "/v1/merchants", tag: "regulators", summary: "Admit a merchant",
-    roles: [...REGULATORS],
+    method: "post", path: "/v1/merchants", tag: "regulators", summary: "Admit a merchant", response: txResult.extend({ merchantId: z.number().nullable() }), statuses: [201],
+    // The contract lets the industry's regulator admit into its own industries only; refused here first.
+    access: regulatorsOn({ industry: "body.industryId" }),
     body: z.object({
       account: address, industryId: z.number().int().min(0).max(65535), bankId: z.number().int().min(1).max(65535),
       registrationNumber: z.string().min(1).max(64),
@@ -96,19 +105,17 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
   ];
   for (const a of actions) {
     defineRoute(router, {
-      method: "post", path: `/v1/merchants/:merchantId/${a.path}`, tag: "regulators", summary: a.summary,
-      roles: [...REGULATORS], params: mid, body: z.object({ reason: z.string().min(1).max(500) }).strict(),
+      method: "post", path: `/v1/merchants/:merchantId/${a.path}`, tag: "regulators", summary: a.summary, response: txResult,
+      access: regulatorsOn({ merchant: "params.merchantId" }), params: mid, body: z.object({ reason: z.string().min(1).max(500) }).strict(),
       handler: async ({ params, body, principal }) => {
-        const m = await getMerchant(s.db, params.merchantId);
-        await assertMerchantVisible(s.db, principal!, m);
         return executeAs(s, principal!, a.build(params.merchantId, reasonOf(body.reason)));
       },
     }, auth);
   }
 
   defineRoute(router, {
-    method: "get", path: "/v1/industries", tag: "regulators", summary: "List industries, their regulators and policies",
-    roles: [...REGULATORS, "auditor", "bank", "merchant"],
+    method: "get", path: "/v1/industries", tag: "regulators", summary: "List industries, their regulators and policies", response: list(z.object({ industryId: z.number(), regulator: z.string().nullable(), policy: z.unknown(), isDefault: z.boolean() })),
+    access: { roles: { platform_regulator: "any", industry_regulator: "any", auditor: "any", bank: "any", merchant: "any" } },
     handler: async () => {
       const rows = await s.db.query("SELECT industry_id, regulator, policy FROM industries ORDER BY industry_id");
       return { items: rows.map((r) => ({ industryId: Number(r.industry_id), regulator: r.regulator, policy: policyAnswer(r.policy), isDefault: Number(r.industry_id) === 0 })) };
@@ -116,8 +123,9 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "put", path: "/v1/industries/:industryId/policy", tag: "regulators", summary: "Set an industry's policy",
-    roles: [...REGULATORS], params: z.object({ industryId: z.coerce.number().int().min(0).max(65535) }).strict(), body: policySchema,
+    method: "put", path: "/v1/industries/:industryId/policy", tag: "regulators", summary: "Set an industry's policy", response: txResult,
+    access: regulatorsOn({ industry: "params.industryId" }),
+    params: z.object({ industryId: z.coerce.number().int().min(0).max(65535) }).strict(), body: policySchema,
     handler: async ({ params, body, principal }) => {
       const policy = {
         custodyBps: body.custodyBps, coolingOffDays: body.coolingOffDays, exitNoticeDays: body.exitNoticeDays, maxLessons: body.maxLessons,
@@ -134,8 +142,12 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/disputes", tag: "regulators", summary: "List refund disputes to decide",
-    roles: [...REGULATORS, "auditor"], query: z.object({ ...pageQuery, status: z.enum(["open", "refunded", "denied"]).default("open") }).strict(),
+    method: "get", path: "/v1/disputes", tag: "regulators", summary: "List refund disputes to decide", response: page(z.object({
+      cardId: idText, merchantId: z.number(), industryId: z.number(), status: z.string(), openedBy: z.string().nullable(), reason: z.string().nullable(),
+      amountFen: fenText, openedAt: z.number(), refundedFen: fenText.nullable(), releasedFen: fenText.nullable(), resolvedBy: z.string().nullable(),
+    })),
+    access: { roles: { platform_regulator: "any", auditor: "any", industry_regulator: "scoped" }, notes: { industry_regulator: "the disputes of its industries" } },
+    query: z.object({ ...pageQuery, status: z.enum(["open", "refunded", "denied"]).default("open") }).strict(),
     handler: async ({ query, principal }) => {
       const args: unknown[] = [query.status, decodeCursor(query.cursor) ?? "0"];
       let sql = "SELECT * FROM disputes WHERE status = $1 AND card_id > $2";
@@ -158,11 +170,10 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "post", path: "/v1/disputes/:cardId/decision", tag: "regulators",
-    summary: "Decide a dispute", responds: "refundFen 0 denies the refund; otherwise that much goes back and the rest is released. While the merchant is frozen only 0 or the whole balance is accepted: a decision releasing money to it answers 409 Custody_ReleaseWhileFrozen",
-    roles: [...REGULATORS], params: z.object({ cardId: cardIdParam }).strict(), body: z.object({ refundFen: fen, note: z.string().max(500).optional() }).strict(),
+    summary: "Decide a dispute", response: txResult, responds: "refundFen 0 denies the refund; otherwise that much goes back and the rest is released. While the merchant is frozen only 0 or the whole balance is accepted: a decision releasing money to it answers 409 Custody_ReleaseWhileFrozen",
+    access: regulatorsOn({ card: "params.cardId" }),
+    params: z.object({ cardId: cardIdParam }).strict(), body: z.object({ refundFen: fen, note: z.string().max(500).optional() }).strict(),
     handler: async ({ params, body, principal }) => {
-      const m = await getMerchant(s.db, Number(params.cardId >> 32n));
-      await assertMerchantVisible(s.db, principal!, m);
       if (body.refundFen >= 2n ** 48n) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "body.refundFen", reason: "at most 2^48-1 fen" }]);
       return executeAs(s, principal!, s.escrow.interface.encodeFunctionData("resolveDispute", [params.cardId, body.refundFen]));
     },

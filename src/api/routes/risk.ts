@@ -1,12 +1,14 @@
 import { Router, Request, Response } from "express";
 import { z } from "zod";
+import { fenText, idText, txHash, txResult, merchant, card, plan, ledgerRow, ticket, page, list, report, hexAddress } from "../answers";
 import { Principal } from "../auth";
-import { defineRoute, idParam, wholeNumber, pageQuery, decodeCursor, keysetPage, withStatus, sendJson, toJson } from "../http";
-import { Services, getMerchant, assertMerchantVisible, industriesOf, MerchantRecord } from "../../services/context";
+import { Access } from "../access";
+import { Gate, defineRoute, idParam, wholeNumber, pageQuery, decodeCursor, keysetPage, withStatus, sendJson, toJson } from "../http";
+import { Services, getMerchant, industriesOf } from "../../services/context";
 import { ApiError } from "../../errors";
 import { Db } from "../../store/db";
 import { RISK_LEVELS } from "../../risk/levels";
-import { addSignal, importSignalFile, listSignals, riskSignalSchema, SignalFileFormat, ImportProgress } from "../../risk/ingest";
+import { addSignal, importSignalFile, listSignals, merchantsNamedIn, riskSignalSchema, SignalFileFormat, ImportProgress } from "../../risk/ingest";
 import { latestRatings, ratingHistory } from "../../risk/ratings";
 import { activeOverrides, listOverrides } from "../../risk/overrides";
 import { lastAlertId, listAlerts } from "../../risk/alerts";
@@ -14,8 +16,19 @@ import { listPushes } from "../../risk/push";
 import { beijingDate, creditProfile, levelsOverTime } from "../../risk/reports";
 import type { RiskRuntime } from "../../risk/runtime";
 
-type Auth = (req: Request) => Promise<Principal | null>;
-const REGULATORS = ["platform_regulator", "industry_regulator"] as const;
+type Auth = Gate;
+/** The bureau everywhere; an industry regulator on its industries' merchants. */
+const regulatorsOn = (tenant: Access["tenant"]): Access => ({ roles: { platform_regulator: "any", industry_regulator: "own" }, tenant });
+/** Regulators' and auditors' lists: an industry regulator's holds its industries' merchants only. */
+const riskLists: Access = {
+  roles: { platform_regulator: "any", auditor: "any", industry_regulator: "scoped" },
+  notes: { industry_regulator: "its industries' merchants" },
+};
+/** A merchant's rating: itself, its bank, its industry's regulator, the bureau and auditors. */
+const aMerchantsRisk: Access = {
+  roles: { merchant: "own", bank: "own", industry_regulator: "own", platform_regulator: "any", auditor: "any" },
+  tenant: { merchant: "params.merchantId" },
+};
 const level = z.enum(RISK_LEVELS, { message: "low, medium or high" });
 /** Bulk files are read up to this size whatever BODY_LIMIT says (CSV sent as text/csv is capped by BODY_LIMIT). */
 const IMPORT_MAX_BYTES = 64 * 1024 * 1024;
@@ -30,17 +43,15 @@ async function scopeOf(db: Db, p: Principal): Promise<number[] | null> {
   return p.role === "industry_regulator" ? industriesOf(db, p.subject ?? "") : null;
 }
 
-/** Refuses merchants outside an industry regulator's industries (signals from another industry's regulator). */
-function refuserFor(db: Db, p: Principal) {
-  if (p.role !== "industry_regulator") return undefined;
-  return async (ids: number[]) => {
-    const mine = await industriesOf(db, p.subject ?? "");
-    const rows = await db.query<{ merchant_id: string; industry_id: number }>("SELECT merchant_id, industry_id FROM merchants WHERE merchant_id = ANY($1::bigint[])", [ids]);
-    return new Map(rows.filter((r) => !mine.includes(Number(r.industry_id))).map((r) => [Number(r.merchant_id), `merchant ${r.merchant_id} is in industry ${r.industry_id}, not one of yours`]));
-  };
+/** The file's text, read once: the access check reads it for its merchants before the handler imports it. */
+const fileText = new WeakMap<Request, Promise<string>>();
+function readText(req: Request): Promise<string> {
+  let text = fileText.get(req);
+  if (!text) fileText.set(req, (text = readBody(req)));
+  return text;
 }
 
-async function readText(req: Request): Promise<string> {
+async function readBody(req: Request): Promise<string> {
   if (typeof req.body === "string") return req.body;
   if (req.body !== undefined && typeof req.body === "object" && Object.keys(req.body as object).length) {
     throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "body", reason: "send the file as text/csv or application/x-ndjson (JSON Lines), not application/json" }]);
@@ -64,23 +75,17 @@ function formatOf(req: Request, text: string, asked?: SignalFileFormat): SignalF
   return text.trimStart().startsWith("{") ? "jsonl" : "csv";
 }
 
-async function visibleMerchant(s: Services, p: Principal, merchantId: number): Promise<MerchantRecord> {
-  const m = await getMerchant(s.db, merchantId);
-  await assertMerchantVisible(s.db, p, m);
-  return m;
-}
-
 export function riskRoutes(router: Router, s: Services, auth: Auth) {
   const mid = z.object({ merchantId: idParam("merchantId") }).strict();
 
   // ---------------------------------------------------------------- signals
 
   defineRoute(router, {
-    method: "post", path: "/v1/risk/signals", tag: "risk", summary: "Add one risk signal",
+    method: "post", path: "/v1/risk/signals", tag: "risk", summary: "Add one risk signal", response: z.object({ status: z.enum(["inserted", "duplicate"]), recordId: z.string(), merchantId: z.number(), kind: z.string() }), statuses: [201, 200],
     responds: "201 when stored, 200 when its recordId was already stored (nothing changes). Kinds: complaint, hotline_ticket (category, refundRelated), registry_fact (fact, action, detail), litigation (role, amountFen, caseType)",
-    roles: [...REGULATORS], body: riskSignalSchema,
-    handler: async ({ req, principal }) => {
-      const out = await addSignal(s.db, req.body, { refuseMerchants: refuserFor(s.db, principal!) }).catch((err) => {
+    access: regulatorsOn({ merchant: "body.merchantId" }), body: riskSignalSchema,
+    handler: async ({ req }) => {
+      const out = await addSignal(s.db, req.body).catch((err) => {
         if (err instanceof ApiError && err.status === 400 && Array.isArray(err.details)) {
           throw new ApiError(400, err.code, err.message, (err.details as { field: string; reason: string }[]).map((d) => ({ ...d, field: `body.${d.field}` })));
         }
@@ -91,15 +96,23 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "post", path: "/v1/risk/signals/import", tag: "risk", summary: "Import a bulk file of risk signals",
+    method: "post", path: "/v1/risk/signals/import", tag: "risk", summary: "Import a bulk file of risk signals", response: z.object({ status: z.literal("applied"), format: z.enum(["csv", "jsonl"]), importId: z.string(), rows: z.number(), inserted: z.number(), duplicates: z.number() }),
     responds: "The body is the file: CSV with a header line (text/csv) or JSON Lines (application/x-ndjson), the same fields as one signal. " +
       "A file with any bad row is rejected whole (400 InvalidSignalFile, every bad row with its line number and reason); a good file is applied " +
       "in one transaction; rows whose recordId is stored are duplicates and change nothing. With Accept: application/x-ndjson the answer " +
       "streams progress lines {progress:{phase,done,total}} and ends with {result} (or {error})",
-    roles: [...REGULATORS], raw: true,
+    access: {
+      ...regulatorsOn({}),
+      merchantsIn: async (req) => {
+        const text = await readText(req);
+        const asked = req.query.format === "csv" || req.query.format === "jsonl" ? req.query.format : undefined;
+        return merchantsNamedIn(text, formatOf(req, text, asked)).map((m) => ({ merchantId: m.merchantId, where: `line ${m.line}` }));
+      },
+    },
+    raw: true,
     query: z.object({ format: z.enum(["csv", "jsonl"]).optional() }).strict(),
     body: z.unknown(),
-    handler: async ({ req, res, query, principal }) => {
+    handler: async ({ req, res, query }) => {
       const text = await readText(req);
       const format = formatOf(req, text, query.format);
       const streaming = (req.header("accept") ?? "").includes("application/x-ndjson");
@@ -111,7 +124,7 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
       }
       let result;
       try {
-        result = await importSignalFile(s.db, text, { format, onProgress, progressEvery: 1000, refuseMerchants: refuserFor(s.db, principal!) });
+        result = await importSignalFile(s.db, text, { format, onProgress, progressEvery: 1000 });
       } catch (err) {
         if (!streaming) throw err;
         res.end(toJson({ error: { code: err instanceof ApiError ? err.code : "Internal", message: (err as Error).message } }) + "\n");
@@ -136,8 +149,11 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
   // ---------------------------------------------------------------- ratings
 
   defineRoute(router, {
-    method: "get", path: "/v1/risk/ratings", tag: "risk", summary: "List merchants' current risk ratings",
-    roles: [...REGULATORS, "auditor"],
+    method: "get", path: "/v1/risk/ratings", tag: "risk", summary: "List merchants' current risk ratings", response: page(z.object({
+      merchantId: z.number(), industryId: z.number(), level: z.string(), computedLevel: z.string(), onChainLevel: z.string(), score: z.number(),
+      modelVersion: z.string(), computedAt: z.number(), topReasons: z.array(z.string()),
+    })),
+    access: riskLists,
     query: z.object({ ...pageQuery, level: level.optional(), industryId: z.coerce.number().int().min(0).max(65535).optional() }).strict(),
     handler: async ({ query, principal }) => {
       const scope = await scopeOf(s.db, principal!);
@@ -162,11 +178,14 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/merchants/:merchantId/risk", tag: "risk", summary: "Read a merchant's current risk rating and why",
+    method: "get", path: "/v1/merchants/:merchantId/risk", tag: "risk", summary: "Read a merchant's current risk rating and why", response: z.object({
+      merchantId: z.number(), industryId: z.number(), onChainLevel: z.string(), rating: z.unknown(), pushPending: z.boolean(), lastChange: z.unknown(),
+      override: z.unknown(), lastPush: z.unknown(), recentSignals: z.array(report({ recordId: z.string(), kind: z.string(), merchantId: z.number() })),
+    }),
     responds: "the level in force, the computed level, the score, the explanation (override and hard rules first, then each signal's value, weight, threshold and contribution), the last change, the on-chain level and pushes",
-    roles: [...REGULATORS, "auditor", "bank", "merchant"], params: mid,
-    handler: async ({ params, principal }) => {
-      const m = await visibleMerchant(s, principal!, params.merchantId);
+    access: aMerchantsRisk, params: mid,
+    handler: async ({ params, tenant }) => {
+      const m = tenant.merchant ?? (await getMerchant(s.db, params.merchantId));
       const [rating] = await latestRatings(s.db, { merchantIds: [params.merchantId] });
       const changes = await ratingHistory(s.db, params.merchantId, { changesOnly: true, limit: 2 });
       const override = (await activeOverrides(s.db, Math.floor(Date.now() / 1000), [params.merchantId])).get(params.merchantId) ?? null;
@@ -184,12 +203,15 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/merchants/:merchantId/risk/history", tag: "risk", summary: "Read when and why a merchant's risk level changed",
+    method: "get", path: "/v1/merchants/:merchantId/risk/history", tag: "risk", summary: "Read when and why a merchant's risk level changed", response: z.object({
+      merchantId: z.number(), ratings: z.array(z.unknown()),
+      onChain: z.array(z.object({ from: z.string(), to: z.string(), reason: z.string().nullable(), at: z.number(), txHash: z.string() })),
+      overrides: z.array(z.unknown()), pushes: z.array(z.unknown()),
+    }),
     responds: "rating changes (or every rating with all=true), newest first, with their explanations; the on-chain level changes; overrides; push attempts",
-    roles: [...REGULATORS, "auditor", "bank", "merchant"], params: mid,
+    access: aMerchantsRisk, params: mid,
     query: z.object({ all: z.enum(["true", "false"]).default("false"), limit: z.coerce.number().int().min(1).max(500).default(100) }).strict(),
-    handler: async ({ params, query, principal }) => {
-      await visibleMerchant(s, principal!, params.merchantId);
+    handler: async ({ params, query }) => {
       const ratings = await ratingHistory(s.db, params.merchantId, { changesOnly: query.all !== "true", limit: query.limit });
       const onChain = await s.db.query("SELECT from_level, to_level, reason, block_time, tx_hash FROM risk_history WHERE merchant_id = $1 ORDER BY block_time DESC, log_index DESC LIMIT 100", [params.merchantId]);
       return {
@@ -203,16 +225,15 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "post", path: "/v1/merchants/:merchantId/risk/override", tag: "risk", summary: "Override a merchant's risk level",
+    method: "post", path: "/v1/merchants/:merchantId/risk/override", tag: "risk", summary: "Override a merchant's risk level", response: z.object({ override: z.unknown(), rating: z.unknown(), onChainLevel: z.string(), push: z.unknown() }), statuses: [201],
     responds: "201 with the recorded override, the merchant's new rating and the on-chain push (waited for until mined and indexed, up to 30 s)",
-    roles: [...REGULATORS], params: mid,
+    access: regulatorsOn({ merchant: "params.merchantId" }), params: mid,
     body: z.object({
       level, reason: z.string().trim().min(1, "an override needs its reason").max(2000),
       expiresAt: z.number().int().min(0).max(2 ** 40).optional(),
     }).strict(),
     handler: async ({ params, body, principal }) => {
       const p = principal!;
-      await visibleMerchant(s, p, params.merchantId);
       const out = await runtime(s).override({ merchantId: params.merchantId, level: body.level, reason: body.reason, officer: `${p.role}:${p.subject ?? p.keyId} (${p.label})`, expiresAt: body.expiresAt });
       const [rating] = await latestRatings(s.db, { merchantIds: [params.merchantId] });
       const m = await getMerchant(s.db, params.merchantId);
@@ -221,9 +242,9 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "post", path: "/v1/risk/rate", tag: "risk", summary: "Rate every merchant now",
+    method: "post", path: "/v1/risk/rate", tag: "risk", summary: "Rate every merchant now", response: report({ rated: z.number(), changed: z.array(z.unknown()), changedTruncated: z.boolean() }),
     responds: "how many were rated, at each level, the changes (rises alert the regulators; changed levels are pushed on chain in the background)",
-    roles: ["platform_regulator"],
+    access: { roles: { platform_regulator: "any" } },
     handler: async () => {
       const out = await runtime(s).rate({ cause: "rating" });
       return { ...out, changed: out.changed.slice(0, 500), changedTruncated: out.changed.length > 500 };
@@ -231,9 +252,9 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/risk/levels-over-time", tag: "risk", summary: "Count merchants per risk level per day",
+    method: "get", path: "/v1/risk/levels-over-time", tag: "risk", summary: "Count merchants per risk level per day", response: z.object({ from: z.string(), to: z.string(), industryId: z.number().nullable(), days: z.array(z.object({ date: z.string(), low: z.number(), medium: z.number(), high: z.number() })) }),
     responds: "one row per Beijing day (at most 366) from `from` to `to` (default: the last 90 days): merchants at low, medium and high by the rating in force at the day's end",
-    roles: [...REGULATORS, "auditor"],
+    access: riskLists,
     query: z.object({
       industryId: z.coerce.number().int().min(0).max(65535).optional(),
       from: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "a date, YYYY-MM-DD").optional(),
@@ -254,9 +275,9 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
   // ---------------------------------------------------------------- alerts
 
   defineRoute(router, {
-    method: "get", path: "/v1/risk/alerts", tag: "risk", summary: "List alerts of merchants whose risk level rose",
+    method: "get", path: "/v1/risk/alerts", tag: "risk", summary: "List alerts of merchants whose risk level rose", response: page(report({ id: z.number(), merchantId: z.number() })),
     responds: "oldest first from the cursor; an industry regulator sees its industries' merchants",
-    roles: [...REGULATORS, "auditor"],
+    access: riskLists,
     query: z.object({ ...pageQuery, merchantId: idParam("merchantId").optional() }).strict(),
     handler: async ({ query, principal }) => {
       const scope = await scopeOf(s.db, principal!);
@@ -267,9 +288,9 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/risk/alerts/stream", tag: "risk", summary: "Follow alerts as Server-Sent Events",
+    method: "get", path: "/v1/risk/alerts/stream", tag: "risk", summary: "Follow alerts as Server-Sent Events", produces: "text/event-stream", response: z.string().describe("one `alert` event per alert: id, event: alert, data: the alert as JSON"),
     responds: "text/event-stream: one `alert` event per alert (id: the alert id, data: the alert as JSON). Resumes after the Last-Event-ID header (or ?after=); without either, starts with the next alert. Authenticated with X-API-Key like every route (read it with fetch streaming)",
-    roles: [...REGULATORS, "auditor"], raw: true,
+    access: riskLists, raw: true,
     query: z.object({ after: wholeNumber.optional() }).strict(),
     handler: async ({ req, res, query, principal }) => streamAlerts(s, runtime(s), req, res, await scopeOf(s.db, principal!), query.after),
   }, auth);
@@ -278,19 +299,12 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/banks/:bankId/merchants/:merchantId/credit-profile", tag: "risk",
-    summary: "Read a merchant's custody record for a loan decision",
+    summary: "Read a merchant's custody record for a loan decision", response: report({ merchantId: z.number(), bankId: z.number(), industryId: z.number(), status: z.string(), asOf: z.number(), monthsOnPlatform: z.unknown(), cardSales: z.unknown(), consumptionRate: z.unknown(), refundRate: z.unknown(), disputeRate: z.unknown(), complaintRate: z.unknown(), risk: z.unknown() }),
     responds: "months on platform, card sales, consumption rate, refund and dispute rates, complaint rate, the risk level and its history, each with the period it covers",
-    roles: ["bank", ...REGULATORS], params: z.object({ bankId: idParam("bankId"), merchantId: idParam("merchantId") }).strict(),
-    handler: async ({ params, principal }) => {
-      const p = principal!;
-      if (p.role === "bank" && p.subject !== String(params.bankId)) throw new ApiError(403, "Forbidden", `bank ${params.bankId} is not yours`, { bankId: params.bankId });
-      const m = await getMerchant(s.db, params.merchantId);
-      if (Number(m.bank_id) !== params.bankId) {
-        throw new ApiError(403, "Forbidden", `merchant ${params.merchantId} is not in custody with bank ${params.bankId}`, { merchantId: params.merchantId, bankId: params.bankId });
-      }
-      await assertMerchantVisible(s.db, p, m);
-      return creditProfile(s.db, params.merchantId);
-    },
+    // The path's merchant must be in custody with the path's bank, whoever asks.
+    access: { roles: { bank: "own", platform_regulator: "any", industry_regulator: "own" }, tenant: { bank: "params.bankId", merchant: "params.merchantId" } },
+    params: z.object({ bankId: idParam("bankId"), merchantId: idParam("merchantId") }).strict(),
+    handler: async ({ params }) => creditProfile(s.db, params.merchantId),
   }, auth);
 }
 

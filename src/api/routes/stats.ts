@@ -1,12 +1,14 @@
-import { Router, Request } from "express";
+import { Router } from "express";
 import { z } from "zod";
+import { fenText, idText, txHash, txResult, merchant, card, plan, ledgerRow, ticket, page, list, report, hexAddress } from "../answers";
 import { Principal } from "../auth";
-import { defineRoute, wholeNumber } from "../http";
-import { Services, getMerchant, assertMerchantVisible, industriesOf } from "../../services/context";
+import { Access } from "../access";
+import { Gate, defineRoute, wholeNumber } from "../http";
+import { Services, industriesOf } from "../../services/context";
 import { ApiError } from "../../errors";
 import { Db } from "../../store/db";
 
-type Auth = (req: Request) => Promise<Principal | null>;
+type Auth = Gate;
 
 /** Buckets are cut on Beijing time (UTC+8, no daylight saving), the district's own calendar. */
 export const BEIJING_OFFSET = 8 * 3600;
@@ -29,7 +31,10 @@ export interface MoneyPoint {
   heldFen: string;
 }
 
-/** Which merchants a principal's statistics may cover: SQL to add to a query on `merchants m`, or none for all. */
+/**
+ * Which merchants a principal's statistics cover: SQL to add to a query on `merchants m`, or none for all. A merchant
+ * or industry named in the query was checked against the caller by the access rule.
+ */
 async function scopeOf(db: Db, p: Principal, q: { industryId?: number; merchantId?: number }) {
   const clauses: string[] = [];
   const args: unknown[] = [];
@@ -38,19 +43,13 @@ async function scopeOf(db: Db, p: Principal, q: { industryId?: number; merchantI
     clauses.push(sql.replace("?", `$${args.length}`));
   };
   if (q.merchantId !== undefined) {
-    const m = await getMerchant(db, q.merchantId);
-    await assertMerchantVisible(db, p, m);
     add("m.merchant_id = ?", q.merchantId);
   } else if (p.role === "merchant") {
     add("m.merchant_id = ?", Number(p.subject));
   }
   if (q.industryId !== undefined) add("m.industry_id = ?", q.industryId);
   if (p.role === "industry_regulator") {
-    const mine = await industriesOf(db, p.subject ?? "");
-    if (q.industryId !== undefined && !mine.includes(q.industryId)) {
-      throw new ApiError(403, "Forbidden", `industry ${q.industryId} is not yours`, { industryId: q.industryId });
-    }
-    add("m.industry_id = ANY(?::int[])", mine);
+    add("m.industry_id = ANY(?::int[])", await industriesOf(db, p.subject ?? ""));
   }
   if (p.role === "bank") add("m.bank_id = ?", Number(p.subject));
   return { clauses, args };
@@ -147,13 +146,26 @@ function byMonth(days: Acc[]): Acc[] {
 }
 
 export function statsRoutes(router: Router, s: Services, auth: Auth) {
-  const roles = ["platform_regulator", "industry_regulator", "auditor", "bank", "merchant"] as const;
+  const notes = {
+    industry_regulator: "without merchantId or industryId: its industries' merchants",
+    bank: "without merchantId: the merchants in custody with it",
+    merchant: "without merchantId: itself",
+  };
+  const moneyAccess: Access = {
+    roles: { platform_regulator: "any", auditor: "any", industry_regulator: "own", bank: "own", merchant: "own" },
+    tenant: { merchant: "query.merchantId", industry: "query.industryId" },
+    notes,
+  };
 
   defineRoute(router, {
     method: "get", path: "/v1/stats/money", tag: "stats",
-    summary: "Read money paid in, released, refunded and held over time",
+    summary: "Read money paid in, released, refunded and held over time", response: z.object({
+      bucket: z.enum(BUCKETS), utcOffsetSeconds: z.number(), industryId: z.number().nullable(), merchantId: z.number().nullable(),
+      series: z.array(z.object({ start: z.number(), paidInFen: fenText, releasedFen: fenText, refundedFen: fenText, paidOutFen: fenText, heldFen: fenText })),
+      totals: z.object({ paidInFen: fenText, releasedFen: fenText, refundedFen: fenText, paidOutFen: fenText, heldFen: fenText }),
+    }),
     responds: "one point per bucket (Beijing time) with the fen that moved in it and what escrow held at its end; scoped to what the caller may see",
-    roles: [...roles],
+    access: moneyAccess,
     query: z.object({
       bucket: z.enum(BUCKETS).default("day"),
       industryId: z.coerce.number().int().min(0).max(65535).optional(),
@@ -170,9 +182,14 @@ export function statsRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/stats/money/industries", tag: "stats",
-    summary: "Read money paid in, released, refunded and held per industry",
+    summary: "Read money paid in, released, refunded and held per industry", response: list(z.object({
+      industryId: z.number(), merchants: z.number(), paidInFen: fenText, releasedFen: fenText, refundedFen: fenText, paidOutFen: fenText, heldFen: fenText,
+    })),
     responds: "the index's current totals per industry, scoped to what the caller may see",
-    roles: [...roles],
+    access: {
+      roles: { platform_regulator: "any", auditor: "any", industry_regulator: "scoped", bank: "scoped", merchant: "scoped" },
+      notes: { industry_regulator: "its industries' merchants", bank: "the merchants in custody with it", merchant: "itself" },
+    },
     handler: async ({ principal }) => {
       const scope = await scopeOf(s.db, principal!, {});
       const rows = await s.db.query<{ industry_id: number; merchants: string; paid_in: string; released: string; refunded: string; paid_out: string }>(

@@ -1,0 +1,54 @@
+import { z } from "zod";
+
+/**
+ * The shapes the API answers with, declared once: /openapi.json documents them and, with CUSTODY_CHECK_ANSWERS=1 (the
+ * test suite), every answer is checked against its route's before it is sent (src/api/http.ts).
+ */
+
+/** Money in fen as a decimal string (signed where a difference is shown). */
+export const fenText = z.string().regex(/^-?\d+$/).describe("fen, a decimal string");
+export const idText = z.string().regex(/^\d+$/);
+export const hexAddress = z.string().regex(/^0x[0-9a-fA-F]{40}$/);
+export const txHash = z.string().regex(/^0x[0-9a-fA-F]{64}$/);
+const num = z.number();
+const nnum = z.number().nullable();
+
+export const page = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+export const list = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item) });
+
+/** A transaction the gateway sent (or relayed), mined and indexed: its decoded events. */
+export const txResult = z.object({
+  txHash,
+  blockNumber: num,
+  events: z.array(z.object({ event: z.string(), args: z.record(z.string(), z.unknown()) })),
+});
+
+export const merchant = z.object({
+  merchantId: nnum, account: z.string(), industryId: nnum, bankId: nnum, registryRef: z.string().nullable(),
+  status: z.string(), riskLevel: z.string(), exitEffectiveAt: nnum,
+  paidInFen: fenText, directFen: fenText.nullable(), releasedFen: fenText, refundedFen: fenText, paidOutFen: fenText, heldFen: fenText, payableFen: fenText,
+  cardCount: nnum, admittedAt: nnum,
+});
+
+export const card = z.object({
+  cardId: idText.nullable(), merchantId: nnum, holder: z.string(), planIndex: nnum, kind: z.string(), status: z.string(), named: z.boolean(),
+  heldFen: fenText.nullable(), unitsLeft: nnum, unitsUsed: nnum, paidInFen: fenText.nullable(), directFen: fenText.nullable(),
+  releasedFen: fenText.nullable(), refundedFen: fenText.nullable(), startedAt: nnum, expiresAt: nnum,
+});
+
+export const plan = z.object({
+  merchantId: nnum, planIndex: nnum, kind: z.string(), units: nnum, periodSeconds: nnum, validityDays: nnum, priceFen: fenText.nullable(), active: z.boolean(),
+});
+
+export const ledgerRow = z.object({
+  id: idText, blockNumber: num, blockHash: z.string(), blockTime: num, txHash: z.string(), logIndex: num, contract: z.string(), event: z.string(),
+  merchantId: nnum, cardId: idText.nullable(), holder: z.string().nullable(), amountFen: fenText.nullable(), args: z.record(z.string(), z.unknown()),
+});
+
+export const ticket = z.object({
+  ticketId: z.string(), merchantId: num, industryId: num, category: z.string(), summary: z.string(), receivedAt: num, status: z.string(),
+  assignee: z.string(), queue: z.enum(["bureau", "industry"]), routedAt: z.unknown(), closedAt: z.unknown(), resolution: z.string().nullable().optional(),
+});
+
+/** An answer with these fields at least (a report whose further fields are documented in its description). */
+export const report = <T extends z.ZodRawShape>(shape: T) => z.looseObject(shape);
