@@ -1,6 +1,6 @@
 import { Router } from "express";
 import { z } from "zod";
-import { fenText, idText, txHash, txResult, merchant, card, plan, ledgerRow, ticket, page, list, report, hexAddress } from "../answers";
+import { idText, ledgerRow, page } from "../answers";
 import { Principal } from "../auth";
 import { Access } from "../access";
 import { Gate, defineRoute, address, idParam, wholeNumber, pageQuery, decodeCursor, encodeCursor, JsonText } from "../http";

@@ -1,6 +1,6 @@
 import { Router } from "express";
 import { z } from "zod";
-import { fenText, idText, txHash, txResult, merchant, card, plan, ledgerRow, ticket, page, list, report, hexAddress } from "../answers";
+import { fenText, idText, txHash, txResult, page, hexAddress } from "../answers";
 import { Gate, defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, keysetPage, withStatus, address } from "../http";
 import { Services } from "../../services/context";
 import { executeAs } from "../../services/transactions";

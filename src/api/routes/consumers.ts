@@ -1,6 +1,6 @@
 import { Router } from "express";
 import { z } from "zod";
-import { fenText, idText, txHash, txResult, merchant, card, plan, ledgerRow, ticket, page, list, report, hexAddress } from "../answers";
+import { fenText, idText, txHash, txResult, card, ledgerRow, page, report, hexAddress } from "../answers";
 import { Access } from "../access";
 import { Gate, defineRoute, address, cardIdParam, pageQuery, decodeCursor, encodeCursor, keysetPage, withStatus, JsonText, UINT64_MAX } from "../http";
 import { Services, chainNow } from "../../services/context";

@@ -1,6 +1,6 @@
 import { Router } from "express";
 import { z } from "zod";
-import { fenText, idText, txHash, txResult, merchant, card, plan, ledgerRow, ticket, page, list, report, hexAddress } from "../answers";
+import { txResult, ticket, page, list, hexAddress } from "../answers";
 import { Access } from "../access";
 import { Gate, defineRoute, address, pageQuery, withStatus, decodeTextCursor } from "../http";
 import { Services } from "../../services/context";

@@ -1,6 +1,6 @@
 import { Router } from "express";
 import { z } from "zod";
-import { fenText, idText, txHash, txResult, merchant, card, plan, ledgerRow, ticket, page, list, report, hexAddress } from "../answers";
+import { idText, txHash, txResult, card, plan, ledgerRow, page, list } from "../answers";
 import { Access } from "../access";
 import { Gate, defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, encodeCursor, keysetPage, withStatus, bytes32, JsonText, UINT64_MAX } from "../http";
 import { Services, chainNow } from "../../services/context";

@@ -1,6 +1,6 @@
 import { Router } from "express";
 import { z } from "zod";
-import { fenText, idText, txHash, txResult, merchant, card, plan, ledgerRow, ticket, page, list, report, hexAddress } from "../answers";
+import { fenText, idText, txResult, merchant, page, list } from "../answers";
 import { ethers } from "ethers";
 import { Access } from "../access";
 import { Gate, defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, keysetPage, withStatus, address, bytes32 } from "../http";

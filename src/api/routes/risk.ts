@@ -1,6 +1,6 @@
 import { Router, Request, Response } from "express";
 import { z } from "zod";
-import { fenText, idText, txHash, txResult, merchant, card, plan, ledgerRow, ticket, page, list, report, hexAddress } from "../answers";
+import { page, report } from "../answers";
 import { Principal } from "../auth";
 import { Access } from "../access";
 import { Gate, defineRoute, idParam, wholeNumber, pageQuery, decodeCursor, keysetPage, withStatus, sendJson, toJson } from "../http";
