@@ -12,6 +12,7 @@ import { createKeyRing, KeyRing } from "./chain/signers";
 import { FatalError } from "./errors";
 import { createConsumptionQueue } from "./services/consumptions";
 import { createTxJournal } from "./services/journal";
+import { anchorAllPending } from "./services/enforcement";
 import { Services } from "./services/context";
 import { Db, openDb } from "./store/db";
 import { migrate } from "./store/migrations";
@@ -95,6 +96,7 @@ export async function createGateway(
         await db.query("UPDATE voucher_queue SET status = 'queued', updated_at = now() WHERE tx_hash = ANY($1::text[]) AND status IN ('sent', 'confirmed')", [lostBatches]);
       }
       await indexer.start();
+      await anchorAllPending(services);
       sweeper = setInterval(() => void journal.sweep().catch((err) => logger.warn({ err: (err as Error).message }, "journal sweep failed")), 5_000);
       sweeper.unref();
       await queue.start();

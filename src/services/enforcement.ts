@@ -203,6 +203,27 @@ export async function anchorPending(s: Services, merchantId: number): Promise<nu
   });
 }
 
+/**
+ * Anchors every merchant's entries recorded but not on chain yet: a crash between an entry's commit and its anchoring
+ * (or an anchoring that failed) leaves them so. Run at the gateway's start; a merchant whose anchoring fails is logged
+ * and left for the next start or POST …/enforcement/anchor.
+ */
+export async function anchorAllPending(s: Services): Promise<number> {
+  const rows = await s.db.query<{ merchant_id: string }>(
+    `SELECT DISTINCT e.merchant_id FROM enforcement_entries e
+     LEFT JOIN enforcement_anchors a ON a.merchant_id = e.merchant_id AND a.seq = e.seq WHERE a.seq IS NULL`);
+  let done = 0;
+  for (const r of rows) {
+    try {
+      done += await anchorPending(s, Number(r.merchant_id));
+    } catch (err) {
+      s.logger.warn({ merchantId: Number(r.merchant_id), err: (err as Error).message }, "enforcement entries not anchored yet");
+    }
+  }
+  if (done) s.logger.info({ anchored: done }, "anchored enforcement entries recorded before a stop");
+  return done;
+}
+
 export async function listEntries(s: Services, merchantId: number): Promise<StoredEntry[]> {
   return readEntries(s.db, merchantId);
 }

@@ -26,6 +26,8 @@ export interface Acked {
   vouchers: { cardId: string; sequence: number; id: string }[];
   keys: { id: string; key: string }[];
   tickets: string[];
+  /** Enforcement entries (their hashes), each anchored on chain by the regulator's key. */
+  entries: string[];
   /** Every card-open request sent, acknowledged or not (a holder is never used twice). */
   openAttempts: number;
   /** Answers other than the acknowledgement, by operation, status and code (a platform going away is not counted). */
@@ -95,7 +97,7 @@ export async function setUpWorkload(base: string, dataDir: string): Promise<Work
   expect(plan.status, JSON.stringify(plan.body)).to.equal(201);
   const planIndex = Number((plan.body as { events: { event: string; args: Record<string, string> }[] }).events.find((e) => e.event === "PlanPublished")!.args.planIndex);
 
-  const acked: Acked = { cards: [], vouchers: [], keys: [], tickets: [], openAttempts: 0, refusals: {} };
+  const acked: Acked = { cards: [], vouchers: [], keys: [], tickets: [], entries: [], openAttempts: 0, refusals: {} };
   const refused = (what: string, r: { status: number; body: unknown }) => {
     const k = `${what} ${r.status} ${(r.body as { error?: { code?: string } } | null)?.error?.code ?? ""}`;
     acked.refusals[k] = (acked.refusals[k] ?? 0) + 1;
@@ -153,7 +155,17 @@ export async function setUpWorkload(base: string, dataDir: string): Promise<Work
     return true;
   }
 
-  const ops: [number, () => Promise<boolean>][] = [[3, openCard], [6, consume], [1, issueKey], [1, ticket]];
+  async function inspection(): Promise<boolean> {
+    const n = acked.entries.length + 1;
+    const r = await api<{ entryHash: string }>(base, regulator, "POST", `/v1/merchants/${merchantId}/enforcement`, {
+      kind: "inspection", occurredOn: "2026-12-07", documentRef: `京朝市监检〔2026〕${n}号`, summary: "现场检查：预付卡存管协议与公示信息一致",
+    });
+    if (r.status !== 201) return refused("enforcement entry", r);
+    acked.entries.push(r.body.entryHash);
+    return true;
+  }
+
+  const ops: [number, () => Promise<boolean>][] = [[3, openCard], [6, consume], [1, issueKey], [1, ticket], [1, inspection]];
   const total = ops.reduce((s, [w]) => s + w, 0);
   const pick = () => {
     let x = crypto.randomInt(total);
@@ -192,18 +204,18 @@ export async function setUpWorkload(base: string, dataDir: string): Promise<Work
  * queue records one as failed with the contract's reason; no holder has two cards; every issued key works; every
  * ticket is listed.
  */
-export async function verifyAcked(base: string, chainUrl: string, dataDir: string, w: { acked: Acked; merchantId: number; merchantKey: string }): Promise<{ lost: number; duplicated: number; failedWithReason: number }> {
+export async function verifyAcked(base: string, chainUrl: string, dataDir: string, w: { acked: Acked; merchantId: number; merchantKey: string }): Promise<{ lost: number; duplicated: number; failedWithReason: number; what: string[] }> {
   const keys = keysOf(dataDir);
   const rpc = async <T>(method: string, params: unknown[]): Promise<T> => {
     const res = await fetch(chainUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
     return ((await res.json()) as { result: T }).result;
   };
-  let lost = 0;
   let duplicated = 0;
+  const what: string[] = [];
   for (const c of w.acked.cards) {
     const rc = await rpc<{ status: string } | null>("eth_getTransactionReceipt", [c.txHash]);
     const card = await api<{ holder: string }>(base, keys.bank, "GET", `/v1/cards/${c.cardId}`);
-    if (!rc || Number(rc.status) !== 1 || card.status !== 200) lost++;
+    if (!rc || Number(rc.status) !== 1 || card.status !== 200) what.push(`card ${c.cardId} (${c.txHash})`);
   }
   // The queue's record of each acknowledged voucher.
   const status = new Map<string, { status: string; error: unknown }>();
@@ -224,7 +236,7 @@ export async function verifyAcked(base: string, chainUrl: string, dataDir: strin
     const card = await api<{ unitsUsed: number | string }>(base, keys.bank, "GET", `/v1/cards/${c.cardId}`);
     const used = Number(card.body.unitsUsed);
     const want = expected.get(c.cardId) ?? 0;
-    if (used < want) lost += want - used;
+    if (used < want) what.push(`card ${c.cardId}: ${want - used} voucher(s)`);
     if (used > want) duplicated += used - want;
   }
   // No holder has two cards: an open request is never applied twice.
@@ -233,7 +245,7 @@ export async function verifyAcked(base: string, chainUrl: string, dataDir: strin
   duplicated += [...holders.values()].filter((n) => n > 1).length;
   for (const k of w.acked.keys) {
     const me = await api(base, k.key, "GET", "/v1/me");
-    if (me.status !== 200) lost++;
+    if (me.status !== 200) what.push(`key ${k.id}`);
   }
   const tickets = new Set<string>();
   cursor = null;
@@ -242,6 +254,17 @@ export async function verifyAcked(base: string, chainUrl: string, dataDir: strin
     for (const t of page.body.items) tickets.add(t.ticketId);
     cursor = page.body.nextCursor;
   } while (cursor);
-  lost += w.acked.tickets.filter((t) => !tickets.has(t)).length;
-  return { lost, duplicated, failedWithReason };
+  what.push(...w.acked.tickets.filter((t) => !tickets.has(t)).map((t) => `ticket ${t}`));
+  // The enforcement record holds every acknowledged entry, and its hash chain checks out against the chain's anchors.
+  const record = await api<{ items: { entryHash: string }[] }>(base, keys.platform_regulator, "GET", `/v1/merchants/${w.merchantId}/enforcement`);
+  const hashes = new Set(record.body.items.map((e) => e.entryHash));
+  what.push(...w.acked.entries.filter((h) => !hashes.has(h)).map((h) => `enforcement entry ${h}`));
+  if (w.acked.entries.length) {
+    const verified = await api<{ ok: boolean }>(base, keys.platform_regulator, "GET", `/v1/merchants/${w.merchantId}/enforcement/verify`);
+    expect(verified.body.ok, `enforcement record against the chain: ${JSON.stringify(verified.body)}`).to.equal(true);
+  }
+  // The merchant's name, kept off chain, is still there.
+  const m = await api<{ name: string | null }>(base, null, "GET", `/v1/public/merchants/${w.merchantId}`);
+  if (m.body.name !== "耐久测试健身房") what.push(`merchant name: ${JSON.stringify(m.body)}`);
+  return { lost: what.length, duplicated, failedWithReason, what };
 }
