@@ -47,7 +47,7 @@ export const ledgerRow = z.object({
 
 export const ticket = z.object({
   ticketId: z.string(), merchantId: num, industryId: num, category: z.string(), summary: z.string(), receivedAt: num, status: z.string(),
-  assignee: z.string(), queue: z.enum(["bureau", "industry"]), routedAt: z.unknown(), closedAt: z.unknown(), resolution: z.string().nullable().optional(),
+  assignee: z.string(), queue: z.enum(["bureau", "industry"]), routedAt: z.unknown().optional(), closedAt: z.unknown().optional(), resolution: z.string().nullable().optional(),
 });
 
 /** An answer with these fields at least (a report whose further fields are documented in its description). */

@@ -1,6 +1,6 @@
 import { Router } from "express";
 import { z } from "zod";
-import { fenText, idText, txHash, txResult, merchant, card, plan, ledgerRow, ticket, page, list, report, hexAddress } from "../answers";
+import { merchant, list } from "../answers";
 import { ROLES, Role, issueApiKey, revokeApiKey } from "../auth";
 import { Gate, defineRoute, withStatus } from "../http";
 import { Services } from "../../services/context";

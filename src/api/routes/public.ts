@@ -1,6 +1,6 @@
 import { Router, Request, Response, NextFunction } from "express";
 import { z } from "zod";
-import { fenText, hexAddress, page, list, report } from "../answers";
+import { hexAddress, page, list, report } from "../answers";
 import { ethers } from "ethers";
 import { PUBLIC } from "../access";
 import { Gate, defineRoute, idParam, address, sendJson, keysetPage, decodeCursor } from "../http";

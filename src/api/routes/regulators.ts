@@ -1,6 +1,6 @@
 import { Router } from "express";
 import { z } from "zod";
-import { fenText, idText, txHash, txResult, merchant, card, plan, ledgerRow, ticket, page, list, report, hexAddress } from "../answers";
+import { fenText, idText, txResult, merchant, card, page, list } from "../answers";
 import { ethers } from "ethers";
 import { Access } from "../access";
 import { Gate, defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, keysetPage, withStatus, address, bytes32 } from "../http";
@@ -113,7 +113,7 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
   }
 
   defineRoute(router, {
-    method: "get", path: "/v1/industries", tag: "regulators", summary: "List industries, their regulators and policies", response: list(z.object({ industryId: z.number(), regulator: z.string().nullable(), policy: z.unknown(), isDefault: z.boolean() })),
+    method: "get", path: "/v1/industries", tag: "regulators", summary: "List industries, their regulators and policies", response: list(z.object({ industryId: z.number(), regulator: z.string().nullable(), policy: z.unknown().optional(), isDefault: z.boolean() })),
     access: { roles: { platform_regulator: "any", industry_regulator: "any", auditor: "any", bank: "any", merchant: "any" } },
     handler: async () => {
       const rows = await s.db.query("SELECT industry_id, regulator, policy FROM industries ORDER BY industry_id");

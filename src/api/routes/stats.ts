@@ -1,6 +1,6 @@
 import { Router } from "express";
 import { z } from "zod";
-import { fenText, idText, txHash, txResult, merchant, card, plan, ledgerRow, ticket, page, list, report, hexAddress } from "../answers";
+import { fenText, merchant, list } from "../answers";
 import { Principal } from "../auth";
 import { Access } from "../access";
 import { Gate, defineRoute, wholeNumber } from "../http";
