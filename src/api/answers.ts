@@ -47,8 +47,17 @@ export const ledgerRow = z.object({
 
 export const ticket = z.object({
   ticketId: z.string(), merchantId: num, industryId: num, category: z.string(), summary: z.string(), receivedAt: num, status: z.string(),
-  assignee: z.string(), queue: z.enum(["bureau", "industry"]), routedAt: z.unknown(), closedAt: z.unknown(), resolution: z.string().nullable().optional(),
+  assignee: z.string(), queue: z.enum(["bureau", "industry"]), routedAt: z.unknown().optional(), closedAt: z.unknown().optional(), resolution: z.string().nullable().optional(),
 });
 
 /** An answer with these fields at least (a report whose further fields are documented in its description). */
 export const report = <T extends z.ZodRawShape>(shape: T) => z.looseObject(shape);
+
+/** Every refusal and failure: `{ error: { code, message, details } }` (src/api/app.ts writes them, in one place). */
+export const errorAnswer = z.object({
+  error: z.object({
+    code: z.string().describe("a stable name: InvalidRequest, Forbidden, UnknownCard, a contract's custom error…"),
+    message: z.string(),
+    details: z.unknown().optional().describe("for 400: [{ field, reason }]; for contract refusals: the custom error's arguments"),
+  }),
+});

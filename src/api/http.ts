@@ -191,9 +191,30 @@ function answerCheck(spec: { method: string; path: string; response?: z.ZodType;
     if (!(spec.statuses ?? [200]).includes(status)) throw new Error(`${where} answered ${status}, not one of its declared statuses ${(spec.statuses ?? [200]).join(", ")}`);
     if (!spec.response) throw new Error(`${where} declares no answer schema`);
     const text = toJson(body);
-    const r = spec.response.safeParse(text === undefined ? undefined : JSON.parse(text));
+    const sent = text === undefined ? undefined : JSON.parse(text);
+    const r = spec.response.safeParse(sent);
     if (!r.success) throw new Error(`${where}: the answer does not match its declared schema: ${r.error.issues.slice(0, 5).map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    // A strict object schema drops the fields it does not declare: the document would not show them.
+    const extra = undeclared(sent, r.data, "");
+    if (extra) throw new Error(`${where}: the answer has ${extra}, which its declared schema does not`);
   };
+}
+
+/** The first field of `sent` that `kept` (what the schema let through) lacks, as a path. */
+function undeclared(sent: unknown, kept: unknown, at: string): string | null {
+  if (Array.isArray(sent) && Array.isArray(kept)) {
+    for (let i = 0; i < sent.length; i++) {
+      const f = undeclared(sent[i], kept[i], `${at}[${i}]`);
+      if (f) return f;
+    }
+  } else if (sent && typeof sent === "object" && kept && typeof kept === "object") {
+    for (const [k, v] of Object.entries(sent)) {
+      if (!(k in kept)) return `${at}.${k}`;
+      const f = undeclared(v, (kept as Record<string, unknown>)[k], `${at}.${k}`);
+      if (f) return f;
+    }
+  }
+  return null;
 }
 
 /** PostgreSQL's text and jsonb cannot hold a NUL character: a string with one is the client's 400, wherever it is. */

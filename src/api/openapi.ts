@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { docs, RouteDoc } from "./http";
 import { PUBLIC, accessDoc, roleLines } from "./access";
+import { errorAnswer } from "./answers";
 
 function schemaOf(t: z.ZodType | undefined, io: "input" | "output" = "input") {
   if (!t) return undefined;
@@ -121,21 +122,7 @@ export function openApiDocument(info: { version: string; chainId: number; escrow
         consumerSession: { type: "http", scheme: "bearer", description: "a consumer's session token (cs_…) from POST /v1/public/consumer-sessions" },
       },
       schemas: {
-        Error: {
-          type: "object",
-          required: ["error"],
-          properties: {
-            error: {
-              type: "object",
-              required: ["code", "message"],
-              properties: {
-                code: { type: "string", description: "a stable name: InvalidRequest, Forbidden, UnknownCard, a contract's custom error…" },
-                message: { type: "string" },
-                details: { description: "for 400: [{ field, reason }]; for contract refusals: the custom error's arguments" },
-              },
-            },
-          },
-        },
+        Error: schemaOf(errorAnswer, "output"),
       },
     },
     paths,

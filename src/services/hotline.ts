@@ -63,6 +63,10 @@ export function actorOf(role: string, subject: string | null): string {
   return role === "platform_regulator" ? BUREAU : (subject ?? "").toLowerCase();
 }
 
+/**
+ * The ticket, locked, if `actor` still holds it. The API's access rule refused other regulators before this runs; a
+ * transfer between that check and this lock is refused here.
+ */
 async function ownTicket(tx: DbTx, ticketId: string, actor: string) {
   const [t] = await tx.query<Record<string, unknown>>("SELECT * FROM hotline_tickets WHERE ticket_id = $1 FOR UPDATE", [ticketId]);
   if (!t) throw new ApiError(404, "UnknownTicket", `no hotline ticket ${ticketId}`);

@@ -78,7 +78,7 @@ export function auditorRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/ledger/:id/verify", tag: "auditors",
-    summary: "Verify a ledger row against the chain", response: z.object({ id: idText, verified: z.boolean(), problems: z.array(z.string()), txHash: z.string(), blockNumber: z.number(), onChain: z.unknown() }), responds: "re-reads the transaction's receipt, its block and the event from the chain and compares every stored column (block, time, transaction, log index, contract, event and its values, merchant, card, holder, amount); each difference is named in problems",
+    summary: "Verify a ledger row against the chain", response: z.object({ id: idText, verified: z.boolean(), problems: z.array(z.string()), txHash: z.string(), blockNumber: z.number(), onChain: z.unknown().optional() }), responds: "re-reads the transaction's receipt, its block and the event from the chain and compares every stored column (block, time, transaction, log index, contract, event and its values, merchant, card, holder, amount); each difference is named in problems",
     access: { roles: { auditor: "any", platform_regulator: "any", industry_regulator: "own", bank: "own", merchant: "own" }, tenant: { ledger: "params.id" } },
     params: z.object({ id: z.string().regex(/^\d{1,18}$/, "a ledger row id") }).strict(),
     handler: async ({ params }) => {

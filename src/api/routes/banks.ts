@@ -120,7 +120,7 @@ export function bankRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/banks/:bankId/payouts", tag: "banks", summary: "Read the payout queue: payouts and refunds to pay", response: page(z.object({
-      kind: z.enum(["payout", "refund"]), merchantId: z.number(), cardId: idText.optional(), payee: z.string(), amountFen: fenText, reason: z.unknown(),
+      kind: z.enum(["payout", "refund"]), merchantId: z.number(), cardId: idText.optional(), payee: z.string(), amountFen: fenText, reason: z.unknown().optional(),
       txHash, blockNumber: z.number(), blockTime: z.number(),
     })),
     access: { roles: { bank: "own", platform_regulator: "any", auditor: "any" }, tenant: { bank: "params.bankId" } },

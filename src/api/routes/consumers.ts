@@ -1,6 +1,6 @@
 import { Router } from "express";
 import { z } from "zod";
-import { fenText, idText, txHash, txResult, card, ledgerRow, page, report, hexAddress } from "../answers";
+import { fenText, idText, txResult, card, ledgerRow, page, report, hexAddress, txHash } from "../answers";
 import { Access } from "../access";
 import { Gate, defineRoute, address, cardIdParam, pageQuery, decodeCursor, encodeCursor, keysetPage, withStatus, JsonText, UINT64_MAX } from "../http";
 import { Services, chainNow } from "../../services/context";
@@ -51,7 +51,7 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/cards/:cardId/voucher", tag: "consumers",
-    summary: "Get the EIP-712 typed data to sign for a consumption", response: z.object({ typedData: report({ domain: z.unknown(), types: z.unknown(), message: z.unknown() }), merchantId: z.number(), releasesFen: fenText }), responds: "typed data for eth_signTypedData_v4, and what it releases",
+    summary: "Get the EIP-712 typed data to sign for a consumption", response: z.object({ typedData: report({ domain: z.unknown().optional(), types: z.unknown().optional(), message: z.unknown().optional() }), merchantId: z.number(), releasesFen: fenText }), responds: "typed data for eth_signTypedData_v4, and what it releases",
     access: aCard, params: cid,
     query: z.object({ lessons: z.coerce.number().int().min(1).max(65535).default(1), validSeconds: z.coerce.number().int().min(60).max(30 * 86400).default(86400) }).strict(),
     handler: async ({ params, query, tenant }) => {

@@ -5,9 +5,7 @@ import { Principal } from "../auth";
 import { Access } from "../access";
 import { Gate, defineRoute, idParam, fen, withStatus, decodeTextCursor } from "../http";
 import { Services, industriesOf } from "../../services/context";
-import {
-  appendEntry, anchorPending, listEntries, verifyRecord, DISCRETION_LEVELS, ORDER_TYPES, EntryInput,
-} from "../../services/enforcement";
+import { appendEntry, anchorPending, listEntries, verifyRecord, DISCRETION_LEVELS, ORDER_TYPES, EntryInput } from "../../services/enforcement";
 import { importOnboarding, onboardingList, onboardingProgress, ONBOARDING_STATES } from "../../services/onboarding";
 
 type Auth = Gate;
@@ -53,7 +51,7 @@ export function enforcementRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "post", path: "/v1/merchants/:merchantId/enforcement", tag: "enforcement",
-    summary: "Record an enforcement action", response: z.object({ entry: report({ seq: z.number(), kind: z.string() }), entryHash: txHash, anchor: z.unknown(), anchorError: z.unknown() }), statuses: [201], responds: "201 with the entry, its hash and the anchoring transaction; corrections are new entries",
+    summary: "Record an enforcement action", response: z.object({ entry: report({ seq: z.number(), kind: z.string() }), entryHash: txHash, anchor: z.unknown().optional(), anchorError: z.unknown().optional() }), statuses: [201], responds: "201 with the entry, its hash and the anchoring transaction; corrections are new entries",
     access: recordKeepers, params: mid, body: entrySchema,
     handler: async ({ params, body, principal }) => {
       const out = await appendEntry(s, principal!, params.merchantId, body as EntryInput);
@@ -62,7 +60,7 @@ export function enforcementRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/merchants/:merchantId/enforcement", tag: "enforcement", summary: "Read a merchant's enforcement record", response: list(z.object({ entry: report({ seq: z.number(), kind: z.string(), merchantId: z.number() }), entryHash: txHash, anchor: z.unknown() })),
+    method: "get", path: "/v1/merchants/:merchantId/enforcement", tag: "enforcement", summary: "Read a merchant's enforcement record", response: list(z.object({ entry: report({ seq: z.number(), kind: z.string(), merchantId: z.number() }), entryHash: txHash, anchor: z.unknown().optional() })),
     access: recordReaders, params: mid,
     handler: async ({ params }) => {
       const entries = await listEntries(s, params.merchantId);
@@ -81,7 +79,7 @@ export function enforcementRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "post", path: "/v1/merchants/:merchantId/enforcement/anchor", tag: "enforcement",
-    summary: "Anchor the entries not on chain yet", response: z.object({ anchored: z.unknown() }), access: recordKeepers, params: mid,
+    summary: "Anchor the entries not on chain yet", response: z.object({ anchored: z.unknown().optional() }), access: recordKeepers, params: mid,
     handler: async ({ params }) => {
       return { anchored: await anchorPending(s, params.merchantId) };
     },

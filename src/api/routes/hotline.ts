@@ -5,9 +5,7 @@ import { Access } from "../access";
 import { Gate, defineRoute, address, pageQuery, withStatus, decodeTextCursor } from "../http";
 import { Services } from "../../services/context";
 import { executeAs } from "../../services/transactions";
-import {
-  BUREAU, acceptTicket, actorOf, applyDesignation, closeTicket, dispatchStats, listTickets, routeTicket, ticketHistory, transferTicket,
-} from "../../services/hotline";
+import { BUREAU, acceptTicket, actorOf, applyDesignation, closeTicket, dispatchStats, listTickets, routeTicket, ticketHistory, transferTicket } from "../../services/hotline";
 import { ApiError } from "../../errors";
 
 type Auth = Gate;
@@ -45,7 +43,7 @@ export function hotlineRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/hotline/tickets/:ticketId/history", tag: "hotline", summary: "Read a ticket's dispatch record", response: list(z.object({ action: z.string(), from: z.string().nullable(), to: z.string().nullable(), wrongDispatch: z.boolean(), actor: z.string(), note: z.string().nullable(), at: z.unknown() })),
+    method: "get", path: "/v1/hotline/tickets/:ticketId/history", tag: "hotline", summary: "Read a ticket's dispatch record", response: list(z.object({ action: z.string(), from: z.string().nullable(), to: z.string().nullable(), wrongDispatch: z.boolean(), actor: z.string(), note: z.string().nullable(), at: z.unknown().optional() })),
     access: { ...assignee, roles: { ...assignee.roles, auditor: "any" } }, params: ticketId,
     handler: async ({ params }) => ({ items: await ticketHistory(s.db, params.ticketId) }),
   }, auth);

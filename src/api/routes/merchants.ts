@@ -105,7 +105,7 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "get", path: "/v1/merchants/:merchantId/consumptions", tag: "merchants", summary: "Follow submitted vouchers", response: page(z.object({ id: idText, cardId: idText, sequence: z.number(), lessons: z.number(), status: z.string(), txHash: txHash.nullable(), error: z.unknown() })),
+    method: "get", path: "/v1/merchants/:merchantId/consumptions", tag: "merchants", summary: "Follow submitted vouchers", response: page(z.object({ id: idText, cardId: idText, sequence: z.number(), lessons: z.number(), status: z.string(), txHash: txHash.nullable(), error: z.unknown().optional() })),
     access: itself, params: mid, query: z.object({ ...pageQuery, status: z.enum(["queued", "sent", "confirmed", "failed"]).optional() }).strict(),
     handler: async ({ params, query }) => {
       const args: unknown[] = [params.merchantId, decodeCursor(query.cursor) ?? "0"];

@@ -114,7 +114,7 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
   }
 
   defineRoute(router, {
-    method: "get", path: "/v1/industries", tag: "regulators", summary: "List industries, their regulators and policies", response: list(z.object({ industryId: z.number(), regulator: z.string().nullable(), policy: z.unknown(), isDefault: z.boolean() })),
+    method: "get", path: "/v1/industries", tag: "regulators", summary: "List industries, their regulators and policies", response: list(z.object({ industryId: z.number(), regulator: z.string().nullable(), policy: z.unknown().optional(), isDefault: z.boolean() })),
     access: { roles: { platform_regulator: "any", industry_regulator: "any", auditor: "any", bank: "any", merchant: "any" } },
     handler: async () => {
       const rows = await s.db.query("SELECT industry_id, regulator, policy FROM industries ORDER BY industry_id");

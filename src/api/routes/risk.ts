@@ -111,7 +111,7 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
     },
     raw: true,
     query: z.object({ format: z.enum(["csv", "jsonl"]).optional() }).strict(),
-    body: z.unknown(),
+    body: z.unknown().optional(),
     handler: async ({ req, res, query }) => {
       const text = await readText(req);
       const format = formatOf(req, text, query.format);
@@ -179,8 +179,8 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/merchants/:merchantId/risk", tag: "risk", summary: "Read a merchant's current risk rating and why", response: z.object({
-      merchantId: z.number(), industryId: z.number(), onChainLevel: z.string(), rating: z.unknown(), pushPending: z.boolean(), lastChange: z.unknown(),
-      override: z.unknown(), lastPush: z.unknown(), recentSignals: z.array(report({ recordId: z.string(), kind: z.string(), merchantId: z.number() })),
+      merchantId: z.number(), industryId: z.number(), onChainLevel: z.string(), rating: z.unknown().optional(), pushPending: z.boolean(), lastChange: z.unknown().optional(),
+      override: z.unknown().optional(), lastPush: z.unknown().optional(), recentSignals: z.array(report({ recordId: z.string(), kind: z.string(), merchantId: z.number() })),
     }),
     responds: "the level in force, the computed level, the score, the explanation (override and hard rules first, then each signal's value, weight, threshold and contribution), the last change, the on-chain level and pushes",
     access: aMerchantsRisk, params: mid,
@@ -225,7 +225,7 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "post", path: "/v1/merchants/:merchantId/risk/override", tag: "risk", summary: "Override a merchant's risk level", response: z.object({ override: z.unknown(), rating: z.unknown(), onChainLevel: z.string(), push: z.unknown() }), statuses: [201],
+    method: "post", path: "/v1/merchants/:merchantId/risk/override", tag: "risk", summary: "Override a merchant's risk level", response: z.object({ override: z.unknown().optional(), rating: z.unknown().optional(), onChainLevel: z.string(), push: z.unknown().optional() }), statuses: [201],
     responds: "201 with the recorded override, the merchant's new rating and the on-chain push (waited for until mined and indexed, up to 30 s)",
     access: regulatorsOn({ merchant: "params.merchantId" }), params: mid,
     body: z.object({
@@ -299,7 +299,7 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/banks/:bankId/merchants/:merchantId/credit-profile", tag: "risk",
-    summary: "Read a merchant's custody record for a loan decision", response: report({ merchantId: z.number(), bankId: z.number(), industryId: z.number(), status: z.string(), asOf: z.number(), monthsOnPlatform: z.unknown(), cardSales: z.unknown(), consumptionRate: z.unknown(), refundRate: z.unknown(), disputeRate: z.unknown(), complaintRate: z.unknown(), risk: z.unknown() }),
+    summary: "Read a merchant's custody record for a loan decision", response: report({ merchantId: z.number(), bankId: z.number(), industryId: z.number(), status: z.string(), asOf: z.number(), monthsOnPlatform: z.unknown().optional(), cardSales: z.unknown().optional(), consumptionRate: z.unknown().optional(), refundRate: z.unknown().optional(), disputeRate: z.unknown().optional(), complaintRate: z.unknown().optional(), risk: z.unknown().optional() }),
     responds: "months on platform, card sales, consumption rate, refund and dispute rates, complaint rate, the risk level and its history, each with the period it covers",
     // The path's merchant must be in custody with the path's bank, whoever asks.
     access: { roles: { bank: "own", platform_regulator: "any", industry_regulator: "own" }, tenant: { bank: "params.bankId", merchant: "params.merchantId" } },
