@@ -8,6 +8,7 @@ import { executeAs } from "../../services/transactions";
 import { merchantView } from "../../services/views";
 import { ApiError } from "../../errors";
 import { recordProfile } from "../../services/onboarding";
+import { usccSchema } from "../uscc";
 
 type Auth = (req: Request) => Promise<Principal | null>;
 const REGULATORS = ["platform_regulator", "industry_regulator"] as const;
@@ -72,7 +73,7 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
     roles: [...REGULATORS],
     body: z.object({
       account: address, industryId: z.number().int().min(0).max(65535), bankId: z.number().int().min(1).max(65535),
-      registrationNumber: z.string().min(1).max(64),
+      registrationNumber: usccSchema,
       // Public profile (kept off chain; the chain holds the registration number's hash): shown in the public look-up.
       name: z.string().trim().min(1).max(200).optional(),
       district: z.string().trim().min(1).max(100).optional(),

@@ -85,8 +85,8 @@ async function refund(card, kind) {
   if (!confirm(t(`me.ask.${kind}`, { card: card.cardId, amount: yuan(card.heldFen) }))) return;
   try {
     say(t("me.preparing"));
-    const t = await call("GET", `/v1/cards/${card.cardId}/refund-request?kind=${kind}`);
-    const signed = await wallet.signTransaction({ type: 0, to: t.to, data: t.data, chainId: BigInt(t.chainId), gasPrice: 0n, nonce: t.nonce, gasLimit: BigInt(t.gasLimit) });
+    const tx = await call("GET", `/v1/cards/${card.cardId}/refund-request?kind=${kind}`);
+    const signed = await wallet.signTransaction({ type: 0, to: tx.to, data: tx.data, chainId: BigInt(tx.chainId), gasPrice: 0n, nonce: tx.nonce, gasLimit: BigInt(tx.gasLimit) });
     const out = await call("POST", "/v1/transactions", { signedTransaction: signed });
     const done = out.events.map((e) => t(`event.${e.event}`)).join("、") || t("me.sent");
     say(t("me.done", { what: done, tx: `${out.txHash.slice(0, 12)}…` }), "success");

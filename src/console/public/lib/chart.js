@@ -53,9 +53,9 @@ export function timeChart({ x, series, kind = "line", fmt = String, axis = (n) =
   const py = (v) => M.t + ih - (ih * v) / top;
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title ?? "chart" });
   const grid = s("g", { class: "grid" }), ax = s("g", { class: "axis" });
-  for (const t of yt) {
-    grid.append(s("line", { x1: M.l, x2: W - M.r, y1: py(t), y2: py(t) }));
-    ax.append(s("text", { x: M.l - 6, y: py(t) + 4, "text-anchor": "end" }, document.createTextNode(axis(t))));
+  for (const tick of yt) {
+    grid.append(s("line", { x1: M.l, x2: W - M.r, y1: py(tick), y2: py(tick) }));
+    ax.append(s("text", { x: M.l - 6, y: py(tick) + 4, "text-anchor": "end" }, document.createTextNode(axis(tick))));
   }
   const every = Math.max(1, Math.ceil(n / 8));
   for (let i = 0; i < n; i += every) {

@@ -50,9 +50,9 @@ export function table(columns, rows, opts = {}) {
     if (opts.onRow) tr.addEventListener("click", (e) => { if (!(e.target instanceof HTMLButtonElement || e.target instanceof HTMLAnchorElement || e.target.closest("details"))) opts.onRow(r); });
     return tr;
   });
-  const t = h("table", { class: opts.class }, h("thead", {}, head), h("tbody", {}, body));
-  if (!rows.length) t.tBodies[0].append(h("tr", {}, h("td", { colspan: columns.length, class: "muted", text: opts.empty ?? t("table.empty") })));
-  return t;
+  const tbl = h("table", { class: opts.class }, h("thead", {}, head), h("tbody", {}, body));
+  if (!rows.length) tbl.tBodies[0].append(h("tr", {}, h("td", { colspan: columns.length, class: "muted", text: opts.empty ?? t("table.empty") })));
+  return tbl;
 }
 
 export const field = (label, input) => h("label", { class: "field" }, label, input);
@@ -66,9 +66,9 @@ export const kpi = (k, v, attrs = {}) => h("div", { class: "kpi", ...attrs }, h(
 /** A short message in the corner that goes away by itself. */
 export function toast(text, kind = "") {
   const box = document.getElementById("toast");
-  const t = h("div", { class: `t ${kind}`, text });
-  box.append(t);
-  setTimeout(() => t.remove(), kind === "error" ? 8000 : 4000);
+  const note = h("div", { class: `t ${kind}`, text });
+  box.append(note);
+  setTimeout(() => note.remove(), kind === "error" ? 8000 : 4000);
 }
 
 /**

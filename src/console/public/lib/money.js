@@ -28,8 +28,8 @@ export function yuanShort(fen) {
 
 /** "1,234.5" yuan → "123450" fen, exactly; throws with a message a person can act on. */
 export function fenOf(text) {
-  const t = String(text).trim().replace(/,/g, "").replace(/^¥/, "");
-  const m = /^(\d{1,16})(?:\.(\d{0,2}))?$/.exec(t);
+  const typed = String(text).trim().replace(/,/g, "").replace(/^¥/, "");
+  const m = /^(\d{1,16})(?:\.(\d{0,2}))?$/.exec(typed);
   if (!m) throw new Error(t("form.yuan"));
   return (BigInt(m[1]) * 100n + BigInt((m[2] ?? "").padEnd(2, "0"))).toString();
 }
