@@ -214,14 +214,17 @@ export async function payouts(ctx, el) {
   const accounts = new Map();
   const payee = (x) => (x.kind === "payout" ? merchantName(x.merchantId) : x.payee);
   const payeeAccount = (x) => (x.kind === "payout" ? accounts.get(x.merchantId) ?? "" : x.payee);
+  let generation = 0; // a load started for an earlier choice of queue must not add its rows to this one's
   const load = async (reset) => {
-    if (reset) { cursor = null; rows = []; }
+    if (reset) { cursor = null; rows = []; generation++; }
+    const mine = generation;
     const r = await api(`/v1/banks/${bankId(ctx)}/payouts${qs({ kind: kind.value, limit: 100, cursor })}`, { signal: ctx.signal });
     await loadMerchantNames(r.items.map((x) => x.merchantId), ctx.signal);
     if (kind.value === "payout" && !accounts.size) {
       const ms = await api(`/v1/merchants${qs({ limit: 500 })}`, { signal: ctx.signal }).catch(() => ({ items: [] }));
       for (const m of ms.items) accounts.set(m.merchantId, m.account);
     }
+    if (mine !== generation) return;
     rows = rows.concat(r.items);
     cursor = r.nextCursor;
     more.hidden = !cursor;

@@ -36,10 +36,13 @@ export async function merchants(ctx, el, params) {
     { label: t("money.held"), get: (m) => yuan(m.heldFen), num: true },
     { label: t("money.payable"), get: (m) => yuan(m.payableFen), num: true },
   ];
+  let generation = 0; // a load for earlier filters must not add its rows to these
   const load = async (reset) => {
-    if (reset) { rows = []; cursor = null; }
+    if (reset) { rows = []; cursor = null; generation++; }
+    const mine = generation;
     const page = await api(`/v1/merchants${qs({ ...filters, limit: 100, cursor })}`, { signal: ctx.signal });
     await loadMerchantNames(page.items.map((m) => m.merchantId), ctx.signal);
+    if (mine !== generation) return;
     rows = rows.concat(page.items);
     cursor = page.nextCursor;
     more.hidden = !cursor;
