@@ -4,7 +4,7 @@
 import { api, session, loadFeatures, ApiError } from "./lib/api.js";
 import { h, clear, errorBox } from "./lib/dom.js";
 import { t, applyStatic, langSwitch } from "/web-public/shared/i18n.js";
-import { loadBanks } from "./lib/names.js";
+import { loadBanks, bankName, loadMerchantNames, merchantName } from "./lib/names.js";
 import * as regulator from "./pages/regulator.js";
 import * as bank from "./pages/bank.js";
 import * as auditor from "./pages/auditor.js";
@@ -90,9 +90,12 @@ async function start() {
     return signInPage(msg);
   }
   await loadBanks().catch(() => undefined);
+  if (me.role === "merchant") await loadMerchantNames([me.subject]).catch(() => undefined);
+  // Who is signed in, by name: the bank's or the merchant's own, else the key's label.
+  const label = me.role === "bank" ? bankName(me.subject) : me.role === "merchant" ? merchantName(me.subject) : me.label;
   clear(who,
     h("span", { class: "role", id: "who-role", "data-role": me.role, text: roleName(me.role) }),
-    h("span", { class: "muted", id: "who-label", text: me.label + (me.subject && !/^0x/.test(me.subject) ? ` #${me.subject}` : "") }),
+    h("span", { class: "muted", id: "who-label", title: me.label, text: label }),
     h("button", { class: "small", id: "signout", type: "button", text: t("signout"), onclick: signOut }));
   route();
 }

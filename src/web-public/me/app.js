@@ -126,7 +126,11 @@ async function cardItem(c) {
       btn(t("me.requestRefund"), "request");
     }
   }
-  if (c.status === "refund_requested") btn(t("me.cancelRequest"), "cancel");
+  if (c.status === "refund_requested") {
+    btn(t("me.cancelRequest"), "cancel");
+    // The merchant does not answer: the holder may hand the request to the industry regulator.
+    btn(t("me.escalate"), "escalate");
+  }
   const hist = el("button", { class: "secondary", text: t("me.history") });
   const list = el("ul", { class: "plain history", hidden: "" });
   hist.addEventListener("click", async () => {

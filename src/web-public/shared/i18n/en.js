@@ -372,6 +372,7 @@ export default {
   "me.confirmedQueued": "Confirmed. {amount} goes to the merchant once the chain records it (queue #{id}).",
   "me.coolingOff": "Cooling-off refund",
   "me.done": "Done: {what} (transaction {tx}).",
+  "me.escalate": "Ask the regulator to decide",
   "me.export": "Show my key to copy",
   "me.exportLabel": "Your private key — anyone with it can confirm lessons on your cards",
   "me.frozen": "The regulator froze this merchant: you can take your balance back.",

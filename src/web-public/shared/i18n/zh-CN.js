@@ -372,6 +372,7 @@ export default {
   "me.confirmedQueued": "已确认。链上记录后 {amount} 将释放给商户（队列号 {id}）。",
   "me.coolingOff": "冷静期退款",
   "me.done": "完成：{what}（交易 {tx}）。",
+  "me.escalate": "请监管部门裁决",
   "me.export": "显示密钥以便备份",
   "me.exportLabel": "您的私钥——任何人拿到它都能以您的名义确认上课",
   "me.frozen": "监管部门已冻结该商户：您可以取回余额。",
