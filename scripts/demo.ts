@@ -35,7 +35,7 @@ import crypto from "node:crypto";
 import { Command } from "commander";
 import { Transaction, TypedDataField, Wallet, encryptKeystoreJson, ethers } from "ethers";
 import { rng } from "../src/rng";
-import { usccCheckCharacter } from "../src/web-public/shared/uscc.mjs";
+import { usccCheckCharacter } from "../src/web-public/shared/uscc";
 
 // ---------------------------------------------------------------- options
 

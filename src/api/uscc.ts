@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { usccProblem } from "../web-public/shared/uscc.mjs";
+import { usccProblem } from "../web-public/shared/uscc";
 
 const REASONS = {
   length: "a 统一社会信用代码 has 18 characters",
@@ -9,7 +9,7 @@ const REASONS = {
 
 /**
  * A merchant's registration number: a 统一社会信用代码 whose 18th character is its check character. The check is the
- * one the console's form runs (src/web-public/shared/uscc.mjs), so the page and the API refuse the same codes.
+ * one the console's form runs (src/web-public/shared/uscc.js), so the page and the API refuse the same codes.
  */
 export const usccSchema = z.string().superRefine((v, ctx) => {
   const problem = usccProblem(v);

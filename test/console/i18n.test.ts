@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import { langOf, messageFor } from "../../src/api/messages";
-import { usccProblem, usccCheckCharacter } from "../../src/web-public/shared/uscc.mjs";
+import { usccProblem, usccCheckCharacter } from "../../src/web-public/shared/uscc";
 
 /**
  * The words people read: both catalogues hold the same keys with the same placeholders, every key the pages use

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { usccCheckCharacter } from "../../src/web-public/shared/uscc.mjs";
+import { usccCheckCharacter } from "../../src/web-public/shared/uscc";
 
 /**
  * A well-formed 统一社会信用代码 for a test merchant, the same for the same seed: 91 (enterprise) 110105 (Chaoyang),

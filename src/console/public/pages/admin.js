@@ -5,8 +5,10 @@ import { api, qs } from "../lib/api.js";
 import { h, clear, table, field, select, errorBox, busy, toast, industryName, short, confirmAction } from "../lib/dom.js";
 import { yuan, fenOf } from "../lib/money.js";
 import { t, state } from "/web-public/shared/i18n.js";
-import { usccProblem } from "/web-public/shared/uscc.mjs";
+import "/web-public/shared/uscc.js";
 import { bankName, loadMerchantNames, merchantName } from "../lib/names.js";
+
+const { usccProblem } = globalThis.uscc; // the same check the API runs (src/api/uscc.ts)
 
 /** Beijing's sixteen districts, as the registry writes them. */
 export const DISTRICTS = ["东城区", "西城区", "朝阳区", "海淀区", "丰台区", "石景山区", "门头沟区", "房山区", "通州区", "顺义区", "昌平区", "大兴区", "怀柔区", "平谷区", "密云区", "延庆区"];
