@@ -172,6 +172,21 @@ describe("a working day per audience, in Chinese and English, desktop and phone 
     const row = page.locator("#ticket-list tr[data-key='T20261207-0042']");
     await row.waitFor();
     expect(await row.innerText()).to.contain(NAME).and.contain("已派单").and.contain("退款");
+    // Transferred to the bureau (a wrong dispatch), then closed with its resolution.
+    await row.locator("button[data-transfer]").click();
+    await page.waitForSelector("#confirm-dialog #transfer-to");
+    await page.check("#transfer-wrong");
+    await page.fill("#confirm-reason", "涉及闭店风险，转市场监管局统筹处置");
+    await shot(page, "regulator-6-hotline-transfer");
+    await page.click("#confirm-ok");
+    await until("the ticket is with the bureau", async () => (await row.innerText()).includes("市场监管局"));
+    await row.locator("button[data-close]").click();
+    await page.fill("#confirm-reason", "已约谈经营者，责令按剩余课时退费");
+    await page.click("#confirm-ok");
+    await until("the ticket is closed", async () => (await row.innerText()).includes("已办结"));
+    expect(await row.innerText()).to.contain("已约谈经营者");
+    const [d] = await pf.db.query<{ wrong: string }>("SELECT count(*)::text AS wrong FROM hotline_dispatches WHERE ticket_id = 'T20261207-0042' AND wrong_dispatch");
+    expect(d.wrong).to.equal("1");
     await shot(page, "regulator-6-hotline");
 
     // Policy: fitness custody up to 50%.

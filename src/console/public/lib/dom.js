@@ -120,9 +120,10 @@ export function industryName(id) {
  * Asks for a reason and a confirmation before an action that cannot be undone: a dialog naming what will happen,
  * a reason box (required) and the action's own button. Resolves to the reason, or null when cancelled.
  */
-export function confirmAction({ title, body, confirmLabel, reasonLabel, reason = true, danger = true }) {
+export function confirmAction({ title, body, confirmLabel, reasonLabel, reason = true, danger = true, fields = [] }) {
   return new Promise((resolve) => {
     const input = reason ? h("textarea", { id: "confirm-reason", rows: 3, required: true }) : null;
+    const extra = fields.map((f) => h("label", { class: f.inline ? "check" : "field" }, f.inline ? [f.input, f.label] : [f.label, f.input]));
     const error = h("div", { class: "confirm-error", role: "alert" });
     const dialog = h("dialog", { class: "confirm-dialog", id: "confirm-dialog" });
     const close = (value) => { dialog.close(); dialog.remove(); resolve(value); };
@@ -134,7 +135,7 @@ export function confirmAction({ title, body, confirmLabel, reasonLabel, reason =
     });
     const cancel = h("button", { type: "button", id: "confirm-cancel", text: t("action.cancel"), onclick: () => close(null) });
     dialog.addEventListener("cancel", (e) => { e.preventDefault(); close(null); });
-    append(dialog, [h("h2", { text: title }), body ? h("p", {}, body) : null,
+    append(dialog, [h("h2", { text: title }), body ? h("p", {}, body) : null, extra,
       input ? h("label", { class: "field" }, reasonLabel ?? t("confirm.reason"), input) : null, error,
       h("div", { class: "actions end" }, cancel, ok)]);
     document.body.append(dialog);

@@ -352,9 +352,24 @@ export async function hotline(ctx, el) {
   clear(el, h("div", { class: "card" }, h("div", { class: "row between" }, h("h1", { text: t("hotline.title") }), field(t("col.status"), status)), list),
     ctx.me.role === "platform_regulator" ? intake : null,
     h("div", { class: "card" }, h("h2", { text: t("hotline.stats") }), stats));
+  // A regulator is named by the industries it answers for.
+  const industries = await api("/v1/industries", { signal: ctx.signal }).then((r) => r.items).catch(() => []);
+  const assigneeName = (a) => {
+    const names = industries.filter((i) => i.industryId > 0 && i.regulator && i.regulator === a).map((i) => industryName(i.industryId));
+    return names.length ? t("hotline.regulatorOf", { industries: names.join("、") }) : short(a);
+  };
+  const loadStats = async () => {
+    const st = await api("/v1/hotline/dispatch-stats", { signal: ctx.signal });
+    clear(stats, table([
+      { label: t("col.industry"), get: (r) => industryName(r.industryId) }, { label: t("hotline.tickets"), get: (r) => r.tickets, num: true },
+      { label: t("hotline.toBureau"), get: (r) => r.routedToBureau, num: true }, { label: t("hotline.transfers"), get: (r) => r.transfers, num: true },
+      { label: t("hotline.wrong"), get: (r) => r.wrongDispatches, num: true }, { label: t("hotline.closed"), get: (r) => r.closed, num: true },
+    ], st.items, { empty: t("hotline.none") }));
+  };
   const load = async () => {
     const page = await api(`/v1/hotline/tickets${qs({ status: status.value, limit: 200 })}`, { signal: ctx.signal });
     await loadMerchantNames(page.items.map((x) => x.merchantId), ctx.signal);
+    loadStats().catch((err) => { if (err.name !== "AbortError") clear(stats, errorBox(err)); });
     clear(list, table([
       { label: t("hotline.ticket"), get: (x) => h("span", { class: "mono", text: x.ticketId }) },
       { label: t("col.merchant"), get: (x) => merchantLink(x.merchantId) },
@@ -362,7 +377,7 @@ export async function hotline(ctx, el) {
       { label: t("hotline.category"), get: (x) => tOr(`category.${x.category}`, x.category) },
       { label: t("hotline.summary"), get: (x) => x.summary },
       { label: t("hotline.received"), get: (x) => when(x.receivedAt) },
-      { label: t("hotline.queue"), get: (x) => (x.queue === "bureau" ? t("hotline.bureau") : h("span", { class: "mono", title: x.assignee, text: short(x.assignee) })) },
+      { label: t("hotline.queue"), get: (x) => (x.queue === "bureau" ? t("hotline.bureau") : h("span", { title: x.assignee, text: assigneeName(x.assignee) })) },
       { label: t("col.status"), get: (x) => badge(x.status) },
       { label: "", get: (x) => ticketActions(ctx, x, load) },
     ], page.items, { empty: t("hotline.none"), key: (x) => x.ticketId }));
@@ -370,12 +385,6 @@ export async function hotline(ctx, el) {
   status.addEventListener("change", () => load().catch((e) => clear(list, errorBox(e))));
   await load();
   if (ctx.me.role === "platform_regulator") ticketIntake(ctx, intake, load);
-  const s = await api("/v1/hotline/dispatch-stats", { signal: ctx.signal });
-  clear(stats, table([
-    { label: t("col.industry"), get: (r) => industryName(r.industryId) }, { label: t("hotline.tickets"), get: (r) => r.tickets, num: true },
-    { label: t("hotline.toBureau"), get: (r) => r.routedToBureau, num: true }, { label: t("hotline.transfers"), get: (r) => r.transfers, num: true },
-    { label: t("hotline.wrong"), get: (r) => r.wrongDispatches, num: true }, { label: t("hotline.closed"), get: (r) => r.closed, num: true },
-  ], s.items, { empty: t("hotline.none") }));
 }
 
 /** The bureau takes a 12345 ticket in: it goes to the regulator of the merchant's industry (or stays with the bureau). */
@@ -418,12 +427,19 @@ function ticketActions(ctx, x, reload) {
   }
   wrap.append(h("button", { class: "small", type: "button", text: t("hotline.transfer"), "data-transfer": x.ticketId, onclick: async (e) => {
     const button = e.currentTarget;
-    const to = prompt(t("hotline.transferTo"), "bureau");
-    if (!to) return;
-    const note = prompt(t("hotline.transferNote"), "");
+    // Where it can go: the bureau, or a designated industry regulator (named by its industries).
+    const industries = await api("/v1/industries", { signal: ctx.signal }).then((r) => r.items).catch(() => []);
+    const byRegulator = new Map();
+    for (const i of industries) if (i.regulator && i.industryId > 0) byRegulator.set(i.regulator, [...(byRegulator.get(i.regulator) ?? []), industryName(i.industryId)]);
+    const to = select([["bureau", t("hotline.bureau")], ...[...byRegulator].filter(([a]) => a !== x.assignee).map(([a, names]) => [a, `${names.join("、")}（${short(a)}）`])], "bureau", { id: "transfer-to" });
+    const wrong = h("input", { type: "checkbox", id: "transfer-wrong" });
+    const note = await confirmAction({
+      title: t("hotline.transferTitle", { ticket: x.ticketId }), body: t("hotline.transferHelp"), confirmLabel: t("hotline.transfer"), reasonLabel: t("hotline.transferNote"), danger: false,
+      fields: [{ label: t("hotline.transferTo"), input: to }, { label: t("hotline.wrongDispatch"), input: wrong, inline: true }],
+    });
     if (!note) return;
     await busy(button, out, async () => {
-      await api(`/v1/hotline/tickets/${encodeURIComponent(x.ticketId)}/transfer`, { method: "POST", body: { to: to.trim(), note: note.trim(), wrongDispatch: to.trim() !== "bureau" }, signal: ctx.signal });
+      await api(`/v1/hotline/tickets/${encodeURIComponent(x.ticketId)}/transfer`, { method: "POST", body: { to: to.value, note, wrongDispatch: wrong.checked }, signal: ctx.signal });
       await reload();
     });
   } }));
