@@ -160,6 +160,7 @@ describe("web console (headless Chromium, gateway on Anvil)", function () {
     await page.waitForSelector("#merchant-cards tbody tr[data-key]");
     await page.waitForSelector("#merchant-money #chart-cumulative");
     await page.waitForSelector("#merchant-risk #risk-rating");
+    expect(await page.textContent("#merchant-risk")).to.contain("high by regulator override: 12345 tickets about a closed branch");
     await page.click('button[data-action="restrict"]');
     await page.fill("#confirm-reason", "complaints about unpaid refunds");
     await page.click("#confirm-ok");

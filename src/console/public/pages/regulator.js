@@ -205,6 +205,16 @@ async function merchantPage(ctx, el, id) {
 const signalName = (x) => tOr(`signal.${x}`, String(x ?? "").replace(/_/g, " "));
 const cause = (c) => tOr(`cause.${c}`, c);
 
+/** A rule of the rating in words: a registry hard rule with its legal basis, a held level, a regulator's override. */
+function ruleText(x) {
+  const hard = /^at least (low|medium|high): /.exec(x.rule);
+  if (hard) return `${t("rule.atLeast", { level: state(hard[1]) })}${tOr(`rule.basis.${x.signal}`, x.rule.slice(hard[0].length))}`;
+  const override = /^(low|medium|high) by regulator override: ([\s\S]*)$/.exec(x.rule);
+  if (override) return t("rule.override", { level: state(override[1]), reason: override[2] });
+  if (x.signal === "level_hold" && x.detail) return t("rule.hold", { level: state(x.detail.heldLevel), previous: state(x.detail.previousLevel), bar: x.detail.bar });
+  return x.rule;
+}
+
 /** The rating and why: signals, weights and contributions, hard rules and overrides first; override and re-rating. */
 async function riskExplanation(ctx, card, id) {
   clear(card, h("h2", { text: t("risk.title") }));
@@ -227,7 +237,7 @@ async function riskExplanation(ctx, card, id) {
         { label: t("risk.weight"), get: (x) => x.weight, num: true },
         { label: t("risk.threshold"), get: (x) => x.threshold, num: true },
         { label: t("risk.contribution"), get: (x) => x.contribution, num: true },
-        { label: t("risk.rule"), get: (x) => x.rule ?? (x.detail ? h("span", { class: "mono", text: Object.entries(x.detail).map(([k, v]) => `${k}=${v}`).join(" ") }) : "") },
+        { label: t("risk.rule"), get: (x) => (x.rule ? ruleText(x) : x.detail ? h("span", { class: "mono", text: Object.entries(x.detail).map(([k, v]) => `${k}=${v}`).join(" ") }) : "") },
       ], rating.explanation ?? [], { empty: t("risk.noSignal") }),
       r.recentSignals?.length ? [h("h3", { text: t("risk.recentSignals") }), table([
         { label: t("col.when"), get: (x) => when(x.occurredAt) }, { label: t("risk.kind"), get: (x) => signalName(x.kind) },
