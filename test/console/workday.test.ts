@@ -235,7 +235,7 @@ describe("a working day per audience, in Chinese and English, desktop and phone 
     await shot(page, "merchant-2-plans");
   });
 
-  it("bank (phone, Chinese): opens a card once paid, exports the refund queue for Excel, reconciles a quiet period", async () => {
+  it("bank (phone, Chinese): opens a card once paid, exports the refund queue for Excel, reconciles one day's statement", async () => {
     const page = await open({ phone: true });
     await signIn(page, pf.key.bank);
     expect(await page.textContent("#who-role")).to.equal("存管银行");
@@ -269,16 +269,31 @@ describe("a working day per audience, in Chinese and English, desktop and phone 
     expect(lines[1]).to.match(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2},退款,/);
     await shot(page, "bank-3-refund-queue");
 
-    // A period with no movement on chain, and a statement whose closing balance is the custody account's: reconciled.
+    // One day's statement (the district's first day of sales), with that day's closing balance: reconciled, although
+    // the bank's custody account has moved on since.
+    type Row = { event: string; txHash: string; blockTime: number; args: Record<string, string> };
+    const ledger = ((await (await fetch(`${pf.base}/v1/ledger?limit=500`, { headers: { "x-api-key": pf.key.bank } })).json()) as { items: Row[] }).items;
+    const beijingDay = (sec: number) => new Date((sec + 8 * 3600) * 1000).toISOString().slice(0, 10);
+    const moves = ledger.map((e) => ({
+      e, dir: e.event === "CardPurchased" || e.event === "CardRenewed" ? "in" : "out",
+      amount: e.event === "CardPurchased" || e.event === "CardRenewed" ? e.args.custodied : e.event === "PaidOut" || e.event === "CardRefunded" ? e.args.amount : null,
+    })).filter((m) => m.amount !== null && BigInt(m.amount) > 0n);
+    const day = beijingDay(moves[0].e.blockTime);
+    const thatDay = moves.filter((m) => beijingDay(m.e.blockTime) === day);
+    expect(thatDay.length).to.be.lessThan(moves.length); // there was more after that day
+    const closing = thatDay.reduce((a, m) => a + (m.dir === "in" ? 1n : -1n) * BigInt(m.amount!), 0n);
+    const statement = ["ref,direction,amountFen,txHash,cardId,merchantId", ...thatDay.map((m, i) => `S${i + 1},${m.dir},${m.amount},${m.e.txHash},,`), `closing,,${closing}`].join("\n");
     await go(page, "reconcile");
-    const supply = ((await (await fetch(`${pf.base}/v1/banks/1/positions`, { headers: { "x-api-key": pf.key.bank } })).json()) as { total: { tokenSupplyFen: string } }).total.tokenSupplyFen;
-    await page.fill("#period-from", "2020-01-01");
-    await page.fill("#period-to", "2020-01-31");
-    await page.fill("#statement-text", `ref,direction,amountFen,txHash,cardId,merchantId\nclosing,,${supply}\n`);
+    await page.fill("#period-from", day);
+    await page.fill("#period-to", day);
+    await page.setInputFiles("#statement-file", { name: "对账单.csv", mimeType: "text/csv", buffer: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(statement)]) });
+    await until("the file is read", async () => (await page.inputValue("#statement-text")).startsWith("ref,"));
     await page.click("#reconcile");
     await page.waitForSelector("#reconciled");
     expect(await page.textContent("#reconciled")).to.equal("账实相符");
-    expect(await page.textContent("#reconciliation h2")).to.contain("2020-01-01 至 2020-01-31");
+    expect(await page.textContent("#matched-count .v")).to.equal(String(thatDay.length));
+    expect(await page.textContent("#reconciliation h2")).to.contain(`${day} 至 ${day}`);
+    expect(await page.textContent("#period-end .v")).to.equal(`¥${(closing / 100n).toLocaleString("en-US")}.${(closing % 100n).toString().padStart(2, "0")}`);
     expect(await page.evaluate<number>("document.documentElement.scrollWidth")).to.be.at.most(PHONE.width);
     await shot(page, "bank-4-reconciled-period");
   });
