@@ -9,14 +9,23 @@
  * It ends with a summary that reconciles, from the API, paid in = released + refunded + held (held as the chain
  * reports it), and exits 1 if it does not.
  *
- * Time: on the local Anvil node the demo moves the chain's clock forward a month at a time (evm_increaseTime), so
- * cooling-off, periodic plans, validity and expiry behave as over months. On any other chain it does not touch the
- * clock (pass --no-clock to skip it on Anvil too): everything then happens within minutes of chain time.
+ * The district reads as it would in Beijing: merchants with Chinese names in its districts, each with a valid
+ * 统一社会信用代码 (GB 32100-2015 check character); 12345 hotline tickets, complaints and registry facts feed the risk
+ * engine, so ratings, rising-risk alerts, public warnings and the serious-dishonesty list have content, and the
+ * collapsing merchant is seen rising (low → medium → high) before it is frozen.
+ *
+ * Time: the story never runs ahead of the wall clock. Months of history need a chain whose clock is behind the wall
+ * clock (a local chain started in the past): the demo then moves it forward (evm_increaseTime) by at most what is
+ * left up to now, a month at a time. On a chain started today nothing is moved, and the months happen within minutes
+ * of chain time; hotline tickets, complaints and registry facts are dated across the past weeks by the wall clock
+ * (signals may carry their own dates), so the ratings still see a history. Afterwards the chain's clock is within a
+ * minute of the wall clock; no date anywhere is after today. Pass --no-clock to leave the clock alone in any case.
  *
  * Keys: merchants need a chain account the gateway signs with (their plans, payouts and consumption batches). The
  * demo creates them as keystores in the gateway's keystore folder (KEYSTORE_DIR, password KEYSTORE_PASSWORD or the
  * local ./data/keystore-password), with a light scrypt setting fit for a demo only. API keys for merchants and for the
- * consumers who send their own transactions are issued through POST /v1/api-keys with the platform regulator's key.
+ * consumers who send their own transactions are issued through POST /v1/api-keys with the platform regulator's key;
+ * the merchants' keys are added to data/api-keys.txt with the others, so anyone can sign in to the console as one.
  */
 import fs from "node:fs";
 import http from "node:http";
@@ -26,6 +35,7 @@ import crypto from "node:crypto";
 import { Command } from "commander";
 import { TypedDataField, Wallet, encryptKeystoreJson, ethers } from "ethers";
 import { rng } from "../src/rng";
+import { usccCheckCharacter } from "../src/web-public/shared/uscc";
 
 // ---------------------------------------------------------------- options
 
@@ -199,8 +209,37 @@ const CATALOG: Record<number, { name: string; weight: number; plans: PlanSpec[] 
   7: { name: "pet care", weight: 1, plans: [{ kind: "lesson", units: 8, priceFen: 160_000, label: "8 grooming visits" }] },
 };
 
+/** Beijing's districts with their administrative codes (characters 3–8 of a 统一社会信用代码); shops gather in the busy ones. */
+const DISTRICTS: { name: string; code: string; weight: number }[] = [
+  { name: "朝阳区", code: "110105", weight: 8 }, { name: "海淀区", code: "110108", weight: 7 }, { name: "丰台区", code: "110106", weight: 4 },
+  { name: "东城区", code: "110101", weight: 3 }, { name: "西城区", code: "110102", weight: 3 }, { name: "通州区", code: "110112", weight: 3 },
+  { name: "昌平区", code: "110114", weight: 3 }, { name: "大兴区", code: "110115", weight: 2 }, { name: "石景山区", code: "110107", weight: 1 },
+  { name: "顺义区", code: "110113", weight: 1 }, { name: "房山区", code: "110111", weight: 1 },
+];
+/** What a shop of each industry calls itself after its brand. */
+const SHOP_KINDS: Record<number, string[]> = {
+  1: ["教育培训学校", "艺术培训中心", "英语培训学校", "书画培训中心", "舞蹈培训学校"], 2: ["游泳俱乐部", "篮球训练营", "跆拳道馆", "足球俱乐部"],
+  3: ["健身会所", "瑜伽馆", "健身中心"], 4: ["美容美发店", "美容会所", "美发沙龙"], 5: ["汽车美容店", "洗车行"], 7: ["宠物美容店", "宠物生活馆"],
+};
+const BRANDS = ["阳光", "启航", "博雅", "星辰", "青苗", "明德", "睿思", "乐学", "知行", "育才", "金桥", "晨曦", "蓝天", "彩虹", "海纳", "嘉禾", "云帆", "远航",
+  "新起点", "小树苗", "向日葵", "春晖", "和悦", "悦动", "力美", "清逸", "锦绣", "华彩", "恒信", "安达", "鸿运", "瑞丰", "同心", "朝露", "长青", "佳音"];
+const CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+
+/** A made-up but well-formed 统一社会信用代码 of a company in `districtCode`: 91, the district, nine characters, the check character. */
+function usccOf(districtCode: string): string {
+  const bytes = crypto.randomBytes(9);
+  const org = Array.from(bytes, (b, i) => (i < 8 ? String(b % 10) : CODE_ALPHABET[b % CODE_ALPHABET.length])).join("");
+  const body = `91${districtCode}${org}`;
+  return body + usccCheckCharacter(body);
+}
+
+/** The Beijing calendar day of unix seconds, YYYY-MM-DD. */
+const beijingDay = (sec: number) => new Date((sec + 8 * 3600) * 1000).toISOString().slice(0, 10);
+
 interface Merchant {
   id: number;
+  name: string;
+  district: string;
   industryId: number;
   wallet: Wallet;
   key: string;
@@ -272,7 +311,8 @@ async function main() {
   const local = /anvil/i.test(client);
   const moveClock = o.clock && local;
   const chainNow = async () => Number((await chainRpc<{ timestamp: string }>("eth_getBlockByNumber", ["latest", false])).timestamp);
-  say(`platform at ${o.url}: chain ${health.chainId} (${client}) via ${rpcUrl}; ${moveClock ? "the demo moves the local chain's clock a month at a time" : "the chain's clock is left alone"}`);
+  const lag = Math.floor(Date.now() / 1000) - (await chainNow());
+  say(`platform at ${o.url}: chain ${health.chainId} (${client}) via ${rpcUrl}; ${moveClock && lag > 3600 ? `its clock is ${(lag / DAY).toFixed(1)} days behind the wall clock: the demo moves it forward, never past now` : "the chain's clock is left alone (it is not behind the wall clock)"}`);
   say(`district: ${o.merchants} merchants, ${o.cards} cards over ${o.months} months (seed ${o.seed})`);
 
   const counts: Record<string, number> = {};
@@ -307,9 +347,16 @@ async function main() {
 
   // ------------------------------------------------------------ merchants
   const runTag = crypto.randomBytes(3).toString("hex");
-  const merchantSpecs = Array.from({ length: o.merchants }, (_, i) => ({
-    i, industryId: i < used.length ? used[i] : r.weighted(used, (id) => CATALOG[id].weight), wallet: new Wallet(ethers.hexlify(crypto.randomBytes(32))),
-  }));
+  const takenNames = new Set<string>();
+  const merchantSpecs = Array.from({ length: o.merchants }, (_, i) => {
+    const industryId = i < used.length ? used[i] : r.weighted(used, (id) => CATALOG[id].weight);
+    const district = r.weighted(DISTRICTS, (d) => d.weight);
+    let name = `北京${BRANDS[(i * 7 + o.seed) % BRANDS.length]}${r.pick(SHOP_KINDS[industryId])}`;
+    if (takenNames.has(name)) name = `${name}（${district.name.replace(/区$/, "")}店）`;
+    for (let n = 2; takenNames.has(name); n++) name = `${name.replace(/\d*$/, "")}${n}`;
+    takenNames.add(name);
+    return { i, industryId, name, district: district.name, registrationNumber: usccOf(district.code), wallet: new Wallet(ethers.hexlify(crypto.randomBytes(32))) };
+  });
   // A light scrypt (N = 2^12): these are throwaway demo accounts on a local chain, not keys to protect.
   await pool(merchantSpecs, 4, async (m) => {
     const json = await encryptKeystoreJson({ address: m.wallet.address, privateKey: m.wallet.privateKey }, password, { scrypt: { N: 1 << 12 } });
@@ -317,12 +364,15 @@ async function main() {
     fs.writeFileSync(path.join(keystoreDir, `${m.wallet.address.toLowerCase()}.json`), json, { mode: 0o600 });
   });
   const merchants: Merchant[] = [];
+  const merchantKeyLines: string[] = [];
   await pool(merchantSpecs, o.concurrency, async (m) => {
     const out = await http.post<{ merchantId: number }>("/v1/merchants", keys.regulator, {
-      account: m.wallet.address, industryId: m.industryId, bankId: 1, registrationNumber: `91110105DEMO${runTag}${String(m.i).padStart(5, "0")}`,
+      account: m.wallet.address, industryId: m.industryId, bankId: 1, registrationNumber: m.registrationNumber, name: m.name, district: m.district,
     });
-    const k = await http.post<{ key: string }>("/v1/api-keys", keys.regulator, { role: "merchant", subject: String(out.merchantId), label: `demo merchant ${out.merchantId} (${CATALOG[m.industryId].name})` });
-    const merchant: Merchant = { id: out.merchantId, industryId: m.industryId, wallet: m.wallet, key: k.key, plans: [], frozen: false };
+    const label = `${m.name} (merchant ${out.merchantId})`;
+    const k = await http.post<{ key: string }>("/v1/api-keys", keys.regulator, { role: "merchant", subject: String(out.merchantId), label });
+    merchantKeyLines.push(`${"merchant".padEnd(20)} ${k.key}  # ${label}`);
+    const merchant: Merchant = { id: out.merchantId, name: m.name, district: m.district, industryId: m.industryId, wallet: m.wallet, key: k.key, plans: [], frozen: false };
     for (const spec of CATALOG[m.industryId].plans) {
       const res = await http.post<{ events: { event: string; args: Record<string, string> }[] }>(`/v1/merchants/${merchant.id}/plans`, merchant.key, {
         kind: spec.kind, units: spec.units, periodSeconds: spec.periodSeconds ?? 0, validityDays: spec.validityDays ?? 0, priceFen: spec.priceFen,
@@ -335,10 +385,68 @@ async function main() {
     if (merchants.length % 10 === 0) say(`  ${merchants.length}/${o.merchants} merchants admitted with their plans`);
   });
   merchants.sort((a, b) => a.id - b.id);
+  // The merchants' keys go with the others, so anyone can sign in to the console as one of them.
+  merchantKeyLines.sort((a, b) => Number(/merchant (\d+)\)$/.exec(a)?.[1]) - Number(/merchant (\d+)\)$/.exec(b)?.[1]));
+  fs.appendFileSync(path.join(o.dataDir, "api-keys.txt"), `# demo merchants (${new Date().toISOString().slice(0, 10)})\n${merchantKeyLines.join("\n")}\n`, { mode: 0o600 });
+  say(`their ${merchantKeyLines.length} API keys added to ${path.join(o.dataDir, "api-keys.txt")}`);
   const inUse = used.filter((id) => merchants.some((m) => m.industryId === id));
   say(`${merchants.length} merchants admitted in ${inUse.length} industries (${inUse.map((id) => CATALOG[id].name).join(", ")}), ${merchants.reduce((s, m) => s + m.plans.length, 0)} plans published`);
   // A merchant's popularity: a few draw many customers.
   const popularity = new Map(merchants.map((m) => [m.id, 0.3 + r.next() * r.next() * 4]));
+  // The one that will collapse: a popular training school selling hard (a sales surge is itself a warning sign).
+  const schools = merchants.filter((m) => m.industryId === 1);
+  const doomed: Merchant | null = o.collapse ? (schools.length ? schools : merchants).reduce((a, b) => (popularity.get(b.id)! > popularity.get(a.id)! ? b : a)) : null;
+  if (doomed) popularity.set(doomed.id, Math.max(...popularity.values()) * 1.5);
+  const wallNow = () => Math.floor(Date.now() / 1000);
+  const storyStart = wallNow();
+  // The months of the story, laid on the past weeks of the wall clock for the dated signals (tickets, complaints, facts).
+  const HISTORY_DAYS = Math.min(84, 21 * o.months);
+  const dayOfMonth = (month: number, fraction: number) => storyStart - Math.round(((o.months - month - 1 + (1 - fraction)) * HISTORY_DAYS * DAY) / o.months) - 3600;
+  const year = beijingDay(storyStart).slice(0, 4);
+  let ticketNo = 0;
+  let docNo = 0;
+  const TICKET_TEXT: Record<string, string[]> = {
+    refund: ["家长反映：申请退课后商家拖延退费", "消费者反映：办卡后门店拒绝按剩余课时退款", "消费者反映：退卡申请提交一个月无人处理"],
+    service: ["消费者反映：课程频繁调课、老师更换", "消费者反映：服务缩水，与办卡时承诺不符"],
+    closure: ["消费者反映：门店突然停业，联系不上负责人", "家长反映：学校贴出装修停课通知，已多日未开门"],
+    other: ["消费者咨询：预付卡是否纳入资金存管"],
+  };
+  /** A 12345 ticket about `m`, dated in the past: routed to its industry's regulator, who may accept and close it. */
+  const hotlineTicket = async (m: Merchant, category: "refund" | "service" | "closure" | "other", at: number, handle: boolean) => {
+    const ticketId = `T${beijingDay(at).replace(/-/g, "")}-${runTag}${String(++ticketNo).padStart(4, "0")}`;
+    try {
+      await http.post("/v1/hotline/tickets", keys.regulator, { ticketId, merchantId: m.id, category, summary: r.pick(TICKET_TEXT[category]), receivedAt: at });
+      count("12345 tickets");
+      if (!handle) return;
+      const key = regulatorKeyFor(m.industryId);
+      await http.post(`/v1/hotline/tickets/${ticketId}/accept`, key, {});
+      if (r.chance(0.6)) {
+        await http.post(`/v1/hotline/tickets/${ticketId}/close`, key, { resolution: "已联系经营者，督促按规定退费，消费者表示认可" });
+        count("12345 tickets closed");
+      }
+    } catch (err) {
+      refusal("12345 ticket", err);
+    }
+  };
+  /** A complaint or registry fact, dated in the past, as the platform's feeds would send it. */
+  const riskSignal = async (body: Record<string, unknown>) => {
+    try {
+      await http.post("/v1/risk/signals", keys.regulator, { source: body.kind === "registry_fact" ? "市场监管局企业信用信息" : "12315 投诉平台", ...body });
+      count(`risk signals (${body.kind})`);
+    } catch (err) {
+      refusal("risk signal", err);
+    }
+  };
+  const riskLevelOf = async (m: Merchant) => (await http.get<{ rating: { level: string; score: number } | null }>(`/v1/merchants/${m.id}/risk`, keys.regulator).catch(() => ({ rating: null }))).rating;
+  /** The enforcement record: an entry anchored on chain; public warnings and listings show on the public look-up. */
+  const enforce = async (m: Merchant, entry: Record<string, unknown>) => {
+    try {
+      await http.post(`/v1/merchants/${m.id}/enforcement`, regulatorKeyFor(m.industryId), { occurredOn: beijingDay(wallNow()), ...entry });
+      count(`enforcement entries (${entry.kind})`);
+    } catch (err) {
+      refusal("enforcement entry", err);
+    }
+  };
 
   // ------------------------------------------------------------ consumers and their transactions
   const consumers: Consumer[] = [];
@@ -400,7 +508,8 @@ async function main() {
     if (month === collapseMonth && !collapsed) {
       const candidates = selling.filter((m) => cards.some((c) => c.merchant === m && !c.closed));
       const pickFrom = candidates.filter((m) => m.industryId === 1).length ? candidates.filter((m) => m.industryId === 1) : candidates;
-      collapsed = pickFrom.sort((a, b) => cards.filter((c) => c.merchant === b).length - cards.filter((c) => c.merchant === a).length)[0] ?? null;
+      collapsed = doomed && candidates.includes(doomed) ? doomed
+        : pickFrom.sort((a, b) => cards.filter((c) => c.merchant === b).length - cards.filter((c) => c.merchant === a).length)[0] ?? null;
       if (collapsed) {
         const regKey = regulatorKeyFor(collapsed.industryId);
         await http.post(`/v1/merchants/${collapsed.id}/restrict`, regKey, { reason: "refund complaints and 12345 tickets rising; no new cards" }).then(
@@ -425,6 +534,12 @@ async function main() {
           }
         });
         say(`  ${counts["claims after the freeze"] ?? 0} of its ${theirs.length} customers took back ${cny(claimed)} CNY straight from the contract`);
+        // The record the public reads: a warning, then the serious-dishonesty list.
+        await enforce(collapsed, { kind: "warning", public: true, documentRef: `京朝市监警〔${year}〕${++docNo}号`,
+          summary: `${collapsed.name}经营者失联、门店关闭，已冻结其预付卡资金；持卡人可在“我的预付卡”页面取回未消费余额。` });
+        await enforce(collapsed, { kind: "dishonesty_listing", documentRef: `京朝市监信〔${year}〕${++docNo}号`,
+          summary: `${collapsed.name}收取预付款后停业失联，拒不退还消费者预付资金，列入严重违法失信名单。` });
+        say(`  a public warning and a serious-dishonesty listing recorded for ${collapsed.name}`);
       }
     }
 
@@ -575,12 +690,45 @@ async function main() {
     });
     say(`  ${paidOut} merchants paid out their released money`);
 
-    // A month passes.
+    // What the hotline, the complaint platform and the registry heard this month, dated in the past weeks: a little
+    // about many merchants, and more and more about the one that is about to collapse.
+    const heardOf = merchants.filter((m) => !m.frozen && m !== doomed && r.chance(0.12));
+    for (const m of heardOf) {
+      const at = dayOfMonth(month, r.next());
+      if (r.chance(0.5)) await hotlineTicket(m, r.pick(["refund", "service", "other"] as const), at, true);
+      else await riskSignal({ recordId: `C-${runTag}-${month}-${m.id}`, kind: "complaint", merchantId: m.id, occurredAt: at, category: r.pick(["退费纠纷", "服务质量"]), refundRelated: r.chance(0.5) });
+    }
+    if (doomed && !doomed.frozen && month < collapseMonth) {
+      const n = 2 + 3 * (month + 1) * (month + 1); // rising month after month
+      for (let k = 0; k < n; k++) {
+        const at = dayOfMonth(month, (k + 1) / (n + 1));
+        if (k % 2 === 0) await hotlineTicket(doomed, k % 6 === 0 ? "closure" : "refund", at, k % 4 === 0);
+        else await riskSignal({ recordId: `C-${runTag}-${month}-${doomed.id}-${k}`, kind: "complaint", merchantId: doomed.id, occurredAt: at, category: "退费纠纷", refundRelated: true });
+      }
+      if (month === collapseMonth - 1) {
+        // The registry lists it: abnormal operation (the premises cannot be reached). Beijing's rule: at least high.
+        await riskSignal({ recordId: `F-${runTag}-${doomed.id}`, kind: "registry_fact", merchantId: doomed.id, occurredAt: dayOfMonth(month, 0.9),
+          fact: "abnormal_operation", action: "listed", detail: "通过登记的住所或者经营场所无法联系" });
+      }
+    }
+    // The risk engine rates everyone; a rise alerts the regulators and a high level goes on chain (no new cards).
+    await http.post<{ rated: number }>("/v1/risk/rate", keys.regulator, {}).catch((err) => refusal("risk rating", err));
+    if (doomed) {
+      const rating = await riskLevelOf(doomed);
+      say(`  risk: ${doomed.name} (merchant ${doomed.id}) rated ${rating?.level ?? "—"} (score ${rating?.score ?? "—"})`);
+    }
+    await waitForIndex();
+
+    // A month passes: on a chain whose clock is behind the wall clock, by at most what is left up to now.
     if (moveClock) {
-      await chainRpc("evm_increaseTime", [30 * DAY + 3600]);
-      await chainRpc("evm_mine", []);
-      await waitForIndex();
-      say(`  the chain's clock moved 30 days (now ${new Date((await chainNow()) * 1000).toISOString().slice(0, 10)})`);
+      const behind = wallNow() - (await chainNow()) - 60;
+      const step = Math.min(30 * DAY + 3600, Math.floor(behind / (o.months - month)));
+      if (step > 0) {
+        await chainRpc("evm_increaseTime", [step]);
+        await chainRpc("evm_mine", []);
+        await waitForIndex();
+        say(`  the chain's clock moved ${(step / DAY).toFixed(1)} days (now ${beijingDay(await chainNow())})`);
+      }
     }
 
     // Time-based plans release the periods that passed.

@@ -47,7 +47,7 @@ async function deployLocal(config: Config, provider: JsonRpcProvider, password: 
     deployer: bureau,
     platformRegulator: bureau,
     riskOracle: wallets["risk-oracle"].address,
-    bank: { account: wallets.bank.address, name: "Local Custodian Bank custody fen", symbol: "LCB" },
+    bank: { account: wallets.bank.address, name: "北京银行", symbol: "BOB" }, // the name people read: the console and the public look-up show it
     regulators: { "education-commission": wallets["education-commission"].address, "sports-bureau": wallets["sports-bureau"].address, "commerce-bureau": wallets["commerce-bureau"].address },
   });
   const parties: Record<string, string> = {};

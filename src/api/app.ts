@@ -24,6 +24,8 @@ import { publicRoutes, PublicRateOptions } from "./routes/public";
 import { enforcementRoutes } from "./routes/enforcement";
 import { withConsumerSessions } from "../services/consumerSessions";
 import { mountPublicWeb } from "../web-public/serve";
+import { errorBody } from "./messages";
+import { directoryRoutes } from "./routes/directory";
 
 export interface AppOptions {
   bodyLimit?: string;
@@ -93,6 +95,7 @@ export function createApp(s: Services, opts: AppOptions = {}) {
   publicRoutes(router, s, gate, opts.publicRate);
   enforcementRoutes(router, s, gate);
   auditRoutes(router, gate);
+  directoryRoutes(router, s, gate);
   defineRoute(router, {
     method: "get", path: "/v1/me", tag: "system", summary: "Read who the API key belongs to",
     access: { roles: Object.fromEntries(ROLES.map((r) => [r, "scoped"])), notes: Object.fromEntries(ROLES.map((r) => [r, "its own key"])) },
@@ -115,23 +118,23 @@ export function createApp(s: Services, opts: AppOptions = {}) {
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof ApiError) {
       if (err.status >= 500) logger.error({ method: req.method, path: req.path, status: err.status, code: err.code }, "request");
-      return sendJson(res, err.status, { error: { code: err.code, message: err.message, details: err.details } });
+      return sendJson(res, err.status, errorBody(req, err.code, err.message, err.details));
     }
     const e = err as { type?: string; status?: number; message?: string };
-    if (e?.type === "entity.too.large") return sendJson(res, 413, { error: { code: "PayloadTooLarge", message: `the body is larger than ${opts.bodyLimit ?? "1mb"}` } });
-    if (e?.type === "entity.parse.failed") return sendJson(res, 400, { error: { code: "InvalidJson", message: "the body is not valid JSON", details: [{ field: "body", reason: "malformed JSON" }] } });
+    if (e?.type === "entity.too.large") return sendJson(res, 413, errorBody(req, "PayloadTooLarge", `the body is larger than ${opts.bodyLimit ?? "1mb"}`));
+    if (e?.type === "entity.parse.failed") return sendJson(res, 400, errorBody(req, "InvalidJson", "the body is not valid JSON", [{ field: "body", reason: "malformed JSON" }]));
     if (e?.status && e.status >= 400 && e.status < 500) {
       // express's own refusals (a path segment that is not valid percent-encoding, an unsupported charset): name the part
       const message = e.message ?? "bad request";
       const field = /decode param/i.test(message) ? "path" : /charset|encoding/i.test(message) ? "headers.content-type" : "body";
-      return sendJson(res, e.status, { error: { code: "BadRequest", message, details: [{ field, reason: message }] } });
+      return sendJson(res, e.status, errorBody(req, "BadRequest", message, [{ field, reason: message }]));
     }
     if (err instanceof RetryableError) {
       logger.warn({ err: (err as Error).message, path: req.path }, "chain or database unavailable");
-      return sendJson(res, 503, { error: { code: "Unavailable", message: "the chain or the database did not answer; try again shortly" } });
+      return sendJson(res, 503, errorBody(req, "Unavailable", "the chain or the database did not answer; try again shortly"));
     }
     logger.error({ err: { message: (err as Error)?.message, stack: (err as Error)?.stack }, path: req.path }, "unhandled error");
-    return sendJson(res, 500, { error: { code: "Internal", message: "the gateway failed; the error is logged" } });
+    return sendJson(res, 500, errorBody(req, "Internal", "the gateway failed; the error is logged"));
   });
   return app;
 }

@@ -119,7 +119,19 @@ export async function reconcile(db: Db, bankId: number, st: Statement, onChainSu
   for (const c of chain) {
     if (!used.has(c.key)) unmatched.push({ side: "chain", direction: c.direction, amountFen: c.amount.toString(), event: c.event, txHash: c.txHash, cardId: c.cardId, merchantId: c.merchantId, reason: "the statement has no line for this movement" });
   }
-  const difference = st.closingBalanceFen - onChainSupply;
+  // A statement for a period ends with the balance at the period's end, not today's: it is compared with what custody
+  // held then (custodied in less paid out and refunded, up to the period's last second), from the indexed chain events.
+  let periodEndCustody: bigint | null = null;
+  if (st.toBlockTime !== undefined) {
+    const [row] = await db.query<{ custody: string }>(
+      `SELECT coalesce(sum(CASE WHEN l.event IN ('CardPurchased', 'CardRenewed') THEN (l.args->>'custodied')::numeric ELSE -(l.args->>'amount')::numeric END), 0)::text AS custody
+       FROM ledger l JOIN merchants m ON m.merchant_id = l.merchant_id
+       WHERE m.bank_id = $1 AND l.event IN ('CardPurchased', 'CardRenewed', 'PaidOut', 'CardRefunded') AND l.block_time <= $2`,
+      [bankId, st.toBlockTime],
+    );
+    periodEndCustody = BigInt(row.custody);
+  }
+  const difference = st.closingBalanceFen - (periodEndCustody ?? onChainSupply);
   return {
     bankId,
     matched,
@@ -127,6 +139,8 @@ export async function reconcile(db: Db, bankId: number, st: Statement, onChainSu
     unmatched,
     closingBalanceFen: st.closingBalanceFen.toString(),
     onChainCustodyFen: onChainSupply.toString(),
+    /** With a period: custody at its end, which the closing balance is compared with (otherwise the token supply now). */
+    periodEndCustodyFen: periodEndCustody === null ? null : periodEndCustody.toString(),
     differenceFen: difference.toString(),
     reconciled: difference === 0n && mismatched.length === 0 && unmatched.length === 0,
   };

@@ -11,9 +11,9 @@ import { startPlatform, Platform } from "./platform";
 /**
  * The web console in a real browser: Debian's Chromium, headless, driven by playwright-core against a gateway on a
  * separate Anvil process. Each test clicks through one audience's main task, saves a screenshot under
- * test-results/console/, and fails on any console error, page error or request to another origin.
+ * test-output/console/, and fails on any console error, page error or request to another origin.
  */
-const SHOTS = path.join(__dirname, "..", "..", "test-results", "console");
+const SHOTS = path.join(__dirname, "..", "..", "test-output", "console");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 describe("web console (headless Chromium, gateway on Anvil)", function () {
@@ -49,10 +49,17 @@ describe("web console (headless Chromium, gateway on Anvil)", function () {
     await (pf ?? (await starting?.catch(() => undefined)))?.stop();
   });
 
-  async function open(who: string | null, hash = "") {
+  /** A fresh browser for one audience: English unless `lang` says zh-CN (the pages' default), desktop unless `phone`. */
+  async function open(who: string | null, hash = "", opts: { lang?: "en" | "zh-CN"; phone?: boolean } = {}) {
     problems = [];
     allowed = [];
-    context = await browser.newContext({ viewport: { width: 1366, height: 860 }, acceptDownloads: true, locale: "en-GB" });
+    context = await browser.newContext({
+      viewport: opts.phone ? { width: 390, height: 844 } : { width: 1366, height: 860 }, isMobile: Boolean(opts.phone), hasTouch: Boolean(opts.phone),
+      acceptDownloads: true, locale: opts.lang === "zh-CN" ? "zh-CN" : "en-GB", timezoneId: "America/New_York",
+    });
+    if ((opts.lang ?? "en") === "en") await context.addInitScript("if (!localStorage.getItem(\"custody.lang\")) localStorage.setItem(\"custody.lang\", \"en\");");
+    context.on("requestfailed", (r) => { if (!r.url().startsWith("data:") && !/aborted/i.test(r.failure()?.errorText ?? "")) problems.push(`failed request: ${r.url()} ${r.failure()?.errorText}`); });
+    context.on("response", (r) => { if (r.status() >= 400 && !allowed.some((re) => re.test(`${r.status()} ${r.url()}`))) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
     // Everything must come from the gateway itself.
     await context.route("**/*", (route) => {
       const url = route.request().url();
@@ -114,7 +121,8 @@ describe("web console (headless Chromium, gateway on Anvil)", function () {
       return [m.yuan("123456789"), m.yuan("-5"), m.yuan("0"), m.yuan("90071992547409931"), m.fenOf("1,200.5"), m.fenOf("0.07"), m.fenOf("¥12"), accepted];
     })`);
     expect(money).to.deep.equal(["¥1,234,567.89", "-¥0.05", "¥0.00", "¥900,719,925,474,099.31", "120050", "7", "1200", []]);
-    expect(await page.evaluate("[sessionStorage.length, localStorage.length]")).to.deep.equal([1, 0]);
+    // The key lives in the tab (sessionStorage); localStorage holds only the language choice.
+    expect(await page.evaluate("[sessionStorage.length, Object.keys(localStorage)]")).to.deep.equal([1, ["custody.lang"]]);
     await page.reload();
     await page.waitForSelector("#who-role"); // still signed in after a reload
     await page.click("#signout");
@@ -152,8 +160,10 @@ describe("web console (headless Chromium, gateway on Anvil)", function () {
     await page.waitForSelector("#merchant-cards tbody tr[data-key]");
     await page.waitForSelector("#merchant-money #chart-cumulative");
     await page.waitForSelector("#merchant-risk #risk-rating");
-    await page.fill("#action-reason", "complaints about unpaid refunds");
+    expect(await page.textContent("#merchant-risk")).to.contain("high by regulator override: 12345 tickets about a closed branch");
     await page.click('button[data-action="restrict"]');
+    await page.fill("#confirm-reason", "complaints about unpaid refunds");
+    await page.click("#confirm-ok");
     await until("the status shows restricted", async () => (await page.textContent("#merchant-status")) === "restricted", 60_000);
     expect(await page.locator('button[data-action="unrestrict"]').count()).to.equal(1);
     await shot("regulator-merchant-restricted");
@@ -176,6 +186,8 @@ describe("web console (headless Chromium, gateway on Anvil)", function () {
     await row.locator("input").fill("100.50");
     await shot("regulator-disputes");
     await row.locator("button", { hasText: "Decide" }).click();
+    expect(await page.textContent("#confirm-dialog")).to.contain("¥100.50");
+    await page.click("#confirm-ok");
     await until("the decided dispute leaves the open list", async () => !(await page.textContent("#dispute-list"))!.includes(card.card_id), 60_000);
     const [d] = await pf.db.query<{ status: string; refunded: string }>("SELECT status, refunded::text FROM disputes WHERE card_id = $1", [card.card_id]);
     expect(d).to.deep.equal({ status: "refunded", refunded: "10050" });
@@ -251,8 +263,10 @@ describe("web console (headless Chromium, gateway on Anvil)", function () {
     await page.waitForSelector("#ledger-list tbody tr[data-key]");
     await page.selectOption("#f-event", "CardPurchased");
     await page.click("#ledger-apply");
-    await until("only CardPurchased rows", async () => (await texts("#ledger-list tbody tr[data-key] summary")).every((t) => t === "CardPurchased"));
-    const events = await texts("#ledger-list tbody tr[data-key] summary");
+    const eventsShown = () => page.locator("#ledger-list tbody tr[data-key] summary").evaluateAll((els) => els.map((e) => e.getAttribute("data-event")));
+    await until("only CardPurchased rows", async () => (await eventsShown()).every((t) => t === "CardPurchased"));
+    expect(await texts("#ledger-list tbody tr[data-key] summary")).to.include("card purchased");
+    const events = await eventsShown();
     const [{ n }] = await pf.db.query<{ n: string }>("SELECT count(*)::text AS n FROM ledger WHERE event = 'CardPurchased'");
     expect(events.length).to.equal(Number(n));
     const first = page.locator("#ledger-list tbody tr[data-key]").first();
@@ -262,7 +276,9 @@ describe("web console (headless Chromium, gateway on Anvil)", function () {
     await shot("auditor-ledger-verified");
     const [download] = await Promise.all([page.waitForEvent("download"), page.click("#ledger-csv")]);
     expect(download.suggestedFilename()).to.equal("ledger.csv");
-    const text = fs.readFileSync((await download.path())!, "utf8");
+    const raw = fs.readFileSync((await download.path())!);
+    expect([...raw.subarray(0, 3)], "a UTF-8 byte-order mark, so Excel reads Chinese").to.deep.equal([0xef, 0xbb, 0xbf]);
+    const text = raw.subarray(3).toString("utf8");
     const csvLines = text.trim().split("\n");
     expect(csvLines[0]).to.match(/^id,block_number,block_time,tx_hash/);
     expect(csvLines.length - 1).to.equal(Number(n));

@@ -35,7 +35,7 @@ async function setUp(node: AnvilNode, db: Db, created: (gw: Gateway) => void) {
   const district = await deployDistrict(node.url);
   const p = district.provider;
   const keys = createKeyRing({ dir: "/nonexistent", provider: p });
-  for (const i of [1, 2, 3, 4, 5, 6, 7, 8]) keys.add(devWallet(i, p) as unknown as ethers.Wallet);
+  for (const i of [1, 2, 3, 4, 5, 6, 7, 8, 9]) keys.add(devWallet(i, p) as unknown as ethers.Wallet);
   const config = loadConfig({ CHAIN_RPC_URL: node.url, PORT: "0", LOG_LEVEL: "silent", BATCH_INTERVAL_MS: "50", POLL_INTERVAL_MS: "50", DATA_DIR: "/tmp/unused-console" });
   const gw: Gateway = await createGateway(config, createLogger("silent"), { db, deployment: district.deployment, keys });
   created(gw);

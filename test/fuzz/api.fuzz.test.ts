@@ -87,8 +87,8 @@ for (const engine of engines()) {
       keys.revoked = revoked.key;
 
       // A little world for the fuzzer to aim at: two merchants of different industries, plans, cards, a consumption.
-      const school = (await call("POST", "/v1/merchants", "bureau", { account: devWallet(6, p).address, industryId: 1, bankId: 1, registrationNumber: "91110105MA01" })).merchantId;
-      const salon = (await call("POST", "/v1/merchants", "bureau", { account: devWallet(7, p).address, industryId: 4, bankId: 1, registrationNumber: "91110105MA02" })).merchantId;
+      const school = (await call("POST", "/v1/merchants", "bureau", { account: devWallet(6, p).address, industryId: 1, bankId: 1, registrationNumber: "91110105MA0100001L" })).merchantId;
+      const salon = (await call("POST", "/v1/merchants", "bureau", { account: devWallet(7, p).address, industryId: 4, bankId: 1, registrationNumber: "91110105MA0100002P" })).merchantId;
       await issue("school", "merchant", String(school));
       await issue("salon", "merchant", String(salon));
       await call("POST", `/v1/merchants/${school}/plans`, "school", { kind: "lesson", units: 20, validityDays: 90, priceFen: 300000 });

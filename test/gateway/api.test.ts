@@ -86,9 +86,9 @@ for (const engine of engines()) {
     describe("regulators admit merchants", () => {
       it("the bureau admits a school and a salon", async () => {
         const p = district.provider;
-        const a = await as("bureau").post("/v1/merchants", { account: devWallet(6, p).address, industryId: EDUCATION, bankId: 1, registrationNumber: "91110105MA01" }).expect(201);
+        const a = await as("bureau").post("/v1/merchants", { account: devWallet(6, p).address, industryId: EDUCATION, bankId: 1, registrationNumber: "91110105MA0100001L" }).expect(201);
         school = a.body.merchantId;
-        const b = await as("bureau").post("/v1/merchants", { account: devWallet(7, p).address, industryId: BEAUTY, bankId: 1, registrationNumber: "91110105MA02" }).expect(201);
+        const b = await as("bureau").post("/v1/merchants", { account: devWallet(7, p).address, industryId: BEAUTY, bankId: 1, registrationNumber: "91110105MA0100002P" }).expect(201);
         salon = b.body.merchantId;
         expect(school).to.be.a("number");
         await issue("school", "merchant", String(school));

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { usccFor } from "../support/uscc";
 import request from "supertest";
 import { ethers } from "ethers";
 import { startAnvil, AnvilNode } from "../../src/chain/anvil";
@@ -47,8 +48,8 @@ for (const engine of engines()) {
       await issue("education", "industry_regulator", education);
       await issue("commerce", "industry_regulator", commerce);
       await issue("auditor", "auditor", null);
-      salon = (await as("bureau").post("/v1/merchants", { account: ethers.Wallet.createRandom().address, industryId: BEAUTY, bankId: 1, registrationNumber: "S1" }).expect(201)).body.merchantId;
-      petShop = (await as("bureau").post("/v1/merchants", { account: ethers.Wallet.createRandom().address, industryId: PET_CARE, bankId: 1, registrationNumber: "P1" }).expect(201)).body.merchantId;
+      salon = (await as("bureau").post("/v1/merchants", { account: ethers.Wallet.createRandom().address, industryId: BEAUTY, bankId: 1, registrationNumber: usccFor("S1") }).expect(201)).body.merchantId;
+      petShop = (await as("bureau").post("/v1/merchants", { account: ethers.Wallet.createRandom().address, industryId: PET_CARE, bankId: 1, registrationNumber: usccFor("P1") }).expect(201)).body.merchantId;
     });
     after(async () => {
       await gw?.stop();

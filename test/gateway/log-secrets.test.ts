@@ -116,7 +116,7 @@ describe("the gateway's logs hold no secrets (trace level, against a separate An
     expect((await send("POST", "/v1/merchants", { "x-api-key": bureauKey }, `{"password":"${goodPassword}",`)).status).to.equal(400);
 
     // unlocking the bureau's keystore: admit a merchant (a transaction signed with the decrypted key)
-    const admitted = await send("POST", "/v1/merchants", { "x-api-key": bureauKey }, { account: devWallet(6, p).address, industryId: 1, bankId: 1, registrationNumber: "91110105MA01" });
+    const admitted = await send("POST", "/v1/merchants", { "x-api-key": bureauKey }, { account: devWallet(6, p).address, industryId: 1, bankId: 1, registrationNumber: "91110105MA0100001L" });
     expect(admitted.status, JSON.stringify(admitted.body)).to.equal(201);
     const school = Number(admitted.body.merchantId);
     // a keystore that will not open with the password given: the education commission's

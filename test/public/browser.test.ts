@@ -9,9 +9,9 @@ import { startPublicPlatform, PublicPlatform, waitFor } from "./platform";
  * The public look-up and the consumer's page in a real browser at a phone's size: Debian's Chromium, headless, driven
  * by playwright-core against a gateway on a separate Anvil process. The merchant asks (API), the consumer confirms on
  * the page (their key made in the browser), and the release lands in the ledger. Screenshots go to
- * test-results/public/; any console error, page error or request to another origin fails the test.
+ * test-output/public/; any console error, page error or request to another origin fails the test.
  */
-const SHOTS = path.join(__dirname, "..", "..", "test-results", "public");
+const SHOTS = path.join(__dirname, "..", "..", "test-output", "public");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const PHONE = { width: 390, height: 844 };
 
@@ -22,6 +22,8 @@ describe("public look-up and the consumer's page (headless Chromium, phone viewp
   let context: BrowserContext;
   let page: Page;
   const problems: string[] = [];
+  /** Answers a step expects (a refusal it provokes); any other 4xx/5xx fails the test. */
+  let allowed: RegExp[] = [];
   const sent: string[] = []; // every URL and body the pages sent
 
   before(async () => {
@@ -35,7 +37,11 @@ describe("public look-up and the consumer's page (headless Chromium, phone viewp
         args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
       }),
     ]);
-    context = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true, deviceScaleFactor: 2, locale: "en-GB" });
+    context = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true, deviceScaleFactor: 2, locale: "en-GB", timezoneId: "Europe/London" });
+    // These steps read the English words; the Chinese default is its own test below.
+    await context.addInitScript("if (!localStorage.getItem(\"custody.lang\")) localStorage.setItem(\"custody.lang\", \"en\");");
+    context.on("requestfailed", (r) => { if (!/aborted/i.test(r.failure()?.errorText ?? "")) problems.push(`failed request: ${r.url()} ${r.failure()?.errorText}`); });
+    context.on("response", (r) => { if (r.status() >= 400 && !allowed.some((re) => re.test(`${r.status()} ${r.url()}`))) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
     await context.route("**/*", (route) => {
       const url = route.request().url();
       if (url.startsWith(t.base + "/") || url.startsWith("data:")) return route.continue();
@@ -43,7 +49,7 @@ describe("public look-up and the consumer's page (headless Chromium, phone viewp
       return route.abort();
     });
     page = await context.newPage();
-    page.on("console", (m) => { if (m.type() === "error") problems.push(`console error: ${m.text()}`); });
+    page.on("console", (m) => { if (m.type() === "error" && !allowed.some((re) => re.test(m.text()))) problems.push(`console error: ${m.text()}`); });
     page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
     page.on("request", (r) => sent.push(`${r.method()} ${r.url()} ${r.postData() ?? ""}`));
     page.on("dialog", (d) => void d.accept());
@@ -87,8 +93,8 @@ describe("public look-up and the consumer's page (headless Chromium, phone viewp
     await page.click("#reload");
     await page.locator(`li[data-card-id="${cards[1]}"]`).waitFor();
     const first = await page.locator(`li[data-card-id="${cards[0]}"]`).innerText();
-    expect(first).to.contain("Sunshine Dance School").and.contain("10 lessons for ¥3000.00");
-    expect(await page.locator(`li[data-card-id="${cards[0]}"] .balance`).innerText()).to.equal("¥3000.00");
+    expect(first).to.contain("Sunshine Dance School").and.contain("10 lessons for ¥3,000.00");
+    expect(await page.locator(`li[data-card-id="${cards[0]}"] .balance`).innerText()).to.equal("¥3,000.00");
     await fitsPhone();
     await shot("2-my-cards");
   });
@@ -133,7 +139,8 @@ describe("public look-up and the consumer's page (headless Chromium, phone viewp
     const li = page.locator(`li[data-card-id="${cards[1]}"]`);
     await li.locator("button[data-action=cooling-off]").click();
     await page.locator("#status .success").waitFor({ timeout: 60_000 });
-    expect(await page.locator("#status").innerText()).to.contain("CardRefunded");
+    expect(await page.locator("#status").innerText()).to.contain("card refunded");
+    expect(await page.getAttribute("#status [data-events]", "data-events")).to.contain("CardRefunded");
     await waitFor(async () => (await t.db.query("SELECT status FROM cards WHERE card_id = $1", [cards[1]]))[0]?.status === "refunded");
     await li.locator(".card-status").filter({ hasText: "refunded" }).waitFor();
     await shot("5-refunded");
@@ -160,5 +167,64 @@ describe("public look-up and the consumer's page (headless Chromium, phone viewp
     expect(await page.evaluate<string | null>(`localStorage.getItem("custody.consumer.key")`)).to.equal(key);
     expect(sent.length).to.be.greaterThan(10);
     expect(sent.filter((s) => s.toLowerCase().includes(key.slice(2).toLowerCase()))).to.deep.equal([]);
+  });
+  it("in Chinese by default whatever the browser's language, on a phone; English one switch away and remembered", async () => {
+    const zh = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true, deviceScaleFactor: 2, locale: "en-US", timezoneId: "America/Los_Angeles" });
+    const p = await zh.newPage();
+    const own: string[] = [];
+    p.on("console", (m) => { if (m.type() === "error") own.push(`console error: ${m.text()}`); });
+    p.on("pageerror", (e) => own.push(`page error: ${e.message}`));
+    zh.on("requestfailed", (r) => { if (!/aborted/i.test(r.failure()?.errorText ?? "")) own.push(`failed request: ${r.url()}`); });
+    zh.on("response", (r) => { if (r.status() >= 400) own.push(`HTTP ${r.status()}: ${r.url()}`); });
+    try {
+      await p.goto(`${t.base}/public/`);
+      expect(await p.locator("h1").innerText()).to.equal("预付卡商户查询");
+      expect(await p.getAttribute("html", "lang")).to.equal("zh-CN");
+      await p.fill("#q", "Sunshine");
+      await p.click("#search button[type=submit]");
+      const item = p.locator(`#results li[data-merchant-id="${t.school}"]`);
+      await item.waitFor();
+      const text = await item.innerText();
+      expect(text).to.contain("统一社会信用代码").and.contain("是，由 Test Bank custody fen 存管").and.contain("每张卡的 100%").and.contain("教育培训");
+      expect(await p.locator("#search-status").innerText()).to.equal("找到 1 家商户。");
+      await p.screenshot({ path: path.join(SHOTS, "zh-1-public-lookup.png"), fullPage: true });
+      // A frozen merchant says so, warnings or not.
+      await p.fill("#q", "Lotus");
+      await p.click("#search button[type=submit]");
+      const salon = p.locator(`#results li[data-merchant-id="${t.salon}"]`);
+      await salon.waitFor();
+      expect(await salon.locator(".status-notice").innerText()).to.contain("监管部门已冻结该商户");
+      await p.screenshot({ path: path.join(SHOTS, "zh-2-public-frozen.png"), fullPage: true });
+
+      await p.click("#lang-switch");
+      await p.locator("h1", { hasText: "Check a merchant before you buy" }).waitFor();
+      await p.reload();
+      expect(await p.locator("h1").innerText()).to.equal("Check a merchant before you buy");
+      await p.click("#lang-switch");
+      await p.locator("h1", { hasText: "预付卡商户查询" }).waitFor();
+
+      // The consumer's page, in Chinese, with Beijing time and a refusal in words.
+      await p.goto(`${t.base}/me/`);
+      await p.waitForFunction(`/^0x[0-9a-fA-F]{40}$/.test(document.getElementById("address")?.textContent ?? "")`);
+      const me = (await p.locator("#address").innerText()).trim();
+      const card = (await t.ok(t.as("bank").post("/v1/banks/1/cards", { merchantId: t.school, planIndex: 1, holder: me }), 201)).body.cardId as string;
+      await p.click("#reload");
+      const li = p.locator(`li[data-card-id="${card}"]`);
+      await li.waitFor();
+      const cardText = await li.innerText();
+      expect(cardText).to.contain("剩余课时").and.contain("存管余额").and.contain("¥3,000.00").and.contain("冷静期退款");
+      expect(cardText).to.match(/有效期至\s*\d{4}-\d{2}-\d{2} \d{2}:\d{2}/);
+      expect(await p.evaluate<number>("document.documentElement.scrollWidth")).to.be.at.most(PHONE.width);
+      await p.screenshot({ path: path.join(SHOTS, "zh-3-my-cards.png"), fullPage: true });
+      // Eleven lessons on a ten-lesson card: the gateway refuses, in Chinese.
+      await p.goto(`${t.base}/me/#confirm=${card}.11`);
+      await p.locator("#status .notice.error").waitFor();
+      expect(await p.locator("#status").innerText()).to.contain("剩余课时不足");
+      await p.screenshot({ path: path.join(SHOTS, "zh-4-refused.png"), fullPage: true });
+      own.splice(0, own.length, ...own.filter((x) => !/409/.test(x))); // that one refusal was asked for
+    } finally {
+      await zh.close();
+    }
+    expect(own, "browser console errors, page errors or failed requests").to.deep.equal([]);
   });
 });

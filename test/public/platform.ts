@@ -55,10 +55,10 @@ export async function startPublicPlatform(engine: EngineFactory) {
   };
 
   const school = (await ok(as("bureau").post("/v1/merchants", {
-    account: devWallet(6, p).address, industryId: EDUCATION, bankId: 1, registrationNumber: "91110105MA01", name: "Sunshine Dance School", district: "Chaoyang",
+    account: devWallet(6, p).address, industryId: EDUCATION, bankId: 1, registrationNumber: "91110105MA0100001L", name: "Sunshine Dance School", district: "Chaoyang",
   }), 201)).body.merchantId as number;
   const salon = (await ok(as("bureau").post("/v1/merchants", {
-    account: devWallet(7, p).address, industryId: BEAUTY, bankId: 1, registrationNumber: "91110105MA02", name: "Lotus Beauty Salon", district: "Haidian",
+    account: devWallet(7, p).address, industryId: BEAUTY, bankId: 1, registrationNumber: "91110105MA0100002P", name: "Lotus Beauty Salon", district: "Haidian",
   }), 201)).body.merchantId as number;
   await issue("school", "merchant", String(school));
   await issue("salon", "merchant", String(salon));

@@ -200,14 +200,14 @@ for (const engine of engines()) {
         const byName = await get("/v1/public/merchants?q=sunshine");
         expect(byName.items).to.have.length(1);
         const m = byName.items[0];
-        expect(m).to.deep.include({ merchantId: t.school, name: "Sunshine Dance School", registrationNumber: "91110105MA01", district: "Chaoyang", status: "active", inCustody: true, requiredCustodyPercent: 100 });
+        expect(m).to.deep.include({ merchantId: t.school, name: "Sunshine Dance School", registrationNumber: "91110105MA0100001L", district: "Chaoyang", status: "active", inCustody: true, requiredCustodyPercent: 100 });
         expect(m.custodian).to.deep.equal({ bankId: 1, name: "Test Bank custody fen" });
         expect(m.industry.id).to.equal(1);
         expect(m.riskLevel).to.be.oneOf(["low", "medium", "high"]);
         expect(m.warnings.map((w: { date: string }) => w.date)).to.deep.equal(["2025-03-01"]);
         expect(m.seriousDishonesty).to.deep.include({ listed: true, since: "2025-04-01" });
-        expect((await get("/v1/public/merchants?registrationNumber=91110105MA02")).items.map((x: { merchantId: number }) => x.merchantId)).to.deep.equal([t.salon]);
-        expect((await get("/v1/public/merchants?q=91110105MA02")).items.map((x: { merchantId: number }) => x.merchantId)).to.deep.equal([t.salon]);
+        expect((await get("/v1/public/merchants?registrationNumber=91110105MA0100002P")).items.map((x: { merchantId: number }) => x.merchantId)).to.deep.equal([t.salon]);
+        expect((await get("/v1/public/merchants?q=91110105MA0100002P")).items.map((x: { merchantId: number }) => x.merchantId)).to.deep.equal([t.salon]);
         expect((await get("/v1/public/merchants?district=haidian")).items.map((x: { merchantId: number }) => x.merchantId)).to.deep.equal([t.salon]);
         const salon = (await get(`/v1/public/merchants/${t.salon}`));
         expect(salon.requiredCustodyPercent).to.equal(30);
@@ -324,11 +324,11 @@ for (const engine of engines()) {
     describe("the onboarding ledger", () => {
       const csv = [
         "registration_number,name,district,industry_id,required,started_on,note",
-        "91110105MA01,Sunshine Dance School,Chaoyang,1,true,2024-11-01,",
-        "91110105MA02,Lotus Beauty Salon,Haidian,4,yes,,",
-        "91110105MA03,\"Star Tutoring, Ltd.\",Chaoyang,1,true,2025-01-15,application in",
-        "91110105MA04,Iron Gym,Chaoyang,3,true,,",
-        "91110105MA05,Corner Bakery,Chaoyang,1,false,,sells no prepaid cards",
+        "91110105MA0100001L,Sunshine Dance School,Chaoyang,1,true,2024-11-01,",
+        "91110105MA0100002P,Lotus Beauty Salon,Haidian,4,yes,,",
+        "91110105MA0100003T,\"Star Tutoring, Ltd.\",Chaoyang,1,true,2025-01-15,application in",
+        "91110105MA0100004X,Iron Gym,Chaoyang,3,true,,",
+        "91110105MA01000051,Corner Bakery,Chaoyang,1,false,,sells no prepaid cards",
       ].join("\n");
 
       it("imports a CSV ledger and counts required, not started, started and onboarded per industry", async () => {
@@ -341,17 +341,17 @@ for (const engine of engines()) {
         expect(by[3]).to.deep.include({ required: 1, notStarted: 1, onboarded: 0 });
         expect(by[4]).to.deep.include({ required: 1, onboarded: 1 });
         const notYet = (await t.ok(t.as("auditor").get("/v1/onboarding?state=not_started"), 200)).body.items;
-        expect(notYet.map((x: { registrationNumber: string }) => x.registrationNumber)).to.deep.equal(["91110105MA04", "91110105MA05"]);
+        expect(notYet.map((x: { registrationNumber: string }) => x.registrationNumber)).to.deep.equal(["91110105MA0100004X", "91110105MA01000051"]);
         const started = (await t.ok(t.as("auditor").get("/v1/onboarding?state=started"), 200)).body.items;
         expect(started[0]).to.deep.include({ name: "Star Tutoring, Ltd.", note: "application in", merchantId: null });
       });
 
       it("links a merchant admitted later by its registration number and fills its public profile from the ledger", async () => {
-        const a = await t.ok(t.as("bureau").post("/v1/merchants", { account: devWallet(8, t.provider).address, industryId: FITNESS, bankId: 1, registrationNumber: "91110105MA04" }), 201);
+        const a = await t.ok(t.as("bureau").post("/v1/merchants", { account: devWallet(8, t.provider).address, industryId: FITNESS, bankId: 1, registrationNumber: "91110105MA0100004X" }), 201);
         const p = (await t.ok(t.as("auditor").get("/v1/onboarding/progress"), 200)).body;
         expect(p.overall).to.deep.include({ required: 4, notStarted: 0, onboarded: 3 });
         const pub = (await t.ok(t.api().get(`/v1/public/merchants/${a.body.merchantId}`), 200)).body;
-        expect(pub).to.deep.include({ name: "Iron Gym", district: "Chaoyang", registrationNumber: "91110105MA04", requiredCustodyPercent: 40 });
+        expect(pub).to.deep.include({ name: "Iron Gym", district: "Chaoyang", registrationNumber: "91110105MA0100004X", requiredCustodyPercent: 40 });
         const list = (await t.ok(t.as("auditor").get("/v1/onboarding?state=onboarded&limit=2"), 200)).body;
         expect(list.items).to.have.length(2);
         const rest = (await t.ok(t.as("auditor").get(`/v1/onboarding?state=onboarded&cursor=${list.nextCursor}`), 200)).body;
@@ -365,14 +365,14 @@ for (const engine of engines()) {
         expect(p.overall.required).to.equal(3);
         expect((await t.as("education").post("/v1/onboarding/imports", csv)).status).to.equal(403);
         const bad = await t.as("bureau").post("/v1/onboarding/imports", [
-          { registrationNumber: "91110105MA09", name: "New Pool", industryId: 3 },
-          { registrationNumber: "91110105MA10", industryId: "x", startedOn: "yesterday" },
+          { registrationNumber: "91110105MA0100009D", name: "New Pool", industryId: 3 },
+          { registrationNumber: "91110105MA0100010J", industryId: "x", startedOn: "yesterday" },
         ]);
         expect(bad.status).to.equal(422);
         const fields = bad.body.error.details.map((d: { field: string }) => d.field);
         expect(fields).to.include.members(["rows.1.name", "rows.1.industryId", "rows.1.startedOn"]);
         const all = (await t.ok(t.as("auditor").get("/v1/onboarding?limit=100"), 200)).body.items;
-        expect(all.map((x: { registrationNumber: string }) => x.registrationNumber)).not.to.include("91110105MA09");
+        expect(all.map((x: { registrationNumber: string }) => x.registrationNumber)).not.to.include("91110105MA0100009D");
       });
     });
   });

@@ -1,4 +1,5 @@
 import http from "node:http";
+import { usccFor } from "../support/uscc";
 import { AddressInfo } from "node:net";
 import { expect } from "chai";
 import request from "supertest";
@@ -67,7 +68,7 @@ for (const engine of engines()) {
     });
     const issue = async (name: string, role: Role, subject: string | null) => (key[name] = (await issueApiKey(db, { role, subject, label: name })).key);
     const admit = async (name: string, industryId: number, account = ethers.Wallet.createRandom().address) => {
-      m[name] = (await as("bureau").post("/v1/merchants", { account, industryId, bankId: 1, registrationNumber: `R-${name}` }).expect(201)).body.merchantId;
+      m[name] = (await as("bureau").post("/v1/merchants", { account, industryId, bankId: 1, registrationNumber: usccFor(`R-${name}`) }).expect(201)).body.merchantId;
     };
 
     before(async () => {

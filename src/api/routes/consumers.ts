@@ -1,4 +1,5 @@
 import { Router } from "express";
+import { ROLES } from "../auth";
 import { z } from "zod";
 import { fenText, idText, txResult, card, ledgerRow, page, report, hexAddress, txHash } from "../answers";
 import { Access } from "../access";
@@ -140,7 +141,7 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
       keyId: z.string().nullable(), resent: z.boolean(), createdAt: z.string(), updatedAt: z.string(),
     })),
     // Each caller sees only what its own key asked for: the rows are chosen by the key, not by an id in the request.
-    access: { roles: { consumer: "any", merchant: "any", bank: "any", platform_regulator: "any", industry_regulator: "any", auditor: "any" } },
+    access: { roles: Object.fromEntries(ROLES.map((r) => [r, "scoped"])), notes: Object.fromEntries(ROLES.map((r) => [r, "what its own key asked for"])) },
     query: z.object({ ...pageQuery, state: z.enum(["signed", "mined", "reverted", "refused", "failed", "superseded"]).optional() }).strict(),
     handler: async ({ query, principal }) => {
       const rows = await s.journal!.list({ keyId: principal!.keyId, state: query.state, limit: query.limit + 1, before: decodeCursor(query.cursor) ?? undefined });

@@ -10,6 +10,7 @@ import { merchantView } from "../../services/views";
 import { ApiError } from "../../errors";
 import { recordProfile } from "../../services/onboarding";
 import { policyAnswer } from "../../chain/policies";
+import { usccSchema } from "../uscc";
 
 type Auth = Gate;
 /** The bureau acts on every merchant; an industry regulator on its industries' merchants. */
@@ -82,7 +83,7 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
     access: regulatorsOn({ industry: "body.industryId" }),
     body: z.object({
       account: address, industryId: z.number().int().min(0).max(65535), bankId: z.number().int().min(1).max(65535),
-      registrationNumber: z.string().min(1).max(64),
+      registrationNumber: usccSchema,
       // Public profile (kept off chain; the chain holds the registration number's hash): shown in the public look-up.
       name: z.string().trim().min(1).max(200).optional(),
       district: z.string().trim().min(1).max(100).optional(),

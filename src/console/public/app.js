@@ -3,20 +3,20 @@
 
 import { api, session, loadFeatures, ApiError } from "./lib/api.js";
 import { h, clear, errorBox } from "./lib/dom.js";
+import { t, applyStatic, langSwitch } from "/web-public/shared/i18n.js";
+import { loadBanks, bankName, loadMerchantNames, merchantName } from "./lib/names.js";
 import * as regulator from "./pages/regulator.js";
 import * as bank from "./pages/bank.js";
 import * as auditor from "./pages/auditor.js";
 import * as merchant from "./pages/merchant.js";
 import * as charts from "./pages/charts.js";
+import * as admin from "./pages/admin.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 const who = document.getElementById("who");
 
-const ROLE_NAMES = {
-  platform_regulator: "Market regulation bureau", industry_regulator: "Industry regulator", bank: "Custodian bank",
-  auditor: "Auditor", merchant: "Merchant", consumer: "Consumer",
-};
+const roleName = (role) => t(`role.${role}`);
 
 /** Each audience's pages: [hash prefix, label, render(ctx, el, params)], the first is home. */
 function pagesOf(me) {
@@ -24,20 +24,22 @@ function pagesOf(me) {
     case "platform_regulator":
     case "industry_regulator":
       return [
-        ["merchants", "Merchants", regulator.merchants], ["hotline", "Hotline tickets", regulator.hotline],
-        ["disputes", "Disputes", regulator.disputes], ["charts", "Charts", charts.render], ["ledger", "Ledger", auditor.ledger],
+        ["merchants", t("nav.merchants"), regulator.merchants], ["admit", t("nav.admit"), admin.admit], ["hotline", t("nav.hotline"), regulator.hotline],
+        ["disputes", t("nav.disputes"), regulator.disputes], ["policies", t("nav.policies"), admin.policies],
+        ...(me.role === "platform_regulator" ? [["keys", t("nav.keys"), admin.keys]] : []),
+        ["charts", t("nav.charts"), charts.render], ["ledger", t("nav.ledger"), auditor.ledger],
       ];
     case "bank":
       return [
-        ["positions", "Custody positions", bank.positions], ["reconcile", "Statement reconciliation", bank.reconcile],
-        ["payouts", "Payout queue", bank.payouts], ["charts", "Charts", charts.render],
+        ["positions", t("nav.positions"), bank.positions], ["cards", t("nav.bankCards"), bank.cards], ["reconcile", t("nav.reconcile"), bank.reconcile],
+        ["payouts", t("nav.payouts.bank"), bank.payouts], ["charts", t("nav.charts"), charts.render],
       ];
     case "auditor":
-      return [["ledger", "Ledger explorer", auditor.ledger], ["merchants", "Merchants", regulator.merchants], ["charts", "Charts", charts.render]];
+      return [["ledger", t("nav.ledgerExplorer"), auditor.ledger], ["merchants", t("nav.merchants"), regulator.merchants], ["charts", t("nav.charts"), charts.render]];
     case "merchant":
       return [
-        ["plans", "Plans", merchant.plans], ["cards", "Cards", merchant.cards], ["consumptions", "Consumptions", merchant.consumptions],
-        ["payouts", "Payouts", merchant.payouts], ["charts", "Charts", charts.render],
+        ["plans", t("nav.plans"), merchant.plans], ["cards", t("nav.cards"), merchant.cards], ["consumptions", t("nav.consumptions"), merchant.consumptions],
+        ["payouts", t("nav.payouts.merchant"), merchant.payouts], ["charts", t("nav.charts"), charts.render],
       ];
     default:
       return [];
@@ -54,11 +56,12 @@ function signInPage(message) {
   const out = h("div", { id: "signin-error" });
   if (message) out.append(message);
   const form = h("form", { class: "card signin", id: "signin" },
-    h("h1", { text: "Sign in" }),
-    h("p", { class: "muted", text: "Paste the API key you were given (npm start prints them and keeps them in data/api-keys.txt). It stays in this tab only." }),
-    h("p", {}, input),
-    h("p", {}, h("button", { class: "primary", type: "submit", text: "Sign in" })),
-    out);
+    h("h1", { text: t("signin.title") }),
+    h("p", { class: "muted", text: t("signin.help") }),
+    h("label", { class: "field" }, t("signin.key"), input),
+    h("p", {}, h("button", { class: "primary", type: "submit", text: t("signin.submit") })),
+    out,
+    h("p", { class: "muted" }, t("signin.elsewhere"), " ", h("a", { href: "/public/", text: t("signin.public") }), " · ", h("a", { href: "/me/", text: t("signin.me") })));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     session.set(input.value.trim());
@@ -83,13 +86,17 @@ async function start() {
     me = await api("/v1/me");
   } catch (err) {
     session.clear();
-    const msg = err instanceof ApiError && err.status === 401 ? h("div", { class: "notice error", role: "alert", text: "That key is unknown, revoked or malformed." }) : errorBox(err);
+    const msg = err instanceof ApiError && err.status === 401 ? h("div", { class: "notice error", role: "alert", text: t("signin.refused") }) : errorBox(err);
     return signInPage(msg);
   }
+  await loadBanks().catch(() => undefined);
+  if (me.role === "merchant") await loadMerchantNames([me.subject]).catch(() => undefined);
+  // Who is signed in, by name: the bank's or the merchant's own, else the key's label.
+  const label = me.role === "bank" ? bankName(me.subject) : me.role === "merchant" ? merchantName(me.subject) : me.label;
   clear(who,
-    h("span", { class: "role", id: "who-role", "data-role": me.role, text: ROLE_NAMES[me.role] ?? me.role }),
-    h("span", { class: "muted", id: "who-label", text: me.label + (me.subject && !/^0x/.test(me.subject) ? ` #${me.subject}` : "") }),
-    h("button", { class: "small", id: "signout", type: "button", text: "Sign out", onclick: signOut }));
+    h("span", { class: "role", id: "who-role", "data-role": me.role, text: roleName(me.role) }),
+    h("span", { class: "muted", id: "who-label", title: me.label, text: label }),
+    h("button", { class: "small", id: "signout", type: "button", text: t("signout"), onclick: signOut }));
   route();
 }
 
@@ -100,9 +107,8 @@ function route() {
   const pages = pagesOf(me);
   if (!pages.length) {
     nav.textContent = "";
-    clear(main, h("div", { class: "card" }, h("h1", { text: "Consumers" }),
-      h("p", {}, "This console is for regulators, banks, auditors and merchants. Consumers see their cards on ", h("a", { href: "/me/", text: "their own page" }),
-        "; anyone can look a merchant up on ", h("a", { href: "/public/", text: "the public look-up" }), ".")));
+    clear(main, h("div", { class: "card" }, h("h1", { text: t("consumer.title") }),
+      h("p", {}, t("consumer.body"), " ", h("a", { href: "/me/", text: t("signin.me") }), " · ", h("a", { href: "/public/", text: t("signin.public") }))));
     return;
   }
   const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean);
@@ -111,10 +117,13 @@ function route() {
   const el = h("div", { id: `page-${page[0]}` });
   clear(main, el);
   const ctx = { me, signal: pageAbort.signal, go: (hash) => { location.hash = hash; } };
+  document.title = `${page[1]} · ${t("console.title")}`;
   Promise.resolve(page[2](ctx, el, parts.slice(1))).catch((err) => {
     if (err?.name !== "AbortError") el.append(errorBox(err));
   });
 }
 
+applyStatic();
+document.getElementById("lang-slot").append(langSwitch());
 window.addEventListener("hashchange", route);
 start();

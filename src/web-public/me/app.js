@@ -3,17 +3,10 @@
 // until the confirm screen has shown what the voucher releases and the consumer pressed "Confirm and sign".
 import { Wallet, Signature, getAddress } from "/web-public/vendor/ethers.js";
 import { $, el } from "/web-public/shared/dom.js";
+import { t, state, when, yuan, applyStatic, langSwitch, langHeaders } from "/web-public/shared/i18n.js";
 
 const KEY = "custody.consumer.key";
 const SESSION = "custody.consumer.session";
-
-/** Fen (a decimal string) as yuan, exactly: no floating point. */
-function yuan(fen) {
-  const v = BigInt(fen);
-  const neg = v < 0n;
-  const a = neg ? -v : v;
-  return `${neg ? "-" : ""}¥${(a / 100n).toString()}.${(a % 100n).toString().padStart(2, "0")}`;
-}
 
 function say(text, kind = "") {
   $("status").replaceChildren(text ? el("div", { class: `notice ${kind}`, text }) : "");
@@ -36,7 +29,7 @@ let wallet = loadWallet();
 let session = JSON.parse(sessionStorage.getItem(SESSION) ?? "null");
 
 async function call(method, url, body, { auth = true } = {}) {
-  const headers = { accept: "application/json" };
+  const headers = { accept: "application/json", ...langHeaders() };
   if (body !== undefined) headers["content-type"] = "application/json";
   if (auth) headers.authorization = `Bearer ${await token()}`;
   // no-cache: public answers may be cached for a minute, but a card's page must show a freeze at once (ETag keeps it cheap)
@@ -87,40 +80,39 @@ async function chainInfo() {
 
 // ---------------------------------------------------------------- cards
 
-const STATUS_TEXT = {
-  active: "active", consumed: "all lessons used", expired: "expired", refund_requested: "refund asked — waiting for the merchant",
-  disputed: "refund refused by the merchant — the regulator decides", refunded: "refunded",
-};
 
 async function refund(card, kind) {
-  const labels = { "cooling-off": "a cooling-off refund", request: "a refund", claim: "your balance back from a frozen merchant", cancel: "to cancel your refund request", escalate: "the regulator to decide" };
-  if (!confirm(`Ask for ${labels[kind]} on card ${card.cardId}? Your key signs the request.`)) return;
+  if (!confirm(t(`me.ask.${kind}`, { card: card.cardId, amount: yuan(card.heldFen) }))) return;
   try {
-    say("Preparing the request…");
-    const t = await call("GET", `/v1/cards/${card.cardId}/refund-request?kind=${kind}`);
-    const signed = await wallet.signTransaction({ type: 0, to: t.to, data: t.data, chainId: BigInt(t.chainId), gasPrice: 0n, nonce: t.nonce, gasLimit: BigInt(t.gasLimit) });
+    say(t("me.preparing"));
+    const tx = await call("GET", `/v1/cards/${card.cardId}/refund-request?kind=${kind}`);
+    const signed = await wallet.signTransaction({ type: 0, to: tx.to, data: tx.data, chainId: BigInt(tx.chainId), gasPrice: 0n, nonce: tx.nonce, gasLimit: BigInt(tx.gasLimit) });
     const out = await call("POST", "/v1/transactions", { signedTransaction: signed });
-    say(`Done: ${out.events.map((e) => e.event).join(", ") || "sent"} (transaction ${out.txHash.slice(0, 12)}…).`, "success");
+    const done = out.events.map((e) => t(`event.${e.event}`)).join("、") || t("me.sent");
+    say(t("me.done", { what: done, tx: `${out.txHash.slice(0, 12)}…` }), "success");
+    $("status").firstChild?.setAttribute("data-events", out.events.map((e) => e.event).join(","));
     await loadCards();
   } catch (err) {
-    say(`The request was refused: ${err.message}${err.code ? ` (${err.code})` : ""}`, "error");
+    say(t("me.refused", { message: err.message }), "error");
+    if (err.code) $("status").firstChild?.setAttribute("data-code", err.code);
   }
 }
 
 async function cardItem(c) {
   const [m, plan] = await Promise.all([merchant(c.merchantId), planOf(c)]);
-  const planText = !plan ? `plan ${c.planIndex}` : plan.kind === "lesson" ? `${plan.units} lessons for ${yuan(plan.priceFen)}` : `${plan.units} periods for ${yuan(plan.priceFen)} (released as time passes)`;
+  const planText = !plan ? t("me.planNo", { n: c.planIndex }) : plan.kind === "lesson" ? t("me.planLessons", { n: plan.units, price: yuan(plan.priceFen) }) : t("me.planPeriods", { n: plan.units, price: yuan(plan.priceFen) });
   const li = el("li", { class: "item", "data-card-id": c.cardId });
-  li.append(el("div", { class: "big", text: m?.name ?? `Merchant ${c.merchantId}` }));
+  li.append(el("div", { class: "big", text: m?.name ?? t("merchant.numbered", { id: c.merchantId }) }));
   li.append(el("dl", { class: "facts" },
-    el("dt", { text: "Card" }), el("dd", { class: "mono", text: c.cardId }),
-    el("dt", { text: "Plan" }), el("dd", { class: "plan", text: planText }),
-    el("dt", { text: c.kind === "lesson" ? "Lessons left" : "Periods left" }), el("dd", { class: "units-left", text: String(c.unitsLeft) }),
-    el("dt", { text: "Balance in custody" }), el("dd", { class: "balance", text: yuan(c.heldFen) }),
-    el("dt", { text: "Status" }), el("dd", { class: "card-status", text: STATUS_TEXT[c.status] ?? c.status }),
+    el("dt", { text: t("col.card") }), el("dd", { class: "mono", text: c.cardId }),
+    el("dt", { text: t("col.plan") }), el("dd", { class: "plan", text: planText }),
+    el("dt", { text: c.kind === "lesson" ? t("me.lessonsLeft") : t("me.periodsLeft") }), el("dd", { class: "units-left", text: String(c.unitsLeft) }),
+    el("dt", { text: t("me.balance") }), el("dd", { class: "balance", text: yuan(c.heldFen) }),
+    el("dt", { text: t("col.expires") }), el("dd", { text: when(c.expiresAt) }),
+    el("dt", { text: t("col.status") }), el("dd", { class: "card-status", "data-status": c.status, text: t(`me.status.${c.status}`) === `me.status.${c.status}` ? state(c.status) : t(`me.status.${c.status}`) }),
   ));
   const open = c.status === "active" || c.status === "expired";
-  if (open && m?.status === "frozen") li.append(el("div", { class: "notice error", text: "The regulator froze this merchant: you can take your balance back." }));
+  if (open && m?.status === "frozen") li.append(el("div", { class: "notice error", text: t("me.frozen") }));
   const actions = el("div", { class: "row" });
   const btn = (label, kind, cls = "secondary") => {
     const b = el("button", { class: cls, text: label, "data-action": kind });
@@ -128,20 +120,24 @@ async function cardItem(c) {
     actions.append(b);
   };
   if (open) {
-    if (m?.status === "frozen") btn("Take my balance back", "claim", "danger");
+    if (m?.status === "frozen") btn(t("me.claim"), "claim", "danger");
     else {
-      if (c.unitsUsed === 0) btn("Cooling-off refund", "cooling-off");
-      btn("Ask for a refund", "request");
+      if (c.unitsUsed === 0) btn(t("me.coolingOff"), "cooling-off");
+      btn(t("me.requestRefund"), "request");
     }
   }
-  if (c.status === "refund_requested") btn("Cancel my request", "cancel");
-  const hist = el("button", { class: "secondary", text: "History" });
+  if (c.status === "refund_requested") {
+    btn(t("me.cancelRequest"), "cancel");
+    // The merchant does not answer: the holder may hand the request to the industry regulator.
+    btn(t("me.escalate"), "escalate");
+  }
+  const hist = el("button", { class: "secondary", text: t("me.history") });
   const list = el("ul", { class: "plain history", hidden: "" });
   hist.addEventListener("click", async () => {
     list.hidden = !list.hidden;
     if (list.hidden) return;
     const h = await call("GET", `/v1/cards/${c.cardId}/history?limit=50`);
-    list.replaceChildren(...h.items.map((e) => el("li", { class: "muted", text: `${new Date(e.blockTime * 1000).toLocaleString()} · ${e.event}${e.amountFen ? ` · ${yuan(e.amountFen)}` : ""}` })));
+    list.replaceChildren(...(h.items.length ? h.items.map((e) => el("li", { class: "muted", "data-event": e.event, text: `${when(e.blockTime)} · ${t(`event.${e.event}`)}${e.amountFen ? ` · ${yuan(e.amountFen)}` : ""}` })) : [el("li", { class: "muted", text: t("table.empty") })]));
   });
   actions.append(hist);
   li.append(actions, list);
@@ -153,9 +149,9 @@ async function loadCards() {
   try {
     const page = await call("GET", `/v1/consumers/${wallet.address.toLowerCase()}/cards?limit=100`);
     const items = await Promise.all(page.items.map(cardItem));
-    $("cards").replaceChildren(...(items.length ? items : [el("li", { class: "muted", text: "No cards are held by this key yet. Give the address above to the shop when you buy." })]));
+    $("cards").replaceChildren(...(items.length ? items : [el("li", { class: "muted", text: t("me.noCards") })]));
   } catch (err) {
-    $("cards").replaceChildren(el("li", { class: "notice error", text: `Could not read your cards: ${err.message}` }));
+    $("cards").replaceChildren(el("li", { class: "notice error", text: t("me.cardsFailed", { message: err.message }) }));
   }
 }
 
@@ -170,38 +166,39 @@ async function prepareConfirm(cardId, lessons) {
   ]);
   const { domain, message } = v.typedData;
   const problems = [];
-  if (Number(domain.chainId) !== ch.chainId) problems.push("another chain");
-  if (getAddress(domain.verifyingContract) !== getAddress(ch.escrow)) problems.push("another contract");
-  if (domain.name !== "PrepaidCustody" || domain.version !== "1") problems.push("another signing domain");
-  if (String(message.cardId) !== String(cardId) || Number(message.lessons) !== lessons) problems.push("another card or number of lessons");
-  if (card.holder.toLowerCase() !== wallet.address.toLowerCase()) problems.push("a card your key does not hold");
+  if (Number(domain.chainId) !== ch.chainId) problems.push(t("me.problem.chain"));
+  if (getAddress(domain.verifyingContract) !== getAddress(ch.escrow)) problems.push(t("me.problem.contract"));
+  if (domain.name !== "PrepaidCustody" || domain.version !== "1") problems.push(t("me.problem.domain"));
+  if (String(message.cardId) !== String(cardId) || Number(message.lessons) !== lessons) problems.push(t("me.problem.card"));
+  if (card.holder.toLowerCase() !== wallet.address.toLowerCase()) problems.push(t("me.problem.holder"));
   const left = card.unitsLeft - (Number(message.sequence) - card.unitsUsed);
   const held = BigInt(card.heldFen);
   const releases = lessons >= left ? held : (held * BigInt(lessons)) / BigInt(left);
-  if (releases.toString() !== v.releasesFen) problems.push("a release that does not match the card's balance");
-  if (problems.length) throw new Error(`the request names ${problems.join(", ")}; nothing was signed`);
+  if (releases.toString() !== v.releasesFen) problems.push(t("me.problem.release"));
+  if (problems.length) throw new Error(t("me.problems", { problems: problems.join("、") }));
   const m = await merchant(card.merchantId);
   return { card, typedData: v.typedData, releases, merchant: m, lessons };
 }
 
 async function showConfirm(cardId, lessons) {
   try {
-    say("Checking the request…");
+    say(t("me.checking"));
     pending = await prepareConfirm(cardId, lessons);
     const p = pending;
     $("confirm-facts").replaceChildren(
-      el("dt", { text: "Merchant" }), el("dd", { id: "confirm-merchant", text: p.merchant?.name ?? `Merchant ${p.card.merchantId}` }),
-      el("dt", { text: "Card" }), el("dd", { id: "confirm-card", class: "mono", text: p.card.cardId }),
-      el("dt", { text: "Lessons" }), el("dd", { id: "confirm-lessons", text: String(p.lessons) }),
-      el("dt", { text: "Money released to the merchant" }), el("dd", { id: "confirm-amount", class: "big", text: yuan(p.releases) }),
-      el("dt", { text: "Balance after" }), el("dd", { text: `${yuan(BigInt(p.card.heldFen) - p.releases)} · ${p.card.unitsLeft - p.lessons} lessons left` }),
-      el("dt", { text: "Valid until" }), el("dd", { text: new Date(Number(p.typedData.message.deadline) * 1000).toLocaleString() }),
+      el("dt", { text: t("col.merchant") }), el("dd", { id: "confirm-merchant", text: p.merchant?.name ?? t("merchant.numbered", { id: p.card.merchantId }) }),
+      el("dt", { text: t("col.card") }), el("dd", { id: "confirm-card", class: "mono", text: p.card.cardId }),
+      el("dt", { text: t("me.lessons") }), el("dd", { id: "confirm-lessons", text: String(p.lessons) }),
+      el("dt", { text: t("me.releasedToMerchant") }), el("dd", { id: "confirm-amount", class: "big", text: yuan(p.releases) }),
+      el("dt", { text: t("me.balanceAfter") }), el("dd", { text: t("me.balanceAfterText", { amount: yuan(BigInt(p.card.heldFen) - p.releases), n: p.card.unitsLeft - p.lessons }) }),
+      el("dt", { text: t("me.validUntil") }), el("dd", { text: when(Number(p.typedData.message.deadline)) }),
     );
     $("confirm").hidden = false;
     say("");
+    $("confirm").scrollIntoView({ block: "start" });
   } catch (err) {
     $("confirm").hidden = true;
-    say(`This request cannot be confirmed: ${err.message}`, "error");
+    say(t("me.cannotConfirm", { message: err.message }), "error");
   }
 }
 
@@ -217,10 +214,10 @@ async function sign() {
     $("confirm").hidden = true;
     pending = null;
     history.replaceState(null, "", location.pathname);
-    say(`Confirmed. ${yuan(p.releases)} goes to the merchant once the chain records it (queue #${out.ids[0]}).`, "success");
+    say(t("me.confirmedQueued", { amount: yuan(p.releases), id: out.ids[0] }), "success");
     await waitForRelease(p.card.cardId, voucher.sequence);
   } catch (err) {
-    say(`Not sent: ${err.message}`, "error");
+    say(t("me.notSent", { message: err.message }), "error");
   } finally {
     $("confirm-sign").disabled = false;
   }
@@ -231,14 +228,14 @@ async function waitForRelease(cardId, sequence) {
     const h = await call("GET", `/v1/cards/${cardId}/history?limit=200`);
     const hit = h.items.find((e) => e.event === "LessonsConsumed" && Number(e.args?.sequence) === sequence);
     if (hit) {
-      say(`Released on chain: ${yuan(hit.amountFen ?? "0")} to the merchant (block ${hit.blockNumber}).`, "success");
+      say(t("me.released", { amount: yuan(hit.amountFen ?? "0"), block: hit.blockNumber }), "success");
       $("status").firstChild?.setAttribute("data-released", "true");
       await loadCards();
       return;
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  say("Sent; the chain has not recorded it yet. Refresh later.", "");
+  say(t("me.notYet"), "");
 }
 
 function route() {
@@ -248,12 +245,14 @@ function route() {
 
 // ---------------------------------------------------------------- wiring
 
+applyStatic();
+$("lang-slot").append(langSwitch());
 $("confirm-sign").addEventListener("click", () => void sign());
 $("confirm-cancel").addEventListener("click", () => {
   pending = null;
   $("confirm").hidden = true;
   history.replaceState(null, "", location.pathname);
-  say("Nothing was signed.");
+  say(t("me.nothingSigned"));
 });
 $("reload").addEventListener("click", () => void loadCards());
 $("export").addEventListener("click", () => {
@@ -263,15 +262,15 @@ $("export").addEventListener("click", () => {
 $("import-show").addEventListener("click", () => { $("import-box").hidden = !$("import-box").hidden; });
 $("import").addEventListener("click", () => {
   const pk = $("import-text").value.trim();
-  if (!/^0x[0-9a-fA-F]{64}$/.test(pk)) return say("That is not a private key (0x and 64 hex digits).", "error");
-  if (!confirm("Replace the key in this browser? Keep a copy of the current one if it holds cards.")) return;
+  if (!/^0x[0-9a-fA-F]{64}$/.test(pk)) return say(t("me.badKey"), "error");
+  if (!confirm(t("me.replaceKey"))) return;
   localStorage.setItem(KEY, pk);
   wallet = new Wallet(pk);
   session = null;
   sessionStorage.removeItem(SESSION);
   $("import-text").value = "";
   $("import-box").hidden = true;
-  say(`Now using ${wallet.address}.`, "success");
+  say(t("me.nowUsing", { address: wallet.address }), "success");
   void loadCards();
 });
 window.addEventListener("hashchange", route);

@@ -1,5 +1,8 @@
 // The gateway's API as the console uses it: the key from sessionStorage in X-API-Key, JSON in and out, errors as
-// ApiError with the gateway's { code, message, details }.
+// ApiError with the gateway's { code, message, details }. Every request asks for the page's language, so the gateway's
+// messages (a contract's refusal in words) come back in it.
+
+import { langHeaders } from "/web-public/shared/i18n.js";
 
 const KEY = "custody.console.apiKey";
 
@@ -28,7 +31,7 @@ export function qs(params) {
 }
 
 function headers(extra = {}) {
-  const h = { accept: "application/json", ...extra };
+  const h = { accept: "application/json", ...langHeaders(), ...extra };
   if (session.key) h["x-api-key"] = session.key;
   return h;
 }
@@ -46,11 +49,33 @@ export async function api(path, { method = "GET", body, csv, signal } = {}) {
   return data;
 }
 
-/** Downloads a file the API streams (the ledger's CSV) and hands it to the browser under `name`. */
+const BOM = "\uFEFF";
+
+/**
+ * Downloads a file the API streams (the ledger's CSV) and hands it to the browser under `name`. A CSV starts with a
+ * UTF-8 byte-order mark, without which Excel reads Chinese text as mojibake.
+ */
 export async function download(path, name) {
   const res = await fetch(path, { headers: headers({ accept: "text/csv" }) });
   if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
-  const blob = await res.blob();
+  const body = await res.blob();
+  const head = new Uint8Array(await body.slice(0, 3).arrayBuffer());
+  const hasBom = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf;
+  return saveFile(/\.csv$/i.test(name) && !hasBom ? new Blob([BOM, body], { type: "text/csv;charset=utf-8" }) : body, name);
+}
+
+/** Rows (arrays of cells) as a CSV file with a UTF-8 BOM, saved under `name`: what Excel opens with Chinese intact. */
+export function downloadCsv(name, header, rows) {
+  const cell = (v) => {
+    const raw = v === null || v === undefined ? "" : String(v);
+    const s = /^[=+@]/.test(raw) ? `'${raw}` : raw; // a cell Excel would run as a formula stays text
+    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  const text = [header, ...rows].map((r) => r.map(cell).join(",")).join("\r\n") + "\r\n";
+  return saveFile(new Blob([BOM, text], { type: "text/csv;charset=utf-8" }), name);
+}
+
+function saveFile(blob, name) {
   const url = URL.createObjectURL(blob);
   const a = document.createElement("a");
   a.href = url;

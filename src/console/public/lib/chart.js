@@ -3,6 +3,7 @@
 // to place them on the canvas, and the tooltip shows the exact strings.
 
 import { h } from "./dom.js";
+import { t } from "/web-public/shared/i18n.js";
 
 const NS = "http://www.w3.org/2000/svg";
 const WIDE = 1100, H = 280, M = { l: 84, r: 16, t: 10, b: 26 };
@@ -38,7 +39,7 @@ export function timeChart({ x, series, kind = "line", fmt = String, axis = (n) =
   const wrap = h("div", { class: "chart", id, "data-points": x.length });
   if (title) wrap.append(h("h3", { text: title }));
   if (!x.length) {
-    wrap.append(h("div", { class: "notice", text: "No data for this selection yet." }));
+    wrap.append(h("div", { class: "notice", text: t("charts.noData") }));
     return wrap;
   }
   const nums = series.map((sr) => sr.values.map((v) => Number(v)));
@@ -52,9 +53,9 @@ export function timeChart({ x, series, kind = "line", fmt = String, axis = (n) =
   const py = (v) => M.t + ih - (ih * v) / top;
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title ?? "chart" });
   const grid = s("g", { class: "grid" }), ax = s("g", { class: "axis" });
-  for (const t of yt) {
-    grid.append(s("line", { x1: M.l, x2: W - M.r, y1: py(t), y2: py(t) }));
-    ax.append(s("text", { x: M.l - 6, y: py(t) + 4, "text-anchor": "end" }, document.createTextNode(axis(t))));
+  for (const tick of yt) {
+    grid.append(s("line", { x1: M.l, x2: W - M.r, y1: py(tick), y2: py(tick) }));
+    ax.append(s("text", { x: M.l - 6, y: py(tick) + 4, "text-anchor": "end" }, document.createTextNode(axis(tick))));
   }
   const every = Math.max(1, Math.ceil(n / 8));
   for (let i = 0; i < n; i += every) {
@@ -89,7 +90,7 @@ export function timeChart({ x, series, kind = "line", fmt = String, axis = (n) =
   }
 
   // Hover: the nearest point's exact figures under the chart.
-  const tip = h("div", { class: "tip", text: "Point at the chart for exact figures." });
+  const tip = h("div", { class: "tip", text: t("charts.pointChart") });
   const cursor = s("line", { class: "hover-line", x1: 0, x2: 0, y1: M.t, y2: M.t + ih, visibility: "hidden" });
   svg.append(cursor);
   svg.addEventListener("mousemove", (e) => {
@@ -114,14 +115,14 @@ export function stackedBars({ rows, series, fmt = String, title, id }) {
   const wrap = h("div", { class: "chart", id, "data-rows": rows.length });
   if (title) wrap.append(h("h3", { text: title }));
   if (!rows.length) {
-    wrap.append(h("div", { class: "notice", text: "No data for this selection yet." }));
+    wrap.append(h("div", { class: "notice", text: t("charts.noData") }));
     return wrap;
   }
   const rh = 28, lw = 330, w = W, height = rows.length * rh + 8;
   const totals = rows.map((r) => r.parts.reduce((a, p) => a + Number(p), 0));
   const max = Math.max(...totals) || 1;
   const svg = s("svg", { viewBox: `0 0 ${w} ${height}`, role: "img", "aria-label": title ?? "chart" });
-  const tip = h("div", { class: "tip", text: "Point at a bar for exact figures." });
+  const tip = h("div", { class: "tip", text: t("charts.pointBar") });
   rows.forEach((r, i) => {
     const y = 4 + i * rh;
     svg.append(s("text", { x: lw - 8, y: y + 16, "text-anchor": "end", class: "axis-label", "font-size": 13, fill: "#475467" }, document.createTextNode(r.label)));

@@ -1,3 +1,7 @@
+import { t, state, when, day } from "/web-public/shared/i18n.js";
+
+export { when, day };
+
 /** h("div", { class: "x", onclick }, child, "text") — builds elements without innerHTML, so data never becomes markup. */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -27,17 +31,10 @@ export function clear(el, ...children) {
   return append(el, children);
 }
 
-const timeFmt = new Intl.DateTimeFormat("sv-SE", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
-const dayFmt = new Intl.DateTimeFormat("sv-SE", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit" });
-
-/** Unix seconds → "2026-11-23 14:53" in Beijing time, the district's clock. */
-export const when = (sec) => (sec === null || sec === undefined || sec === 0 ? "—" : timeFmt.format(new Date(Number(sec) * 1000)));
-export const day = (sec) => dayFmt.format(new Date(Number(sec) * 1000));
-
 export const short = (hex, n = 6) => (typeof hex === "string" && hex.length > 2 * n + 2 ? `${hex.slice(0, n + 2)}…${hex.slice(-4)}` : hex ?? "—");
 
-/** A coloured label for a status or level; `prefix` names what it is ("risk" → "risk high"). */
-export const badge = (value, prefix = "") => h("span", { class: `badge ${value ?? ""}`.trim(), text: `${prefix ? prefix + " " : ""}${String(value ?? "—").replace(/_/g, " ")}` });
+/** A coloured label for a status or level, in words; `prefix` names what it is ("风险" → "风险 高"). */
+export const badge = (value, prefix = "") => h("span", { class: `badge ${value ?? ""}`.trim(), "data-value": value ?? "", text: `${prefix ? prefix + " " : ""}${state(value)}` });
 
 /**
  * A table: columns are { label, get(row) → node | text, num?: true }. Rows may carry `onclick` via opts.onRow.
@@ -53,9 +50,9 @@ export function table(columns, rows, opts = {}) {
     if (opts.onRow) tr.addEventListener("click", (e) => { if (!(e.target instanceof HTMLButtonElement || e.target instanceof HTMLAnchorElement || e.target.closest("details"))) opts.onRow(r); });
     return tr;
   });
-  const t = h("table", { class: opts.class }, h("thead", {}, head), h("tbody", {}, body));
-  if (!rows.length) t.tBodies[0].append(h("tr", {}, h("td", { colspan: columns.length, class: "muted", text: opts.empty ?? "Nothing here yet." })));
-  return t;
+  const tbl = h("table", { class: opts.class }, h("thead", {}, head), h("tbody", {}, body));
+  if (!rows.length) tbl.tBodies[0].append(h("tr", {}, h("td", { colspan: columns.length, class: "muted", text: opts.empty ?? t("table.empty") })));
+  return tbl;
 }
 
 export const field = (label, input) => h("label", { class: "field" }, label, input);
@@ -69,23 +66,32 @@ export const kpi = (k, v, attrs = {}) => h("div", { class: "kpi", ...attrs }, h(
 /** A short message in the corner that goes away by itself. */
 export function toast(text, kind = "") {
   const box = document.getElementById("toast");
-  const t = h("div", { class: `t ${kind}`, text });
-  box.append(t);
-  setTimeout(() => t.remove(), kind === "error" ? 8000 : 4000);
+  const note = h("div", { class: `t ${kind}`, text });
+  box.append(note);
+  setTimeout(() => note.remove(), kind === "error" ? 8000 : 4000);
 }
 
-/** The message of an API error, with the fields it names. */
+/**
+ * The message of an API error in words (the gateway words it in the page's language), with the fields it names; the
+ * machine code stays visible, small, for whoever reports the problem.
+ */
 export function errorBox(err) {
   const details = Array.isArray(err?.details) ? err.details : [];
-  return h("div", { class: "notice error", role: "alert" },
-    h("strong", { text: err?.code ? `${err.code}: ` : "" }), err?.message ?? String(err),
-    details.length ? h("ul", {}, details.map((d) => h("li", { text: `${d.field}: ${d.reason}` }))) : null,
-    !details.length && err?.details && typeof err.details === "object"
-      ? h("div", { class: "mono", text: Object.entries(err.details).map(([k, v]) => `${k} ${typeof v === "object" ? JSON.stringify(v) : v}`).join(" · ") })
-      : null);
+  return h("div", { class: "notice error", role: "alert", "data-code": err?.code ?? "" },
+    err?.message ?? String(err),
+    details.length ? h("ul", {}, details.map((d) => h("li", { text: `${fieldName(d.field)}: ${d.reason}` }))) : null,
+    err?.code ? h("div", { class: "muted code", text: t("error.code", { code: err.code }) }) : null);
 }
 
-export const unavailable = (what) => h("div", { class: "notice unavailable", "data-unavailable": "" }, `${what} is not available on this gateway yet.`);
+/** "body.registrationNumber" → the form's label for it when the catalogue has one. */
+function fieldName(field) {
+  const last = String(field ?? "").split(".").pop();
+  const k = `field.${last}`;
+  const text = t(k);
+  return text === k ? field : text;
+}
+
+export const unavailable = (what) => h("div", { class: "notice unavailable", "data-unavailable": "" }, t("unavailable", { what }));
 
 /** Runs an async action from a button: disables it meanwhile, shows failures in `out` (or a toast). */
 export async function busy(button, out, fn) {
@@ -102,9 +108,38 @@ export async function busy(button, out, fn) {
   }
 }
 
-/** Industry names of the district's defaults; other ids show as numbers. */
-const INDUSTRY_NAMES = {
-  0: "District default", 1: "Education and training 教育培训", 2: "Youth sports 青少年体育", 3: "Fitness 健身", 4: "Beauty and hairdressing 美容美发",
-  5: "Car wash 洗车", 6: "Retail cards 购物卡", 7: "Pet care 宠物服务",
-};
-export const industryName = (id) => (id === null || id === undefined ? "—" : `${id} · ${INDUSTRY_NAMES[id] ?? "industry"}`);
+/** Industry names of the district's defaults; other ids show as "行业 9". */
+export function industryName(id) {
+  if (id === null || id === undefined) return "—";
+  const k = `industry.${id}`;
+  const text = t(k);
+  return text === k ? t("industry.other", { id }) : text;
+}
+
+/**
+ * Asks for a reason and a confirmation before an action that cannot be undone: a dialog naming what will happen,
+ * a reason box (required) and the action's own button. Resolves to the reason, or null when cancelled.
+ */
+export function confirmAction({ title, body, confirmLabel, reasonLabel, reason = true, danger = true, fields = [] }) {
+  return new Promise((resolve) => {
+    const input = reason ? h("textarea", { id: "confirm-reason", rows: 3, required: true }) : null;
+    const extra = fields.map((f) => h("label", { class: f.inline ? "check" : "field" }, f.inline ? [f.input, f.label] : [f.label, f.input]));
+    const error = h("div", { class: "confirm-error", role: "alert" });
+    const dialog = h("dialog", { class: "confirm-dialog", id: "confirm-dialog" });
+    const close = (value) => { dialog.close(); dialog.remove(); resolve(value); };
+    const ok = h("button", { type: "button", class: danger ? "primary danger-fill" : "primary", id: "confirm-ok", text: confirmLabel });
+    ok.addEventListener("click", () => {
+      const r = input ? input.value.trim() : "";
+      if (input && !r) { error.textContent = t("confirm.reasonNeeded"); input.focus(); return; }
+      close(input ? r : true);
+    });
+    const cancel = h("button", { type: "button", id: "confirm-cancel", text: t("action.cancel"), onclick: () => close(null) });
+    dialog.addEventListener("cancel", (e) => { e.preventDefault(); close(null); });
+    append(dialog, [h("h2", { text: title }), body ? h("p", {}, body) : null, extra,
+      input ? h("label", { class: "field" }, reasonLabel ?? t("confirm.reason"), input) : null, error,
+      h("div", { class: "actions end" }, cancel, ok)]);
+    document.body.append(dialog);
+    dialog.showModal();
+    (input ?? ok).focus();
+  });
+}

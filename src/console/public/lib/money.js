@@ -1,6 +1,8 @@
 // Money arrives as decimal strings of fen and is only ever added or compared as BigInt; Number appears only where a
 // chart needs a pixel position.
 
+import { t } from "/web-public/shared/i18n.js";
+
 const group = (digits) => digits.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 
 /** "123456" fen → "¥1,234.56". */
@@ -26,9 +28,9 @@ export function yuanShort(fen) {
 
 /** "1,234.5" yuan → "123450" fen, exactly; throws with a message a person can act on. */
 export function fenOf(text) {
-  const t = String(text).trim().replace(/,/g, "").replace(/^¥/, "");
-  const m = /^(\d{1,16})(?:\.(\d{0,2}))?$/.exec(t);
-  if (!m) throw new Error("an amount in yuan such as 1200 or 1200.50 (at most two decimals)");
+  const typed = String(text).trim().replace(/,/g, "").replace(/^¥/, "");
+  const m = /^(\d{1,16})(?:\.(\d{0,2}))?$/.exec(typed);
+  if (!m) throw new Error(t("form.yuan"));
   return (BigInt(m[1]) * 100n + BigInt((m[2] ?? "").padEnd(2, "0"))).toString();
 }
 

@@ -5,13 +5,14 @@ import { api, qs, has } from "../lib/api.js";
 import { h, clear, field, select, kpi, errorBox, unavailable, industryName, day, when } from "../lib/dom.js";
 import { yuan, yuanShort, sumFen } from "../lib/money.js";
 import { timeChart, stackedBars } from "../lib/chart.js";
+import { t, state } from "/web-public/shared/i18n.js";
 
 const FLOWS = [
-  { key: "paidInFen", name: "Paid in", cls: "s-paid" },
-  { key: "releasedFen", name: "Released", cls: "s-released" },
-  { key: "refundedFen", name: "Refunded", cls: "s-refunded" },
+  { key: "paidInFen", name: () => t("money.paidIn"), cls: "s-paid" },
+  { key: "releasedFen", name: () => t("money.released"), cls: "s-released" },
+  { key: "refundedFen", name: () => t("money.refunded"), cls: "s-refunded" },
 ];
-const HELD = { key: "heldFen", name: "Held in escrow", cls: "s-held" };
+const HELD = { key: "heldFen", name: () => t("money.heldInEscrow"), cls: "s-held" };
 
 const bucketLabel = (bucket) => (bucket === "hour" ? (s) => when(s).slice(5) : bucket === "month" ? (s) => day(s).slice(0, 7) : (s) => day(s).slice(5));
 
@@ -30,20 +31,20 @@ export async function moneyChart(ctx, el, { merchantId, industryId, bucket = "da
     const cumulative = { paidInFen: [], releasedFen: [], refundedFen: [] };
     for (const p of r.series) for (const f of FLOWS) { run[f.key] += BigInt(p[f.key]); cumulative[f.key].push(run[f.key].toString()); }
     const xfmt = bucketLabel(r.bucket);
-    const t = r.totals;
-    const balanced = BigInt(t.paidInFen) === BigInt(sumFen(t.releasedFen, t.refundedFen, t.heldFen));
+    const tt = r.totals;
+    const balanced = BigInt(tt.paidInFen) === BigInt(sumFen(tt.releasedFen, tt.refundedFen, tt.heldFen));
     clear(box,
       h("div", { class: "kpis money-totals" },
-        kpi("Paid in", yuan(t.paidInFen), { "data-fen": t.paidInFen, "data-k": "paidIn" }), kpi("Released", yuan(t.releasedFen), { "data-fen": t.releasedFen, "data-k": "released" }),
-        kpi("Refunded", yuan(t.refundedFen), { "data-fen": t.refundedFen, "data-k": "refunded" }), kpi("Held", yuan(t.heldFen), { "data-fen": t.heldFen, "data-k": "held" })),
-      h("p", { class: balanced ? "muted" : "notice error", text: balanced ? "Paid in = released + refunded + held ✓" : "Paid in ≠ released + refunded + held: the index needs checking." }),
+        kpi(t("money.paidIn"), yuan(tt.paidInFen), { "data-fen": tt.paidInFen, "data-k": "paidIn" }), kpi(t("money.released"), yuan(tt.releasedFen), { "data-fen": tt.releasedFen, "data-k": "released" }),
+        kpi(t("money.refunded"), yuan(tt.refundedFen), { "data-fen": tt.refundedFen, "data-k": "refunded" }), kpi(t("money.held"), yuan(tt.heldFen), { "data-fen": tt.heldFen, "data-k": "held" })),
+      h("p", { class: balanced ? "muted" : "notice error", text: balanced ? t("charts.balanced") : t("charts.unbalanced") }),
       timeChart({
-        id: "chart-cumulative", title: "Cumulative, and held in escrow", x, kind: "line", width, fmt: yuan, axis: (n) => yuanShort(BigInt(Math.round(n))), xfmt,
-        series: [...FLOWS.map((f) => ({ name: f.name, cls: f.cls, values: cumulative[f.key] })), { name: HELD.name, cls: HELD.cls, values: r.series.map((p) => p.heldFen) }],
+        id: "chart-cumulative", title: t("charts.cumulative"), x, kind: "line", width, fmt: yuan, axis: (n) => yuanShort(BigInt(Math.round(n))), xfmt,
+        series: [...FLOWS.map((f) => ({ name: f.name(), cls: f.cls, values: cumulative[f.key] })), { name: HELD.name(), cls: HELD.cls, values: r.series.map((p) => p.heldFen) }],
       }),
       timeChart({
-        id: "chart-flows", title: `Per ${r.bucket}`, x, kind: "bars", width, fmt: yuan, axis: (n) => yuanShort(BigInt(Math.round(n))), xfmt,
-        series: FLOWS.map((f) => ({ name: f.name, cls: f.cls, values: r.series.map((p) => p[f.key]) })),
+        id: "chart-flows", title: t(`charts.per.${r.bucket}`), x, kind: "bars", width, fmt: yuan, axis: (n) => yuanShort(BigInt(Math.round(n))), xfmt,
+        series: FLOWS.map((f) => ({ name: f.name(), cls: f.cls, values: r.series.map((p) => p[f.key]) })),
       }));
     return r;
   } catch (err) {
@@ -55,22 +56,22 @@ export async function moneyChart(ctx, el, { merchantId, industryId, bucket = "da
 export async function render(ctx, el) {
   const fixedMerchant = ctx.me.role === "merchant" ? Number(ctx.me.subject) : null;
   const industries = fixedMerchant ? [] : await api("/v1/industries", { signal: ctx.signal }).then((r) => r.items).catch(() => []);
-  const industry = select([["", "all industries"], ...industries.filter((i) => i.industryId > 0).map((i) => [i.industryId, industryName(i.industryId)])], "", { id: "chart-industry" });
-  const merchant = h("input", { class: "narrow", id: "chart-merchant", placeholder: "any", inputmode: "numeric" });
-  const bucket = select([["hour", "hour"], ["day", "day"], ["week", "week"], ["month", "month"]], "day", { id: "chart-bucket" });
+  const industry = select([["", t("filter.allIndustries")], ...industries.filter((i) => i.industryId > 0).map((i) => [i.industryId, industryName(i.industryId)])], "", { id: "chart-industry" });
+  const merchant = h("input", { class: "narrow", id: "chart-merchant", placeholder: t("filter.any"), inputmode: "numeric" });
+  const bucket = select(["hour", "day", "week", "month"].map((b) => [b, t(`charts.bucket.${b}`)]), "day", { id: "chart-bucket" });
   const money = h("div", { id: "money-charts" });
   const perIndustry = h("div", { class: "card", id: "industry-chart" });
   const riskCard = h("div", { class: "card", id: "risk-chart" });
   const controls = h("form", { class: "row" },
-    fixedMerchant ? null : field("Industry", industry), fixedMerchant ? null : field("Merchant id", merchant), field("Bucket", bucket),
-    h("button", { type: "submit", class: "primary", text: "Show" }));
-  clear(el, h("div", { class: "card" }, h("div", { class: "row between" }, h("h1", { text: "Money over time" }), controls), money),
+    fixedMerchant ? null : field(t("col.industry"), industry), fixedMerchant ? null : field(t("ledger.merchantNo"), merchant), field(t("charts.bucket"), bucket),
+    h("button", { type: "submit", class: "primary", text: t("action.show") }));
+  clear(el, h("div", { class: "card" }, h("div", { class: "row between" }, h("h1", { text: t("charts.moneyOverTime") }), controls), money),
     fixedMerchant ? null : perIndustry, riskCard);
   const draw = async (e) => {
     e?.preventDefault();
     money.textContent = "";
     const m = merchant.value.trim();
-    if (m && !/^\d+$/.test(m)) return money.append(h("div", { class: "notice error", text: "A merchant id is a whole number." }));
+    if (m && !/^\d+$/.test(m)) return money.append(h("div", { class: "notice error", text: t("charts.badMerchant") }));
     await moneyChart(ctx, money, { merchantId: fixedMerchant ?? (m || undefined), industryId: industry.value || undefined, bucket: bucket.value });
   };
   controls.addEventListener("submit", draw);
@@ -86,14 +87,14 @@ export async function render(ctx, el) {
 }
 
 async function industryChart(ctx, card) {
-  clear(card, h("h2", { text: "Where the money is, per industry" }));
+  clear(card, h("h2", { text: t("charts.perIndustry") }));
   try {
     const r = await api("/v1/stats/money/industries", { signal: ctx.signal });
     card.append(stackedBars({
       id: "chart-industries", fmt: yuan,
-      series: [{ name: "Released", cls: "s-released" }, { name: "Refunded", cls: "s-refunded" }, { name: "Held in escrow", cls: "s-held" }],
+      series: [{ name: t("money.released"), cls: "s-released" }, { name: t("money.refunded"), cls: "s-refunded" }, { name: t("money.heldInEscrow"), cls: "s-held" }],
       rows: r.items.map((i) => ({ label: `${industryName(i.industryId)} (${i.merchants})`, parts: [i.releasedFen, i.refundedFen, i.heldFen] })),
-    }), h("p", { class: "muted", text: "Each bar is what that industry's merchants were paid in: released + refunded + held." }));
+    }), h("p", { class: "muted", text: t("charts.perIndustryHelp") }));
   } catch (err) {
     if (err.name !== "AbortError") card.append(errorBox(err));
   }
@@ -101,20 +102,20 @@ async function industryChart(ctx, card) {
 
 /** Merchants per risk level at each day's end, from the risk service's history. */
 async function riskChart(ctx, card, industryId) {
-  clear(card, h("h2", { text: "Risk levels over time" }));
-  if (!has("get", "/v1/risk/levels-over-time")) return card.append(unavailable("The risk levels' history"));
+  clear(card, h("h2", { text: t("charts.riskOverTime") }));
+  if (!has("get", "/v1/risk/levels-over-time")) return card.append(unavailable(t("charts.riskOverTime")));
   try {
     const r = await api(`/v1/risk/levels-over-time${qs({ industryId })}`, { signal: ctx.signal });
     const items = r.days ?? r.items ?? [];
     if (!items.some((p) => Number(p.low ?? 0) + Number(p.medium ?? 0) + Number(p.high ?? 0) > 0)) {
-      card.append(h("p", { class: "notice", id: "risk-none", text: `No merchant had a rating in force${r.from ? ` from ${r.from} to ${r.to}` : ""}: rate them from the risk service first.` }));
+      card.append(h("p", { class: "notice", id: "risk-none", text: t("charts.riskNone", { from: r.from ?? "…", to: r.to ?? "…" }) }));
       return;
     }
     const at = (p) => (p.date ? Date.parse(`${p.date}T00:00:00+08:00`) / 1000 : Number(p.start ?? p.at ?? 0));
     card.append(timeChart({
       id: "chart-risk", x: items.map(at), kind: "stack", fmt: String, axis: (n) => String(Math.round(n)), xfmt: (sec) => day(sec).slice(5),
-      series: ["low", "medium", "high"].map((l) => ({ name: l, cls: `s-${l}`, values: items.map((p) => String(p[l] ?? 0)) })),
-    }), h("p", { class: "muted", text: `Merchants at each level by the rating in force at each day's end (Beijing time)${r.from ? `, ${r.from} to ${r.to}` : ""}.` }));
+      series: ["low", "medium", "high"].map((l) => ({ name: state(l), cls: `s-${l}`, values: items.map((p) => String(p[l] ?? 0)) })),
+    }), h("p", { class: "muted", text: t("charts.riskHelp", { from: r.from ?? "…", to: r.to ?? "…" }) }));
   } catch (err) {
     if (err.name !== "AbortError") card.append(errorBox(err));
   }
