@@ -91,7 +91,7 @@ describe("统一社会信用代码 check character (GB 32100-2015)", () => {
   it("names what is wrong: length, characters outside the alphabet (I O Z S V, lower case)", () => {
     expect(usccProblem("91110105MA01")).to.equal("length");
     expect(usccProblem("")).to.equal("length");
-    expect(usccProblem(91110000101174712)).to.equal("length");
+    expect(usccProblem(911100001011747)).to.equal("length");
     expect(usccProblem("91110000101174712I")).to.equal("characters");
     expect(usccProblem("9144030071526726xg")).to.equal("characters");
     expect(usccProblem("9111000010117471OL")).to.equal("characters");

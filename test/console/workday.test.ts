@@ -31,7 +31,7 @@ describe("a working day per audience, in Chinese and English, desktop and phone 
   let starting: Promise<Platform> | undefined;
   let browser: Browser;
   const contexts: BrowserContext[] = [];
-  let problems: string[] = [];
+  const problems: string[] = [];
   let allowed: RegExp[] = [];
   // Facts one step hands the next.
   let merchantId = 0;

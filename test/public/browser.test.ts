@@ -23,7 +23,7 @@ describe("public look-up and the consumer's page (headless Chromium, phone viewp
   let page: Page;
   const problems: string[] = [];
   /** Answers a step expects (a refusal it provokes); any other 4xx/5xx fails the test. */
-  let allowed: RegExp[] = [];
+  const allowed: RegExp[] = [];
   const sent: string[] = []; // every URL and body the pages sent
 
   before(async () => {

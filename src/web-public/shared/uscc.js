@@ -30,6 +30,8 @@
   }
 
   const api = { usccCheckCharacter, usccProblem, isUscc: (code) => usccProblem(code) === null };
+  // CommonJS for the gateway, a global for the browser pages (one file serves both).
+  // eslint-disable-next-line no-undef
   if (typeof module === "object" && module && module.exports) module.exports = api;
   else root.uscc = api;
 })(globalThis);

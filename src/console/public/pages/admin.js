@@ -2,9 +2,9 @@
 // character), the district's and industries' policies ("1+N") with designation of an industry's regulator, and API keys.
 
 import { api, qs } from "../lib/api.js";
-import { h, clear, table, field, select, errorBox, busy, toast, industryName, short, confirmAction } from "../lib/dom.js";
+import { h, clear, table, field, select, busy, industryName, short, confirmAction } from "../lib/dom.js";
 import { yuan, fenOf } from "../lib/money.js";
-import { t, state } from "/web-public/shared/i18n.js";
+import { t } from "/web-public/shared/i18n.js";
 import "/web-public/shared/uscc.js";
 import { bankName, loadMerchantNames, merchantName } from "../lib/names.js";
 

@@ -4,7 +4,7 @@
 import { api, qs, downloadCsv } from "../lib/api.js";
 import { h, clear, table, badge, when, short, kpi, errorBox, busy, field, select, toast, confirmAction } from "../lib/dom.js";
 import { yuan } from "../lib/money.js";
-import { t, state, tOr, day } from "/web-public/shared/i18n.js";
+import { t, tOr, day } from "/web-public/shared/i18n.js";
 import { loadMerchantNames, merchantName, merchantProfile, bankName } from "../lib/names.js";
 
 const bankId = (ctx) => Number(ctx.me.subject);
