@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { usccFor } from "../support/uscc";
 import express from "express";
 import { ethers } from "ethers";
 import { startAnvil, AnvilNode } from "../../src/chain/anvil";
@@ -96,8 +97,8 @@ describe(`access matrix: every operation × every role × own and foreign tenant
     const post = (who: string, path: string, body: unknown) =>
       fetch(base + path, { method: "POST", headers: { "x-api-key": key[who], "content-type": "application/json" }, body: JSON.stringify(body) });
 
-    const school = (await ok(await post("bureau", "/v1/merchants", { account: addr(6), industryId: EDUCATION, bankId: 1, registrationNumber: "M-SCHOOL", name: "School" }), 201)).merchantId as number;
-    const salon = (await ok(await post("bureau", "/v1/merchants", { account: addr(7), industryId: BEAUTY, bankId: 2, registrationNumber: "M-SALON", name: "Salon" }), 201)).merchantId as number;
+    const school = (await ok(await post("bureau", "/v1/merchants", { account: addr(6), industryId: EDUCATION, bankId: 1, registrationNumber: usccFor("school"), name: "School" }), 201)).merchantId as number;
+    const salon = (await ok(await post("bureau", "/v1/merchants", { account: addr(7), industryId: BEAUTY, bankId: 2, registrationNumber: usccFor("salon"), name: "Salon" }), 201)).merchantId as number;
     await issue("school", "merchant", String(school));
     await issue("salon", "merchant", String(salon));
     // Bank 2 is in the index now (the salon's admission came after it): its key can be issued.
