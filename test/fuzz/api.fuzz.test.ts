@@ -160,8 +160,11 @@ for (const engine of engines()) {
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name",
       );
       // one statement for every table: a count and a hash of its rows
+      // The transaction journal's rows are compared by what was signed, not by how each ended: the gateway marks its
+      // own earlier transactions mined in the background, seconds later. A rejected request must add no row.
+      const rowsOf = (t: string) => (t === "tx_journal" ? "(SELECT hash, raw FROM tx_journal)" : `"${t}"`);
       const sql = tables.map(({ table_name: t }) =>
-        `SELECT '${t}' AS t, count(*)::text AS n, coalesce(md5(string_agg(x::text, '|' ORDER BY x::text)), '') AS h FROM "${t}" x`).join(" UNION ALL ");
+        `SELECT '${t}' AS t, count(*)::text AS n, coalesce(md5(string_agg(x::text, '|' ORDER BY x::text)), '') AS h FROM ${rowsOf(t)} x`).join(" UNION ALL ");
       const rows = await db.query<{ t: string; n: string; h: string }>(sql);
       const parts = rows.map((r) => `${r.t}:${r.n}:${r.h}`);
       // the chain: ethers sends these in one JSON-RPC batch
