@@ -95,6 +95,8 @@ export function bankRoutes(router: Router, s: Services, auth: Auth) {
     summary: "Reconcile a custody-account statement with the chain", response: z.object({
       bankId: z.number(), matched: z.array(z.unknown()), mismatched: z.array(z.unknown()), unmatched: z.array(z.unknown()),
       closingBalanceFen: fenText, onChainCustodyFen: fenText, differenceFen: fenText, reconciled: z.boolean(),
+      // With a period's end: the custody at that time, which the closing balance is compared with.
+      periodEndCustodyFen: fenText.nullable().optional(),
     }),
     responds: "matched, mismatched and unmatched lines, and the closing balance against the token's supply",
     access: { roles: { bank: "own" }, tenant: { bank: "params.bankId" } }, params: bid,
