@@ -146,6 +146,26 @@ function assertDbFree(c: Config) {
   }
 }
 
+/**
+ * The gateway `npm start` runs on this data directory, when it holds the embedded database: its URL and the key of
+ * `role` from data/api-keys.txt (GATEWAY_API_KEY overrides it). The CLI then works through the API instead.
+ */
+function runningGateway(c: Config, io: CliIo, role: "platform_regulator" | "auditor"): { url: string; key: string } | null {
+  if (c.DATABASE_URL) return null;
+  const pidFile = path.join(c.dataDir, "gateway.pid");
+  if (!fs.existsSync(pidFile)) return null;
+  try {
+    process.kill(Number(fs.readFileSync(pidFile, "utf8").trim()), 0);
+  } catch {
+    return null;
+  }
+  const keysFile = path.join(c.dataDir, "api-keys.txt");
+  const line = fs.existsSync(keysFile) ? fs.readFileSync(keysFile, "utf8").split("\n").find((l) => l.startsWith(role + " ")) : undefined;
+  const key = io.env.GATEWAY_API_KEY ?? line?.split(/\s+/)[1];
+  if (!key) throw new CliError(`a gateway is running on the embedded database, and no ${role} key is in ${keysFile} or GATEWAY_API_KEY to ask it with`);
+  return { url: `http://${c.HOST === "0.0.0.0" ? "127.0.0.1" : c.HOST}:${c.PORT}`, key };
+}
+
 async function withDb<T>(c: Config, fn: (db: Db) => Promise<T>): Promise<T> {
   assertDbFree(c);
   let db: Db;
@@ -359,8 +379,9 @@ function defineCommands(program: Command, io: CliIo) {
     .action(async (opts: { role: string; subject?: string; label: string; gateway?: string }) => {
       if (!(ROLES as readonly string[]).includes(opts.role)) throw new CliError(`--role must be one of ${ROLES.join(", ")}, not "${opts.role}"`);
       const role = opts.role as Role;
-      if (opts.gateway) {
-        const r = await viaGateway(opts.gateway, io.env.GATEWAY_API_KEY, "POST", "/v1/api-keys", { role, subject: opts.subject ?? null, label: opts.label });
+      const running = opts.gateway ? { url: opts.gateway, key: io.env.GATEWAY_API_KEY } : runningGateway(config(io), io, "platform_regulator");
+      if (running) {
+        const r = await viaGateway(running.url, running.key, "POST", "/v1/api-keys", { role, subject: opts.subject ?? null, label: opts.label });
         print(`${r.key}  # id ${r.id}, ${role}${r.subject ? " " + r.subject : ""}, ${opts.label}`);
         return;
       }
@@ -380,8 +401,9 @@ function defineCommands(program: Command, io: CliIo) {
     .action(async (id: string, opts: { gateway?: string }) => {
       const m = /^(?:ck_)?([0-9a-f]{12})/.exec(id);
       if (!m) throw new CliError(`"${id}" is not a key id (12 hex digits, as in ck_<id>_…)`);
-      if (opts.gateway) {
-        await viaGateway(opts.gateway, io.env.GATEWAY_API_KEY, "POST", `/v1/api-keys/${m[1]}/revoke`);
+      const running = opts.gateway ? { url: opts.gateway, key: io.env.GATEWAY_API_KEY } : runningGateway(config(io), io, "platform_regulator");
+      if (running) {
+        await viaGateway(running.url, running.key, "POST", `/v1/api-keys/${m[1]}/revoke`);
         print(`revoked ${m[1]}`);
         return;
       }
@@ -398,6 +420,14 @@ function defineCommands(program: Command, io: CliIo) {
     .description("List API keys (ids, roles, subjects, labels; never secrets)")
     .option("--all", "include revoked keys")
     .action(async (opts: { all?: boolean }) => {
+      const running = runningGateway(config(io), io, "platform_regulator");
+      if (running) {
+        // `npm start` holds the embedded database: the same list through its API.
+        const r = (await viaGateway(running.url, running.key, "GET", `/v1/api-keys?includeRevoked=${opts.all ? "true" : "false"}`)) as { items: { id: string; role: string; subject: string | null; label: string; revokedAt: string | null }[] };
+        for (const k of r.items) print(`${k.id}  ${k.role.padEnd(18)} ${(k.subject ?? "-").padEnd(42)} ${k.label}${k.revokedAt ? "  (revoked)" : ""}`);
+        if (!r.items.length) print("(no keys)");
+        return;
+      }
       await withDb(config(io), async (db) => {
         const rows = await db.query<{ id: string; role: string; subject: string | null; label: string; revoked_at: unknown }>(
           `SELECT id, role, subject, label, revoked_at FROM api_keys ${opts.all ? "" : "WHERE revoked_at IS NULL"} ORDER BY created_at, id`,
@@ -566,6 +596,34 @@ function defineCommands(program: Command, io: CliIo) {
     .action(async (opts: { out?: string; merchant?: number; event?: string; fromBlock?: number; toBlock?: number }) => {
       const filter: LedgerFilter = { merchantId: opts.merchant, event: opts.event, fromBlock: opts.fromBlock, toBlock: opts.toBlock };
       const tell = progress(io, "export-ledger");
+      const running = runningGateway(config(io), io, "auditor");
+      if (running) {
+        // `npm start` holds the embedded database: the same CSV, streamed from its API with the auditor's key.
+        const q = new URLSearchParams();
+        for (const [k, v] of Object.entries({ merchantId: opts.merchant, event: opts.event, fromBlock: opts.fromBlock, toBlock: opts.toBlock })) if (v !== undefined) q.set(k, String(v));
+        let res: Response;
+        try {
+          res = await fetch(new URL(`/v1/ledger.csv?${q}`, running.url), { headers: { "x-api-key": running.key } });
+        } catch (err) {
+          throw new CliError(`the gateway at ${running.url} did not answer: ${(err as Error).message}`);
+        }
+        if (!res.ok || !res.body) throw new CliError(`the gateway refused the export (HTTP ${res.status}): ${(await res.text()).slice(0, 300)}`);
+        const fd = opts.out ? fs.openSync(opts.out, "w") : null;
+        let rows = -1;
+        const decoder = new TextDecoder(); // a character split between two chunks is kept whole
+        try {
+          for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+            for (const b of chunk) if (b === 0x0a) rows++;
+            if (fd === null) io.out(decoder.decode(chunk, { stream: true }));
+            else fs.writeSync(fd, chunk);
+          }
+          if (fd === null) io.out(decoder.decode());
+        } finally {
+          if (fd !== null) fs.closeSync(fd);
+        }
+        if (opts.out) io.err(`export-ledger: ${Math.max(0, rows)} rows written to ${opts.out} (through the running gateway)\n`);
+        return;
+      }
       await withDb(config(io), async (db) => {
         const fd = opts.out ? fs.openSync(opts.out, "w") : null;
         const write = (t: string) => (fd === null ? io.out(t) : fs.writeSync(fd, t));

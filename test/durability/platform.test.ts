@@ -11,6 +11,7 @@ import { PrepaidEscrow__factory } from "../../typechain-types";
 import { Client } from "pg";
 import { expectConserved, expectSameAsCleanResync, withDb } from "../faults/harness";
 import { dropDatabase } from "../support/db";
+import { runCli } from "../../scripts/cli";
 import { api, keysOf, setUpWorkload, verifyAcked, Workload } from "./workload";
 
 /**
@@ -179,6 +180,16 @@ for (const engine of ENGINES) describe(`durability: the one-command platform sto
         const c = await api<{ unitsUsed: number; heldFen: string }>(p.base, keysOf(dataDir).bank, "GET", `/v1/cards/${cardId}`);
         expect(c.status).to.equal(200);
         expect(Number(c.body.unitsUsed), `cycle ${cycle}: card ${cardId}`).to.equal(used);
+      }
+      if (cycle === 0) {
+        // The operator's CLI works while the platform holds the embedded database: through the gateway's API.
+        const out: string[] = [];
+        const io = { out: (t: string) => void out.push(t), err: (t: string) => void out.push(t), env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), GATEWAY_API_KEY: undefined } };
+        expect(await runCli(["api-key", "list"], io), out.join("")).to.equal(0);
+        expect(out.join("")).to.include("platform_regulator").and.to.include("auditor");
+        out.length = 0;
+        expect(await runCli(["export-ledger"], io), out.join("")).to.equal(0);
+        expect(out.join("").trim().split("\n").length - 1, "the CSV has every ledger row").to.equal(rows);
       }
       // Work, then a clean stop as Ctrl-C gives it: SIGINT to the whole process group.
       await work.run({ concurrency: 2, count: 6, signal: { stopped: false } });
