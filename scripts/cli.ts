@@ -14,6 +14,7 @@ import fs from "node:fs";
 import os from "node:os";
 import zlib from "node:zlib";
 import { prepareStateFile, readGenesis, STATE } from "../src/chain/localChain";
+import { livePid } from "../src/pidFile";
 import path from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { FeeData, JsonRpcProvider, NonceManager, Signer, Wallet, ethers } from "ethers";
@@ -131,17 +132,8 @@ function chainProblem(err: unknown): CliError {
 /** The embedded database can be open in one process only: refuse while `npm start` holds it. */
 function assertDbFree(c: Config) {
   if (c.DATABASE_URL) return;
-  const pidFile = path.join(c.dataDir, "gateway.pid");
-  if (!fs.existsSync(pidFile)) return;
-  const pid = Number(fs.readFileSync(pidFile, "utf8").trim());
-  let alive = false;
-  try {
-    process.kill(pid, 0);
-    alive = pid > 0;
-  } catch {
-    alive = false;
-  }
-  if (alive) {
+  const pid = livePid(path.join(c.dataDir, "gateway.pid"));
+  if (pid) {
     throw new CliError(`a gateway (pid ${pid}) is running on the embedded database ${path.join(c.dataDir, "pglite")}; stop it first, use --gateway <url> where the command has it, or run on PostgreSQL (DATABASE_URL)`);
   }
 }
@@ -152,13 +144,7 @@ function assertDbFree(c: Config) {
  */
 function runningGateway(c: Config, io: CliIo, role: "platform_regulator" | "auditor"): { url: string; key: string } | null {
   if (c.DATABASE_URL) return null;
-  const pidFile = path.join(c.dataDir, "gateway.pid");
-  if (!fs.existsSync(pidFile)) return null;
-  try {
-    process.kill(Number(fs.readFileSync(pidFile, "utf8").trim()), 0);
-  } catch {
-    return null;
-  }
+  if (!livePid(path.join(c.dataDir, "gateway.pid"))) return null;
   const keysFile = path.join(c.dataDir, "api-keys.txt");
   const line = fs.existsSync(keysFile) ? fs.readFileSync(keysFile, "utf8").split("\n").find((l) => l.startsWith(role + " ")) : undefined;
   const key = io.env.GATEWAY_API_KEY ?? line?.split(/\s+/)[1];
@@ -546,18 +532,8 @@ function defineCommands(program: Command, io: CliIo) {
     .action(async (file: string) => {
       const c = config(io);
       assertDbFree(c);
-      const running = path.join(c.dataDir, "platform.pid");
-      if (fs.existsSync(running)) {
-        const pid = Number(fs.readFileSync(running, "utf8").trim());
-        let alive = false;
-        try {
-          process.kill(pid, 0);
-          alive = pid > 0;
-        } catch {
-          alive = false;
-        }
-        if (alive) throw new CliError(`\`npm start\` (pid ${pid}) is running on ${c.dataDir}: stop it first`);
-      }
+      const pid = livePid(path.join(c.dataDir, "platform.pid"));
+      if (pid) throw new CliError(`\`npm start\` (pid ${pid}) is running on ${c.dataDir}: stop it first`);
       const dir = path.join(c.dataDir, "chain");
       const src = path.isAbsolute(file) || fs.existsSync(file) ? path.resolve(file) : path.join(dir, file);
       if (!fs.existsSync(src)) throw new CliError(`no file ${src} (\`npm run cli -- chain-state list\` shows the copies)`);

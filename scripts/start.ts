@@ -12,6 +12,7 @@ import { JsonRpcProvider, NonceManager, Wallet, ethers } from "ethers";
 import { loadConfigOrExit, Config, storeOptions } from "../src/config";
 import { createLogger } from "../src/logger";
 import { LocalChain, startLocalChain } from "../src/chain/localChain";
+import { livePid } from "../src/pidFile";
 import { bootstrapDistrict, Deployment, ensureEnforcementAnchor } from "../src/chain/bootstrap";
 import { writeKeystore } from "../src/chain/signers";
 import { createGateway } from "../src/gateway";
@@ -81,19 +82,8 @@ async function addEnforcementAnchor(config: Config, provider: JsonRpcProvider, d
 /** Refuses to start a second platform on the same data directory (the chain node and PGlite take one owner). */
 function claimDataDir(config: Config): string {
   const file = path.join(config.dataDir, "platform.pid");
-  if (fs.existsSync(file)) {
-    const pid = Number(fs.readFileSync(file, "utf8").trim());
-    let alive = false;
-    try {
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
-        process.kill(pid, 0);
-        alive = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("start");
-      }
-    } catch {
-      alive = false;
-    }
-    if (alive) throw new Error(`another \`npm start\` (pid ${pid}) is running on ${config.dataDir}: stop it first (kill ${pid})`);
-  }
+  const pid = livePid(file, "start");
+  if (pid && pid !== process.pid) throw new Error(`another \`npm start\` (pid ${pid}) is running on ${config.dataDir}: stop it first (kill ${pid})`);
   fs.writeFileSync(file, String(process.pid));
   return file;
 }

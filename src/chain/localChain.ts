@@ -25,6 +25,7 @@ import zlib from "node:zlib";
 import { Worker } from "node:worker_threads";
 import { AnvilNode, startAnvil } from "./anvil";
 import { DamagedStateError, inspectState, Inspection } from "./chainState";
+import { livePid, processAlive } from "../pidFile";
 
 export interface GenesisRecord {
   hash: string;
@@ -136,31 +137,14 @@ function prepareInWorker(src: string, out: string, genesisTimestamp?: number): P
   });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Stops a chain node an earlier start left running (its parent was killed), so its port is free again. */
 async function stopLeftover(dir: string, log: LocalChainOptions["log"]) {
   const file = path.join(dir, "anvil.pid");
-  if (!fs.existsSync(file)) return;
-  const pid = Number(fs.readFileSync(file, "utf8").trim());
+  const pid = livePid(file, "anvil");
   fs.rmSync(file, { force: true });
-  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return;
-  let cmd = "";
-  try {
-    cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-  } catch {
-    return;
-  }
-  if (!cmd.includes("anvil")) return;
+  if (!pid) return;
   process.kill(pid, "SIGKILL");
-  for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 100 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 20));
   log.warn({ pid }, "stopped a chain node an earlier start left running");
 }
 
