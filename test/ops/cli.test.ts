@@ -236,9 +236,14 @@ describe("operator CLI", function () {
         it("refuses the embedded database while a gateway holds it", async function () {
           fs.writeFileSync(path.join(dir, "gateway.pid"), String(process.pid));
           try {
-            const r = await cli(env, "api-key", "list");
+            // A command that only the database can do is refused, naming the gateway ...
+            const r = await cli(env, "rebuild-index");
             expect(r.code).to.equal(1);
             expect(r.err).to.match(new RegExp(`^error: a gateway \\(pid ${process.pid}\\) is running on the embedded database`));
+            // ... one the API also does goes through the running gateway, with a key from data/api-keys.txt.
+            const k = await cli(env, "api-key", "list");
+            expect(k.code).to.equal(1);
+            expect(k.err).to.match(/^error: a gateway is running on the embedded database, and no platform_regulator key is in .*api-keys\.txt/);
           } finally {
             fs.rmSync(path.join(dir, "gateway.pid"));
           }
