@@ -6,6 +6,7 @@ import { expect } from "chai";
 import { JsonRpcProvider } from "ethers";
 import { freePort } from "../../src/chain/anvil";
 import { startLocalChain } from "../../src/chain/localChain";
+import { processAlive } from "../../src/pidFile";
 import { createLogger } from "../../src/logger";
 import { PrepaidEscrow__factory } from "../../typechain-types";
 import { Client } from "pg";
@@ -235,12 +236,14 @@ for (const engine of ENGINES) describe(`durability: the one-command platform sto
       await p.exited;
       await running;
       resent += resentIn(p.output());
-      // The node is killed with its group's parent (the watchdog) or directly: nothing may survive.
-      try {
-        process.kill(anvilPid, "SIGKILL");
-      } catch {
-        /* already gone */
+      // The chain node runs in a process group of its own (Ctrl-C reaches only the parent): its watchdog kills it when
+      // the parent dies, so it never keeps holding its port.
+      let gone = false;
+      for (let i = 0; i < 100 && !gone; i++) {
+        gone = !processAlive(anvilPid) || !fs.existsSync(`/proc/${anvilPid}/cmdline`) || fs.readFileSync(`/proc/${anvilPid}/cmdline`, "utf8") === "";
+        if (!gone) await new Promise((r) => setTimeout(r, 50));
       }
+      expect(gone, `round ${round}: the chain node outlived its parent`).to.equal(true);
     }
     p = await startPlatform(dataDir, port, chainPort, databaseUrl ? { DATABASE_URL: databaseUrl } : {});
     await drained(p);
