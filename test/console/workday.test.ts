@@ -213,7 +213,7 @@ describe("a working day per audience, in Chinese and English, desktop and phone 
     await shot(page, "regulator-9-frozen");
   });
 
-  it("merchant (phone, Chinese): a plan beyond the lesson cap is refused in words, a lawful one is published", async () => {
+  it("merchant (phone, Chinese): a plan beyond the lesson cap is refused in words, a lawful one is published; a staff key issued and revoked", async () => {
     const page = await open({ phone: true });
     await signIn(page, merchantKey);
     expect(await page.textContent("#who-role")).to.equal("商户");
@@ -233,6 +233,22 @@ describe("a working day per audience, in Chinese and English, desktop and phone 
     expect(await page.textContent("#plan-list")).to.contain("¥3,000.00").and.contain("按课时");
     expect(await page.evaluate<number>("document.documentElement.scrollWidth")).to.be.at.most(PHONE.width);
     await shot(page, "merchant-2-plans");
+    // The front desk gets a key of its own; it works as the merchant's, and stops working once revoked.
+    await page.goto(`${pf.base}/#/staff`);
+    await page.waitForSelector("#staff-form");
+    expect(await page.textContent("#page-staff h1")).to.equal("员工密钥");
+    await page.fill("#staff-label", "前台 王芳");
+    await page.click("#staff-issue");
+    await page.waitForSelector("#issued-staff-key");
+    const staffKey = await page.inputValue("#issued-staff-key");
+    const me = await fetch(`${pf.base}/v1/me`, { headers: { "x-api-key": staffKey } }).then((r) => r.json() as Promise<{ role: string; subject: string }>);
+    expect(me).to.include({ role: "merchant", subject: String(merchantId) });
+    await until("the staff key is listed", async () => (await page.textContent("#staff-list"))!.includes("前台 王芳"));
+    await shot(page, "merchant-3-staff-keys");
+    await page.click("#staff-list button[data-revoke]");
+    await page.click("#confirm-ok");
+    await until("the staff key is shown revoked", async () => (await page.textContent("#staff-list"))!.includes("已吊销"));
+    await until("the revoked key is refused", async () => (await fetch(`${pf.base}/v1/me`, { headers: { "x-api-key": staffKey } })).status === 401, 15_000);
   });
 
   it("bank (phone, Chinese): opens a card once paid, exports the refund queue for Excel, reconciles one day's statement", async () => {

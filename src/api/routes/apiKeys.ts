@@ -2,6 +2,7 @@ import { Router } from "express";
 import { z } from "zod";
 import { list } from "../answers";
 import { ROLES, Role, issueApiKey, revokeApiKey } from "../auth";
+import { Access } from "../access";
 import { Gate, defineRoute, withStatus } from "../http";
 import { Services } from "../../services/context";
 import { Db } from "../../store/db";
@@ -83,6 +84,49 @@ export function apiKeyRoutes(router: Router, s: Services, auth: Auth) {
         if (!rows.length) throw new ApiError(404, "UnknownApiKey", `no API key ${params.keyId}`);
         throw new ApiError(409, "AlreadyRevoked", `API key ${params.keyId} is already revoked`);
       }
+      return { id: params.keyId, revoked: true };
+    },
+  }, auth);
+
+  // A merchant's own staff keys: the front desk and the coaches each sign in with a key of their own, which the
+  // merchant issues and revokes itself (always a merchant key for that merchant: nobody else's data is reachable).
+  const staff: Access = { roles: { merchant: "own", platform_regulator: "any" }, tenant: { merchant: "params.merchantId" } };
+  const mid = z.object({ merchantId: z.coerce.number({ message: "merchantId is a whole number" }).int().min(1).max(2 ** 32 - 1) }).strict();
+  const staffKey = z.object({ id: z.string(), label: z.string(), createdAt: z.string().nullable(), revokedAt: z.string().nullable() });
+  const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string).toISOString());
+
+  defineRoute(router, {
+    method: "get", path: "/v1/merchants/:merchantId/staff-keys", tag: "merchants", summary: "List a merchant's staff keys (never the secrets)",
+    response: list(staffKey), access: staff, params: mid,
+    handler: async ({ params }) => {
+      const rows = await s.db.query<{ id: string; label: string; created_at: unknown; revoked_at: unknown }>(
+        "SELECT id, label, created_at, revoked_at FROM api_keys WHERE role = 'merchant' AND subject = $1 ORDER BY created_at, id", [String(params.merchantId)]);
+      return { items: rows.map((r) => ({ id: r.id, label: r.label, createdAt: iso(r.created_at), revokedAt: iso(r.revoked_at) })) };
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "post", path: "/v1/merchants/:merchantId/staff-keys", tag: "merchants", summary: "Issue a staff key for the merchant",
+    responds: "201 with the key, shown this once: a merchant key for this merchant, labelled with who holds it",
+    response: z.object({ id: z.string(), key: z.string(), label: z.string() }), statuses: [201], access: staff, params: mid,
+    body: z.object({ label: z.string().trim().min(1, "who holds the key, e.g. 前台 王芳").max(200) }).strict(),
+    handler: async ({ params, body }) => {
+      const { id, key } = await issueApiKey(s.db, { role: "merchant", subject: String(params.merchantId), label: body.label });
+      return withStatus(201, { id, key, label: body.label });
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "post", path: "/v1/merchants/:merchantId/staff-keys/:keyId/revoke", tag: "merchants", summary: "Revoke one of the merchant's staff keys",
+    responds: "the key stops working within the authenticator's cache time (5 s)",
+    response: z.object({ id: z.string(), revoked: z.literal(true) }), access: staff,
+    params: z.object({ merchantId: mid.shape.merchantId, keyId: z.string().regex(/^[0-9a-f]{12}$/, "a key id is 12 hex digits (ck_<id>_…)") }).strict(),
+    handler: async ({ params, principal }) => {
+      if (params.keyId === principal!.keyId) throw new ApiError(409, "OwnKey", "a key cannot revoke itself; use another key of the merchant's");
+      const [k] = await s.db.query<{ revoked_at: unknown }>("SELECT revoked_at FROM api_keys WHERE id = $1 AND role = 'merchant' AND subject = $2", [params.keyId, String(params.merchantId)]);
+      if (!k) throw new ApiError(404, "UnknownApiKey", `merchant ${params.merchantId} has no key ${params.keyId}`);
+      if (k.revoked_at) throw new ApiError(409, "AlreadyRevoked", `API key ${params.keyId} is already revoked`);
+      await revokeApiKey(s.db, params.keyId);
       return { id: params.keyId, revoked: true };
     },
   }, auth);

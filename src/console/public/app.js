@@ -39,7 +39,7 @@ function pagesOf(me) {
     case "merchant":
       return [
         ["plans", t("nav.plans"), merchant.plans], ["cards", t("nav.cards"), merchant.cards], ["consumptions", t("nav.consumptions"), merchant.consumptions],
-        ["payouts", t("nav.payouts.merchant"), merchant.payouts], ["charts", t("nav.charts"), charts.render],
+        ["payouts", t("nav.payouts.merchant"), merchant.payouts], ["staff", t("nav.staff"), merchant.staff], ["charts", t("nav.charts"), charts.render],
       ];
     default:
       return [];

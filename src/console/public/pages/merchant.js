@@ -255,3 +255,44 @@ function exitNotice(ctx, card, m, reload) {
   });
   clear(card, h("h2", { text: t("exit.title") }), h("p", { class: "muted", text: t("exit.help") }), go, out);
 }
+
+// ---------------------------------------------------------------- staff keys
+
+/** The merchant's staff keys: issue one per person (shown once), revoke it when they leave. */
+export async function staff(ctx, el) {
+  const list = h("div", { class: "scroll", id: "staff-list" });
+  const label = h("input", { id: "staff-label", size: 24, autocomplete: "off" });
+  const issue = h("button", { type: "submit", class: "primary", id: "staff-issue", text: t("keys.issue") });
+  const out = h("div", { id: "staff-result" });
+  const form = h("form", { class: "row", id: "staff-form" }, field(t("keys.label"), label), issue);
+  const base = `/v1/merchants/${mid(ctx)}/staff-keys`;
+  const load = async () => {
+    const r = await api(base, { signal: ctx.signal });
+    clear(list, table([
+      { label: t("keys.id"), get: (k) => h("span", { class: "mono", text: k.id }) },
+      { label: t("keys.label"), get: (k) => k.label },
+      { label: t("keys.created"), get: (k) => (k.createdAt ? k.createdAt.slice(0, 10) : "—") },
+      { label: t("col.status"), get: (k) => (k.revokedAt ? h("span", { class: "badge bad", text: t("keys.revoked") }) : h("span", { class: "badge ok", text: t("keys.valid") })) },
+      { label: "", get: (k) => (k.revokedAt || k.id === ctx.me.keyId ? "" : h("button", { class: "small danger", type: "button", "data-revoke": k.id, text: t("keys.revoke"), onclick: async (e) => {
+        const button = e.currentTarget;
+        const ok = await confirmAction({ title: t("confirm.revoke.title", { label: k.label }), body: t("confirm.revoke.body"), confirmLabel: t("keys.revoke"), reason: false });
+        if (!ok) return;
+        await busy(button, out, async () => { await api(`${base}/${k.id}/revoke`, { method: "POST", signal: ctx.signal }); await load(); });
+      } })) },
+    ], r.items, { key: (k) => k.id }));
+  };
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    busy(issue, out, async () => {
+      if (!label.value.trim()) throw new Error(t("keys.needLabel"));
+      const r = await api(base, { method: "POST", body: { label: label.value.trim() }, signal: ctx.signal });
+      const keyBox = h("input", { id: "issued-staff-key", readonly: true, value: r.key, size: 60, class: "mono" });
+      clear(out, h("div", { class: "notice success" }, h("p", { text: t("keys.issued", { label: r.label }) }), keyBox, h("p", { class: "muted", text: t("keys.once") })));
+      keyBox.select();
+      label.value = "";
+      await load();
+    });
+  });
+  clear(el, h("div", { class: "card" }, h("h1", { text: t("nav.staff") }), h("p", { class: "muted", text: t("staff.help") }), form, out), h("div", { class: "card" }, list));
+  await load();
+}
