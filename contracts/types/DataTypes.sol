@@ -119,10 +119,18 @@ struct Card {
     uint48 direct; // paid straight to the merchant when custody is under 100%, fen
 }
 
+/// @dev Bit offsets in a {StoredCard}'s slot 0 of the three fields PrepaidEscrow._consume writes in one store
+/// (held: 32 bits, unitsLeft and unitsUsed: 16 bits each, adjacent). test/contracts/layout.test.ts checks them against
+/// the compiler's storage layout, so a reordered struct fails the tests instead of corrupting cards.
+uint256 constant CARD_HELD_SHIFT = 160;
+/// @dev See {CARD_HELD_SHIFT}.
+uint256 constant CARD_UNITS_LEFT_SHIFT = 192;
+/// @dev See {CARD_HELD_SHIFT}.
+uint256 constant CARD_UNITS_USED_SHIFT = 208;
+
 /// @notice A card in storage: the fields of {Card}, with `held` in 32 bits so that `kind` fits slot 0 too and a
 /// consumption reads one slot and writes it once. A card's value is capped at 2^32 - 1 fen (42,949,672.95 CNY).
-/// PrepaidEscrow._consume writes held, unitsLeft and unitsUsed (bits 160-223 of slot 0) in one store: keep the
-/// order of slot 0.
+/// PrepaidEscrow._consume writes held, unitsLeft and unitsUsed in one store at the CARD_*_SHIFT offsets.
 struct StoredCard {
     // slot 0: everything a consumption reads and writes
     address holder;

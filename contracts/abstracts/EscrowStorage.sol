@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.28;
+
+import { SafeCast } from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
+import { ICustodyRegistry } from "../interfaces/ICustodyRegistry.sol";
+import { ICustodyToken } from "../interfaces/ICustodyToken.sol";
+import { IPrepaidEscrowErrors } from "../interfaces/IPrepaidEscrowErrors.sol";
+import { IPrepaidEscrowEvents } from "../interfaces/IPrepaidEscrowEvents.sol";
+import { CustodyMath } from "../libraries/CustodyMath.sol";
+import {
+    Bank,
+    CardStatus,
+    Merchant,
+    MerchantStatus,
+    Plan,
+    PlanKind,
+    Policy,
+    RiskLevel,
+    StoredCard
+} from "../types/DataTypes.sol";
+
+// Time and balance bounds are stated as the rules state them ("at or after the deadline"); rewriting a >= b as
+// a > b - 1 to save 3 gas would only make them harder to check against the rules.
+// solhint-disable gas-strict-inequalities
+
+/// @title EscrowStorage
+/// @notice The escrow's state and the rules both of its contracts apply: {PrepaidEscrow} and the {EscrowOperations}
+/// module it delegates to run on this one storage, so both inherit it first and declare no storage of their own
+/// before it (test/contracts/layout.test.ts compares their layouts).
+/// @dev Internal functions a contract does not call are not compiled into it.
+abstract contract EscrowStorage is IPrepaidEscrowErrors, IPrepaidEscrowEvents {
+    using SafeCast for uint256;
+
+    /*//////////////////////////////////////////////////////////////////////////
+                                      CONSTANTS
+    //////////////////////////////////////////////////////////////////////////*/
+
+    uint256 internal constant WINDOW = 30 days;
+
+    /// @notice The registry of policies and roles the escrow obeys.
+    ICustodyRegistry internal immutable REGISTRY;
+
+    /*//////////////////////////////////////////////////////////////////////////
+                                       STORAGE
+    //////////////////////////////////////////////////////////////////////////*/
+
+    mapping(uint16 bankId => Bank) internal _banks;
+    mapping(uint32 merchantId => Merchant) internal _merchants;
+    mapping(uint32 merchantId => mapping(uint32 planIndex => Plan)) internal _plans;
+    mapping(uint64 cardId => StoredCard) internal _cards;
+    mapping(address account => uint32 merchantId) internal _merchantIdOf;
+    uint16 internal _bankCount;
+    uint32 internal _merchantCount;
+
+    /*//////////////////////////////////////////////////////////////////////////
+                                     CONSTRUCTOR
+    //////////////////////////////////////////////////////////////////////////*/
+
+    /// @notice Binds the state to the registry the escrow obeys.
+    /// @param registry_ The policy and role registry.
+    constructor(ICustodyRegistry registry_) {
+        if (address(registry_) == address(0)) revert Custody_ZeroAddress();
+        REGISTRY = registry_;
+    }
+
+    /*//////////////////////////////////////////////////////////////////////////
+                                  INTERNAL: READS
+    //////////////////////////////////////////////////////////////////////////*/
+
+    /// @dev A card's status, derived from the stored one (see {IPrepaidEscrow-cardStatus}).
+    function _statusOf(uint64 cardId) internal view returns (CardStatus) {
+        StoredCard storage card = _cards[cardId];
+        CardStatus stored = card.status;
+        if (stored == CardStatus.None || stored == CardStatus.Refunded) return stored;
+        if (card.unitsLeft == 0 && card.held == 0) return CardStatus.Consumed;
+        if (_claimable(_merchants[_merchantIdOfCard(cardId)])) return CardStatus.Claimable;
+        if (stored == CardStatus.Active && _expired(card)) return CardStatus.Expired;
+        return stored;
+    }
+
+    function _balancesOf(uint32 merchantId) internal view returns (uint64 held, uint64 payable_) {
+        Merchant storage m = _merchants[merchantId];
+        held = m.paidIn - m.released - m.refunded;
+        payable_ = m.released - m.paidOut;
+    }
+
+    function _claimable(Merchant storage m) internal view returns (bool) {
+        MerchantStatus status = m.status;
+        return
+            status == MerchantStatus.Frozen ||
+            (status == MerchantStatus.WindingDown && block.timestamp >= m.exitEffectiveAt);
+    }
+
+    function _expired(StoredCard storage card) internal view returns (bool) {
+        uint16 expiryDay = card.expiryDay;
+        return expiryDay != 0 && block.timestamp >= uint256(expiryDay) * 1 days;
+    }
+
+    function _merchantIdOfCard(uint64 cardId) internal pure returns (uint32) {
+        return uint32(cardId >> 32);
+    }
+
+    function _activePlan(uint32 merchantId, uint32 planIndex) internal view returns (Plan memory plan) {
+        plan = _plans[merchantId][planIndex];
+        if (plan.kind == PlanKind.None) revert Custody_UnknownPlan(merchantId, planIndex);
+        if (!plan.active) revert Custody_PlanInactive(merchantId, planIndex);
+    }
+
+    function _existingMerchant(uint32 merchantId) internal view returns (Merchant storage m) {
+        m = _merchants[merchantId];
+        if (m.status == MerchantStatus.None) revert Custody_UnknownMerchant(merchantId);
+    }
+
+    function _existingCard(uint64 cardId) internal view returns (StoredCard storage card) {
+        card = _cards[cardId];
+        if (card.status == CardStatus.None) revert Custody_UnknownCard(cardId);
+    }
+
+    function _merchantCaller(uint32 merchantId) internal view returns (Merchant storage m) {
+        m = _existingMerchant(merchantId);
+        if (msg.sender != m.account) revert Custody_NotMerchant(merchantId, msg.sender);
+    }
+
+    function _holderCard(uint64 cardId) internal view returns (StoredCard storage card) {
+        card = _existingCard(cardId);
+        if (msg.sender != card.holder) revert Custody_NotHolder(cardId, msg.sender);
+    }
+
+    function _regulatedMerchant(uint32 merchantId) internal view returns (Merchant storage m) {
+        m = _existingMerchant(merchantId);
+        if (!_regulates(m.industryId, msg.sender)) revert Custody_NotRegulatorOf(m.industryId, msg.sender);
+    }
+
+    function _regulates(uint16 industryId, address account) internal view returns (bool) {
+        return REGISTRY.regulates(industryId, account);
+    }
+
+    /// @dev Consumption and periodic release need a merchant that is serving: not Frozen, not Exited, and not
+    /// past the end of its exit notice.
+    function _checkServing(uint32 merchantId, Merchant storage m) internal view {
+        MerchantStatus status = m.status;
+        if (status == MerchantStatus.Active || status == MerchantStatus.Restricted) return;
+        if (status == MerchantStatus.WindingDown && block.timestamp < m.exitEffectiveAt) return;
+        if (status == MerchantStatus.None) revert Custody_UnknownMerchant(merchantId);
+        revert Custody_MerchantNotServing(merchantId, status);
+    }
+
+    /// @dev The policy's caps for a card holding `held` and `unitsLeft` that adds `plan`.
+    function _checkCaps(Policy memory policy, Plan memory plan, uint256 held, uint256 unitsLeft, bool named) internal pure {
+        uint256 valueCap = named ? policy.maxCardValue : policy.maxAnonymousValue;
+        uint256 value = held + plan.price;
+        if (valueCap != 0 && value > valueCap) revert Custody_CardValueCapExceeded(value, valueCap);
+        if (value > type(uint32).max) revert Custody_CardValueCapExceeded(value, type(uint32).max);
+        if (plan.kind == PlanKind.Lesson) {
+            uint256 lessons = unitsLeft + plan.units;
+            if (policy.maxLessons != 0 && lessons > policy.maxLessons) {
+                revert Custody_LessonCapExceeded(lessons, policy.maxLessons);
+            }
+            if (lessons > type(uint16).max) revert Custody_LessonCapExceeded(lessons, type(uint16).max);
+            if (policy.maxValidityDays != 0 && (plan.validityDays == 0 || plan.validityDays > policy.maxValidityDays)) {
+                revert Custody_ValidityCapExceeded(plan.validityDays, policy.maxValidityDays);
+            }
+        } else {
+            uint256 days_ = ((unitsLeft + plan.units) * plan.periodSeconds + 1 days - 1) / 1 days;
+            if (policy.maxValidityDays != 0 && days_ > policy.maxValidityDays) {
+                revert Custody_ValidityCapExceeded(days_, policy.maxValidityDays);
+            }
+            if (uint256(unitsLeft) + plan.units > type(uint16).max) {
+                revert Custody_LessonCapExceeded(uint256(unitsLeft) + plan.units, type(uint16).max);
+            }
+        }
+    }
+
+    /*//////////////////////////////////////////////////////////////////////////
+                                 INTERNAL: WRITES
+    //////////////////////////////////////////////////////////////////////////*/
+
+    /// @dev Releases the periods due on a periodic card; false when nothing is due or it cannot release.
+    function _releasePeriodic(uint64 cardId) internal returns (bool) {
+        StoredCard storage card = _existingCard(cardId);
+        if (card.status != CardStatus.Active || card.kind != PlanKind.Periodic) {
+            revert Custody_CardNotActive(cardId, card.status);
+        }
+        uint32 merchantId = _merchantIdOfCard(cardId);
+        Merchant storage m = _merchants[merchantId];
+        _checkServing(merchantId, m);
+        uint256 due = CustodyMath.periodsDue(
+            card.startedAt,
+            card.periodSeconds,
+            card.unitsUsed,
+            card.unitsLeft,
+            block.timestamp
+        );
+        if (due == 0) return false;
+        uint32 amount = uint32(CustodyMath.share(card.held, card.unitsLeft, due));
+        card.held -= amount;
+        card.unitsLeft -= uint16(due);
+        card.unitsUsed += uint16(due);
+        m.released += amount;
+        emit PeriodsReleased(cardId, uint16(due), amount);
+        return true;
+    }
+
+    /// @dev Gives everything a card holds back to its holder and closes it.
+    function _refundAll(
+        uint64 cardId,
+        uint32 merchantId,
+        Merchant storage m,
+        StoredCard storage card,
+        RefundReason reason
+    ) internal {
+        uint48 amount = card.held;
+        card.held = 0;
+        card.unitsLeft = 0;
+        card.status = CardStatus.Refunded;
+        m.refunded += amount;
+        _payRefund(cardId, merchantId, m, card.holder, amount, reason);
+    }
+
+    /// @dev Emits the bank's payment instruction and burns the refunded tokens (money leaves custody).
+    function _payRefund(
+        uint64 cardId,
+        uint32 merchantId,
+        Merchant storage m,
+        address holder,
+        uint48 amount,
+        RefundReason reason
+    ) internal {
+        emit CardRefunded(cardId, merchantId, holder, amount, reason);
+        if (amount != 0) ICustodyToken(_banks[m.bankId].token).burnFromEscrow(amount);
+    }
+
+    function _setStatus(uint32 merchantId, Merchant storage m, MerchantStatus to, bytes32 reason) internal {
+        MerchantStatus from = m.status;
+        m.status = to;
+        emit MerchantStatusChanged(merchantId, from, to, msg.sender, reason);
+    }
+
+    /// @dev The merchant may sell `amount` more: Active, not high risk, inside the medium-risk window cap.
+    function _checkSelling(uint32 merchantId, Merchant storage m, Policy memory policy, uint48 amount) internal {
+        if (m.status != MerchantStatus.Active) revert Custody_MerchantNotSelling(merchantId, m.status);
+        RiskLevel risk = m.risk;
+        if (risk == RiskLevel.High) revert Custody_HighRiskNoSales(merchantId);
+        if (risk == RiskLevel.Medium) {
+            uint64 sold = m.windowSales;
+            if (block.timestamp >= uint256(m.windowStart) + WINDOW) {
+                m.windowStart = uint40(block.timestamp);
+                sold = 0;
+            }
+            uint48 cap = policy.mediumRiskCap30d;
+            // A zero cap means no cap, as for every cap of a {Policy}.
+            if (cap != 0 && uint256(sold) + amount > cap) {
+                revert Custody_MediumRiskCapExceeded(merchantId, sold, amount, cap);
+            }
+            m.windowSales = sold + amount;
+        }
+    }
+
+    /// @dev Cards expire at the end of a UTC day (stored as a day number so a card's hot data fits one slot).
+    function _dayCeil(uint40 timestamp) internal pure returns (uint16) {
+        if (timestamp == 0) return 0;
+        return uint256((uint256(timestamp) + 1 days - 1) / 1 days).toUint16();
+    }
+
+    function _expiryOf(Plan memory plan, uint256 from) internal pure returns (uint40) {
+        if (plan.kind == PlanKind.Periodic) return uint40(from + uint256(plan.units) * plan.periodSeconds);
+        if (plan.validityDays == 0) return 0;
+        return uint40(from + uint256(plan.validityDays) * 1 days);
+    }
+}
