@@ -17,7 +17,8 @@ import {
     PlanKind,
     Policy,
     RiskLevel,
-    StoredCard
+    StoredCard,
+    NO_CAP_U16
 } from "../types/DataTypes.sol";
 
 // Time and balance bounds are stated as the rules state them ("at or after the deadline"); rewriting a >= b as
@@ -146,29 +147,26 @@ abstract contract EscrowStorage is IPrepaidEscrowErrors, IPrepaidEscrowEvents {
         revert Custody_MerchantNotServing(merchantId, status);
     }
 
-    /// @dev The policy's caps for a card holding `held` and `unitsLeft` that adds `plan`.
+    /// @dev The policy's caps for a card holding `held` and `unitsLeft` that adds `plan`. Caps are literal ({NO_CAP_U16},
+    /// {NO_CAP_FEN} cap nothing); a card's value and units also have to fit its stored fields.
     function _checkCaps(Policy memory policy, Plan memory plan, uint256 held, uint256 unitsLeft, bool named) internal pure {
         uint256 valueCap = named ? policy.maxCardValue : policy.maxAnonymousValue;
         uint256 value = held + plan.price;
-        if (valueCap != 0 && value > valueCap) revert Custody_CardValueCapExceeded(value, valueCap);
+        if (value > valueCap) revert Custody_CardValueCapExceeded(value, valueCap);
         if (value > type(uint32).max) revert Custody_CardValueCapExceeded(value, type(uint32).max);
+        uint256 units = unitsLeft + plan.units;
+        uint256 validityCap = policy.maxValidityDays;
         if (plan.kind == PlanKind.Lesson) {
-            uint256 lessons = unitsLeft + plan.units;
-            if (policy.maxLessons != 0 && lessons > policy.maxLessons) {
-                revert Custody_LessonCapExceeded(lessons, policy.maxLessons);
-            }
-            if (lessons > type(uint16).max) revert Custody_LessonCapExceeded(lessons, type(uint16).max);
-            if (policy.maxValidityDays != 0 && (plan.validityDays == 0 || plan.validityDays > policy.maxValidityDays)) {
-                revert Custody_ValidityCapExceeded(plan.validityDays, policy.maxValidityDays);
+            if (units > policy.maxLessons) revert Custody_LessonCapExceeded(units, policy.maxLessons);
+            if (units > type(uint16).max) revert Custody_LessonCapExceeded(units, type(uint16).max);
+            // Under a validity cap a lesson card must expire: "no expiry" would be longer than any cap.
+            if (validityCap != NO_CAP_U16 && (plan.validityDays == 0 || plan.validityDays > validityCap)) {
+                revert Custody_ValidityCapExceeded(plan.validityDays, validityCap);
             }
         } else {
-            uint256 days_ = ((unitsLeft + plan.units) * plan.periodSeconds + 1 days - 1) / 1 days;
-            if (policy.maxValidityDays != 0 && days_ > policy.maxValidityDays) {
-                revert Custody_ValidityCapExceeded(days_, policy.maxValidityDays);
-            }
-            if (uint256(unitsLeft) + plan.units > type(uint16).max) {
-                revert Custody_LessonCapExceeded(uint256(unitsLeft) + plan.units, type(uint16).max);
-            }
+            uint256 days_ = (units * plan.periodSeconds + 1 days - 1) / 1 days;
+            if (days_ > validityCap) revert Custody_ValidityCapExceeded(days_, validityCap);
+            if (units > type(uint16).max) revert Custody_LessonCapExceeded(units, type(uint16).max);
         }
     }
 
@@ -249,8 +247,7 @@ abstract contract EscrowStorage is IPrepaidEscrowErrors, IPrepaidEscrowEvents {
                 sold = 0;
             }
             uint48 cap = policy.mediumRiskCap30d;
-            // A zero cap means no cap, as for every cap of a {Policy}.
-            if (cap != 0 && uint256(sold) + amount > cap) {
+            if (uint256(sold) + amount > cap) {
                 revert Custody_MediumRiskCapExceeded(merchantId, sold, amount, cap);
             }
             m.windowSales = sold + amount;

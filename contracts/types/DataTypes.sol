@@ -40,8 +40,27 @@ enum PlanKind {
     Periodic
 }
 
+/// @dev A cap of a {Policy} that caps nothing: the largest value of its field's type. A cap is never 0.
+uint16 constant NO_CAP_U16 = type(uint16).max;
+/// @dev See {NO_CAP_U16}; for the money caps (uint48 fen).
+uint48 constant NO_CAP_FEN = type(uint48).max;
+
+/// @notice A field of a {Policy}, as the registry's errors name it.
+enum PolicyField {
+    CustodyBps,
+    CoolingOffDays,
+    ExitNoticeDays,
+    MaxLessons,
+    MaxValidityDays,
+    MaxCardValue,
+    MaxAnonymousValue,
+    MediumRiskCap30d
+}
+
 /// @notice Custody policy of the district ("1") or of one industry ("N").
-/// Money in fen, durations in days. A zero cap means "no cap".
+/// Money in fen, durations in Beijing calendar days. Caps are literal: "no cap" is {NO_CAP_U16} or {NO_CAP_FEN},
+/// never 0 (the registry refuses a zero cap). The district's policy is the floor and ceiling of every industry's:
+/// a custody ratio, cooling-off and exit notice at least the district's, caps at most the district's.
 struct Policy {
     // slot 0
     uint16 custodyBps; // share of each payment held in escrow, in basis points (10000 = 100%)
@@ -51,7 +70,7 @@ struct Policy {
     uint16 maxValidityDays; // validity of one card at most
     uint48 maxCardValue; // named card value at most, fen
     uint48 maxAnonymousValue; // anonymous card value at most, fen
-    uint48 mediumRiskCap30d; // new card value per 30 days at most for a medium-risk merchant, fen
+    uint48 mediumRiskCap30d; // card value sold in any 30 consecutive days at most for a medium-risk merchant, fen
 }
 
 struct Industry {
@@ -59,6 +78,7 @@ struct Industry {
     address regulator; // the responsible industry regulator ("N"); zero: the market regulation bureau acts
     bool exists;
     bool hasPolicy; // false: the default policy applies
+    uint16 custodyFloorBps; // set by the platform regulator: e.g. 10000 for education and youth sports
     // slot 1
     Policy policy;
 }

@@ -380,6 +380,9 @@ export async function planBatch(
       case "DefaultPolicySet":
         industries.push({ industry_id: 0, regulator: null, set_policy: true, policy: a.policy, updated_block: e.blockNumber });
         break;
+      case "IndustryCustodyFloorSet":
+        industries.push({ industry_id: num(a.industryId), floor_bps: num(a.floorBps), updated_block: e.blockNumber });
+        break;
       default:
         break; // role grants and other bookkeeping: kept in the ledger only
     }
@@ -413,7 +416,9 @@ export async function planBatch(
   if (copy?.length && !inChainOrder(events)) throw new FatalError("a batch's events are not in chain order (block, log index)");
   const copyData = copy?.length ? copy.join("") : null;
   const ledgerValues = ledger.length ? [plainJson(ledger), plainJson(ledgerTxs), ledgerContracts] : null;
-  const industryRows = industries.map((row) => row.set_policy
+  const industryRows = industries.map((row) => row.floor_bps !== undefined
+    ? [row.industry_id, row.floor_bps, row.updated_block]
+    : row.set_policy
     ? [row.industry_id, row.policy === null ? null : toJson([row.policy]).slice(1, -1), row.updated_block]
     : [row.industry_id, row.regulator, row.updated_block]);
   const banksJson = banks.length ? toJson(banks) : null;
@@ -462,7 +467,10 @@ export async function planBatch(
     );
     for (let k = 0; k < industries.length; k++) {
       await tx.query(
-        industries[k].set_policy
+        industries[k].floor_bps !== undefined
+          ? `INSERT INTO industries (industry_id, regulator, policy, custody_floor_bps, updated_block) VALUES ($1, NULL, NULL, $2, $3)
+             ON CONFLICT (industry_id) DO UPDATE SET custody_floor_bps = EXCLUDED.custody_floor_bps, updated_block = EXCLUDED.updated_block`
+          : industries[k].set_policy
           ? `INSERT INTO industries (industry_id, regulator, policy, updated_block) VALUES ($1, NULL, $2::jsonb, $3)
              ON CONFLICT (industry_id) DO UPDATE SET policy = EXCLUDED.policy, updated_block = EXCLUDED.updated_block`
           : `INSERT INTO industries (industry_id, regulator, policy, updated_block) VALUES ($1, $2, NULL, $3)

@@ -496,6 +496,14 @@ ALTER TABLE risk_history ALTER COLUMN tx_hash TYPE text COLLATE "C";
 ALTER TABLE blocks ALTER COLUMN hash TYPE text COLLATE "C", ALTER COLUMN parent_hash TYPE text COLLATE "C";
 `,
   },
+  {
+    version: 25,
+    name: "industry custody floor",
+    sql: `
+-- The custody floor the platform regulator set for an industry (IndustryCustodyFloorSet), basis points; 0: the district's.
+ALTER TABLE industries ADD COLUMN custody_floor_bps int NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 /** Applies the migrations not applied yet; returns the versions applied now. */

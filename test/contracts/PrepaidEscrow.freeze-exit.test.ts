@@ -340,9 +340,9 @@ describe("PrepaidEscrow: freeze and exit", () => {
 
       it("it uses the industry's exit notice", async () => {
         const f = await loadFixture(schoolCardsFixture);
-        await f.registry.connect(f.sportsRegulator).setIndustryPolicy(FITNESS, { ...DEFAULT_POLICY, exitNoticeDays: 10 });
+        await f.registry.connect(f.sportsRegulator).setIndustryPolicy(FITNESS, { ...DEFAULT_POLICY, exitNoticeDays: 45 });
         const t = await atNextBlock();
-        await expect(f.escrow.connect(f.gymAcct).announceExit(f.gym)).to.emit(f.escrow, "ExitAnnounced").withArgs(f.gym, t + 10 * DAY, f.gymAcct.address);
+        await expect(f.escrow.connect(f.gymAcct).announceExit(f.gym)).to.emit(f.escrow, "ExitAnnounced").withArgs(f.gym, t + 45 * DAY, f.gymAcct.address);
       });
 
       it("it accepts a Restricted merchant's exit", async () => {

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { DEFAULT_POLICY, TRAINING_POLICY, CNY } from "../../src/chain/policies";
+import { DEFAULT_POLICY, TRAINING_POLICY, CNY, NO_CAP_FEN } from "../../src/chain/policies";
 import { deployFixture, buy, voucher, voucherArg, atNextBlock, expectConservation, EDUCATION, FITNESS, DAY, RiskLevel } from "./fixture";
 
 const WINDOW = 30 * DAY;
@@ -197,10 +197,11 @@ describe("PrepaidEscrow: risk", () => {
       });
     });
 
-    describe("when the policy sets no medium-risk cap (zero)", () => {
-      it("it does not cap sales, like every zero cap of a policy", async () => {
+    describe("when the policies set no medium-risk cap (NO_CAP_FEN, never 0)", () => {
+      it("it does not cap sales", async () => {
         const f = await loadFixture(deployFixture);
-        await f.registry.connect(f.eduRegulator).setIndustryPolicy(EDUCATION, { ...TRAINING_POLICY, mediumRiskCap30d: 0n });
+        await f.registry.connect(f.regulator).setDefaultPolicy({ ...DEFAULT_POLICY, mediumRiskCap30d: NO_CAP_FEN });
+        await f.registry.connect(f.eduRegulator).setIndustryPolicy(EDUCATION, { ...TRAINING_POLICY, mediumRiskCap30d: NO_CAP_FEN });
         await f.escrow.connect(f.riskOracle).setRiskLevel(f.school, RiskLevel.Medium, ethers.ZeroHash);
         for (let i = 0; i < 4; i++) await buy(f.escrow, f.bankA, f.school, 1, f.alice.address);
         expect((await f.escrow.merchantOf(f.school)).windowSales).to.equal(4n * CARD);

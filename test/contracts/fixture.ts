@@ -16,7 +16,7 @@ export const DAY = 86_400;
 
 /**
  * The platform every contract test starts from: registry and escrow, two custodian banks, industries
- * (education 100% custody with training caps, fitness at the 40% default, pet care with no regulator),
+ * (education 100% custody, its floor, with training caps, fitness at the 40% default, pet care with no regulator),
  * three merchants and their plans.
  */
 export async function deployFixture() {
@@ -29,6 +29,7 @@ export async function deployFixture() {
   });
   await registry.grantRole(await registry.RISK_ORACLE_ROLE(), riskOracle.address);
   await registry.connect(regulator).defineIndustry(EDUCATION, eduRegulator.address);
+  await registry.connect(regulator).setIndustryCustodyFloor(EDUCATION, 10_000); // 教监管函〔2021〕2号
   await registry.connect(regulator).setIndustryPolicy(EDUCATION, TRAINING_POLICY);
   await registry.connect(regulator).defineIndustry(FITNESS, sportsRegulator.address);
   await registry.connect(regulator).defineIndustry(PET_CARE, ethers.ZeroAddress);

@@ -10,7 +10,7 @@ import fc from "fast-check";
 import { ethers, network } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { ContractTransactionReceipt, ContractTransactionResponse } from "ethers";
-import { DEFAULT_POLICY, PolicyInput, TRAINING_POLICY } from "../../src/chain/policies";
+import { DEFAULT_POLICY, NO_CAP_U16, PolicyInput, TRAINING_POLICY } from "../../src/chain/policies";
 import { signConsumption, voucherArg } from "../../src/chain/vouchers";
 import { InvariantLens__factory } from "../../typechain-types";
 import { CardStatus, DAY, deployFixture, LESSON, MerchantStatus, PERIODIC, PlanKind, RiskLevel } from "./fixture";
@@ -203,8 +203,8 @@ class Model {
       start = this.now;
       sold = 0n;
     }
-    const cap = m.policy.mediumRiskCap30d; // zero: no cap
-    if (cap !== 0n && sold + price > cap) return { error: "Custody_MediumRiskCapExceeded" };
+    const cap = m.policy.mediumRiskCap30d; // literal: "no cap" is NO_CAP_FEN
+    if (sold + price > cap) return { error: "Custody_MediumRiskCapExceeded" };
     return { windowStart: start, windowSales: sold + price };
   }
 
@@ -212,18 +212,18 @@ class Model {
   capsError(policy: PolicyInput, plan: PlanM, faceLeft: bigint, unitsLeft: number, named: boolean): string | null {
     const cap = named ? policy.maxCardValue : policy.maxAnonymousValue;
     const value = faceLeft + plan.price;
-    if (cap !== 0n && value > cap) return "Custody_CardValueCapExceeded";
+    if (value > cap) return "Custody_CardValueCapExceeded";
     if (value > 2n ** 32n - 1n) return "Custody_CardValueCapExceeded";
     if (plan.kind === PlanKind.Lesson) {
       const lessons = unitsLeft + plan.units;
-      if (policy.maxLessons !== 0 && lessons > policy.maxLessons) return "Custody_LessonCapExceeded";
+      if (lessons > policy.maxLessons) return "Custody_LessonCapExceeded";
       if (lessons > 65_535) return "Custody_LessonCapExceeded";
-      if (policy.maxValidityDays !== 0 && (plan.validityDays === 0 || plan.validityDays > policy.maxValidityDays)) {
+      if (policy.maxValidityDays !== NO_CAP_U16 && (plan.validityDays === 0 || plan.validityDays > policy.maxValidityDays)) {
         return "Custody_ValidityCapExceeded";
       }
     } else {
       const days = Math.ceil(((unitsLeft + plan.units) * plan.periodSeconds) / DAY);
-      if (policy.maxValidityDays !== 0 && days > policy.maxValidityDays) return "Custody_ValidityCapExceeded";
+      if (days > policy.maxValidityDays) return "Custody_ValidityCapExceeded";
       if (unitsLeft + plan.units > 65_535) return "Custody_LessonCapExceeded";
     }
     return null;

@@ -85,6 +85,15 @@ for (const engine of engines()) {
       const disputes = await db.query("SELECT * FROM disputes");
       expect(disputes).to.have.length(1);
       expect(disputes[0].status).to.equal("refunded");
+      // The custody floors the bureau set (education and youth sports: everything in custody).
+      const industries = await db.query<{ industry_id: number; custody_floor_bps: number }>(
+        "SELECT industry_id, custody_floor_bps FROM industries WHERE industry_id > 0 ORDER BY industry_id");
+      expect(industries.length).to.be.greaterThan(2);
+      for (const i of industries) {
+        const onChain = await district.registry.industryOf(Number(i.industry_id));
+        expect(Number(i.custody_floor_bps), `custody floor of industry ${i.industry_id}`).to.equal(Number(onChain.custodyFloorBps));
+      }
+      expect(industries.filter((i) => Number(i.custody_floor_bps) === 10_000).map((i) => Number(i.industry_id))).to.include(1);
     });
 
     it("resumes after being stopped mid-sync and ends with the same index as a clean full sync", async () => {
