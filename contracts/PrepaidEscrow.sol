@@ -10,6 +10,7 @@ import { ICustodyRegistry } from "./interfaces/ICustodyRegistry.sol";
 import { ICustodyToken } from "./interfaces/ICustodyToken.sol";
 import { IEscrowOperations } from "./interfaces/IEscrowOperations.sol";
 import { IPrepaidEscrow } from "./interfaces/IPrepaidEscrow.sol";
+import { BeijingTime } from "./libraries/BeijingTime.sol";
 import { CustodyMath } from "./libraries/CustodyMath.sol";
 import { EscrowOperations } from "./modules/EscrowOperations.sol";
 import {
@@ -172,7 +173,8 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
 
         (uint256 custodied, uint256 direct) = CustodyMath.split(plan.price, policy.custodyBps);
         uint40 startedAt = uint40(block.timestamp);
-        uint40 expiresAt = _expiryOf(plan, block.timestamp);
+        uint16 expiryDay = _expiryDayOf(plan, block.timestamp);
+        uint40 expiresAt = _expiresAt(expiryDay);
 
         uint32 serial = ++m.cardCount;
         cardId = (uint64(merchantId) << 32) | serial;
@@ -180,7 +182,7 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
         card.holder = holder;
         card.held = uint32(custodied);
         card.unitsLeft = plan.units;
-        card.expiryDay = _dayCeil(expiresAt);
+        card.expiryDay = expiryDay;
         card.status = CardStatus.Active;
         card.kind = plan.kind;
         card.planIndex = planIndex;
@@ -218,7 +220,7 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
         if (msg.sender != bank.account) revert Custody_NotCustodianOf(merchantId, msg.sender);
         StoredCard storage card = _existingCard(cardId);
         if (card.status != CardStatus.Active) revert Custody_CardNotActive(cardId, card.status);
-        if (_expired(card)) revert Custody_CardExpired(cardId, uint256(card.expiryDay) * 1 days);
+        if (_expired(card)) revert Custody_CardExpired(cardId, _expiresAt(card.expiryDay));
         Plan memory plan = _activePlan(merchantId, planIndex);
         if (plan.kind != card.kind || (plan.kind == PlanKind.Periodic && plan.periodSeconds != card.periodSeconds)) {
             revert Custody_PlanKindMismatch(cardId, card.kind, plan.kind);
@@ -231,18 +233,19 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
         _checkCaps(policy, plan, faceLeft, card.unitsLeft, card.named);
 
         (uint256 custodied, uint256 direct) = CustodyMath.split(plan.price, policy.custodyBps);
-        uint40 expiresAt;
+        uint16 expiryDay;
         if (plan.kind == PlanKind.Periodic) {
             uint256 total = uint256(card.unitsUsed) + card.unitsLeft + plan.units;
-            expiresAt = uint40(card.startedAt + total * card.periodSeconds);
+            expiryDay = BeijingTime.dayStartingAtOrAfter(card.startedAt + total * card.periodSeconds).toUint16();
         } else {
-            expiresAt = _expiryOf(plan, block.timestamp);
-            uint256 current = uint256(card.expiryDay) * 1 days;
-            if (expiresAt != 0 && current > expiresAt) expiresAt = uint40(current);
+            // A top-up's validity runs from today, or to the card's own expiry when that is later.
+            expiryDay = _expiryDayOf(plan, block.timestamp);
+            if (expiryDay != 0 && card.expiryDay > expiryDay) expiryDay = card.expiryDay;
         }
+        uint40 expiresAt = _expiresAt(expiryDay);
         card.held = (card.held + custodied).toUint32();
         card.unitsLeft += plan.units;
-        card.expiryDay = _dayCeil(expiresAt);
+        card.expiryDay = expiryDay;
         card.paidIn += uint48(custodied);
         card.direct += uint48(direct);
         m.paidIn += uint64(custodied);
@@ -461,8 +464,8 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
             if (status == CardStatus.None) revert Custody_UnknownCard(cardId);
             revert Custody_CardNotActive(cardId, status);
         }
-        if (expiryDay != 0 && block.timestamp >= uint256(expiryDay) * 1 days) {
-            revert Custody_CardExpired(cardId, uint256(expiryDay) * 1 days);
+        if (expiryDay != 0 && block.timestamp >= BeijingTime.startOf(expiryDay)) {
+            revert Custody_CardExpired(cardId, BeijingTime.startOf(expiryDay));
         }
         // Each calldata field is read (and validated) once.
         uint16 lessons = voucher.lessons;

@@ -7,6 +7,7 @@ import { ICustodyRegistry } from "../interfaces/ICustodyRegistry.sol";
 import { ICustodyToken } from "../interfaces/ICustodyToken.sol";
 import { IPrepaidEscrowErrors } from "../interfaces/IPrepaidEscrowErrors.sol";
 import { IPrepaidEscrowEvents } from "../interfaces/IPrepaidEscrowEvents.sol";
+import { BeijingTime } from "../libraries/BeijingTime.sol";
 import { CustodyMath } from "../libraries/CustodyMath.sol";
 import {
     Bank,
@@ -95,7 +96,7 @@ abstract contract EscrowStorage is IPrepaidEscrowErrors, IPrepaidEscrowEvents {
 
     function _expired(StoredCard storage card) internal view returns (bool) {
         uint16 expiryDay = card.expiryDay;
-        return expiryDay != 0 && block.timestamp >= uint256(expiryDay) * 1 days;
+        return expiryDay != 0 && block.timestamp >= BeijingTime.startOf(expiryDay);
     }
 
     function _merchantIdOfCard(uint64 cardId) internal pure returns (uint32) {
@@ -254,15 +255,19 @@ abstract contract EscrowStorage is IPrepaidEscrowErrors, IPrepaidEscrowEvents {
         }
     }
 
-    /// @dev Cards expire at the end of a UTC day (stored as a day number so a card's hot data fits one slot).
-    function _dayCeil(uint40 timestamp) internal pure returns (uint16) {
-        if (timestamp == 0) return 0;
-        return uint256((uint256(timestamp) + 1 days - 1) / 1 days).toUint16();
+    /// @dev The Beijing day a card on `plan` bought at `from` may be used until (it expires as that day starts, at
+    /// 24:00 of the day before; 0: no expiry). A lesson card's validity counts calendar days from the day after the
+    /// purchase; a time-based card lasts until the end of the Beijing day its last period ends in.
+    function _expiryDayOf(Plan memory plan, uint256 from) internal pure returns (uint16) {
+        if (plan.kind == PlanKind.Periodic) {
+            return BeijingTime.dayStartingAtOrAfter(from + uint256(plan.units) * plan.periodSeconds).toUint16();
+        }
+        if (plan.validityDays == 0) return 0;
+        return BeijingTime.dayEndingPeriod(from, plan.validityDays).toUint16();
     }
 
-    function _expiryOf(Plan memory plan, uint256 from) internal pure returns (uint40) {
-        if (plan.kind == PlanKind.Periodic) return uint40(from + uint256(plan.units) * plan.periodSeconds);
-        if (plan.validityDays == 0) return 0;
-        return uint40(from + uint256(plan.validityDays) * 1 days);
+    /// @dev When a card expiring as Beijing day `expiryDay` starts stops being usable (0: never).
+    function _expiresAt(uint16 expiryDay) internal pure returns (uint40) {
+        return expiryDay == 0 ? 0 : uint40(BeijingTime.startOf(expiryDay));
     }
 }

@@ -5,6 +5,7 @@ import { EscrowStorage } from "../abstracts/EscrowStorage.sol";
 import { ICustodyRegistry } from "../interfaces/ICustodyRegistry.sol";
 import { ICustodyToken } from "../interfaces/ICustodyToken.sol";
 import { IEscrowOperations } from "../interfaces/IEscrowOperations.sol";
+import { BeijingTime } from "../libraries/BeijingTime.sol";
 import {
     Bank,
     CardStatus,
@@ -284,7 +285,8 @@ contract EscrowOperations is EscrowStorage, IEscrowOperations {
         uint32 merchantId = _merchantIdOfCard(cardId);
         _settlePeriods(cardId, card, _merchants[merchantId]);
         if (card.unitsUsed != 0) revert Custody_CardAlreadyUsed(cardId, card.unitsUsed);
-        uint256 endsAt = uint256(card.startedAt) + uint256(card.coolingOffDays) * 1 days;
+        // Until 24:00 Beijing time of the last cooling-off day, the purchase day not counted.
+        uint256 endsAt = BeijingTime.endOfPeriod(card.startedAt, card.coolingOffDays);
         if (block.timestamp >= endsAt) revert Custody_CoolingOffOver(cardId, endsAt);
         _refundAll(cardId, merchantId, _merchants[merchantId], card, RefundReason.CoolingOff);
     }
@@ -387,7 +389,8 @@ contract EscrowOperations is EscrowStorage, IEscrowOperations {
         if (m.status != MerchantStatus.Active && m.status != MerchantStatus.Restricted) {
             revert Custody_InvalidStatusChange(merchantId, m.status, MerchantStatus.WindingDown);
         }
-        uint40 effectiveAt = uint40(block.timestamp + uint256(REGISTRY.policyOf(m.industryId).exitNoticeDays) * 1 days);
+        // The notice ends at 24:00 Beijing time of its last day, the day of the announcement not counted.
+        uint40 effectiveAt = uint40(BeijingTime.endOfPeriod(block.timestamp, REGISTRY.policyOf(m.industryId).exitNoticeDays));
         m.exitEffectiveAt = effectiveAt;
         _setStatus(merchantId, m, MerchantStatus.WindingDown, reason);
         emit ExitAnnounced(merchantId, effectiveAt, msg.sender);

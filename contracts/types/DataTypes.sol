@@ -127,7 +127,7 @@ struct Card {
     uint40 held; // custodied money still in escrow for this card, fen
     uint16 unitsLeft; // lessons or periods not yet released
     uint16 unitsUsed; // lessons or periods released; also the voucher sequence
-    uint16 expiryDay; // the card may be used until this UTC day starts (days since 1970); zero: no expiry
+    uint16 expiryDay; // the card may be used until this Beijing day starts (days since 1970, UTC+8); zero: no expiry
     CardStatus status;
     PlanKind kind;
     bool named; // sold to a registered (real-name) holder: the named-card value cap applies
@@ -157,7 +157,7 @@ struct StoredCard {
     uint32 held; // custodied money still in escrow for this card, fen
     uint16 unitsLeft; // lessons or periods not yet released
     uint16 unitsUsed; // lessons or periods released; also the voucher sequence
-    uint16 expiryDay; // the card may be used until this UTC day starts (days since 1970); zero: no expiry
+    uint16 expiryDay; // the card may be used until this Beijing day starts (days since 1970, UTC+8); zero: no expiry
     CardStatus status;
     PlanKind kind;
     // slot 1

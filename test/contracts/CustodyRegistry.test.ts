@@ -363,7 +363,8 @@ describe("CustodyRegistry", () => {
         expect(industry.exists).to.equal(true);
         expect(industry.regulator).to.equal(eduRegulator.address);
         expect([...industry.policy]).to.deep.equal(new Array(8).fill(0n));
-        expect([...(await registry.policyOf(EDUCATION))]).to.deep.equal(tuple(DEFAULT_POLICY));
+        // The district's default, at education's own custody floor (100%).
+        expect([...(await registry.policyOf(EDUCATION))]).to.deep.equal(tuple({ ...DEFAULT_POLICY, custodyBps: 10_000 }));
       });
     });
 
@@ -371,7 +372,8 @@ describe("CustodyRegistry", () => {
       it("it succeeds on any industry", async () => {
         const { registry, regulator } = await loadFixture(deployFixture);
         await expect(registry.connect(regulator).clearIndustryPolicy(EDUCATION)).to.emit(registry, "IndustryPolicyCleared").withArgs(EDUCATION);
-        expect([...(await registry.policyOf(EDUCATION))]).to.deep.equal(tuple(DEFAULT_POLICY));
+        // The district's default, at education's own custody floor (100%).
+        expect([...(await registry.policyOf(EDUCATION))]).to.deep.equal(tuple({ ...DEFAULT_POLICY, custodyBps: 10_000 }));
       });
     });
   });

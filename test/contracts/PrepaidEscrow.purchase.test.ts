@@ -1,9 +1,10 @@
 import { expect } from "chai";
+import { dayStartingAtOrAfter, endOfPeriod, lessonExpiryDay, startOfBeijingDay } from "../../src/chain/days";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { DEFAULT_POLICY, TRAINING_POLICY, CNY, NO_CAP_FEN } from "../../src/chain/policies";
 import {
-  deployFixture, buy, voucher, voucherArg, atNextBlock, dayCeil, expectConservation,
+  deployFixture, buy, voucher, voucherArg, atNextBlock, expectConservation,
   EDUCATION, FITNESS, PET_CARE, LESSON, PERIODIC, DAY, CardStatus, MerchantStatus, PlanKind,
 } from "./fixture";
 
@@ -343,7 +344,7 @@ describe("PrepaidEscrow: plans and sales", () => {
         const f = await loadFixture(deployFixture);
         const escrowAddress = await f.escrow.getAddress();
         const t = await atNextBlock();
-        const expiresAt = t + 90 * DAY;
+        const expiresAt = endOfPeriod(t, 90);
         const cardId = (BigInt(f.school) << 32n) | 1n;
         const tx = f.escrow.connect(f.bankA).purchase(f.school, 1, f.alice.address, true);
         await expect(tx)
@@ -355,7 +356,7 @@ describe("PrepaidEscrow: plans and sales", () => {
         expect(card.held).to.equal(300_000n);
         expect(card.unitsLeft).to.equal(20n);
         expect(card.unitsUsed).to.equal(0n);
-        expect(card.expiryDay).to.equal(BigInt(dayCeil(expiresAt)));
+        expect(card.expiryDay).to.equal(BigInt(lessonExpiryDay(t, 90)));
         expect(card.status).to.equal(BigInt(CardStatus.Active));
         expect(card.kind).to.equal(BigInt(LESSON));
         expect(card.named).to.equal(true);
@@ -378,7 +379,7 @@ describe("PrepaidEscrow: plans and sales", () => {
         const cardId = (BigInt(f.gym) << 32n) | 1n;
         await expect(f.escrow.connect(f.bankB).purchase(f.gym, 1, f.bob.address, false))
           .to.emit(f.escrow, "CardPurchased")
-          .withArgs(cardId, f.gym, f.bob.address, 1, PERIODIC, 3, 90_000n, 36_000n, 54_000n, t, t + 90 * DAY, false);
+          .withArgs(cardId, f.gym, f.bob.address, 1, PERIODIC, 3, 90_000n, 36_000n, 54_000n, t, startOfBeijingDay(dayStartingAtOrAfter(t + 90 * DAY)), false);
         const card = await f.escrow.cardOf(cardId);
         expect(card.periodSeconds).to.equal(BigInt(30 * DAY));
         expect(card.kind).to.equal(BigInt(PERIODIC));
@@ -496,10 +497,10 @@ describe("PrepaidEscrow: plans and sales", () => {
         const f = await loadFixture(deployFixture);
         const cardId = await buy(f.escrow, f.bankA, f.school, 2, f.alice.address);
         const expiryDay = (await f.escrow.cardOf(cardId)).expiryDay;
-        await time.increaseTo(expiryDay * 86_400n);
+        await time.increaseTo(startOfBeijingDay(expiryDay));
         await expect(f.escrow.connect(f.bankA).renew(cardId, 2))
           .to.be.revertedWithCustomError(f.escrow, "Custody_CardExpired")
-          .withArgs(cardId, expiryDay * 86_400n);
+          .withArgs(cardId, startOfBeijingDay(expiryDay));
       });
     });
 
@@ -632,14 +633,14 @@ describe("PrepaidEscrow: plans and sales", () => {
         const tx = f.escrow.connect(f.bankA).renew(cardId, 2);
         await expect(tx)
           .to.emit(f.escrow, "CardRenewed")
-          .withArgs(cardId, f.school, f.alice.address, 2, 7, 1_000n, 1_000n, 0n, t + 90 * DAY);
+          .withArgs(cardId, f.school, f.alice.address, 2, 7, 1_000n, 1_000n, 0n, endOfPeriod(t, 90));
         await expect(tx).to.emit(f.tokenA, "Transfer").withArgs(ethers.ZeroAddress, await f.escrow.getAddress(), 1_000n);
         const card = await f.escrow.cardOf(cardId);
         expect(card.held).to.equal(240_000n + 1_000n);
         expect(card.unitsLeft).to.equal(16n + 7n);
         expect(card.unitsUsed).to.equal(4n);
         expect(card.paidIn).to.equal(301_000n);
-        expect(card.expiryDay).to.equal(BigInt(dayCeil(t + 90 * DAY)));
+        expect(card.expiryDay).to.equal(BigInt(lessonExpiryDay(t, 90)));
         expect(await f.escrow.balancesOf(f.school)).to.deep.equal([241_000n, 60_000n]);
         await expectConservation(f);
       });
@@ -653,7 +654,7 @@ describe("PrepaidEscrow: plans and sales", () => {
         const expiryDay = (await f.escrow.cardOf(cardId)).expiryDay;
         await expect(f.escrow.connect(f.bankA).renew(cardId, 3))
           .to.emit(f.escrow, "CardRenewed")
-          .withArgs(cardId, f.school, f.alice.address, 3, 5, 5_000n, 5_000n, 0n, expiryDay * 86_400n);
+          .withArgs(cardId, f.school, f.alice.address, 3, 5, 5_000n, 5_000n, 0n, startOfBeijingDay(expiryDay));
         expect((await f.escrow.cardOf(cardId)).expiryDay).to.equal(expiryDay);
       });
     });
@@ -680,11 +681,11 @@ describe("PrepaidEscrow: plans and sales", () => {
         await time.increase(40 * DAY);
         await expect(f.escrow.connect(f.bankB).renew(cardId, 1))
           .to.emit(f.escrow, "CardRenewed")
-          .withArgs(cardId, f.gym, f.bob.address, 1, 3, 90_000n, 36_000n, 54_000n, t + 180 * DAY);
+          .withArgs(cardId, f.gym, f.bob.address, 1, 3, 90_000n, 36_000n, 54_000n, startOfBeijingDay(dayStartingAtOrAfter(t + 180 * DAY)));
         const card = await f.escrow.cardOf(cardId);
         expect(card.unitsLeft).to.equal(6n);
         expect(card.held).to.equal(72_000n);
-        expect(card.expiryDay).to.equal(BigInt(dayCeil(t + 180 * DAY)));
+        expect(card.expiryDay).to.equal(BigInt(dayStartingAtOrAfter(t + 180 * DAY)));
         // The periods keep their rhythm from the original start: 6 months release 6 equal parts.
         await time.increaseTo(t + 180 * DAY);
         await expect(f.escrow.releasePeriodic(cardId)).to.emit(f.escrow, "PeriodsReleased").withArgs(cardId, 6, 72_000n);

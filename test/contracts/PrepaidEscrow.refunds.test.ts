@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { endOfPeriod, startOfBeijingDay } from "../../src/chain/days";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { DEFAULT_POLICY } from "../../src/chain/policies";
@@ -80,10 +81,10 @@ describe("PrepaidEscrow: refunds", () => {
         const f = await loadFixture(deployFixture);
         const cardId = await buy(f.escrow, f.bankA, f.school, 1, f.alice.address);
         const startedAt = Number((await f.escrow.cardOf(cardId)).startedAt);
-        await time.setNextBlockTimestamp(startedAt + 7 * DAY);
+        await time.setNextBlockTimestamp(endOfPeriod(startedAt, 7));
         await expect(f.escrow.connect(f.alice).refundCoolingOff(cardId))
           .to.be.revertedWithCustomError(f.escrow, "Custody_CoolingOffOver")
-          .withArgs(cardId, startedAt + 7 * DAY);
+          .withArgs(cardId, endOfPeriod(startedAt, 7));
       });
 
       it("it keeps the cooling-off days in force at purchase, not today's policy", async () => {
@@ -182,7 +183,7 @@ describe("PrepaidEscrow: refunds", () => {
     describe("when the card has expired", () => {
       it("it refunds what is left at once with reason Expired", async () => {
         const f = await loadFixture(usedCardFixture);
-        await time.increaseTo((await f.escrow.cardOf(f.cardId)).expiryDay * 86_400n);
+        await time.increaseTo(startOfBeijingDay((await f.escrow.cardOf(f.cardId)).expiryDay));
         expect(await f.escrow.cardStatus(f.cardId)).to.equal(BigInt(CardStatus.Expired));
         const tx = f.escrow.connect(f.alice).requestRefund(f.cardId);
         await expect(tx).to.emit(f.escrow, "CardRefunded").withArgs(f.cardId, f.school, f.alice.address, 285_000n, RefundReason.Expired);

@@ -147,9 +147,3 @@ export async function atNextBlock(offsetSeconds = 1): Promise<number> {
   await ethers.provider.send("evm_setNextBlockTimestamp", [t]);
   return t;
 }
-
-/** The UTC day (days since 1970) a card may be used until, as the escrow stores it. */
-export function dayCeil(timestamp: number | bigint): number {
-  const t = Number(timestamp);
-  return t === 0 ? 0 : Math.ceil(t / DAY);
-}

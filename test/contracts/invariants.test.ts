@@ -10,6 +10,7 @@ import fc from "fast-check";
 import { ethers, network } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { ContractTransactionReceipt, ContractTransactionResponse } from "ethers";
+import { dayStartingAtOrAfter, endOfPeriod, lessonExpiryDay, startOfBeijingDay } from "../../src/chain/days";
 import { DEFAULT_POLICY, NO_CAP_U16, PolicyInput, TRAINING_POLICY } from "../../src/chain/policies";
 import { signConsumption, voucherArg } from "../../src/chain/vouchers";
 import { InvariantLens__factory } from "../../typechain-types";
@@ -102,7 +103,6 @@ const fail = (error: string): Expected => ({ error });
 
 const share = (held: bigint, unitsLeft: number, units: number): bigint =>
   units >= unitsLeft ? held : (held * BigInt(units)) / BigInt(unitsLeft);
-const dayCeil = (t: number): number => (t === 0 ? 0 : Math.ceil(t / DAY));
 const split = (price: bigint, bps: number): [bigint, bigint] => {
   const custodied = (price * BigInt(bps) + 9_999n) / 10_000n;
   return [custodied, price - custodied];
@@ -162,7 +162,7 @@ class Model {
   }
 
   expired(c: CardM): boolean {
-    return c.expiryDay !== 0 && this.now >= c.expiryDay * DAY;
+    return c.expiryDay !== 0 && this.now >= startOfBeijingDay(c.expiryDay);
   }
 
   periodsDue(c: CardM): number {
@@ -273,15 +273,17 @@ class Model {
     if (capsErr) return fail(capsErr);
 
     const [custodied, direct] = split(plan.price, m.policy.custodyBps);
-    const expiresAt = plan.kind === PlanKind.Periodic
-      ? this.now + plan.units * plan.periodSeconds
-      : plan.validityDays === 0 ? 0 : this.now + plan.validityDays * DAY;
+    // Beijing calendar days: a lesson card's validity ends at 24:00 of its last day; a time-based card at the end of
+    // the day its last period ends in.
+    const expiryDay = plan.kind === PlanKind.Periodic
+      ? dayStartingAtOrAfter(this.now + plan.units * plan.periodSeconds)
+      : lessonExpiryDay(this.now, plan.validityDays);
     m.windowStart = window.windowStart;
     m.windowSales = window.windowSales;
     m.cardCount += 1;
     this.cards.push({
       id: (BigInt(m.id) << 32n) | BigInt(m.cardCount), merchant: m, holder, held: custodied,
-      unitsLeft: plan.units, unitsUsed: 0, expiryDay: dayCeil(expiresAt), status: CardStatus.Active, kind: plan.kind,
+      unitsLeft: plan.units, unitsUsed: 0, expiryDay, status: CardStatus.Active, kind: plan.kind,
       named, coolingOffDays: m.policy.coolingOffDays, planIndex, periodSeconds: plan.periodSeconds, startedAt: this.now,
       paidIn: custodied, direct,
     });
@@ -310,19 +312,18 @@ class Model {
     if (capsErr) return fail(capsErr);
 
     const [custodied, direct] = split(plan.price, m.policy.custodyBps);
-    let expiresAt: number;
+    let expiryDay: number;
     if (plan.kind === PlanKind.Periodic) {
-      expiresAt = c.startedAt + (c.unitsUsed + c.unitsLeft + plan.units) * c.periodSeconds;
+      expiryDay = dayStartingAtOrAfter(c.startedAt + (c.unitsUsed + c.unitsLeft + plan.units) * c.periodSeconds);
     } else {
-      expiresAt = plan.validityDays === 0 ? 0 : this.now + plan.validityDays * DAY;
-      const current = c.expiryDay * DAY;
-      if (expiresAt !== 0 && current > expiresAt) expiresAt = current;
+      expiryDay = lessonExpiryDay(this.now, plan.validityDays);
+      if (expiryDay !== 0 && c.expiryDay > expiryDay) expiryDay = c.expiryDay;
     }
     m.windowStart = window.windowStart;
     m.windowSales = window.windowSales;
     c.held += custodied;
     c.unitsLeft += plan.units;
-    c.expiryDay = dayCeil(expiresAt);
+    c.expiryDay = expiryDay;
     c.paidIn += custodied;
     c.direct += direct;
     m.paidIn += custodied;
@@ -419,7 +420,7 @@ class Model {
     if (c.status !== CardStatus.Active) return fail("Custody_CardNotActive");
     const settled = this.settlement(c);
     if (c.unitsUsed + settled.due !== 0) return fail("Custody_CardAlreadyUsed");
-    if (this.now >= c.startedAt + c.coolingOffDays * DAY) return fail("Custody_CoolingOffOver");
+    if (this.now >= endOfPeriod(c.startedAt, c.coolingOffDays)) return fail("Custody_CoolingOffOver");
     this.refundAll(c);
     return OK;
   }
@@ -536,7 +537,7 @@ class Model {
     }
     if ("error" in m) return m;
     if (m.status !== MerchantStatus.Active && m.status !== MerchantStatus.Restricted) return fail("Custody_InvalidStatusChange");
-    m.exitEffectiveAt = this.now + m.policy.exitNoticeDays * DAY;
+    m.exitEffectiveAt = endOfPeriod(this.now, m.policy.exitNoticeDays);
     m.status = MerchantStatus.WindingDown;
     return OK;
   }

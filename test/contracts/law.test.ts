@@ -5,10 +5,17 @@
  */
 import { expect } from "chai";
 import { ethers } from "hardhat";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { CustodyRegistry__factory } from "../../typechain-types";
+import fc from "fast-check";
+import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
+import { BeijingTimeHarness__factory, CustodyRegistry__factory } from "../../typechain-types";
+import { beijingDayOf, dayStartingAtOrAfter, endOfPeriod, startOfBeijingDay } from "../../src/chain/days";
 import { CNY, DEFAULT_POLICY, NO_CAP_FEN, NO_CAP_U16, TRAINING_POLICY } from "../../src/chain/policies";
-import { buy, deployFixture, EDUCATION, expectConservation, FITNESS } from "./fixture";
+import { buy, CardStatus, DAY, deployFixture, EDUCATION, expectConservation, FITNESS, voucher, voucherArg } from "./fixture";
+
+/** Unix seconds of a Beijing wall-clock time (UTC+8). */
+function beijing(year: number, month: number, day: number, hour = 0, minute = 0, second = 0): number {
+  return Date.UTC(year, month - 1, day, hour, minute, second) / 1000 - 8 * 3_600;
+}
 
 /** PolicyField as the registry's errors number it. */
 const Field = {
@@ -156,6 +163,93 @@ describe("the law as it stands in 2025", () => {
       const cardId = await buy(f.escrow, f.bankB, f.gym, 2, f.bob.address, true);
       const card = await f.escrow.cardOf(cardId);
       expect([card.paidIn, card.direct, card.coolingOffDays]).to.deep.equal([30_000n, 20_000n, 10n]);
+    });
+  });
+
+  describe("days are Beijing calendar days (item 2)", () => {
+    describe("the BeijingTime library, at its edges", () => {
+      async function harness() {
+        const [deployer] = await ethers.getSigners();
+        return new BeijingTimeHarness__factory(deployer).deploy();
+      }
+
+      it("a Beijing day starts at 16:00 UTC the day before: 15:59:59 UTC is still yesterday in Beijing", async () => {
+        const h = await loadFixture(harness);
+        const midnight = beijing(2027, 3, 1); // 2027-02-28 16:00:00 UTC
+        expect(midnight).to.equal(Date.UTC(2027, 1, 28, 16) / 1000);
+        expect(await h.dayOf(midnight - 1)).to.equal(BigInt(beijingDayOf(midnight) - 1));
+        expect(await h.dayOf(midnight)).to.equal(BigInt(beijingDayOf(midnight)));
+        expect(await h.startOf(beijingDayOf(midnight))).to.equal(BigInt(midnight));
+        expect(await h.dayStartingAtOrAfter(midnight)).to.equal(BigInt(beijingDayOf(midnight)));
+        expect(await h.dayStartingAtOrAfter(midnight + 1)).to.equal(BigInt(beijingDayOf(midnight) + 1));
+      });
+
+      it("开始的当日不计入: a period of n days ends at 24:00 of the n-th day after the event's day, whatever its hour", async () => {
+        const h = await loadFixture(harness);
+        const end = beijing(2027, 3, 9); // 24:00 on 8 March
+        for (const at of [beijing(2027, 3, 1), beijing(2027, 3, 1, 10), beijing(2027, 3, 1, 23, 59, 59)]) {
+          expect(await h.endOfPeriod(at, 7)).to.equal(BigInt(end));
+        }
+        expect(await h.endOfPeriod(beijing(2027, 3, 1) - 1, 7)).to.equal(BigInt(end - DAY)); // 23:59:59 on 28 February
+        expect(await h.endOfPeriod(beijing(2027, 3, 1, 12), 0)).to.equal(BigInt(beijing(2027, 3, 2))); // the day itself
+      });
+
+      it("agrees with the gateway's src/chain/days.ts on random times and lengths", async () => {
+        const h = await loadFixture(harness);
+        await fc.assert(
+          fc.asyncProperty(fc.integer({ min: 0, max: 4_000_000_000 }), fc.integer({ min: 0, max: 400 }), async (t, n) => {
+            expect(await h.dayOf(t)).to.equal(BigInt(beijingDayOf(t)));
+            expect(await h.endOfPeriod(t, n)).to.equal(BigInt(endOfPeriod(t, n)));
+            expect(await h.dayStartingAtOrAfter(t)).to.equal(BigInt(dayStartingAtOrAfter(t)));
+          }),
+          { numRuns: 100 },
+        );
+      });
+    });
+
+    it("七日冷静期至第七日二十四时止: a card bought at 23:59 on 1 March is refundable in full until 24:00 on 8 March", async () => {
+      const f = await loadFixture(deployFixture);
+      await time.setNextBlockTimestamp(beijing(2027, 3, 1, 23, 59));
+      const cardId = await buy(f.escrow, f.bankB, f.gym, 2, f.alice.address);
+      const snapshot = await ethers.provider.send("evm_snapshot", []);
+      await time.setNextBlockTimestamp(beijing(2027, 3, 8, 23, 59, 59));
+      await expect(f.escrow.connect(f.alice).refundCoolingOff(cardId)).to.emit(f.escrow, "CardRefunded");
+      await ethers.provider.send("evm_revert", [snapshot]);
+      await time.setNextBlockTimestamp(beijing(2027, 3, 9));
+      await expect(f.escrow.connect(f.alice).refundCoolingOff(cardId))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_CoolingOffOver")
+        .withArgs(cardId, beijing(2027, 3, 9));
+    });
+
+    it("有效期92日: a 92-day card bought at 10:00 is usable until 24:00 of its 92nd day, not 08:00 of the 93rd", async () => {
+      const f = await loadFixture(deployFixture);
+      await f.escrow.connect(f.schoolAcct).publishPlan(f.school, 1, 20, 0, 92, 3_000n * CNY); // plan 3
+      const bought = beijing(2027, 3, 1, 10);
+      await time.setNextBlockTimestamp(bought);
+      const cardId = await buy(f.escrow, f.bankA, f.school, 3, f.alice.address);
+      const lastDayEnds = beijing(2027, 6, 2); // 1 March + 92 days = 1 June; 24:00 on 1 June
+      expect(startOfBeijingDay((await f.escrow.cardOf(cardId)).expiryDay)).to.equal(lastDayEnds);
+      await time.setNextBlockTimestamp(beijing(2027, 6, 1, 23, 59, 59));
+      await f.escrow.connect(f.schoolAcct).consume(voucherArg(await voucher(f.escrow, f.alice, cardId, 1, 0, lastDayEnds + 3_600)));
+      await time.setNextBlockTimestamp(lastDayEnds);
+      await expect(f.escrow.connect(f.schoolAcct).consume(voucherArg(await voucher(f.escrow, f.alice, cardId, 1, 1, lastDayEnds + 3_600))))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_CardExpired")
+        .withArgs(cardId, lastDayEnds);
+      expect(await f.escrow.cardStatus(cardId)).to.equal(BigInt(CardStatus.Expired));
+    });
+
+    it("停业前三十日公告: notice given at 15:00 on 1 March runs to 24:00 on 31 March, and service goes on until then", async () => {
+      const f = await loadFixture(deployFixture);
+      const cardId = await buy(f.escrow, f.bankB, f.gym, 2, f.alice.address); // 10 visits, no expiry
+      await time.setNextBlockTimestamp(beijing(2027, 3, 1, 15));
+      await expect(f.escrow.connect(f.gymAcct).announceExit(f.gym))
+        .to.emit(f.escrow, "ExitAnnounced")
+        .withArgs(f.gym, beijing(2027, 4, 1), f.gymAcct.address);
+      await time.setNextBlockTimestamp(beijing(2027, 3, 31, 23, 59, 59));
+      await f.escrow.connect(f.gymAcct).consume(voucherArg(await voucher(f.escrow, f.alice, cardId, 1, 0, beijing(2027, 4, 2))));
+      await time.setNextBlockTimestamp(beijing(2027, 4, 1));
+      await expect(f.escrow.claim(cardId)).to.emit(f.escrow, "CardRefunded");
+      await expectConservation(f);
     });
   });
 });

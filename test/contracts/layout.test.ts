@@ -99,7 +99,8 @@ describe("contract layout: code size, storage, NatSpec", () => {
       const core = (await buildOutput("contracts/PrepaidEscrow.sol:PrepaidEscrow")).layout.storage;
       const module = (await buildOutput("contracts/modules/EscrowOperations.sol:EscrowOperations")).layout.storage;
       expect(module.length).to.be.greaterThan(0);
-      const strip = (e: StorageEntry) => ({ label: e.label, slot: e.slot, offset: e.offset, type: e.type });
+      // Type ids carry the AST id of the struct, which differs between compilation jobs: compare the names only.
+      const strip = (e: StorageEntry) => ({ label: e.label, slot: e.slot, offset: e.offset, type: e.type.replace(/\)\d+_/g, ")_") });
       expect(core.slice(0, module.length).map(strip)).to.deep.equal(module.map(strip));
     });
   });
