@@ -464,8 +464,12 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
             if (status == CardStatus.None) revert Custody_UnknownCard(cardId);
             revert Custody_CardNotActive(cardId, status);
         }
-        if (expiryDay != 0 && block.timestamp >= BeijingTime.startOf(expiryDay)) {
-            revert Custody_CardExpired(cardId, BeijingTime.startOf(expiryDay));
+        unchecked {
+            // BeijingTime.startOf(expiryDay) <= block.timestamp, moved to the other side: a uint16 day times 86,400 and
+            // a block time plus 8 hours cannot overflow, and the subtraction is gone (this runs once per voucher).
+            if (expiryDay != 0 && block.timestamp + BeijingTime.OFFSET >= uint256(expiryDay) * 1 days) {
+                revert Custody_CardExpired(cardId, BeijingTime.startOf(expiryDay));
+            }
         }
         // Each calldata field is read (and validated) once.
         uint16 lessons = voucher.lessons;
