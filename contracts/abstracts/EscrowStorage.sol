@@ -38,7 +38,10 @@ abstract contract EscrowStorage is IPrepaidEscrowErrors, IPrepaidEscrowEvents {
                                       CONSTANTS
     //////////////////////////////////////////////////////////////////////////*/
 
-    uint256 internal constant WINDOW = 30 days;
+    /// @dev The medium-risk cap counts sales in any 30 consecutive Beijing days.
+    uint256 internal constant WINDOW_DAYS = 30;
+    /// @dev Day buckets of the sales window: 32 of 64 bits (a uint16 day, a uint48 amount), 4 to a slot.
+    uint256 internal constant RING_SLOTS = 8;
 
     /// @notice The registry of policies and roles the escrow obeys.
     ICustodyRegistry internal immutable REGISTRY;
@@ -54,6 +57,9 @@ abstract contract EscrowStorage is IPrepaidEscrowErrors, IPrepaidEscrowEvents {
     mapping(address account => uint32 merchantId) internal _merchantIdOf;
     uint16 internal _bankCount;
     uint32 internal _merchantCount;
+    /// @dev A medium-risk merchant's sales per Beijing day, in a ring of 32 day buckets (bucket `day % 32`, stamped
+    /// with its day so that a bucket of an older day reads as empty). Cleared when the merchant becomes medium risk.
+    mapping(uint32 merchantId => uint256[RING_SLOTS]) internal _salesRing;
 
     /*//////////////////////////////////////////////////////////////////////////
                                      CONSTRUCTOR
@@ -236,23 +242,49 @@ abstract contract EscrowStorage is IPrepaidEscrowErrors, IPrepaidEscrowEvents {
         emit MerchantStatusChanged(merchantId, from, to, msg.sender, reason);
     }
 
-    /// @dev The merchant may sell `amount` more: Active, not high risk, inside the medium-risk window cap.
+    /// @dev The merchant may sell `amount` more: Active, not high risk, and at medium risk no more than the policy's
+    /// cap sold in the 30 consecutive Beijing days ending today (renewals included). The window's total is kept as a
+    /// running sum: moving it to today takes out the days that left it (at most 29 bucket reads, one per day passed).
     function _checkSelling(uint32 merchantId, Merchant storage m, Policy memory policy, uint48 amount) internal {
         if (m.status != MerchantStatus.Active) revert Custody_MerchantNotSelling(merchantId, m.status);
         RiskLevel risk = m.risk;
         if (risk == RiskLevel.High) revert Custody_HighRiskNoSales(merchantId);
-        if (risk == RiskLevel.Medium) {
-            uint64 sold = m.windowSales;
-            if (block.timestamp >= uint256(m.windowStart) + WINDOW) {
-                m.windowStart = uint40(block.timestamp);
+        if (risk != RiskLevel.Medium) return;
+        uint256 today = BeijingTime.dayOf(block.timestamp);
+        uint256 last = m.windowDay;
+        uint256 sold = m.windowSales;
+        uint256[RING_SLOTS] storage ring = _salesRing[merchantId];
+        if (today != last) {
+            if (today - last >= WINDOW_DAYS) {
                 sold = 0;
+            } else {
+                // The window ending `last` covered last - 29 .. last; the one ending today starts at today - 29.
+                for (uint256 day = last + 1 - WINDOW_DAYS; day + WINDOW_DAYS <= today; ++day) {
+                    sold -= _bucket(ring, day);
+                }
             }
-            uint48 cap = policy.mediumRiskCap30d;
-            if (uint256(sold) + amount > cap) {
-                revert Custody_MediumRiskCapExceeded(merchantId, sold, amount, cap);
-            }
-            m.windowSales = sold + amount;
         }
+        uint48 cap = policy.mediumRiskCap30d;
+        if (sold + amount > cap) revert Custody_MediumRiskCapExceeded(merchantId, uint64(sold), amount, cap);
+        _addToBucket(ring, today, amount);
+        m.windowDay = uint40(today);
+        m.windowSales = uint64(sold + amount);
+    }
+
+    /// @dev What was sold on `day`, if its bucket still holds that day.
+    function _bucket(uint256[RING_SLOTS] storage ring, uint256 day) internal view returns (uint256) {
+        uint256 entry = (ring[(day / 4) % RING_SLOTS] >> ((day % 4) * 64)) & type(uint64).max;
+        return entry >> 48 == day ? entry & type(uint48).max : 0;
+    }
+
+    function _addToBucket(uint256[RING_SLOTS] storage ring, uint256 day, uint256 amount) internal {
+        uint256 index = (day / 4) % RING_SLOTS;
+        uint256 shift = (day % 4) * 64;
+        uint256 word = ring[index];
+        uint256 entry = (word >> shift) & type(uint64).max;
+        uint256 sold = entry >> 48 == day ? (entry & type(uint48).max) + amount : amount;
+        uint256 packed = (day.toUint16() * (uint256(1) << 48)) | uint256(sold.toUint48());
+        ring[index] = (word & ~(uint256(type(uint64).max) << shift)) | (packed << shift);
     }
 
     /// @dev The Beijing day a card on `plan` bought at `from` may be used until (it expires as that day starts, at

@@ -156,8 +156,10 @@ contract EscrowOperations is EscrowStorage, IEscrowOperations {
         RiskLevel from = m.risk;
         m.risk = level;
         if (level == RiskLevel.Medium && from != RiskLevel.Medium) {
-            m.windowStart = uint40(block.timestamp);
+            // A new medium-risk period counts its own sales from today.
+            m.windowDay = uint40(BeijingTime.dayOf(block.timestamp));
             m.windowSales = 0;
+            delete _salesRing[merchantId];
         }
         emit RiskLevelSet(merchantId, from, level, reason);
     }

@@ -106,8 +106,8 @@ struct Merchant {
     uint64 paidOut;
     // slot 2
     uint40 exitEffectiveAt; // when the exit notice ends (WindingDown)
-    uint40 windowStart; // start of the current 30-day sales window (medium-risk cap)
-    uint64 windowSales; // card value sold in that window, fen
+    uint40 windowDay; // medium risk: the Beijing day of the last sale counted (the window is the 30 days ending then)
+    uint64 windowSales; // medium risk: card value sold in the 30 Beijing days ending on windowDay, renewals included, fen
     MerchantStatus statusBeforeFreeze; // what an unfreeze returns to (Active, Restricted or WindingDown)
 }
 

@@ -10,7 +10,7 @@ import fc from "fast-check";
 import { ethers, network } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { ContractTransactionReceipt, ContractTransactionResponse } from "ethers";
-import { dayStartingAtOrAfter, endOfPeriod, lessonExpiryDay, startOfBeijingDay } from "../../src/chain/days";
+import { beijingDayOf, dayStartingAtOrAfter, endOfPeriod, lessonExpiryDay, startOfBeijingDay } from "../../src/chain/days";
 import { DEFAULT_POLICY, NO_CAP_U16, PolicyInput, TRAINING_POLICY } from "../../src/chain/policies";
 import { signConsumption, voucherArg } from "../../src/chain/vouchers";
 import { InvariantLens__factory } from "../../typechain-types";
@@ -73,8 +73,11 @@ interface MerchantM {
   refunded: bigint;
   paidOut: bigint;
   exitEffectiveAt: number;
-  windowStart: number;
+  /** Medium risk: the Beijing day of the last sale counted, and what was sold in the 30 days ending then. */
+  windowDay: number;
   windowSales: bigint;
+  /** Medium risk: card value sold per Beijing day since the merchant became medium risk (renewals included). */
+  sales: Map<number, bigint>;
 }
 
 interface CardM {
@@ -122,7 +125,7 @@ class Model {
     const merchant = (id: number, account: Signer, bankAccount: Signer, bankIndex: number, industryRegulator: Signer | null, policy: PolicyInput, p: PlanM[]): MerchantM => ({
       id, account, bankAccount, bankIndex, industryRegulator, policy, plans: plans(p),
       status: MerchantStatus.Active, risk: RiskLevel.Low, cardCount: 0,
-      paidIn: 0n, released: 0n, refunded: 0n, paidOut: 0n, exitEffectiveAt: 0, windowStart: 0, windowSales: 0n,
+      paidIn: 0n, released: 0n, refunded: 0n, paidOut: 0n, exitEffectiveAt: 0, windowDay: 0, windowSales: 0n, sales: new Map(),
     });
     this.merchants.set(w.school, merchant(w.school, w.schoolAcct, w.bankA, 0, w.eduRegulator, TRAINING_POLICY, [
       lesson(20, 90, 300_000n), lesson(7, 90, 1_000n), periodic(3, 7 * DAY, 30_001n),
@@ -193,19 +196,27 @@ class Model {
   // ----------------------------------------------------------------------------- shared checks
 
   /** _checkSelling: the merchant may sell `price` more; returns the error or the sales window to commit. */
-  selling(m: MerchantM, price: bigint): { error: string } | { windowStart: number; windowSales: bigint } {
+  /**
+   * _checkSelling: the merchant may sell `price` more; returns the error or the window to commit. At medium risk, no
+   * more than the cap in any 30 consecutive Beijing days: the sales of the 30 days ending today, summed from scratch.
+   */
+  selling(m: MerchantM, price: bigint): { error: string } | { windowDay: number; windowSales: bigint; day: number | null } {
     if (m.status !== MerchantStatus.Active) return { error: "Custody_MerchantNotSelling" };
     if (m.risk === RiskLevel.High) return { error: "Custody_HighRiskNoSales" };
-    if (m.risk !== RiskLevel.Medium) return { windowStart: m.windowStart, windowSales: m.windowSales };
-    let start = m.windowStart;
-    let sold = m.windowSales;
-    if (this.now >= start + 30 * DAY) {
-      start = this.now;
-      sold = 0n;
-    }
+    if (m.risk !== RiskLevel.Medium) return { windowDay: m.windowDay, windowSales: m.windowSales, day: null };
+    const today = beijingDayOf(this.now);
+    let sold = 0n;
+    for (const [day, amount] of m.sales) if (day > today - 30 && day <= today) sold += amount;
     const cap = m.policy.mediumRiskCap30d; // literal: "no cap" is NO_CAP_FEN
     if (sold + price > cap) return { error: "Custody_MediumRiskCapExceeded" };
-    return { windowStart: start, windowSales: sold + price };
+    return { windowDay: today, windowSales: sold + price, day: today };
+  }
+
+  /** Commits a sale's window (see {selling}). */
+  commitWindow(m: MerchantM, w: { windowDay: number; windowSales: bigint; day: number | null }, price: bigint): void {
+    m.windowDay = w.windowDay;
+    m.windowSales = w.windowSales;
+    if (w.day !== null) m.sales.set(w.day, (m.sales.get(w.day) ?? 0n) + price);
   }
 
   /** _checkCaps for a card whose face value left is `faceLeft` with `unitsLeft`, adding `plan`. */
@@ -278,8 +289,7 @@ class Model {
     const expiryDay = plan.kind === PlanKind.Periodic
       ? dayStartingAtOrAfter(this.now + plan.units * plan.periodSeconds)
       : lessonExpiryDay(this.now, plan.validityDays);
-    m.windowStart = window.windowStart;
-    m.windowSales = window.windowSales;
+    this.commitWindow(m, window, plan.price);
     m.cardCount += 1;
     this.cards.push({
       id: (BigInt(m.id) << 32n) | BigInt(m.cardCount), merchant: m, holder, held: custodied,
@@ -319,8 +329,7 @@ class Model {
       expiryDay = lessonExpiryDay(this.now, plan.validityDays);
       if (expiryDay !== 0 && c.expiryDay > expiryDay) expiryDay = c.expiryDay;
     }
-    m.windowStart = window.windowStart;
-    m.windowSales = window.windowSales;
+    this.commitWindow(m, window, plan.price);
     c.held += custodied;
     c.unitsLeft += plan.units;
     c.expiryDay = expiryDay;
@@ -559,8 +568,9 @@ class Model {
     const m = this.merchants.get(merchantId);
     if (!m) return fail("Custody_UnknownMerchant");
     if (level === RiskLevel.Medium && m.risk !== RiskLevel.Medium) {
-      m.windowStart = this.now;
+      m.windowDay = beijingDayOf(this.now);
       m.windowSales = 0n;
+      m.sales = new Map();
     }
     m.risk = level;
     return OK;
@@ -1046,9 +1056,9 @@ class Runner {
       holds(`${label}: paidIn ${chain.paidIn} = released ${chain.released} + refunded ${chain.refunded} + held ${held}`,
         chain.paidIn === chain.released + chain.refunded + held);
       holds(`${label}: released ${chain.released} = paidOut ${chain.paidOut} + payable ${payable_}`, chain.released === chain.paidOut + payable_);
-      same(`${label}: paidIn, released, refunded, paidOut, status, risk, cardCount, exitEffectiveAt, windowStart, windowSales`,
-        [chain.paidIn, chain.released, chain.refunded, chain.paidOut, chain.status, chain.risk, chain.cardCount, chain.exitEffectiveAt, chain.windowStart, chain.windowSales],
-        [m.paidIn, m.released, m.refunded, m.paidOut, m.status, m.risk, m.cardCount, m.exitEffectiveAt, m.windowStart, m.windowSales]);
+      same(`${label}: paidIn, released, refunded, paidOut, status, risk, cardCount, exitEffectiveAt, windowDay, windowSales`,
+        [chain.paidIn, chain.released, chain.refunded, chain.paidOut, chain.status, chain.risk, chain.cardCount, chain.exitEffectiveAt, chain.windowDay, chain.windowSales],
+        [m.paidIn, m.released, m.refunded, m.paidOut, m.status, m.risk, m.cardCount, m.exitEffectiveAt, m.windowDay, m.windowSales]);
       const cardsHeld = onChainCards.reduce((sum, c, j) => (cards[j].merchant === m ? sum + c.card.held : sum), 0n);
       holds(`${label}: held ${held} = sum of its cards' held ${cardsHeld}`, cardsHeld === held);
       same(`${label}: held, payable`, [held, payable_], [model.held(m), model.payable(m)]);

@@ -252,4 +252,57 @@ describe("the law as it stands in 2025", () => {
       await expectConservation(f);
     });
   });
+
+  describe("medium risk: controlled growth (item 4)", () => {
+    /** Education's cap is 10,000 CNY in 30 days; the school's plan 1 is a 3,000 CNY card. */
+    const CARD = 3_000n * CNY;
+    const CAP = 10_000n * CNY;
+
+    it("中风险控增量: no more than the cap sold in any 30 consecutive days, across what used to be a window's edge", async () => {
+      const f = await loadFixture(deployFixture);
+      const rated = beijing(2027, 3, 1, 9);
+      await time.setNextBlockTimestamp(rated);
+      await f.escrow.connect(f.riskOracle).setRiskLevel(f.school, 1, ethers.id("3 complaints in 30 days"));
+      // Three cards on day 28 after the rating...
+      await time.setNextBlockTimestamp(beijing(2027, 3, 29, 20));
+      for (let i = 0; i < 3; i++) await buy(f.escrow, f.bankA, f.school, 1, f.alice.address);
+      // ...and on day 31 (a fixed window would have restarted): those three are still within the last 30 days.
+      await time.setNextBlockTimestamp(beijing(2027, 4, 1, 10));
+      await expect(f.escrow.connect(f.bankA).purchase(f.school, 1, f.bob.address, true))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_MediumRiskCapExceeded")
+        .withArgs(f.school, 3n * CARD, CARD, CAP);
+      // 24:00 of the 29th day after the sales (27 April): the last day they count.
+      await time.setNextBlockTimestamp(beijing(2027, 4, 27, 23, 59, 59));
+      await expect(f.escrow.connect(f.bankA).purchase(f.school, 1, f.bob.address, true))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_MediumRiskCapExceeded");
+      await time.setNextBlockTimestamp(beijing(2027, 4, 28));
+      await expect(f.escrow.connect(f.bankA).purchase(f.school, 1, f.bob.address, true)).to.emit(f.escrow, "CardPurchased");
+      expect((await f.escrow.merchantOf(f.school)).windowSales).to.equal(CARD);
+    });
+
+    it("续费同样计入: renewals count, and each day's sales leave the window on their own day", async () => {
+      const f = await loadFixture(deployFixture);
+      const start = beijing(2027, 3, 1, 9);
+      await time.setNextBlockTimestamp(start);
+      await f.escrow.connect(f.riskOracle).setRiskLevel(f.school, 1, ethers.ZeroHash);
+      // One 3,000 CNY card on each of 1, 2 and 3 March, and a 10 CNY top-up on 4 March: 9,010 CNY.
+      const cards: bigint[] = [];
+      for (let d = 0; d < 3; d++) {
+        await time.setNextBlockTimestamp(start + d * DAY + 60);
+        cards.push(await buy(f.escrow, f.bankA, f.school, 1, f.alice.address));
+      }
+      await time.setNextBlockTimestamp(start + 3 * DAY + 60);
+      await f.escrow.connect(f.bankA).renew(cards[0], 2);
+      expect((await f.escrow.merchantOf(f.school)).windowSales).to.equal(3n * CARD + 1_000n);
+      // On 31 March the 1 March card has left the window: 6,010 + 3,000 fits.
+      await time.setNextBlockTimestamp(beijing(2027, 3, 31, 8));
+      await expect(f.escrow.connect(f.bankA).purchase(f.school, 1, f.bob.address, true)).to.emit(f.escrow, "CardPurchased");
+      expect((await f.escrow.merchantOf(f.school)).windowSales).to.equal(3n * CARD + 1_000n);
+      // A second one the same day does not: 9,010 + 3,000 > 10,000.
+      await expect(f.escrow.connect(f.bankA).purchase(f.school, 1, f.carol.address, true))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_MediumRiskCapExceeded")
+        .withArgs(f.school, 3n * CARD + 1_000n, CARD, CAP);
+      await expectConservation(f);
+    });
+  });
 });
