@@ -54,6 +54,8 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
     /// @inheritdoc IPrepaidEscrow
     bytes32 public constant override CONSUMPTION_TYPEHASH =
         keccak256("Consumption(uint64 cardId,uint16 lessons,uint16 sequence,uint40 deadline)");
+    /// @inheritdoc IPrepaidEscrow
+    bytes32 public constant override CHECK_IN_TYPEHASH = keccak256("CheckIn(uint64 cardId,uint40 deadline)");
     // solhint-enable gas-small-strings
 
     /// @notice The {EscrowOperations} module the less frequent operations are delegated to.
@@ -119,6 +121,8 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
         (c.holder, c.held, c.unitsLeft, c.unitsUsed, c.expiryDay) = (s.holder, s.held, s.unitsLeft, s.unitsUsed, s.expiryDay);
         (c.status, c.kind, c.named, c.coolingOffDays, c.planIndex) = (s.status, s.kind, s.named, s.coolingOffDays, s.planIndex);
         (c.periodSeconds, c.startedAt, c.paidIn, c.direct) = (s.periodSeconds, s.startedAt, s.paidIn, s.direct);
+        (c.coolingOffEndDay, c.coolingOffUnits) = (s.coolingOffEndDay, s.coolingOffUnits);
+        c.pendingDirect = uint48(_pendingDirect[cardId]);
     }
 
     /// @inheritdoc IPrepaidEscrow
@@ -172,9 +176,14 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
         _checkCaps(policy, plan, 0, 0, named);
 
         (uint256 custodied, uint256 direct) = CustodyMath.split(plan.price, policy.custodyBps);
-        uint40 startedAt = uint40(block.timestamp);
-        uint16 expiryDay = _expiryDayOf(plan, block.timestamp);
-        uint40 expiresAt = _expiresAt(expiryDay);
+        // The whole prepayment stays in escrow through the cooling-off (法释〔2025〕4号: the principal back within 7
+        // days): the direct share becomes the merchant's only when it ends. A time-based card's periods start then,
+        // or at the holder's first check-in if that comes first.
+        uint16 coolingOffEndDay = BeijingTime.dayEndingPeriod(block.timestamp, policy.coolingOffDays).toUint16();
+        uint40 startedAt = plan.kind == PlanKind.Periodic
+            ? uint40(BeijingTime.startOf(coolingOffEndDay))
+            : uint40(block.timestamp);
+        uint16 expiryDay = _expiryDayOf(plan, startedAt);
 
         uint32 serial = ++m.cardCount;
         cardId = (uint64(merchantId) << 32) | serial;
@@ -192,7 +201,10 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
         card.coolingOffDays = policy.coolingOffDays;
         card.periodSeconds = plan.periodSeconds;
         card.named = named;
-        m.paidIn += uint64(custodied);
+        card.coolingOffEndDay = coolingOffEndDay;
+        card.coolingOffUnits = plan.units;
+        if (direct != 0) _pendingDirect[cardId] = direct;
+        m.paidIn += uint64(custodied + direct);
 
         emit CardPurchased(
             cardId,
@@ -205,13 +217,15 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
             uint48(custodied),
             uint48(direct),
             startedAt,
-            expiresAt,
+            _expiresAt(expiryDay),
             named
         );
-        if (custodied > 0) ICustodyToken(bank.token).mint(address(this), custodied);
+        ICustodyToken(bank.token).mint(address(this), plan.price);
     }
     // solhint-enable function-max-lines
 
+    // As purchase: a card's fields one per line, in slot order.
+    // solhint-disable function-max-lines
     /// @inheritdoc IPrepaidEscrow
     function renew(uint64 cardId, uint32 planIndex) external override {
         uint32 merchantId = _merchantIdOfCard(cardId);
@@ -242,13 +256,24 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
             expiryDay = _expiryDayOf(plan, block.timestamp);
             if (expiryDay != 0 && card.expiryDay > expiryDay) expiryDay = card.expiryDay;
         }
-        uint40 expiresAt = _expiresAt(expiryDay);
+        // A renewal has its own cooling-off on what it adds. One made while the card's cooling-off is still open
+        // joins it, and the whole runs to the renewal's end; otherwise the ended one's direct share is settled first.
+        uint16 coolingOffEndDay = BeijingTime.dayEndingPeriod(block.timestamp, policy.coolingOffDays).toUint16();
+        uint256 units = plan.units;
+        if (_coolingOffOpen(card)) {
+            units += card.coolingOffUnits;
+        } else {
+            _settleDirect(cardId, merchantId, m);
+        }
+        card.coolingOffEndDay = coolingOffEndDay;
+        card.coolingOffUnits = units.toUint16();
+        if (direct != 0) _pendingDirect[cardId] += direct;
         card.held = (card.held + custodied).toUint32();
         card.unitsLeft += plan.units;
         card.expiryDay = expiryDay;
         card.paidIn += uint48(custodied);
         card.direct += uint48(direct);
-        m.paidIn += uint64(custodied);
+        m.paidIn += uint64(custodied + direct);
 
         emit CardRenewed(
             cardId,
@@ -259,9 +284,33 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
             plan.price,
             uint48(custodied),
             uint48(direct),
-            expiresAt
+            _expiresAt(expiryDay)
         );
-        if (custodied > 0) ICustodyToken(bank.token).mint(address(this), custodied);
+        ICustodyToken(bank.token).mint(address(this), plan.price);
+    }
+    // solhint-enable function-max-lines
+
+    /// @inheritdoc IPrepaidEscrow
+    function checkIn(uint64 cardId, uint40 deadline, uint8 v, bytes32 r, bytes32 s) external override {
+        StoredCard storage card = _existingCard(cardId);
+        if (card.status != CardStatus.Active || card.kind != PlanKind.Periodic) {
+            revert Custody_CardNotActive(cardId, card.status);
+        }
+        uint32 merchantId = _merchantIdOfCard(cardId);
+        _checkServing(merchantId, _merchants[merchantId]);
+        uint40 startedAt = card.startedAt;
+        if (block.timestamp >= startedAt) revert Custody_PeriodsAlreadyStarted(cardId, startedAt);
+        if (block.timestamp > deadline) revert Custody_VoucherExpired(cardId, deadline, block.timestamp);
+        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(CHECK_IN_TYPEHASH, cardId, deadline)));
+        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(digest, v, r, s);
+        address holder = card.holder;
+        if (err != ECDSA.RecoverError.NoError || signer != holder) revert Custody_InvalidSigner(cardId, signer, holder);
+
+        uint256 total = uint256(card.unitsUsed) + card.unitsLeft;
+        uint16 expiryDay = BeijingTime.dayStartingAtOrAfter(block.timestamp + total * card.periodSeconds).toUint16();
+        card.startedAt = uint40(block.timestamp);
+        card.expiryDay = expiryDay;
+        emit PeriodsStarted(cardId, uint40(block.timestamp), _expiresAt(expiryDay));
     }
 
     /*//////////////////////////////////////////////////////////////////////////
@@ -422,6 +471,11 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
 
     /// @inheritdoc IEscrowOperations
     function claimBatch(uint64[] calldata) external override {
+        _delegateToOperations();
+    }
+
+    /// @inheritdoc IEscrowOperations
+    function releaseDirect(uint64[] calldata) external override {
         _delegateToOperations();
     }
 

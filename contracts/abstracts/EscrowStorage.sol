@@ -60,6 +60,9 @@ abstract contract EscrowStorage is IPrepaidEscrowErrors, IPrepaidEscrowEvents {
     /// @dev A medium-risk merchant's sales per Beijing day, in a ring of 32 day buckets (bucket `day % 32`, stamped
     /// with its day so that a bucket of an older day reads as empty). Cleared when the merchant becomes medium risk.
     mapping(uint32 merchantId => uint256[RING_SLOTS]) internal _salesRing;
+    /// @dev The direct (non-custodied) share of a card's open cooling-off, held in escrow until it ends, fen. Part of
+    /// the merchant's `paidIn` and held money until then.
+    mapping(uint64 cardId => uint256) internal _pendingDirect;
 
     /*//////////////////////////////////////////////////////////////////////////
                                      CONSTRUCTOR
@@ -198,6 +201,8 @@ abstract contract EscrowStorage is IPrepaidEscrowErrors, IPrepaidEscrowEvents {
             block.timestamp
         );
         if (due == 0) return false;
+        // Whoever releases the periods also hands over the direct share once its cooling-off is over.
+        if (!_coolingOffOpen(card)) _settleDirect(cardId, merchantId, m);
         uint32 amount = uint32(CustodyMath.share(card.held, card.unitsLeft, due));
         card.held -= amount;
         card.unitsLeft -= uint16(due);
@@ -207,7 +212,8 @@ abstract contract EscrowStorage is IPrepaidEscrowErrors, IPrepaidEscrowEvents {
         return true;
     }
 
-    /// @dev Gives everything a card holds back to its holder and closes it.
+    /// @dev Gives everything a card holds back to its holder and closes it. Its direct share still in cooling-off
+    /// goes back too when the merchant collapsed or left (a claim); otherwise it stays for the cooling-off's end.
     function _refundAll(
         uint64 cardId,
         uint32 merchantId,
@@ -221,6 +227,35 @@ abstract contract EscrowStorage is IPrepaidEscrowErrors, IPrepaidEscrowEvents {
         card.status = CardStatus.Refunded;
         m.refunded += amount;
         _payRefund(cardId, merchantId, m, card.holder, amount, reason);
+        if (reason == RefundReason.Frozen || reason == RefundReason.Exit) {
+            if (_coolingOffOpen(card)) _returnDirect(cardId, merchantId, m, card.holder);
+            else _settleDirect(cardId, merchantId, m);
+        }
+    }
+
+    /// @dev Whether the card's last cooling-off has not ended yet.
+    function _coolingOffOpen(StoredCard storage card) internal view returns (bool) {
+        return block.timestamp < _expiresAt(card.coolingOffEndDay);
+    }
+
+    /// @dev The card's direct share, its cooling-off over, becomes the merchant's released money. Call only when the
+    /// cooling-off has ended (or the card can no longer use it): it does not check.
+    function _settleDirect(uint64 cardId, uint32 merchantId, Merchant storage m) internal {
+        uint256 amount = _pendingDirect[cardId];
+        if (amount == 0) return;
+        delete _pendingDirect[cardId];
+        m.released += uint64(amount);
+        emit DirectShareReleased(cardId, merchantId, uint48(amount));
+    }
+
+    /// @dev The card's direct share still in cooling-off goes back to the holder.
+    function _returnDirect(uint64 cardId, uint32 merchantId, Merchant storage m, address holder) internal {
+        uint256 amount = _pendingDirect[cardId];
+        if (amount == 0) return;
+        delete _pendingDirect[cardId];
+        m.refunded += uint64(amount);
+        emit DirectShareReturned(cardId, merchantId, holder, uint48(amount));
+        ICustodyToken(_banks[m.bankId].token).burnFromEscrow(amount);
     }
 
     /// @dev Emits the bank's payment instruction and burns the refunded tokens (money leaves custody).

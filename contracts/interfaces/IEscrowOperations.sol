@@ -153,11 +153,22 @@ interface IEscrowOperations is IPrepaidEscrowErrors, IPrepaidEscrowEvents {
 
     // ------------------------------------ holder -----------------------------------
 
-    /// @notice Refunds an unused card in full (all that escrow holds for it) within the cooling-off days.
-    /// Requirements: the caller is the holder; the card is Active, never used and inside the cooling-off days.
-    /// Emits a {CardRefunded} event.
+    /// @notice Gives back, within the cooling-off, the whole prepayment it covers: the purchase (the card closes) or the
+    /// renewals made in it (the card goes on with the rest), custodied and direct shares alike. The cooling-off runs
+    /// to 24:00 Beijing time of its last day, the day of the payment not counted; using what it covers ends it (a
+    /// lesson confirmed, a period begun).
+    /// Requirements: the caller is the holder; the card is Active; its cooling-off is open; none of the lessons or
+    /// periods it covers was used.
+    /// Emits {CardRefunded} (purchase) or {RenewalRefunded} (renewals), and {DirectShareReturned} when a direct
+    /// share was held back.
     /// @param cardId The card.
     function refundCoolingOff(uint64 cardId) external;
+
+    /// @notice Makes the direct shares whose cooling-off has ended the merchants' (released, paid out with the rest).
+    /// Anyone may call it; cards with nothing to settle are skipped.
+    /// Emits a {DirectShareReleased} event per card settled.
+    /// @param cardIds The cards.
+    function releaseDirect(uint64[] calldata cardIds) external;
 
     /// @notice Asks for the unconsumed balance back. Paid at once when less than one lesson's share is left or
     /// the card has expired; otherwise the merchant accepts or the regulator decides.

@@ -29,6 +29,9 @@ interface IPrepaidEscrow is IEscrowOperations {
     /// @notice The EIP-712 type of a consumption voucher.
     function CONSUMPTION_TYPEHASH() external view returns (bytes32);
 
+    /// @notice The EIP-712 type of a time-based card's check-in, which starts its periods.
+    function CHECK_IN_TYPEHASH() external view returns (bytes32);
+
     /// @notice The EIP-712 domain separator vouchers are bound to (chain id and this contract).
     function DOMAIN_SEPARATOR() external view returns (bytes32);
 
@@ -61,7 +64,8 @@ interface IPrepaidEscrow is IEscrowOperations {
     /// @param planIndex The plan.
     function planOf(uint32 merchantId, uint32 planIndex) external view returns (Plan memory);
 
-    /// @notice Card `cardId` as stored (see {cardStatus} for its status).
+    /// @notice Card `cardId` as stored (see {cardStatus} for its status), with the direct share its open cooling-off
+    /// holds back in escrow.
     /// @param cardId The card.
     function cardOf(uint64 cardId) external view returns (Card memory);
 
@@ -94,8 +98,11 @@ interface IPrepaidEscrow is IEscrowOperations {
 
     // -------------------------------- custodian bank -------------------------------
 
-    /// @notice Opens a card for `holder` on plan `planIndex` once the payment is in the custody account: the
-    /// custodied share is minted into escrow, the rest is the merchant's at once.
+    /// @notice Opens a card for `holder` on plan `planIndex` once the payment is in the custody account: the whole
+    /// price is minted into escrow. The custodied share is released as the service is delivered; the direct share
+    /// waits in escrow until the cooling-off ends (24:00 Beijing time of its last day), then becomes the merchant's
+    /// ({releaseDirect}). A time-based card's periods start when the cooling-off ends, or at the holder's first
+    /// check-in ({checkIn}) if that comes first.
     /// Requirements: the caller is the merchant's custodian bank; the merchant is Active and not high risk; the plan
     /// is active; the policy's caps (card value named/anonymous, lessons, validity, medium-risk window) hold.
     /// Emits {CardPurchased} and the token's {Transfer} events.
@@ -107,11 +114,25 @@ interface IPrepaidEscrow is IEscrowOperations {
     function purchase(uint32 merchantId, uint32 planIndex, address holder, bool named) external returns (uint64 cardId);
 
     /// @notice Tops up an active card with plan `planIndex` (same kind; periodic plans of the same period length).
+    /// The renewal has its own cooling-off on what it adds; one made while the card's cooling-off is open joins it.
     /// Requirements: as {purchase}; the card is Active and not expired.
     /// Emits {CardRenewed} and the token's {Transfer} events.
     /// @param cardId The card.
     /// @param planIndex The plan added.
     function renew(uint64 cardId, uint32 planIndex) external;
+
+    /// @notice Starts a time-based card's periods now, on the holder's signed check-in (EIP-712 `CheckIn(uint64 cardId,
+    /// uint40 deadline)`), instead of at the end of its cooling-off. Using the card ends its cooling-off refund. Anyone
+    /// may submit the signature (the merchant, at the door).
+    /// Requirements: the card is an Active time-based card whose periods have not started; its merchant serves; the
+    /// signature is the holder's and its deadline has not passed.
+    /// Emits a {PeriodsStarted} event.
+    /// @param cardId The card.
+    /// @param deadline The last block time the check-in may be used at.
+    /// @param v The signature's recovery id.
+    /// @param r The signature's r.
+    /// @param s The signature's s.
+    function checkIn(uint64 cardId, uint40 deadline, uint8 v, bytes32 r, bytes32 s) external;
 
     // ----------------------------------- merchant ----------------------------------
 

@@ -157,6 +157,10 @@ interface IPrepaidEscrowErrors {
     /// @param cardId The card.
     /// @param endedAt When it ended.
     error Custody_CoolingOffOver(uint64 cardId, uint256 endedAt);
+    /// @notice Thrown when a time-based card is checked in after its periods started.
+    /// @param cardId The card.
+    /// @param startedAt When they started.
+    error Custody_PeriodsAlreadyStarted(uint64 cardId, uint40 startedAt);
     /// @notice Thrown when a cooling-off refund is asked for a card already used.
     /// @param cardId The card.
     /// @param unitsUsed Its lessons or periods used.

@@ -116,5 +116,24 @@ interface IPrepaidEscrowEvents {
         RefundReason reason
     );
 
+    /// @notice A cooling-off ended: the direct (non-custodied) share it held back in escrow became the merchant's
+    /// released money, paid out with the rest.
+    event DirectShareReleased(uint64 indexed cardId, uint32 indexed merchantId, uint48 amount);
+    /// @notice The direct share held back during a cooling-off went back to the holder: the bank pays `amount` to
+    /// `holder` and the tokens were burned.
+    event DirectShareReturned(uint64 indexed cardId, uint32 indexed merchantId, address indexed holder, uint48 amount);
+    /// @notice A renewal was refunded in its cooling-off: `units` lessons or periods and `amount` of custodied money
+    /// left the card, which stays active with the rest. The bank pays `amount` to `holder`; the tokens were burned.
+    event RenewalRefunded(
+        uint64 indexed cardId,
+        uint32 indexed merchantId,
+        address indexed holder,
+        uint16 units,
+        uint48 amount
+    );
+    /// @notice A time-based card's periods started at the holder's first signed check-in (before the end of its
+    /// cooling-off, when they would have started anyway).
+    event PeriodsStarted(uint64 indexed cardId, uint40 startedAt, uint40 expiresAt);
+
     // solhint-enable gas-indexed-events
 }

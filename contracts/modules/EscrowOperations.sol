@@ -6,6 +6,7 @@ import { ICustodyRegistry } from "../interfaces/ICustodyRegistry.sol";
 import { ICustodyToken } from "../interfaces/ICustodyToken.sol";
 import { IEscrowOperations } from "../interfaces/IEscrowOperations.sol";
 import { BeijingTime } from "../libraries/BeijingTime.sol";
+import { CustodyMath } from "../libraries/CustodyMath.sol";
 import {
     Bank,
     CardStatus,
@@ -285,12 +286,54 @@ contract EscrowOperations is EscrowStorage, IEscrowOperations {
         StoredCard storage card = _holderCard(cardId);
         if (card.status != CardStatus.Active) revert Custody_CardNotActive(cardId, card.status);
         uint32 merchantId = _merchantIdOfCard(cardId);
-        _settlePeriods(cardId, card, _merchants[merchantId]);
-        if (card.unitsUsed != 0) revert Custody_CardAlreadyUsed(cardId, card.unitsUsed);
-        // Until 24:00 Beijing time of the last cooling-off day, the purchase day not counted.
-        uint256 endsAt = BeijingTime.endOfPeriod(card.startedAt, card.coolingOffDays);
-        if (block.timestamp >= endsAt) revert Custody_CoolingOffOver(cardId, endsAt);
-        _refundAll(cardId, merchantId, _merchants[merchantId], card, RefundReason.CoolingOff);
+        Merchant storage m = _merchants[merchantId];
+        // Periods under way were served: released first (nothing is due before the periods start).
+        if (block.timestamp > card.startedAt) _settlePeriods(cardId, card, m);
+        // Until 24:00 Beijing time of the last cooling-off day, the day of the payment not counted.
+        if (!_coolingOffOpen(card)) revert Custody_CoolingOffOver(cardId, _expiresAt(card.coolingOffEndDay));
+        uint16 units = card.coolingOffUnits;
+        uint16 unitsLeft = card.unitsLeft;
+        // What the cooling-off covers are the card's last units: unused while the units not yet begun include them.
+        if (_unitsNotBegun(card, unitsLeft) < units) revert Custody_CardAlreadyUsed(cardId, card.unitsUsed);
+        card.coolingOffEndDay = 0;
+        card.coolingOffUnits = 0;
+        address holder = card.holder;
+        uint48 held = uint48(card.held);
+        uint48 amount;
+        if (units == unitsLeft) {
+            amount = held;
+            card.held = 0;
+            card.unitsLeft = 0;
+            card.status = CardStatus.Refunded;
+            emit CardRefunded(cardId, merchantId, holder, amount, RefundReason.CoolingOff);
+        } else {
+            // Renewals made in the cooling-off: their units at the card's average price, the rest goes on.
+            amount = uint48(CustodyMath.share(held, unitsLeft, units));
+            card.held = uint32(held - amount);
+            card.unitsLeft = unitsLeft - units;
+            emit RenewalRefunded(cardId, merchantId, holder, units, amount);
+        }
+        uint256 direct = _pendingDirect[cardId];
+        if (direct != 0) {
+            delete _pendingDirect[cardId];
+            emit DirectShareReturned(cardId, merchantId, holder, uint48(direct));
+        }
+        uint256 total = amount + direct;
+        m.refunded += uint64(total);
+        // One burn for both shares: the bank pays the holder what the two events say.
+        if (total != 0) ICustodyToken(_banks[m.bankId].token).burnFromEscrow(total);
+    }
+
+    /// @inheritdoc IEscrowOperations
+    function releaseDirect(uint64[] calldata cardIds) external override {
+        _onlyDelegated();
+        for (uint256 i; i < cardIds.length; ++i) {
+            uint64 cardId = cardIds[i];
+            StoredCard storage card = _cards[cardId];
+            if (card.status == CardStatus.None || _coolingOffOpen(card)) continue;
+            uint32 merchantId = _merchantIdOfCard(cardId);
+            _settleDirect(cardId, merchantId, _merchants[merchantId]);
+        }
     }
 
     /// @inheritdoc IEscrowOperations
@@ -396,6 +439,17 @@ contract EscrowOperations is EscrowStorage, IEscrowOperations {
         m.exitEffectiveAt = effectiveAt;
         _setStatus(merchantId, m, MerchantStatus.WindingDown, reason);
         emit ExitAnnounced(merchantId, effectiveAt, msg.sender);
+    }
+
+    /// @dev Lessons or periods of the card not begun: lessons not confirmed, or periods not started yet (a period
+    /// under way counts as begun).
+    function _unitsNotBegun(StoredCard storage card, uint16 unitsLeft) private view returns (uint256) {
+        if (card.kind != PlanKind.Periodic) return unitsLeft;
+        uint256 startedAt = card.startedAt;
+        uint256 total = uint256(card.unitsUsed) + unitsLeft;
+        if (block.timestamp < startedAt) return total;
+        uint256 begun = (block.timestamp - startedAt) / card.periodSeconds + 1;
+        return begun >= total ? 0 : total - begun;
     }
 
     function _onlyPlatformRegulator() private view {

@@ -134,9 +134,12 @@ struct Card {
     uint8 coolingOffDays; // the policy's, at purchase
     uint32 planIndex; // the plan it was bought on
     uint32 periodSeconds; // periodic cards
-    uint40 startedAt;
+    uint40 startedAt; // lesson cards: the purchase; time-based cards: when the periods start
     uint48 paidIn; // custodied in total, purchase and renewals, fen
-    uint48 direct; // paid straight to the merchant when custody is under 100%, fen
+    uint48 direct; // the non-custodied share of purchase and renewals, the merchant's once their cooling-off ends, fen
+    uint16 coolingOffEndDay; // the open cooling-off ends as this Beijing day starts (0: none open)
+    uint16 coolingOffUnits; // the lessons or periods the open cooling-off covers (the last purchase or renewals)
+    uint48 pendingDirect; // the direct share waiting in escrow for its cooling-off to end, fen
 }
 
 /// @dev Bit offsets in a {StoredCard}'s slot 0 of the three fields PrepaidEscrow._consume writes in one store
@@ -165,9 +168,11 @@ struct StoredCard {
     uint8 coolingOffDays; // the policy's, at purchase
     uint32 planIndex; // the plan it was bought on
     uint32 periodSeconds; // periodic cards
-    uint40 startedAt;
+    uint40 startedAt; // lesson cards: the purchase; time-based cards: when the periods start
     uint48 paidIn; // custodied in total, purchase and renewals, fen
-    uint48 direct; // paid straight to the merchant when custody is under 100%, fen
+    uint48 direct; // the non-custodied share of purchase and renewals, fen
+    uint16 coolingOffEndDay; // the open cooling-off ends as this Beijing day starts (0: none open)
+    uint16 coolingOffUnits; // the lessons or periods it covers: those of the purchase, or of the renewals made in it
 }
 
 /// @notice A consumer's confirmation of `lessons` lessons on `cardId`, signed with EIP-712 by the card holder.

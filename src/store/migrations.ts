@@ -504,6 +504,16 @@ ALTER TABLE blocks ALTER COLUMN hash TYPE text COLLATE "C", ALTER COLUMN parent_
 ALTER TABLE industries ADD COLUMN custody_floor_bps int NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 26,
+    name: "direct share held through the cooling-off",
+    sql: `
+-- The direct (non-custodied) share a card's open cooling-off holds back in escrow (DirectShareReleased/Returned settle
+-- it). A merchant's paid_in counts it from the purchase, like the contract's, so held = paid_in - released - refunded
+-- stays what the escrow holds for the merchant.
+ALTER TABLE cards ADD COLUMN pending_direct bigint NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 /** Applies the migrations not applied yet; returns the versions applied now. */

@@ -4,7 +4,7 @@ import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { DEFAULT_POLICY, TRAINING_POLICY, CNY, NO_CAP_FEN } from "../../src/chain/policies";
 import {
-  deployFixture, buy, voucher, voucherArg, atNextBlock, expectConservation,
+  deployFixture, buy, buyStarted, voucher, voucherArg, atNextBlock, expectConservation,
   EDUCATION, FITNESS, PET_CARE, LESSON, PERIODIC, DAY, CardStatus, MerchantStatus, PlanKind,
 } from "./fixture";
 
@@ -373,20 +373,22 @@ describe("PrepaidEscrow: plans and sales", () => {
     });
 
     describe("when custody is 40% (fitness default)", () => {
-      it("it escrows 40% and records the rest as paid straight to the merchant", async () => {
+      it("it escrows 40%, holds the rest back until the cooling-off ends, and starts the periods then", async () => {
         const f = await loadFixture(deployFixture);
         const t = await atNextBlock();
         const cardId = (BigInt(f.gym) << 32n) | 1n;
+        const periodsStart = endOfPeriod(t, 7);
         await expect(f.escrow.connect(f.bankB).purchase(f.gym, 1, f.bob.address, false))
           .to.emit(f.escrow, "CardPurchased")
-          .withArgs(cardId, f.gym, f.bob.address, 1, PERIODIC, 3, 90_000n, 36_000n, 54_000n, t, startOfBeijingDay(dayStartingAtOrAfter(t + 90 * DAY)), false);
+          .withArgs(cardId, f.gym, f.bob.address, 1, PERIODIC, 3, 90_000n, 36_000n, 54_000n, periodsStart, startOfBeijingDay(dayStartingAtOrAfter(periodsStart + 90 * DAY)), false);
         const card = await f.escrow.cardOf(cardId);
         expect(card.periodSeconds).to.equal(BigInt(30 * DAY));
         expect(card.kind).to.equal(BigInt(PERIODIC));
         expect(card.named).to.equal(false);
         expect(card.paidIn).to.equal(36_000n);
         expect(card.direct).to.equal(54_000n);
-        expect(await f.tokenB.balanceOf(await f.escrow.getAddress())).to.equal(36_000n);
+        expect(card.pendingDirect).to.equal(54_000n);
+        expect(await f.tokenB.balanceOf(await f.escrow.getAddress())).to.equal(90_000n);
         expect(await f.tokenA.totalSupply()).to.equal(0n);
       });
 
@@ -434,9 +436,10 @@ describe("PrepaidEscrow: plans and sales", () => {
         const d = await buy(f.escrow, f.bankA, f.pet, 1, f.carol.address);
         expect([a, b, c, d]).to.deep.equal([(1n << 32n) | 1n, (1n << 32n) | 2n, (2n << 32n) | 1n, (3n << 32n) | 1n]);
         expect(await f.escrow.balancesOf(f.school)).to.deep.equal([301_000n, 0n]);
-        expect(await f.escrow.balancesOf(f.pet)).to.deep.equal([12_000n, 0n]);
-        expect(await f.tokenA.balanceOf(await f.escrow.getAddress())).to.equal(313_000n);
-        expect(await f.tokenB.balanceOf(await f.escrow.getAddress())).to.equal(36_000n);
+        // Pet care and the gym at 40%: the direct shares wait in escrow through the cooling-off.
+        expect(await f.escrow.balancesOf(f.pet)).to.deep.equal([30_000n, 0n]);
+        expect(await f.tokenA.balanceOf(await f.escrow.getAddress())).to.equal(331_000n);
+        expect(await f.tokenB.balanceOf(await f.escrow.getAddress())).to.equal(90_000n);
         await expectConservation(f);
       });
     });
@@ -608,7 +611,7 @@ describe("PrepaidEscrow: plans and sales", () => {
         const f = await loadFixture(deployFixture);
         await f.escrow.connect(f.schoolAcct).publishPlan(f.school, PERIODIC, 3, 30 * DAY, 0, 60_000n); // plan 3
         await f.escrow.connect(f.schoolAcct).publishPlan(f.school, PERIODIC, 1, 30 * DAY, 0, 20_000n); // plan 4
-        const cardId = await buy(f.escrow, f.bankA, f.school, 3, f.alice.address);
+        const cardId = await buyStarted(f.escrow, f.bankA, f.school, 3, f.alice);
         await expect(f.escrow.connect(f.bankA).renew(cardId, 3))
           .to.be.revertedWithCustomError(f.escrow, "Custody_ValidityCapExceeded")
           .withArgs(180, 92);
@@ -676,8 +679,8 @@ describe("PrepaidEscrow: plans and sales", () => {
     describe("when a periodic card is renewed", () => {
       it("it appends the periods after the card's last one", async () => {
         const f = await loadFixture(deployFixture);
-        const t = await atNextBlock();
-        const cardId = await buy(f.escrow, f.bankB, f.gym, 1, f.bob.address);
+        const cardId = await buyStarted(f.escrow, f.bankB, f.gym, 1, f.bob);
+        const t = Number((await f.escrow.cardOf(cardId)).startedAt);
         await time.increase(40 * DAY);
         await expect(f.escrow.connect(f.bankB).renew(cardId, 1))
           .to.emit(f.escrow, "CardRenewed")

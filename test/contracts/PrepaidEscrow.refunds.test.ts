@@ -4,7 +4,7 @@ import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { DEFAULT_POLICY } from "../../src/chain/policies";
 import {
-  deployFixture, buy, voucher, voucherArg, expectConservation,
+  deployFixture, buy, buyStarted, voucher, voucherArg, expectConservation,
   EDUCATION, FITNESS, PET_CARE, LESSON, PERIODIC, DAY, CardStatus, RefundReason,
 } from "./fixture";
 
@@ -112,7 +112,7 @@ describe("PrepaidEscrow: refunds", () => {
       it("it reverts with Custody_CardAlreadyUsed (time served is service used)", async () => {
         const f = await loadFixture(deployFixture);
         await f.escrow.connect(f.gymAcct).publishPlan(f.gym, PERIODIC, 30, DAY, 0, 3_000n); // daily passes
-        const cardId = await buy(f.escrow, f.bankB, f.gym, 3, f.alice.address);
+        const cardId = await buyStarted(f.escrow, f.bankB, f.gym, 3, f.alice); // checked in at once
         await time.increase(3 * DAY + 60);
         await expect(f.escrow.connect(f.alice).refundCoolingOff(cardId))
           .to.be.revertedWithCustomError(f.escrow, "Custody_CardAlreadyUsed")
@@ -217,7 +217,8 @@ describe("PrepaidEscrow: refunds", () => {
         const tx = f.escrow.connect(f.bob).requestRefund(cardId);
         await expect(tx).to.emit(f.escrow, "PeriodsReleased").withArgs(cardId, 1, 12_000n);
         await expect(tx).to.emit(f.escrow, "RefundRequested").withArgs(cardId, f.bob.address, 24_000n);
-        expect(await f.escrow.balancesOf(f.gym)).to.deep.equal([24_000n, 12_000n]);
+        // Payable: the month served, and the direct share whose cooling-off has ended.
+        expect(await f.escrow.balancesOf(f.gym)).to.deep.equal([24_000n, 12_000n + 54_000n]);
       });
 
       it("it reverts with Custody_CardNotActive (Consumed) once every period was served, even if never released", async () => {

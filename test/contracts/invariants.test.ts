@@ -12,7 +12,7 @@ import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { ContractTransactionReceipt, ContractTransactionResponse } from "ethers";
 import { beijingDayOf, dayStartingAtOrAfter, endOfPeriod, lessonExpiryDay, startOfBeijingDay } from "../../src/chain/days";
 import { DEFAULT_POLICY, NO_CAP_U16, PolicyInput, TRAINING_POLICY } from "../../src/chain/policies";
-import { signConsumption, voucherArg } from "../../src/chain/vouchers";
+import { signCheckIn, signConsumption, voucherArg } from "../../src/chain/vouchers";
 import { InvariantLens__factory } from "../../typechain-types";
 import { CardStatus, DAY, deployFixture, LESSON, MerchantStatus, PERIODIC, PlanKind, RiskLevel } from "./fixture";
 
@@ -97,6 +97,10 @@ interface CardM {
   startedAt: number;
   paidIn: bigint;
   direct: bigint;
+  /** The open cooling-off: ends as this Beijing day starts (0: none), covers these last units, holds this direct share. */
+  coolingOffEndDay: number;
+  coolingOffUnits: number;
+  pendingDirect: bigint;
 }
 
 /** What the escrow must do with an action: revert with `error`, or succeed (the model has then applied it). */
@@ -260,13 +264,43 @@ class Model {
     c.unitsLeft -= due;
     c.unitsUsed += due;
     c.merchant.released += amount;
+    if (due > 0 && !this.coolingOffOpen(c)) this.settleDirect(c);
   }
 
-  refundAll(c: CardM): void {
+  /** Everything the card holds back to its holder; on a claim its direct share too, if its cooling-off is open. */
+  refundAll(c: CardM, claim = false): void {
     c.merchant.refunded += c.held;
     c.held = 0n;
     c.unitsLeft = 0;
     c.status = CardStatus.Refunded;
+    if (claim) {
+      if (this.coolingOffOpen(c)) this.returnDirect(c);
+      else this.settleDirect(c);
+    }
+  }
+
+  coolingOffOpen(c: CardM): boolean {
+    return c.coolingOffEndDay !== 0 && this.now < startOfBeijingDay(c.coolingOffEndDay);
+  }
+
+  /** The direct share becomes the merchant's released money. */
+  settleDirect(c: CardM): void {
+    c.merchant.released += c.pendingDirect;
+    c.pendingDirect = 0n;
+  }
+
+  returnDirect(c: CardM): void {
+    c.merchant.refunded += c.pendingDirect;
+    c.pendingDirect = 0n;
+  }
+
+  /** Lessons left, or periods not begun (a period under way counts as begun). */
+  unitsNotBegun(c: CardM): number {
+    if (c.kind !== PlanKind.Periodic) return c.unitsLeft;
+    const total = c.unitsUsed + c.unitsLeft;
+    if (this.now < c.startedAt) return total;
+    const begun = Math.floor((this.now - c.startedAt) / c.periodSeconds) + 1;
+    return begun >= total ? 0 : total - begun;
   }
 
   // ----------------------------------------------------------------------------- custodian bank
@@ -284,20 +318,23 @@ class Model {
     if (capsErr) return fail(capsErr);
 
     const [custodied, direct] = split(plan.price, m.policy.custodyBps);
+    // The whole price stays in escrow through the cooling-off; a time-based card's periods start when it ends.
+    const coolingOffEndDay = beijingDayOf(this.now) + m.policy.coolingOffDays + 1;
+    const startedAt = plan.kind === PlanKind.Periodic ? startOfBeijingDay(coolingOffEndDay) : this.now;
     // Beijing calendar days: a lesson card's validity ends at 24:00 of its last day; a time-based card at the end of
     // the day its last period ends in.
     const expiryDay = plan.kind === PlanKind.Periodic
-      ? dayStartingAtOrAfter(this.now + plan.units * plan.periodSeconds)
+      ? dayStartingAtOrAfter(startedAt + plan.units * plan.periodSeconds)
       : lessonExpiryDay(this.now, plan.validityDays);
     this.commitWindow(m, window, plan.price);
     m.cardCount += 1;
     this.cards.push({
       id: (BigInt(m.id) << 32n) | BigInt(m.cardCount), merchant: m, holder, held: custodied,
       unitsLeft: plan.units, unitsUsed: 0, expiryDay, status: CardStatus.Active, kind: plan.kind,
-      named, coolingOffDays: m.policy.coolingOffDays, planIndex, periodSeconds: plan.periodSeconds, startedAt: this.now,
-      paidIn: custodied, direct,
+      named, coolingOffDays: m.policy.coolingOffDays, planIndex, periodSeconds: plan.periodSeconds, startedAt,
+      paidIn: custodied, direct, coolingOffEndDay, coolingOffUnits: plan.units, pendingDirect: direct,
     });
-    m.paidIn += custodied;
+    m.paidIn += custodied + direct;
     return OK;
   }
 
@@ -330,12 +367,19 @@ class Model {
       if (expiryDay !== 0 && c.expiryDay > expiryDay) expiryDay = c.expiryDay;
     }
     this.commitWindow(m, window, plan.price);
+    // The renewal's own cooling-off; made while the card's is open, it joins it.
+    let units = plan.units;
+    if (this.coolingOffOpen(c)) units += c.coolingOffUnits;
+    else this.settleDirect(c);
+    c.coolingOffEndDay = beijingDayOf(this.now) + m.policy.coolingOffDays + 1;
+    c.coolingOffUnits = units;
+    c.pendingDirect += direct;
     c.held += custodied;
     c.unitsLeft += plan.units;
     c.expiryDay = expiryDay;
     c.paidIn += custodied;
     c.direct += direct;
-    m.paidIn += custodied;
+    m.paidIn += custodied + direct;
     return OK;
   }
 
@@ -397,10 +441,15 @@ class Model {
       const due = this.periodsDue(c);
       if (due === 0) continue;
       releasedAny = true;
-      const amount = share(c.held, c.unitsLeft, due);
+      let amount = share(c.held, c.unitsLeft, due);
       c.held -= amount;
       c.unitsLeft -= due;
       c.unitsUsed += due;
+      // Whoever releases the periods also hands over the direct share once its cooling-off is over.
+      if (!this.coolingOffOpen(c)) {
+        amount += c.pendingDirect;
+        c.pendingDirect = 0n;
+      }
       released.set(c.merchant, (released.get(c.merchant) ?? 0n) + amount);
     }
     if (single && !releasedAny) return fail("Custody_NothingToRelease");
@@ -427,10 +476,27 @@ class Model {
     if (!c) return fail("Custody_UnknownCard");
     if (caller !== c.holder) return fail("Custody_NotHolder");
     if (c.status !== CardStatus.Active) return fail("Custody_CardNotActive");
+    if (!this.coolingOffOpen(c)) return fail("Custody_CoolingOffOver");
     const settled = this.settlement(c);
-    if (c.unitsUsed + settled.due !== 0) return fail("Custody_CardAlreadyUsed");
-    if (this.now >= endOfPeriod(c.startedAt, c.coolingOffDays)) return fail("Custody_CoolingOffOver");
-    this.refundAll(c);
+    const copy = { ...c };
+    copy.held -= settled.amount;
+    copy.unitsLeft -= settled.due;
+    copy.unitsUsed += settled.due;
+    const units = c.coolingOffUnits;
+    if (this.unitsNotBegun(copy) < units) return fail("Custody_CardAlreadyUsed");
+    this.applyRelease(c, settled.due, settled.amount);
+    c.coolingOffEndDay = 0;
+    c.coolingOffUnits = 0;
+    if (units === c.unitsLeft) {
+      this.refundAll(c);
+    } else {
+      // Renewals made in the cooling-off: their units at the card's average price; the card goes on.
+      const amount = share(c.held, c.unitsLeft, units);
+      c.held -= amount;
+      c.unitsLeft -= units;
+      c.merchant.refunded += amount;
+    }
+    this.returnDirect(c);
     return OK;
   }
 
@@ -506,7 +572,7 @@ class Model {
         if (batch) continue;
         return fail("Custody_NotClaimable");
       }
-      this.refundAll(c);
+      this.refundAll(c, true);
     }
     return OK;
   }
@@ -576,6 +642,29 @@ class Model {
     return OK;
   }
 
+  /** releaseDirect: every listed card whose cooling-off is over hands its direct share to its merchant. */
+  releaseDirect(cardIds: bigint[]): Expected {
+    for (const id of cardIds) {
+      const c = this.cardById(id);
+      if (c && !this.coolingOffOpen(c)) this.settleDirect(c);
+    }
+    return OK;
+  }
+
+  /** checkIn: the holder's signed check-in starts a time-based card's periods before its cooling-off ends. */
+  checkIn(cardId: bigint, signer: Signer): Expected {
+    const c = this.cardById(cardId);
+    if (!c) return fail("Custody_UnknownCard");
+    if (c.status !== CardStatus.Active || c.kind !== PlanKind.Periodic) return fail("Custody_CardNotActive");
+    const servingErr = this.servingError(c.merchant);
+    if (servingErr) return fail(servingErr);
+    if (this.now >= c.startedAt) return fail("Custody_PeriodsAlreadyStarted");
+    if (signer !== c.holder) return fail("Custody_InvalidSigner");
+    c.startedAt = this.now;
+    c.expiryDay = dayStartingAtOrAfter(this.now + (c.unitsUsed + c.unitsLeft) * c.periodSeconds);
+    return OK;
+  }
+
   setPlanActive(merchantId: number, planIndex: number, active: boolean, caller: Signer): Expected {
     const m = this.merchants.get(merchantId);
     if (!m) return fail("Custody_UnknownMerchant");
@@ -611,6 +700,8 @@ type Action = { dt: number } & (
   | { t: "consumeBatch"; m: number; items: { card: number; lessons: number }[]; fault: Fault; at: number }
   | ({ t: "releasePeriodic" } & CardRef)
   | { t: "releasePeriodicBatch"; cards: number[] }
+  | { t: "releaseDirect"; cards: number[] }
+  | ({ t: "checkIn"; who: Who } & CardRef)
   | { t: "payOut"; m: number; who: Who }
   | ({ t: "coolingOff"; who: Who } & CardRef)
   | ({ t: "requestRefund"; who: Who } & CardRef)
@@ -642,6 +733,8 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 7, arbitrary: fc.record({ t: fc.constant("consumeBatch" as const), dt, m: merchantIndex, items: fc.array(fc.record({ card: fc.nat(40), lessons: fc.integer({ min: 1, max: 2 }) }), { minLength: 2, maxLength: 10 }), fault: fc.constantFrom<Fault>("none", "none", "none", "none", "none", "none", "sequence", "signer", "deadline", "tooMany", "caller", "foreign"), at: fc.nat(9) }) },
   { weight: 5, arbitrary: fc.record({ t: fc.constant("releasePeriodic" as const), dt, ...cardRef }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant("releasePeriodicBatch" as const), dt, cards: fc.array(fc.nat(40), { minLength: 1, maxLength: 4 }) }) },
+  { weight: 3, arbitrary: fc.record({ t: fc.constant("releaseDirect" as const), dt, cards: fc.array(fc.nat(40), { minLength: 1, maxLength: 4 }) }) },
+  { weight: 4, arbitrary: fc.record({ t: fc.constant("checkIn" as const), dt, who, ...cardRef }) },
   { weight: 5, arbitrary: fc.record({ t: fc.constant("payOut" as const), dt, m: merchantIndex, who }) },
   { weight: 5, arbitrary: fc.record({ t: fc.constant("coolingOff" as const), dt, who, ...cardRef }) },
   { weight: 7, arbitrary: fc.record({ t: fc.constant("requestRefund" as const), dt, who, ...cardRef }) },
@@ -904,6 +997,19 @@ class Runner {
         const expected = model.releasePeriodic(ids, false);
         return this.send(`releasePeriodicBatch(${ids.join(", ")})`, expected, () => e.connect(w.stranger).releasePeriodicBatch(ids, o));
       }
+      case "releaseDirect": {
+        const ids = a.cards.map((r) => this.pickCard(r, true, (c) => c.pendingDirect > 0n));
+        const expected = model.releaseDirect(ids);
+        return this.send(`releaseDirect(${ids.join(", ")})`, expected, () => e.connect(w.stranger).releaseDirect(ids, o));
+      }
+      case "checkIn": {
+        const cardId = this.pickCard(a.card, a.focus, (c) => c.kind === PlanKind.Periodic && c.status === CardStatus.Active);
+        const holder = model.cardById(cardId)?.holder ?? w.alice;
+        const signer = a.who === "valid" ? holder : holder === w.alice ? w.bob : w.alice;
+        const expected = model.checkIn(cardId, signer);
+        const args = await signCheckIn(signer, w.chainId, this.escrowAddress, { cardId, deadline: model.now + 3_600 });
+        return this.send(`checkIn(${cardId}) signed by ${a.who}`, expected, () => e.connect(w.stranger).checkIn(...args, o));
+      }
       case "payOut": {
         const id = this.merchantId(a.m);
         const m = model.merchants.get(id);
@@ -1059,8 +1165,8 @@ class Runner {
       same(`${label}: paidIn, released, refunded, paidOut, status, risk, cardCount, exitEffectiveAt, windowDay, windowSales`,
         [chain.paidIn, chain.released, chain.refunded, chain.paidOut, chain.status, chain.risk, chain.cardCount, chain.exitEffectiveAt, chain.windowDay, chain.windowSales],
         [m.paidIn, m.released, m.refunded, m.paidOut, m.status, m.risk, m.cardCount, m.exitEffectiveAt, m.windowDay, m.windowSales]);
-      const cardsHeld = onChainCards.reduce((sum, c, j) => (cards[j].merchant === m ? sum + c.card.held : sum), 0n);
-      holds(`${label}: held ${held} = sum of its cards' held ${cardsHeld}`, cardsHeld === held);
+      const cardsHeld = onChainCards.reduce((sum, c, j) => (cards[j].merchant === m ? sum + c.card.held + c.card.pendingDirect : sum), 0n);
+      holds(`${label}: held ${held} = sum of its cards' held and direct shares in cooling-off ${cardsHeld}`, cardsHeld === held);
       same(`${label}: held, payable`, [held, payable_], [model.held(m), model.payable(m)]);
       owed[m.bankIndex] += held + payable_;
     });
@@ -1078,6 +1184,9 @@ class Runner {
       same(`${label}: holder, held, unitsLeft, unitsUsed, expiryDay, status, kind, paidIn, direct, startedAt, cardStatus`,
         [chain.holder, chain.held, chain.unitsLeft, chain.unitsUsed, chain.expiryDay, chain.status, chain.kind, chain.paidIn, chain.direct, chain.startedAt, status],
         [m.holder.address, m.held, m.unitsLeft, m.unitsUsed, m.expiryDay, m.status, m.kind, m.paidIn, m.direct, m.startedAt, model.cardStatus(m)]);
+      same(`${label}: coolingOffEndDay, coolingOffUnits, pendingDirect`,
+        [chain.coolingOffEndDay, chain.coolingOffUnits, chain.pendingDirect],
+        [m.coolingOffEndDay, m.coolingOffUnits, m.pendingDirect]);
       const f = this.flows.get(m.id) ?? { paidIn: 0n, released: 0n, refunded: 0n };
       holds(`${label}: paid in per events ${f.paidIn} = card.paidIn ${chain.paidIn}`, f.paidIn === chain.paidIn);
       holds(`${label}: released ${f.released} + refunded ${f.refunded} <= paidIn ${chain.paidIn}`, f.released + f.refunded <= chain.paidIn);

@@ -10,6 +10,7 @@ import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { BeijingTimeHarness__factory, CustodyRegistry__factory } from "../../typechain-types";
 import { beijingDayOf, dayStartingAtOrAfter, endOfPeriod, startOfBeijingDay } from "../../src/chain/days";
 import { CNY, DEFAULT_POLICY, NO_CAP_FEN, NO_CAP_U16, TRAINING_POLICY } from "../../src/chain/policies";
+import { signCheckIn } from "../../src/chain/vouchers";
 import { buy, CardStatus, DAY, deployFixture, EDUCATION, expectConservation, FITNESS, voucher, voucherArg } from "./fixture";
 
 /** Unix seconds of a Beijing wall-clock time (UTC+8). */
@@ -302,6 +303,120 @@ describe("the law as it stands in 2025", () => {
       await expect(f.escrow.connect(f.bankA).purchase(f.school, 1, f.carol.address, true))
         .to.be.revertedWithCustomError(f.escrow, "Custody_MediumRiskCapExceeded")
         .withArgs(f.school, 3n * CARD + 1_000n, CARD, CAP);
+      await expectConservation(f);
+    });
+  });
+
+  describe("cooling-off returns the whole prepayment (item 1)", () => {
+    /** A gym lesson plan of 1,000.01 CNY at the district's 40%: 40,001 fen custodied, 60,000 fen direct. */
+    async function gymLessons() {
+      const f = await deployFixture();
+      await f.escrow.connect(f.gymAcct).publishPlan(f.gym, 1, 10, 0, 0, 100_001n); // plan 3
+      return f;
+    }
+
+    it("七日内退还本金: in a 40%-custody industry the cooling-off gives back all 100,001 fen, not just the 40% in custody", async () => {
+      const f = await loadFixture(gymLessons);
+      const escrow = await f.escrow.getAddress();
+      const cardId = await buy(f.escrow, f.bankB, f.gym, 3, f.alice.address);
+      expect(await f.tokenB.balanceOf(escrow)).to.equal(100_001n);
+      expect((await f.escrow.cardOf(cardId)).pendingDirect).to.equal(60_000n);
+      expect(await f.escrow.balancesOf(f.gym)).to.deep.equal([100_001n, 0n]);
+      const tx = f.escrow.connect(f.alice).refundCoolingOff(cardId);
+      await expect(tx).to.emit(f.escrow, "CardRefunded").withArgs(cardId, f.gym, f.alice.address, 40_001n, 0);
+      await expect(tx).to.emit(f.escrow, "DirectShareReturned").withArgs(cardId, f.gym, f.alice.address, 60_000n);
+      expect(await f.tokenB.balanceOf(escrow)).to.equal(0n);
+      const m = await f.escrow.merchantOf(f.gym);
+      expect([m.paidIn, m.refunded, m.released]).to.deep.equal([100_001n, 100_001n, 0n]);
+      await expectConservation(f);
+    });
+
+    it("冷静期满后直付部分归经营者: the direct share becomes the merchant's when the cooling-off ends, and is paid out with the rest", async () => {
+      const f = await loadFixture(gymLessons);
+      const bought = beijing(2028, 3, 1, 12);
+      await time.setNextBlockTimestamp(bought);
+      const cardId = await buy(f.escrow, f.bankB, f.gym, 3, f.alice.address);
+      await time.setNextBlockTimestamp(beijing(2028, 3, 8, 23, 59, 59));
+      await expect(f.escrow.releaseDirect([cardId])).not.to.emit(f.escrow, "DirectShareReleased");
+      await time.setNextBlockTimestamp(beijing(2028, 3, 9));
+      await expect(f.escrow.connect(f.stranger).releaseDirect([cardId]))
+        .to.emit(f.escrow, "DirectShareReleased").withArgs(cardId, f.gym, 60_000n);
+      expect(await f.escrow.balancesOf(f.gym)).to.deep.equal([40_001n, 60_000n]);
+      await expect(f.escrow.connect(f.alice).refundCoolingOff(cardId))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_CoolingOffOver").withArgs(cardId, beijing(2028, 3, 9));
+      await expect(f.escrow.connect(f.gymAcct).payOut(f.gym)).to.emit(f.escrow, "PaidOut").withArgs(f.gym, 2, 60_000n, f.gymAcct.address);
+      await expectConservation(f);
+    });
+
+    it("续费享有独立冷静期: a renewal has its own cooling-off on what it adds; the card goes on with the rest", async () => {
+      const f = await loadFixture(gymLessons);
+      const cardId = await buy(f.escrow, f.bankB, f.gym, 3, f.alice.address);
+      await f.escrow.connect(f.gymAcct).consume(voucherArg(await voucher(f.escrow, f.alice, cardId, 2, 0)));
+      await time.increase(10 * DAY); // the purchase's cooling-off is over, and it was used
+      await f.escrow.connect(f.bankB).renew(cardId, 2); // 10 visits for 500 CNY: 20,000 custodied, 30,000 direct
+      const card = await f.escrow.cardOf(cardId);
+      expect([card.coolingOffUnits, card.pendingDirect]).to.deep.equal([10n, 30_000n]);
+      // The purchase's direct share was settled by the renewal; the renewal's waits.
+      expect((await f.escrow.merchantOf(f.gym)).released).to.equal(8_000n + 60_000n);
+      const held = card.held; // 32,001 left of the purchase + 20,000
+      const refunded = (held * 10n) / 18n;
+      const tx = f.escrow.connect(f.alice).refundCoolingOff(cardId);
+      await expect(tx).to.emit(f.escrow, "RenewalRefunded").withArgs(cardId, f.gym, f.alice.address, 10, refunded);
+      await expect(tx).to.emit(f.escrow, "DirectShareReturned").withArgs(cardId, f.gym, f.alice.address, 30_000n);
+      const after = await f.escrow.cardOf(cardId);
+      expect([after.unitsLeft, after.held, after.status, after.pendingDirect]).to.deep.equal([8n, held - refunded, BigInt(CardStatus.Active), 0n]);
+      // A second cooling-off refund finds none open.
+      await expect(f.escrow.connect(f.alice).refundCoolingOff(cardId)).to.be.revertedWithCustomError(f.escrow, "Custody_CoolingOffOver");
+      await f.escrow.connect(f.gymAcct).consume(voucherArg(await voucher(f.escrow, f.alice, cardId, 8, 2)));
+      expect((await f.escrow.cardOf(cardId)).held).to.equal(0n);
+      await expectConservation(f);
+    });
+
+    it("未使用不丧失冷静期: a time-based card never used keeps its cooling-off; its periods start only when it ends", async () => {
+      const f = await loadFixture(deployFixture);
+      const bought = beijing(2028, 3, 1, 18);
+      await time.setNextBlockTimestamp(bought);
+      const cardId = await buy(f.escrow, f.bankB, f.gym, 1, f.bob.address); // 3 months for 900 CNY
+      expect((await f.escrow.cardOf(cardId)).startedAt).to.equal(BigInt(beijing(2028, 3, 9)));
+      await time.setNextBlockTimestamp(beijing(2028, 3, 8, 22));
+      const tx = f.escrow.connect(f.bob).refundCoolingOff(cardId);
+      await expect(tx).to.emit(f.escrow, "CardRefunded").withArgs(cardId, f.gym, f.bob.address, 36_000n, 0);
+      await expect(tx).to.emit(f.escrow, "DirectShareReturned").withArgs(cardId, f.gym, f.bob.address, 54_000n);
+      await expectConservation(f);
+    });
+
+    it("首次签到即开始计期: the holder's first signed check-in starts the periods, and ends the cooling-off refund", async () => {
+      const f = await loadFixture(deployFixture);
+      const { chainId } = await ethers.provider.getNetwork();
+      await time.setNextBlockTimestamp(beijing(2028, 3, 1, 18));
+      const cardId = await buy(f.escrow, f.bankB, f.gym, 1, f.bob.address);
+      const escrow = await f.escrow.getAddress();
+      const deadline = beijing(2028, 3, 4);
+      const forged = await signCheckIn(f.alice, chainId, escrow, { cardId, deadline });
+      await expect(f.escrow.connect(f.gymAcct).checkIn(...forged))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_InvalidSigner").withArgs(cardId, f.alice.address, f.bob.address);
+      const signed = await signCheckIn(f.bob, chainId, escrow, { cardId, deadline });
+      const at = beijing(2028, 3, 3, 19);
+      await time.setNextBlockTimestamp(at);
+      await expect(f.escrow.connect(f.gymAcct).checkIn(...signed))
+        .to.emit(f.escrow, "PeriodsStarted").withArgs(cardId, at, startOfBeijingDay(dayStartingAtOrAfter(at + 90 * DAY)));
+      await expect(f.escrow.connect(f.gymAcct).checkIn(...signed))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_PeriodsAlreadyStarted").withArgs(cardId, at);
+      await expect(f.escrow.connect(f.bob).refundCoolingOff(cardId))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_CardAlreadyUsed").withArgs(cardId, 0);
+      await time.setNextBlockTimestamp(at + 30 * DAY);
+      await expect(f.escrow.releasePeriodic(cardId)).to.emit(f.escrow, "PeriodsReleased").withArgs(cardId, 1, 12_000n);
+      await expectConservation(f);
+    });
+
+    it("经营者冻结时冷静期内的直付部分随余额退回: a claim on a frozen merchant returns a direct share still in cooling-off", async () => {
+      const f = await loadFixture(gymLessons);
+      const cardId = await buy(f.escrow, f.bankB, f.gym, 3, f.alice.address);
+      await f.escrow.connect(f.gymAcct).consume(voucherArg(await voucher(f.escrow, f.alice, cardId, 1, 0)));
+      await f.escrow.connect(f.sportsRegulator).freeze(f.gym, ethers.id("collapse"));
+      const tx = f.escrow.claim(cardId);
+      await expect(tx).to.emit(f.escrow, "CardRefunded").withArgs(cardId, f.gym, f.alice.address, 40_001n - 4_000n, 5);
+      await expect(tx).to.emit(f.escrow, "DirectShareReturned").withArgs(cardId, f.gym, f.alice.address, 60_000n);
       await expectConservation(f);
     });
   });

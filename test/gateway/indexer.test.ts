@@ -77,6 +77,8 @@ for (const engine of engines()) {
         expect(BigInt(c.held as string), `held of ${c.card_id}`).to.equal(onChain.held);
         expect(Number(c.units_left)).to.equal(Number(onChain.unitsLeft));
         expect(Number(c.units_used)).to.equal(Number(onChain.unitsUsed));
+        expect(BigInt(c.pending_direct as string), `pending direct share of ${c.card_id}`).to.equal(onChain.pendingDirect);
+        expect(Number(c.started_at), `started_at of ${c.card_id}`).to.equal(Number(onChain.startedAt));
       }
       const statuses = (await db.query<{ status: string }>("SELECT DISTINCT status FROM cards")).map((r) => r.status);
       expect(statuses).to.include.members(["active", "refunded"]);
