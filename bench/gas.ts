@@ -41,6 +41,7 @@ const TARGETS: Record<string, Target> = {
   coolingOffRefundWithDirect: { text: "<= 70,000", check: (g) => g.coolingOffRefundWithDirect <= 70_000 },
   checkIn: { text: "<= 70,000", check: (g) => g.checkIn <= 70_000 },
   releaseDirect: { text: "<= 70,000", check: (g) => g.releaseDirect <= 70_000 },
+  transfer: { text: "<= 70,000", check: (g) => g.transfer <= 70_000 },
   refund: { text: "<= 70,000", check: (g) => g.refund <= 70_000 },
   frozenClaim: { text: "<= 70,000", check: (g) => g.frozenClaim <= 70_000 },
 };
@@ -137,6 +138,10 @@ async function main(): Promise<void> {
   gas.coolingOffRefund = await gasOf(escrow.connect(erin).refundCoolingOff(coolCard));
   const coolGym = (await cardIdOf(escrow, escrow.connect(bankB).purchase(gym, 1, erin.address, true))).cardId;
   gas.coolingOffRefundWithDirect = await gasOf(escrow.connect(erin).refundCoolingOff(coolGym));
+
+  // ------------------------------------------------------------- transfer by notice (the holder's own transaction)
+  const giftCard = (await cardIdOf(escrow, escrow.connect(bankA).purchase(school, 1, dave.address, true))).cardId;
+  gas.transfer = await gasOf(escrow.connect(dave).transferCard(giftCard, erin.address));
 
   // ------------------------------------------------------------- refund request + accept (after a lesson, so no cooling-off)
   const refundCard = (await cardIdOf(escrow, escrow.connect(bankA).purchase(school, 1, carol.address, true))).cardId;

@@ -479,6 +479,11 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
         _delegateToOperations();
     }
 
+    /// @inheritdoc IEscrowOperations
+    function transferCard(uint64, address) external override {
+        _delegateToOperations();
+    }
+
     /*//////////////////////////////////////////////////////////////////////////
                                   INTERNAL FUNCTIONS
     //////////////////////////////////////////////////////////////////////////*/

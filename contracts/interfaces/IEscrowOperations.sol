@@ -164,6 +164,15 @@ interface IEscrowOperations is IPrepaidEscrowErrors, IPrepaidEscrowEvents {
     /// @param cardId The card.
     function refundCoolingOff(uint64 cardId) external;
 
+    /// @notice Transfers the card to `to` by notice: its lessons or periods, balance, cooling-off (never restarted) and
+    /// every other right go with it; vouchers must then be signed by `to`. The merchant cannot block it ("no transfer"
+    /// terms are void, 法释〔2025〕4号); the event is its notice.
+    /// Requirements: the caller is the holder; the card is Active; `to` is neither zero nor the holder.
+    /// Emits a {CardTransferred} event.
+    /// @param cardId The card.
+    /// @param to The new holder.
+    function transferCard(uint64 cardId, address to) external;
+
     /// @notice Makes the direct shares whose cooling-off has ended the merchants' (released, paid out with the rest).
     /// Anyone may call it; cards with nothing to settle are skipped.
     /// Emits a {DirectShareReleased} event per card settled.

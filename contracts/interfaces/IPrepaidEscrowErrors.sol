@@ -157,6 +157,10 @@ interface IPrepaidEscrowErrors {
     /// @param cardId The card.
     /// @param endedAt When it ended.
     error Custody_CoolingOffOver(uint64 cardId, uint256 endedAt);
+    /// @notice Thrown when a card is transferred to the zero address or to its own holder.
+    /// @param cardId The card.
+    /// @param to The new holder given.
+    error Custody_InvalidTransfer(uint64 cardId, address to);
     /// @notice Thrown when a time-based card is checked in after its periods started.
     /// @param cardId The card.
     /// @param startedAt When they started.

@@ -135,5 +135,9 @@ interface IPrepaidEscrowEvents {
     /// cooling-off, when they would have started anyway).
     event PeriodsStarted(uint64 indexed cardId, uint40 startedAt, uint40 expiresAt);
 
+    /// @notice The holder transferred the card by notice (法释〔2025〕4号): lessons, balance, cooling-off and every other
+    /// right now belong to `to`; the merchant is told by this event and has no say.
+    event CardTransferred(uint64 indexed cardId, address indexed from, address indexed to);
+
     // solhint-enable gas-indexed-events
 }

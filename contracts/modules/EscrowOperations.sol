@@ -325,6 +325,16 @@ contract EscrowOperations is EscrowStorage, IEscrowOperations {
     }
 
     /// @inheritdoc IEscrowOperations
+    function transferCard(uint64 cardId, address to) external override {
+        _onlyDelegated();
+        StoredCard storage card = _holderCard(cardId);
+        if (card.status != CardStatus.Active) revert Custody_CardNotActive(cardId, card.status);
+        if (to == address(0) || to == msg.sender) revert Custody_InvalidTransfer(cardId, to);
+        card.holder = to;
+        emit CardTransferred(cardId, msg.sender, to);
+    }
+
+    /// @inheritdoc IEscrowOperations
     function releaseDirect(uint64[] calldata cardIds) external override {
         _onlyDelegated();
         for (uint256 i; i < cardIds.length; ++i) {

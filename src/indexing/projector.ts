@@ -308,6 +308,12 @@ export async function planBatch(
         });
         break;
       }
+      case "CardTransferred": {
+        // Transfer by notice: the card and every right on it belong to the new holder from now on.
+        const c = card(cardId!);
+        c.holder = lower(a.to); c.updated_block = e.blockNumber; holder = c.holder;
+        break;
+      }
       case "PeriodsStarted": {
         const c = card(cardId!);
         c.started_at = num(a.startedAt); c.expires_at = num(a.expiresAt); c.updated_block = e.blockNumber; holder = c.holder;
@@ -473,6 +479,7 @@ export async function planBatch(
       changedCards.push({
         i: c.card_id, s: c.status, h: String(c.held), l: c.units_left, u: c.units_used, p: String(c.paid_in), d: String(c.direct),
         r: String(c.released), f: String(c.refunded), e: c.expires_at, b: c.updated_block, t: c.started_at, x: String(c.pending_direct),
+        o: c.holder,
       });
     }
   }
@@ -559,7 +566,7 @@ export async function planBatch(
          ON CONFLICT (card_id) DO UPDATE SET status = EXCLUDED.status, held = EXCLUDED.held, units_left = EXCLUDED.units_left,
            units_used = EXCLUDED.units_used, paid_in = EXCLUDED.paid_in, direct = EXCLUDED.direct, released = EXCLUDED.released,
            refunded = EXCLUDED.refunded, started_at = EXCLUDED.started_at, expires_at = EXCLUDED.expires_at,
-           updated_block = EXCLUDED.updated_block, pending_direct = EXCLUDED.pending_direct`,
+           updated_block = EXCLUDED.updated_block, pending_direct = EXCLUDED.pending_direct, holder = EXCLUDED.holder`,
         [freshCardsJson],
       );
     }
@@ -567,9 +574,9 @@ export async function planBatch(
       // Cards in the store before this batch: only what events change, updated in place (no insert attempt first).
       await tx.query(
         `UPDATE cards SET status = x.s, held = x.h, units_left = x.l, units_used = x.u, paid_in = x.p, direct = x.d, released = x.r,
-           refunded = x.f, expires_at = x.e, updated_block = x.b, started_at = x.t, pending_direct = x.x
+           refunded = x.f, expires_at = x.e, updated_block = x.b, started_at = x.t, pending_direct = x.x, holder = x.o
          FROM json_to_recordset($1::json) AS x(i numeric, s text, h bigint, l int, u int, p bigint, d bigint, r bigint, f bigint,
-           e bigint, b bigint, t bigint, x bigint)
+           e bigint, b bigint, t bigint, x bigint, o text)
          WHERE cards.card_id = x.i`,
         [changedCardsJson],
       );

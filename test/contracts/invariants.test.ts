@@ -642,6 +642,17 @@ class Model {
     return OK;
   }
 
+  /** transferCard: by notice, from the holder only, to anyone but zero or the holder; the card goes on as it was. */
+  transfer(cardId: bigint, caller: Signer, to: Signer): Expected {
+    const c = this.cardById(cardId);
+    if (!c) return fail("Custody_UnknownCard");
+    if (caller !== c.holder) return fail("Custody_NotHolder");
+    if (c.status !== CardStatus.Active) return fail("Custody_CardNotActive");
+    if (to === caller) return fail("Custody_InvalidTransfer");
+    c.holder = to;
+    return OK;
+  }
+
   /** releaseDirect: every listed card whose cooling-off is over hands its direct share to its merchant. */
   releaseDirect(cardIds: bigint[]): Expected {
     for (const id of cardIds) {
@@ -702,6 +713,7 @@ type Action = { dt: number } & (
   | { t: "releasePeriodicBatch"; cards: number[] }
   | { t: "releaseDirect"; cards: number[] }
   | ({ t: "checkIn"; who: Who } & CardRef)
+  | ({ t: "transfer"; who: Who; to: number } & CardRef)
   | { t: "payOut"; m: number; who: Who }
   | ({ t: "coolingOff"; who: Who } & CardRef)
   | ({ t: "requestRefund"; who: Who } & CardRef)
@@ -735,6 +747,7 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ t: fc.constant("releasePeriodicBatch" as const), dt, cards: fc.array(fc.nat(40), { minLength: 1, maxLength: 4 }) }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant("releaseDirect" as const), dt, cards: fc.array(fc.nat(40), { minLength: 1, maxLength: 4 }) }) },
   { weight: 4, arbitrary: fc.record({ t: fc.constant("checkIn" as const), dt, who, ...cardRef }) },
+  { weight: 4, arbitrary: fc.record({ t: fc.constant("transfer" as const), dt, who, to: fc.integer({ min: 0, max: 2 }), ...cardRef }) },
   { weight: 5, arbitrary: fc.record({ t: fc.constant("payOut" as const), dt, m: merchantIndex, who }) },
   { weight: 5, arbitrary: fc.record({ t: fc.constant("coolingOff" as const), dt, who, ...cardRef }) },
   { weight: 7, arbitrary: fc.record({ t: fc.constant("requestRefund" as const), dt, who, ...cardRef }) },
@@ -1001,6 +1014,15 @@ class Runner {
         const ids = a.cards.map((r) => this.pickCard(r, true, (c) => c.pendingDirect > 0n));
         const expected = model.releaseDirect(ids);
         return this.send(`releaseDirect(${ids.join(", ")})`, expected, () => e.connect(w.stranger).releaseDirect(ids, o));
+      }
+      case "transfer": {
+        const cardId = this.pickCard(a.card, a.focus, (c) => c.status === CardStatus.Active);
+        const holder = model.cardById(cardId)?.holder ?? w.alice;
+        const caller = a.who === "valid" ? holder : a.who === "stranger" ? w.stranger : holder === w.alice ? w.bob : w.alice;
+        const to = holders[a.to];
+        const expected = model.transfer(cardId, caller, to);
+        return this.send(`transferCard(${cardId} to ${to.address.slice(0, 8)}) by ${a.who}`, expected, () =>
+          e.connect(caller).transferCard(cardId, to.address, o));
       }
       case "checkIn": {
         const cardId = this.pickCard(a.card, a.focus, (c) => c.kind === PlanKind.Periodic && c.status === CardStatus.Active);

@@ -420,4 +420,53 @@ describe("the law as it stands in 2025", () => {
       await expectConservation(f);
     });
   });
+
+  describe("transfer by notice (item 5)", () => {
+    it("通知经营者即可转让: the holder transfers the card; lessons, balance and rights move; the merchant cannot block it", async () => {
+      const f = await loadFixture(deployFixture);
+      const cardId = await buy(f.escrow, f.bankA, f.school, 1, f.alice.address);
+      await f.escrow.connect(f.schoolAcct).consume(voucherArg(await voucher(f.escrow, f.alice, cardId, 2, 0)));
+      // A restricted, even frozen, merchant has no say.
+      await f.escrow.connect(f.eduRegulator).restrict(f.school, true, ethers.ZeroHash);
+      const before = await f.escrow.cardOf(cardId);
+      await expect(f.escrow.connect(f.alice).transferCard(cardId, f.bob.address))
+        .to.emit(f.escrow, "CardTransferred").withArgs(cardId, f.alice.address, f.bob.address);
+      const after = await f.escrow.cardOf(cardId);
+      expect(after.holder).to.equal(f.bob.address);
+      expect([after.held, after.unitsLeft, after.unitsUsed, after.expiryDay, after.coolingOffEndDay])
+        .to.deep.equal([before.held, before.unitsLeft, before.unitsUsed, before.expiryDay, before.coolingOffEndDay]);
+      // The new holder confirms lessons; the old one no longer can.
+      await expect(f.escrow.connect(f.schoolAcct).consume(voucherArg(await voucher(f.escrow, f.alice, cardId, 1, 2))))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_InvalidSigner").withArgs(cardId, f.alice.address, f.bob.address);
+      await expect(f.escrow.connect(f.schoolAcct).consume(voucherArg(await voucher(f.escrow, f.bob, cardId, 1, 2)))).to.emit(f.escrow, "LessonsConsumed");
+      // Only the holder transfers: not the merchant, not the old holder.
+      await expect(f.escrow.connect(f.schoolAcct).transferCard(cardId, f.schoolAcct.address))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_NotHolder").withArgs(cardId, f.schoolAcct.address);
+      await expect(f.escrow.connect(f.alice).transferCard(cardId, f.alice.address))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_NotHolder").withArgs(cardId, f.alice.address);
+      await expect(f.escrow.connect(f.bob).transferCard(cardId, ethers.ZeroAddress))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_InvalidTransfer").withArgs(cardId, ethers.ZeroAddress);
+      await f.escrow.connect(f.eduRegulator).freeze(f.school, ethers.ZeroHash);
+      await expect(f.escrow.connect(f.bob).transferCard(cardId, f.carol.address)).to.emit(f.escrow, "CardTransferred");
+      // A claim pays the holder of the day.
+      await expect(f.escrow.claim(cardId)).to.emit(f.escrow, "CardRefunded").withArgs(cardId, f.school, f.carol.address, 255_000n, 5);
+      await expectConservation(f);
+    });
+
+    it("转让不重新起算冷静期: a transfer never restarts the cooling-off; the new holder has what is left of it", async () => {
+      const f = await loadFixture(deployFixture);
+      await time.setNextBlockTimestamp(beijing(2029, 3, 1, 12));
+      const cardId = await buy(f.escrow, f.bankB, f.gym, 2, f.alice.address);
+      await time.setNextBlockTimestamp(beijing(2029, 3, 7, 12));
+      await f.escrow.connect(f.alice).transferCard(cardId, f.bob.address);
+      const snapshot = await ethers.provider.send("evm_snapshot", []);
+      await time.setNextBlockTimestamp(beijing(2029, 3, 8, 23));
+      await expect(f.escrow.connect(f.bob).refundCoolingOff(cardId))
+        .to.emit(f.escrow, "DirectShareReturned").withArgs(cardId, f.gym, f.bob.address, 30_000n);
+      await ethers.provider.send("evm_revert", [snapshot]);
+      await time.setNextBlockTimestamp(beijing(2029, 3, 9));
+      await expect(f.escrow.connect(f.bob).refundCoolingOff(cardId))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_CoolingOffOver").withArgs(cardId, beijing(2029, 3, 9));
+    });
+  });
 });
