@@ -42,6 +42,7 @@ const TARGETS: Record<string, Target> = {
   checkIn: { text: "<= 70,000", check: (g) => g.checkIn <= 70_000 },
   releaseDirect: { text: "<= 70,000", check: (g) => g.releaseDirect <= 70_000 },
   transfer: { text: "<= 70,000", check: (g) => g.transfer <= 70_000 },
+  breachCancel: { text: "<= 70,000", check: (g) => g.breachCancel <= 70_000 },
   refund: { text: "<= 70,000", check: (g) => g.refund <= 70_000 },
   frozenClaim: { text: "<= 70,000", check: (g) => g.frozenClaim <= 70_000 },
 };
@@ -155,6 +156,12 @@ async function main(): Promise<void> {
   await escrow.connect(dave).consume(await sign(bob, frozenCard, 1, 0));
   await escrow.connect(eduRegulator).freeze(frozenSchool, ethers.id("collapse"));
   gas.frozenClaim = await gasOf(escrow.connect(bob).claim(frozenCard));
+
+  // ------------------------------------------------------------- breach: the regulator records it, a holder cancels
+  const breachCard = (await cardIdOf(escrow, escrow.connect(bankA).purchase(school, 1, erin.address, true))).cardId;
+  await school$.consume(await sign(erin, breachCard, 1, 0));
+  await escrow.connect(eduRegulator).recordBreach(school, ethers.id("moved to Tongzhou"));
+  gas.breachCancel = await gasOf(escrow.connect(erin).cancelForBreach(breachCard));
 
   // ------------------------------------------------------------- reference: plain ERC20 transfer between holders
   const ref = await new ReferenceToken__factory(deployer).deploy(sender.address, 1_000_000n);

@@ -484,6 +484,21 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
         _delegateToOperations();
     }
 
+    /// @inheritdoc IEscrowOperations
+    function recordBreach(uint32, bytes32) external override {
+        _delegateToOperations();
+    }
+
+    /// @inheritdoc IEscrowOperations
+    function clearBreach(uint32, bytes32) external override {
+        _delegateToOperations();
+    }
+
+    /// @inheritdoc IEscrowOperations
+    function cancelForBreach(uint64) external override {
+        _delegateToOperations();
+    }
+
     /*//////////////////////////////////////////////////////////////////////////
                                   INTERNAL FUNCTIONS
     //////////////////////////////////////////////////////////////////////////*/

@@ -227,7 +227,7 @@ abstract contract EscrowStorage is IPrepaidEscrowErrors, IPrepaidEscrowEvents {
         card.status = CardStatus.Refunded;
         m.refunded += amount;
         _payRefund(cardId, merchantId, m, card.holder, amount, reason);
-        if (reason == RefundReason.Frozen || reason == RefundReason.Exit) {
+        if (reason == RefundReason.Frozen || reason == RefundReason.Exit || reason == RefundReason.Breach) {
             if (_coolingOffOpen(card)) _returnDirect(cardId, merchantId, m, card.holder);
             else _settleDirect(cardId, merchantId, m);
         }

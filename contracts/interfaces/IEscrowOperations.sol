@@ -77,6 +77,22 @@ interface IEscrowOperations is IPrepaidEscrowErrors, IPrepaidEscrowEvents {
     /// @param refundAmount What goes back to the holder, fen.
     function resolveDispute(uint64 cardId, uint48 refundAmount) external;
 
+    /// @notice Records the merchant's breach (法释〔2025〕4号 art. 13: moved so far that service is clearly inconvenient,
+    /// handed the business to another without the consumers' consent, or cannot serve). Every holder may then cancel
+    /// ({cancelForBreach}) without the merchant's acceptance; those who stay go on being served.
+    /// Requirements: the caller regulates the merchant's industry (or is a platform regulator); none is on record.
+    /// Emits a {BreachRecorded} event.
+    /// @param merchantId The merchant.
+    /// @param reason The hash or reference of the decision.
+    function recordBreach(uint32 merchantId, bytes32 reason) external;
+
+    /// @notice Withdraws a breach record (remedied, or recorded in error); cancellations already made stand.
+    /// Requirements: as {recordBreach}; a breach is on record.
+    /// Emits a {BreachCleared} event.
+    /// @param merchantId The merchant.
+    /// @param reason The hash or reference of the decision.
+    function clearBreach(uint32 merchantId, bytes32 reason) external;
+
     // ---------------------------------- risk oracle --------------------------------
 
     /// @notice Sets a merchant's risk level. High forbids new cards and renewals; Medium caps the card value sold in
@@ -204,6 +220,15 @@ interface IEscrowOperations is IPrepaidEscrowErrors, IPrepaidEscrowEvents {
     /// Emits a {CardRefunded} event.
     /// @param cardId The card.
     function claim(uint64 cardId) external;
+
+    /// @notice Cancels the card after its merchant's recorded breach: the unused balance goes back to the holder at
+    /// once, without the merchant's acceptance (periods already served are released first, and a direct share still
+    /// in its cooling-off goes back too).
+    /// Requirements: the caller is the holder; a breach of the merchant is on record; the card is Active,
+    /// RefundRequested or Disputed, with money held.
+    /// Emits a {CardRefunded} event (reason Breach).
+    /// @param cardId The card.
+    function cancelForBreach(uint64 cardId) external;
 
     /// @notice {claim} for many cards; cards with nothing to claim are skipped.
     /// @param cardIds The cards.

@@ -157,6 +157,13 @@ interface IPrepaidEscrowErrors {
     /// @param cardId The card.
     /// @param endedAt When it ended.
     error Custody_CoolingOffOver(uint64 cardId, uint256 endedAt);
+    /// @notice Thrown when a holder cancels for breach and no breach of the merchant is on record.
+    /// @param merchantId The merchant.
+    error Custody_NoBreachRecorded(uint32 merchantId);
+    /// @notice Thrown when a breach is recorded twice, or cleared when none is on record.
+    /// @param merchantId The merchant.
+    /// @param recordedAt When the breach on record was recorded (0: none).
+    error Custody_BreachRecordUnchanged(uint32 merchantId, uint40 recordedAt);
     /// @notice Thrown when a card is transferred to the zero address or to its own holder.
     /// @param cardId The card.
     /// @param to The new holder given.

@@ -19,7 +19,8 @@ interface IPrepaidEscrowEvents {
         SmallBalance, // less than one lesson's share left
         Expired, // the card's validity ended
         Frozen, // the merchant was frozen (collapse)
-        Exit // the merchant's exit notice ended
+        Exit, // the merchant's exit notice ended
+        Breach // the holder cancelled after the merchant's breach (法释〔2025〕4号 art. 13)
     }
 
     /*//////////////////////////////////////////////////////////////////////////
@@ -138,6 +139,13 @@ interface IPrepaidEscrowEvents {
     /// @notice The holder transferred the card by notice (法释〔2025〕4号): lessons, balance, cooling-off and every other
     /// right now belong to `to`; the merchant is told by this event and has no say.
     event CardTransferred(uint64 indexed cardId, address indexed from, address indexed to);
+
+    /// @notice The responsible regulator recorded the merchant's breach (moved so far that service is clearly
+    /// inconvenient, handed the business over without consent, cannot serve): every holder may now cancel and take
+    /// the unused balance back. `reason` is the hash or reference of the decision.
+    event BreachRecorded(uint32 indexed merchantId, address indexed by, bytes32 reason);
+    /// @notice The regulator withdrew a breach record (remedied or recorded in error); cancellations already made stand.
+    event BreachCleared(uint32 indexed merchantId, address indexed by, bytes32 reason);
 
     // solhint-enable gas-indexed-events
 }

@@ -150,6 +150,24 @@ contract EscrowOperations is EscrowStorage, IEscrowOperations {
     }
 
     /// @inheritdoc IEscrowOperations
+    function recordBreach(uint32 merchantId, bytes32 reason) external override {
+        _onlyDelegated();
+        Merchant storage m = _regulatedMerchant(merchantId);
+        if (m.breachRecordedAt != 0) revert Custody_BreachRecordUnchanged(merchantId, m.breachRecordedAt);
+        m.breachRecordedAt = uint40(block.timestamp);
+        emit BreachRecorded(merchantId, msg.sender, reason);
+    }
+
+    /// @inheritdoc IEscrowOperations
+    function clearBreach(uint32 merchantId, bytes32 reason) external override {
+        _onlyDelegated();
+        Merchant storage m = _regulatedMerchant(merchantId);
+        if (m.breachRecordedAt == 0) revert Custody_BreachRecordUnchanged(merchantId, 0);
+        m.breachRecordedAt = 0;
+        emit BreachCleared(merchantId, msg.sender, reason);
+    }
+
+    /// @inheritdoc IEscrowOperations
     function setRiskLevel(uint32 merchantId, RiskLevel level, bytes32 reason) external override {
         _onlyDelegated();
         if (!REGISTRY.isRiskOracle(msg.sender)) revert Custody_NotRiskOracle(msg.sender);
@@ -403,6 +421,20 @@ contract EscrowOperations is EscrowStorage, IEscrowOperations {
             card,
             m.status == MerchantStatus.Frozen ? RefundReason.Frozen : RefundReason.Exit
         );
+    }
+
+    /// @inheritdoc IEscrowOperations
+    function cancelForBreach(uint64 cardId) external override {
+        _onlyDelegated();
+        StoredCard storage card = _holderCard(cardId);
+        uint32 merchantId = _merchantIdOfCard(cardId);
+        Merchant storage m = _merchants[merchantId];
+        if (m.breachRecordedAt == 0) revert Custody_NoBreachRecorded(merchantId);
+        CardStatus status = card.status;
+        if (status == CardStatus.Refunded) revert Custody_CardNotActive(cardId, status);
+        if (status == CardStatus.Active) _settlePeriods(cardId, card, m);
+        if (card.held == 0) revert Custody_CardNotActive(cardId, _statusOf(cardId));
+        _refundAll(cardId, merchantId, m, card, RefundReason.Breach);
     }
 
     /// @inheritdoc IEscrowOperations

@@ -90,6 +90,8 @@ struct Bank {
     address token;
 }
 
+// Fields are grouped by what is read and written together (identity, ledger, the rest), not packed by size.
+// solhint-disable-next-line gas-struct-packing
 struct Merchant {
     // slot 0
     address account;
@@ -109,6 +111,7 @@ struct Merchant {
     uint40 windowDay; // medium risk: the Beijing day of the last sale counted (the window is the 30 days ending then)
     uint64 windowSales; // medium risk: card value sold in the 30 Beijing days ending on windowDay, renewals included, fen
     MerchantStatus statusBeforeFreeze; // what an unfreeze returns to (Active, Restricted or WindingDown)
+    uint40 breachRecordedAt; // when its regulator recorded a breach (moved far, handed over, cannot serve); 0: none
 }
 
 struct Plan {

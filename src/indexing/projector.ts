@@ -12,7 +12,7 @@ interface MerchantRow {
   merchant_id: number; account: string; industry_id: number; bank_id: number; registry_ref: string;
   status: string; risk_level: string; exit_effective_at: number | null;
   paid_in: bigint; direct: bigint; released: bigint; refunded: bigint; paid_out: bigint; card_count: number;
-  admitted_at: number; updated_block: number;
+  admitted_at: number; updated_block: number; breach_recorded_at: number | null;
 }
 
 interface CardRow {
@@ -41,6 +41,7 @@ function merchantFromDb(r: Record<string, unknown>): MerchantRow {
     exit_effective_at: r.exit_effective_at == null ? null : num(r.exit_effective_at),
     paid_in: big(r.paid_in), direct: big(r.direct), released: big(r.released), refunded: big(r.refunded), paid_out: big(r.paid_out),
     card_count: num(r.card_count), admitted_at: num(r.admitted_at), updated_block: num(r.updated_block),
+    breach_recorded_at: r.breach_recorded_at == null ? null : num(r.breach_recorded_at),
   };
 }
 
@@ -375,6 +376,7 @@ export async function planBatch(
           merchant_id: merchantId!, account: lower(a.account), industry_id: num(a.industryId), bank_id: num(a.bankId),
           registry_ref: String(a.registryRef), status: "active", risk_level: "low", exit_effective_at: null,
           paid_in: 0n, direct: 0n, released: 0n, refunded: 0n, paid_out: 0n, card_count: 0, admitted_at: time, updated_block: e.blockNumber,
+          breach_recorded_at: null,
         });
         dirtyMerchants.add(merchantId!);
         break;
@@ -382,6 +384,12 @@ export async function planBatch(
       case "MerchantStatusChanged": {
         const m = merchant(merchantId!);
         m.status = MERCHANT_STATUS[num(a.to)]; m.updated_block = e.blockNumber;
+        break;
+      }
+      case "BreachRecorded":
+      case "BreachCleared": {
+        const m = merchant(merchantId!);
+        m.breach_recorded_at = e.event === "BreachRecorded" ? time : null; m.updated_block = e.blockNumber;
         break;
       }
       case "ExitAnnounced": {
@@ -545,13 +553,17 @@ export async function planBatch(
     }
     if (merchantsJson) {
       await tx.query(
-        `INSERT INTO merchants SELECT * FROM json_to_recordset($1::json) AS x(merchant_id bigint, account text, industry_id int,
+        `INSERT INTO merchants (merchant_id, account, industry_id, bank_id, registry_ref, status, risk_level, exit_effective_at,
+           paid_in, direct, released, refunded, paid_out, card_count, admitted_at, updated_block, breach_recorded_at)
+         SELECT * FROM json_to_recordset($1::json) AS x(merchant_id bigint, account text, industry_id int,
            bank_id int, registry_ref text, status text, risk_level text, exit_effective_at bigint, paid_in bigint, direct bigint,
-           released bigint, refunded bigint, paid_out bigint, card_count int, admitted_at bigint, updated_block bigint)
+           released bigint, refunded bigint, paid_out bigint, card_count int, admitted_at bigint, updated_block bigint,
+           breach_recorded_at bigint)
          ON CONFLICT (merchant_id) DO UPDATE SET status = EXCLUDED.status, risk_level = EXCLUDED.risk_level,
            exit_effective_at = EXCLUDED.exit_effective_at, paid_in = EXCLUDED.paid_in, direct = EXCLUDED.direct,
            released = EXCLUDED.released, refunded = EXCLUDED.refunded, paid_out = EXCLUDED.paid_out,
-           card_count = EXCLUDED.card_count, updated_block = EXCLUDED.updated_block`,
+           card_count = EXCLUDED.card_count, updated_block = EXCLUDED.updated_block,
+           breach_recorded_at = EXCLUDED.breach_recorded_at`,
         [merchantsJson],
       );
     }

@@ -514,6 +514,15 @@ ALTER TABLE industries ADD COLUMN custody_floor_bps int NOT NULL DEFAULT 0;
 ALTER TABLE cards ADD COLUMN pending_direct bigint NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 27,
+    name: "merchant breach on record",
+    sql: `
+-- When the responsible regulator recorded the merchant's breach (BreachRecorded; NULL: none, or cleared): every holder
+-- may cancel and take the unused balance back (refunds with reason 'breach').
+ALTER TABLE merchants ADD COLUMN breach_recorded_at bigint;
+`,
+  },
 ];
 
 /** Applies the migrations not applied yet; returns the versions applied now. */

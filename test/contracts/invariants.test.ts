@@ -73,6 +73,8 @@ interface MerchantM {
   refunded: bigint;
   paidOut: bigint;
   exitEffectiveAt: number;
+  /** When a breach was recorded (0: none on record). */
+  breachRecordedAt: number;
   /** Medium risk: the Beijing day of the last sale counted, and what was sold in the 30 days ending then. */
   windowDay: number;
   windowSales: bigint;
@@ -129,7 +131,7 @@ class Model {
     const merchant = (id: number, account: Signer, bankAccount: Signer, bankIndex: number, industryRegulator: Signer | null, policy: PolicyInput, p: PlanM[]): MerchantM => ({
       id, account, bankAccount, bankIndex, industryRegulator, policy, plans: plans(p),
       status: MerchantStatus.Active, risk: RiskLevel.Low, cardCount: 0,
-      paidIn: 0n, released: 0n, refunded: 0n, paidOut: 0n, exitEffectiveAt: 0, windowDay: 0, windowSales: 0n, sales: new Map(),
+      paidIn: 0n, released: 0n, refunded: 0n, paidOut: 0n, exitEffectiveAt: 0, windowDay: 0, windowSales: 0n, sales: new Map(), breachRecordedAt: 0,
     });
     this.merchants.set(w.school, merchant(w.school, w.schoolAcct, w.bankA, 0, w.eduRegulator, TRAINING_POLICY, [
       lesson(20, 90, 300_000n), lesson(7, 90, 1_000n), periodic(3, 7 * DAY, 30_001n),
@@ -642,6 +644,30 @@ class Model {
     return OK;
   }
 
+  /** recordBreach / clearBreach: the merchant's regulator, one record at a time. */
+  breach(merchantId: number, record: boolean, caller: Signer): Expected {
+    const m = this.merchants.get(merchantId);
+    if (!m) return fail("Custody_UnknownMerchant");
+    if (!this.regulates(m, caller)) return fail("Custody_NotRegulatorOf");
+    if (record === (m.breachRecordedAt !== 0)) return fail("Custody_BreachRecordUnchanged");
+    m.breachRecordedAt = record ? this.now : 0;
+    return OK;
+  }
+
+  /** cancelForBreach: the holder takes the unused balance back once a breach is on record. */
+  cancelForBreach(cardId: bigint, caller: Signer): Expected {
+    const c = this.cardById(cardId);
+    if (!c) return fail("Custody_UnknownCard");
+    if (caller !== c.holder) return fail("Custody_NotHolder");
+    if (c.merchant.breachRecordedAt === 0) return fail("Custody_NoBreachRecorded");
+    if (c.status === CardStatus.Refunded) return fail("Custody_CardNotActive");
+    const settled = c.status === CardStatus.Active ? this.settlement(c) : { due: 0, amount: 0n };
+    if (c.held - settled.amount === 0n) return fail("Custody_CardNotActive");
+    this.applyRelease(c, settled.due, settled.amount);
+    this.refundAll(c, true);
+    return OK;
+  }
+
   /** transferCard: by notice, from the holder only, to anyone but zero or the holder; the card goes on as it was. */
   transfer(cardId: bigint, caller: Signer, to: Signer): Expected {
     const c = this.cardById(cardId);
@@ -714,6 +740,8 @@ type Action = { dt: number } & (
   | { t: "releaseDirect"; cards: number[] }
   | ({ t: "checkIn"; who: Who } & CardRef)
   | ({ t: "transfer"; who: Who; to: number } & CardRef)
+  | { t: "breach"; m: number; record: boolean; who: Who }
+  | ({ t: "cancelForBreach"; who: Who } & CardRef)
   | { t: "payOut"; m: number; who: Who }
   | ({ t: "coolingOff"; who: Who } & CardRef)
   | ({ t: "requestRefund"; who: Who } & CardRef)
@@ -748,6 +776,8 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ t: fc.constant("releaseDirect" as const), dt, cards: fc.array(fc.nat(40), { minLength: 1, maxLength: 4 }) }) },
   { weight: 4, arbitrary: fc.record({ t: fc.constant("checkIn" as const), dt, who, ...cardRef }) },
   { weight: 4, arbitrary: fc.record({ t: fc.constant("transfer" as const), dt, who, to: fc.integer({ min: 0, max: 2 }), ...cardRef }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant("breach" as const), dt, m: merchantIndex, record: fc.integer({ min: 0, max: 3 }).map((i) => i < 3), who }) },
+  { weight: 4, arbitrary: fc.record({ t: fc.constant("cancelForBreach" as const), dt, who, ...cardRef }) },
   { weight: 5, arbitrary: fc.record({ t: fc.constant("payOut" as const), dt, m: merchantIndex, who }) },
   { weight: 5, arbitrary: fc.record({ t: fc.constant("coolingOff" as const), dt, who, ...cardRef }) },
   { weight: 7, arbitrary: fc.record({ t: fc.constant("requestRefund" as const), dt, who, ...cardRef }) },
@@ -918,6 +948,7 @@ class Runner {
           flowsOf(ev.args.cardId).released += ev.args.released as bigint;
           break;
         case "CardRefunded":
+        case "RenewalRefunded": // renewals refunded in their cooling-off: custodied money back, the card goes on
           flowsOf(ev.args.cardId).refunded += ev.args.amount as bigint;
           break;
       }
@@ -1014,6 +1045,23 @@ class Runner {
         const ids = a.cards.map((r) => this.pickCard(r, true, (c) => c.pendingDirect > 0n));
         const expected = model.releaseDirect(ids);
         return this.send(`releaseDirect(${ids.join(", ")})`, expected, () => e.connect(w.stranger).releaseDirect(ids, o));
+      }
+      case "breach": {
+        const id = this.merchantId(a.m);
+        const m = model.merchants.get(id);
+        const other = m?.industryRegulator === w.eduRegulator ? w.sportsRegulator : w.eduRegulator;
+        const caller = this.caller(a.who, m?.industryRegulator ?? w.regulator, other);
+        const expected = model.breach(id, a.record, caller);
+        const reason = ethers.id("breach");
+        return this.send(`${a.record ? "recordBreach" : "clearBreach"}(m${id}) by ${a.who}`, expected, () =>
+          a.record ? e.connect(caller).recordBreach(id, reason, o) : e.connect(caller).clearBreach(id, reason, o));
+      }
+      case "cancelForBreach": {
+        const cardId = this.pickCard(a.card, a.focus, (c) => c.merchant.breachRecordedAt !== 0 && c.held > 0n && c.status !== CardStatus.Refunded);
+        const holder = model.cardById(cardId)?.holder ?? w.alice;
+        const caller = a.who === "valid" ? holder : a.who === "stranger" ? w.stranger : holder === w.alice ? w.bob : w.alice;
+        const expected = model.cancelForBreach(cardId, caller);
+        return this.send(`cancelForBreach(${cardId}) by ${a.who}`, expected, () => e.connect(caller).cancelForBreach(cardId, o));
       }
       case "transfer": {
         const cardId = this.pickCard(a.card, a.focus, (c) => c.status === CardStatus.Active);
@@ -1184,9 +1232,9 @@ class Runner {
       holds(`${label}: paidIn ${chain.paidIn} = released ${chain.released} + refunded ${chain.refunded} + held ${held}`,
         chain.paidIn === chain.released + chain.refunded + held);
       holds(`${label}: released ${chain.released} = paidOut ${chain.paidOut} + payable ${payable_}`, chain.released === chain.paidOut + payable_);
-      same(`${label}: paidIn, released, refunded, paidOut, status, risk, cardCount, exitEffectiveAt, windowDay, windowSales`,
-        [chain.paidIn, chain.released, chain.refunded, chain.paidOut, chain.status, chain.risk, chain.cardCount, chain.exitEffectiveAt, chain.windowDay, chain.windowSales],
-        [m.paidIn, m.released, m.refunded, m.paidOut, m.status, m.risk, m.cardCount, m.exitEffectiveAt, m.windowDay, m.windowSales]);
+      same(`${label}: paidIn, released, refunded, paidOut, status, risk, cardCount, exitEffectiveAt, windowDay, windowSales, breachRecordedAt`,
+        [chain.paidIn, chain.released, chain.refunded, chain.paidOut, chain.status, chain.risk, chain.cardCount, chain.exitEffectiveAt, chain.windowDay, chain.windowSales, chain.breachRecordedAt],
+        [m.paidIn, m.released, m.refunded, m.paidOut, m.status, m.risk, m.cardCount, m.exitEffectiveAt, m.windowDay, m.windowSales, m.breachRecordedAt]);
       const cardsHeld = onChainCards.reduce((sum, c, j) => (cards[j].merchant === m ? sum + c.card.held + c.card.pendingDirect : sum), 0n);
       holds(`${label}: held ${held} = sum of its cards' held and direct shares in cooling-off ${cardsHeld}`, cardsHeld === held);
       same(`${label}: held, payable`, [held, payable_], [model.held(m), model.payable(m)]);

@@ -469,4 +469,49 @@ describe("the law as it stands in 2025", () => {
         .to.be.revertedWithCustomError(f.escrow, "Custody_CoolingOffOver").withArgs(cardId, beijing(2029, 3, 9));
     });
   });
+
+  describe("merchant breach (item 7)", () => {
+    it("经营者迁址、转让或不能履行: the regulator records the breach; every holder may take the unused balance back at once", async () => {
+      const f = await loadFixture(deployFixture);
+      const gone = await buy(f.escrow, f.bankA, f.school, 1, f.alice.address);
+      const stays = await buy(f.escrow, f.bankA, f.school, 1, f.bob.address);
+      await f.escrow.connect(f.schoolAcct).consume(voucherArg(await voucher(f.escrow, f.alice, gone, 4, 0)));
+      await time.increase(10 * DAY);
+      // Without a breach on record, the merchant's acceptance is needed.
+      await expect(f.escrow.connect(f.alice).cancelForBreach(gone))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_NoBreachRecorded").withArgs(f.school);
+      // Only the merchant's regulator records it.
+      await expect(f.escrow.connect(f.sportsRegulator).recordBreach(f.school, ethers.id("moved to Tongzhou")))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_NotRegulatorOf").withArgs(EDUCATION, f.sportsRegulator.address);
+      const reason = ethers.id("moved to Tongzhou: 35 km");
+      await expect(f.escrow.connect(f.eduRegulator).recordBreach(f.school, reason))
+        .to.emit(f.escrow, "BreachRecorded").withArgs(f.school, f.eduRegulator.address, reason);
+      await expect(f.escrow.connect(f.eduRegulator).recordBreach(f.school, reason))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_BreachRecordUnchanged");
+      // The holder cancels without the merchant: 16 lessons' worth back at once.
+      await expect(f.escrow.connect(f.bob).cancelForBreach(gone))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_NotHolder").withArgs(gone, f.bob.address);
+      await expect(f.escrow.connect(f.alice).cancelForBreach(gone))
+        .to.emit(f.escrow, "CardRefunded").withArgs(gone, f.school, f.alice.address, 240_000n, 7);
+      // Those who stay go on being served.
+      await expect(f.escrow.connect(f.schoolAcct).consume(voucherArg(await voucher(f.escrow, f.bob, stays, 1, 0)))).to.emit(f.escrow, "LessonsConsumed");
+      expect((await f.escrow.merchantOf(f.school)).status).to.equal(1n);
+      // A cleared record ends the right to cancel; what was cancelled stands.
+      await expect(f.escrow.connect(f.eduRegulator).clearBreach(f.school, ethers.id("moved back")))
+        .to.emit(f.escrow, "BreachCleared");
+      await expect(f.escrow.connect(f.bob).cancelForBreach(stays)).to.be.revertedWithCustomError(f.escrow, "Custody_NoBreachRecorded");
+      await expectConservation(f);
+    });
+
+    it("违约解除时冷静期内的直付部分一并退还: a cancellation returns a direct share still in its cooling-off", async () => {
+      const f = await loadFixture(deployFixture);
+      const cardId = await buy(f.escrow, f.bankB, f.gym, 2, f.alice.address); // 10 visits, 500 CNY at 40%
+      await f.escrow.connect(f.gymAcct).consume(voucherArg(await voucher(f.escrow, f.alice, cardId, 1, 0)));
+      await f.escrow.connect(f.sportsRegulator).recordBreach(f.gym, ethers.id("handed to another operator"));
+      const tx = f.escrow.connect(f.alice).cancelForBreach(cardId);
+      await expect(tx).to.emit(f.escrow, "CardRefunded").withArgs(cardId, f.gym, f.alice.address, 18_000n, 7);
+      await expect(tx).to.emit(f.escrow, "DirectShareReturned").withArgs(cardId, f.gym, f.alice.address, 30_000n);
+      await expectConservation(f);
+    });
+  });
 });

@@ -83,4 +83,19 @@ for (const engine of engines()) describe(`projector: the 2025 rules' events (${e
     const ledger = await db.query<{ event: string; holder: string | null }>("SELECT event, holder FROM ledger WHERE event = 'CardTransferred'");
     expect(ledger).to.deep.equal([{ event: "CardTransferred", holder: BOB.toLowerCase() }]);
   });
+
+  it("indexes a breach on record, a cancellation for it, and its withdrawal", async () => {
+    await projectBatch(db, [
+      ev("BreachRecorded", ESCROW, { merchantId: 1, by: ALICE, reason: "0x" + "ab".repeat(32) }, 8),
+      ev("CardRefunded", ESCROW, { cardId: card, merchantId: 1, holder: BOB, amount: 30_000, reason: 7 }, 8),
+    ], times);
+    const [m] = await db.query<{ breach_recorded_at: string | null }>("SELECT breach_recorded_at::text FROM merchants WHERE merchant_id = 1");
+    expect(m.breach_recorded_at).to.equal(String(times.get(8)));
+    const [r] = await db.query<{ reason: string }>("SELECT reason FROM refunds WHERE card_id = $1 ORDER BY log_index DESC LIMIT 1", [card]);
+    expect(r.reason).to.equal("breach");
+    expect(await cardRow(card)).to.deep.include({ status: "refunded", held: "0" });
+    await projectBatch(db, [ev("BreachCleared", ESCROW, { merchantId: 1, by: ALICE, reason: "0x" + "cd".repeat(32) }, 9)], times);
+    const [cleared] = await db.query<{ breach_recorded_at: string | null }>("SELECT breach_recorded_at::text FROM merchants WHERE merchant_id = 1");
+    expect(cleared.breach_recorded_at).to.equal(null);
+  });
 });
