@@ -305,8 +305,9 @@ contract EscrowOperations is EscrowStorage, IEscrowOperations {
         if (card.status != CardStatus.Active) revert Custody_CardNotActive(cardId, card.status);
         uint32 merchantId = _merchantIdOfCard(cardId);
         Merchant storage m = _merchants[merchantId];
-        // Periods under way were served: released first (nothing is due before the periods start).
-        if (block.timestamp > card.startedAt) _settlePeriods(cardId, card, m);
+        // Periods under way were served: released first (nothing is due before the periods start). Only then: a
+        // lesson card's refund costs the same gas whatever the time, so a gas estimate made a second early holds.
+        if (card.kind == PlanKind.Periodic && block.timestamp > card.startedAt) _settlePeriods(cardId, card, m);
         // Until 24:00 Beijing time of the last cooling-off day, the day of the payment not counted.
         if (!_coolingOffOpen(card)) revert Custody_CoolingOffOver(cardId, _expiresAt(card.coolingOffEndDay));
         uint16 units = card.coolingOffUnits;
