@@ -26,8 +26,10 @@ const config: HardhatUserConfig = {
       // cancun: OpenZeppelin >= 5.5 emits mcopy. Besu runs it with shanghaiTime/cancunTime 0 in genesis.
       evmVersion: "cancun",
       viaIR: true,
-      // runs: 1 keeps PrepaidEscrow under the 24 KiB code limit (EIP-170) that Besu enforces too.
+      // runs: 1 keeps the code small (EIP-170's 24 KiB limit, which Besu enforces too; see layout.test.ts).
       optimizer: { enabled: true, runs: 1 },
+      // test/contracts/layout.test.ts checks the packed card slot and the escrow/module layouts against this.
+      outputSelection: { "*": { "*": ["storageLayout"] } },
     },
   },
   networks: {

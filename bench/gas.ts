@@ -14,7 +14,7 @@ import { ethers, network } from "hardhat";
 import { ContractTransactionResponse, Wallet } from "ethers";
 import { addCustodianBank, deployPlatform } from "../src/chain/deploy";
 import { CNY, DEFAULT_POLICY, TRAINING_POLICY } from "../src/chain/policies";
-import { signConsumption, voucherArg } from "../src/chain/vouchers";
+import { signCheckIn, signConsumption, voucherArg } from "../src/chain/vouchers";
 import { PrepaidEscrow, ReferenceToken__factory } from "../typechain-types";
 
 const EDUCATION = 1;
@@ -38,6 +38,11 @@ const TARGETS: Record<string, Target> = {
   },
   purchase: { text: "<= 150,000", check: (g) => g.purchase <= 150_000 },
   coolingOffRefund: { text: "<= 70,000", check: (g) => g.coolingOffRefund <= 70_000 },
+  coolingOffRefundWithDirect: { text: "<= 70,000", check: (g) => g.coolingOffRefundWithDirect <= 70_000 },
+  checkIn: { text: "<= 70,000", check: (g) => g.checkIn <= 70_000 },
+  releaseDirect: { text: "<= 70,000", check: (g) => g.releaseDirect <= 70_000 },
+  transfer: { text: "<= 70,000", check: (g) => g.transfer <= 70_000 },
+  breachCancel: { text: "<= 70,000", check: (g) => g.breachCancel <= 70_000 },
   refund: { text: "<= 70,000", check: (g) => g.refund <= 70_000 },
   frozenClaim: { text: "<= 70,000", check: (g) => g.frozenClaim <= 70_000 },
 };
@@ -115,16 +120,29 @@ async function main(): Promise<void> {
   gas.consumeBatch50 = batchGas;
   gas.consumeBatch50PerLesson = Math.round(batchGas / BATCH);
 
-  // ------------------------------------------------------------- periodic release, payout
+  // ------------------------------------------------------------- check-in, periodic release, payout
+  // A gym membership's periods start at the holder's first signed check-in (or when the cooling-off ends).
   const gymCard = (await cardIdOf(escrow, escrow.connect(bankB).purchase(gym, 1, bob.address, true))).cardId;
+  const checkInAt = (await ethers.provider.getBlock("latest"))!.timestamp;
+  const checkIn = await signCheckIn(bob, chainId, await escrow.getAddress(), { cardId: gymCard, deadline: checkInAt + 3_600 });
+  gas.checkIn = await gasOf(escrow.connect(gymAcct).checkIn(...checkIn));
+  // A second membership left alone: its direct share is handed over after the cooling-off by releaseDirect.
+  const gymCard2 = (await cardIdOf(escrow, escrow.connect(bankB).purchase(gym, 1, carol.address, true))).cardId;
   await network.provider.send("evm_increaseTime", [30 * DAY + 1]);
   await network.provider.send("evm_mine");
   gas.periodicRelease = await gasOf(escrow.connect(bob).releasePeriodic(gymCard));
+  gas.releaseDirect = await gasOf(escrow.connect(gymAcct).releaseDirect([gymCard2]));
   gas.payout = await gasOf(school$.payOut(school));
 
-  // ------------------------------------------------------------- cooling-off refund
+  // ------------------------------------------------------------- cooling-off refund (100% custody, and 40%: direct share too)
   const coolCard = (await cardIdOf(escrow, escrow.connect(bankA).purchase(school, 1, erin.address, true))).cardId;
   gas.coolingOffRefund = await gasOf(escrow.connect(erin).refundCoolingOff(coolCard));
+  const coolGym = (await cardIdOf(escrow, escrow.connect(bankB).purchase(gym, 1, erin.address, true))).cardId;
+  gas.coolingOffRefundWithDirect = await gasOf(escrow.connect(erin).refundCoolingOff(coolGym));
+
+  // ------------------------------------------------------------- transfer by notice (the holder's own transaction)
+  const giftCard = (await cardIdOf(escrow, escrow.connect(bankA).purchase(school, 1, dave.address, true))).cardId;
+  gas.transfer = await gasOf(escrow.connect(dave).transferCard(giftCard, erin.address));
 
   // ------------------------------------------------------------- refund request + accept (after a lesson, so no cooling-off)
   const refundCard = (await cardIdOf(escrow, escrow.connect(bankA).purchase(school, 1, carol.address, true))).cardId;
@@ -138,6 +156,12 @@ async function main(): Promise<void> {
   await escrow.connect(dave).consume(await sign(bob, frozenCard, 1, 0));
   await escrow.connect(eduRegulator).freeze(frozenSchool, ethers.id("collapse"));
   gas.frozenClaim = await gasOf(escrow.connect(bob).claim(frozenCard));
+
+  // ------------------------------------------------------------- breach: the regulator records it, a holder cancels
+  const breachCard = (await cardIdOf(escrow, escrow.connect(bankA).purchase(school, 1, erin.address, true))).cardId;
+  await school$.consume(await sign(erin, breachCard, 1, 0));
+  await escrow.connect(eduRegulator).recordBreach(school, ethers.id("moved to Tongzhou"));
+  gas.breachCancel = await gasOf(escrow.connect(erin).cancelForBreach(breachCard));
 
   // ------------------------------------------------------------- reference: plain ERC20 transfer between holders
   const ref = await new ReferenceToken__factory(deployer).deploy(sender.address, 1_000_000n);

@@ -4,7 +4,7 @@ pragma solidity 0.8.28;
 import { AccessControl } from "@openzeppelin/contracts/access/AccessControl.sol";
 
 import { ICustodyRegistry } from "./interfaces/ICustodyRegistry.sol";
-import { Industry, Policy } from "./types/DataTypes.sol";
+import { Industry, Policy, PolicyField } from "./types/DataTypes.sol";
 
 /// @title CustodyRegistry
 /// @notice See {ICustodyRegistry}.
@@ -15,6 +15,12 @@ contract CustodyRegistry is ICustodyRegistry, AccessControl {
     bytes32 public constant override RISK_ORACLE_ROLE = keccak256("RISK_ORACLE_ROLE");
 
     uint16 private constant MAX_BPS = 10_000;
+    /// @dev 京商秩字〔2023〕18号: at least 40% of the prepaid balance in custody.
+    uint16 private constant LAW_MIN_CUSTODY_BPS = 4_000;
+    /// @dev 法释〔2025〕4号: the principal back within 7 days of paying.
+    uint8 private constant LAW_MIN_COOLING_OFF_DAYS = 7;
+    /// @dev 京商秩字〔2023〕18号: 30 days' public notice before closing.
+    uint16 private constant LAW_MIN_EXIT_NOTICE_DAYS = 30;
 
     Policy internal _defaultPolicy;
     mapping(uint16 industryId => Industry) internal _industries;
@@ -39,9 +45,25 @@ contract CustodyRegistry is ICustodyRegistry, AccessControl {
     //////////////////////////////////////////////////////////////////////////*/
 
     /// @inheritdoc ICustodyRegistry
-    function policyOf(uint16 industryId) external view override returns (Policy memory) {
+    function policyOf(uint16 industryId) external view override returns (Policy memory p) {
         Industry storage industry = _industries[industryId];
-        return industry.hasPolicy ? industry.policy : _defaultPolicy;
+        Policy memory d = _defaultPolicy;
+        if (!industry.hasPolicy) {
+            p = d;
+        } else {
+            // Tightened field by field: a district change made after the industry's policy binds it at once.
+            p = industry.policy;
+            if (p.custodyBps < d.custodyBps) p.custodyBps = d.custodyBps;
+            if (p.coolingOffDays < d.coolingOffDays) p.coolingOffDays = d.coolingOffDays;
+            if (p.exitNoticeDays < d.exitNoticeDays) p.exitNoticeDays = d.exitNoticeDays;
+            if (p.maxLessons > d.maxLessons) p.maxLessons = d.maxLessons;
+            if (p.maxValidityDays > d.maxValidityDays) p.maxValidityDays = d.maxValidityDays;
+            if (p.maxCardValue > d.maxCardValue) p.maxCardValue = d.maxCardValue;
+            if (p.maxAnonymousValue > d.maxAnonymousValue) p.maxAnonymousValue = d.maxAnonymousValue;
+            if (p.mediumRiskCap30d > d.mediumRiskCap30d) p.mediumRiskCap30d = d.mediumRiskCap30d;
+        }
+        uint16 floor = industry.custodyFloorBps;
+        if (p.custodyBps < floor) p.custodyBps = floor;
     }
 
     /// @inheritdoc ICustodyRegistry
@@ -95,9 +117,20 @@ contract CustodyRegistry is ICustodyRegistry, AccessControl {
         _onlyRegulatorOf(industryId);
         _checkPolicy(policy);
         Industry storage industry = _industries[industryId];
+        _checkWithinDistrict(industryId, policy, industry.custodyFloorBps);
         industry.hasPolicy = true;
         industry.policy = policy;
         emit IndustryPolicySet(industryId, policy);
+    }
+
+    /// @inheritdoc ICustodyRegistry
+    function setIndustryCustodyFloor(uint16 industryId, uint16 floorBps) external override {
+        _onlyPlatformRegulator();
+        Industry storage industry = _industries[industryId];
+        if (!industry.exists) revert Registry_UnknownIndustry(industryId);
+        if (floorBps > MAX_BPS) revert Registry_InvalidPolicy(floorBps);
+        industry.custodyFloorBps = floorBps;
+        emit IndustryCustodyFloorSet(industryId, floorBps);
     }
 
     /// @inheritdoc ICustodyRegistry
@@ -115,12 +148,55 @@ contract CustodyRegistry is ICustodyRegistry, AccessControl {
 
     function _setDefaultPolicy(Policy memory policy) internal {
         _checkPolicy(policy);
+        if (policy.custodyBps < LAW_MIN_CUSTODY_BPS) {
+            revert Registry_PolicyBelowLaw(PolicyField.CustodyBps, policy.custodyBps, LAW_MIN_CUSTODY_BPS);
+        }
+        if (policy.coolingOffDays < LAW_MIN_COOLING_OFF_DAYS) {
+            revert Registry_PolicyBelowLaw(PolicyField.CoolingOffDays, policy.coolingOffDays, LAW_MIN_COOLING_OFF_DAYS);
+        }
+        if (policy.exitNoticeDays < LAW_MIN_EXIT_NOTICE_DAYS) {
+            revert Registry_PolicyBelowLaw(PolicyField.ExitNoticeDays, policy.exitNoticeDays, LAW_MIN_EXIT_NOTICE_DAYS);
+        }
         _defaultPolicy = policy;
         emit DefaultPolicySet(policy);
     }
 
+    /// @dev What every policy must be: a custody ratio of at most 100%, and caps that are never 0.
     function _checkPolicy(Policy memory policy) internal pure {
         if (policy.custodyBps > MAX_BPS) revert Registry_InvalidPolicy(policy.custodyBps);
+        if (policy.maxLessons == 0) revert Registry_ZeroCap(PolicyField.MaxLessons);
+        if (policy.maxValidityDays == 0) revert Registry_ZeroCap(PolicyField.MaxValidityDays);
+        if (policy.maxCardValue == 0) revert Registry_ZeroCap(PolicyField.MaxCardValue);
+        if (policy.maxAnonymousValue == 0) revert Registry_ZeroCap(PolicyField.MaxAnonymousValue);
+        if (policy.mediumRiskCap30d == 0) revert Registry_ZeroCap(PolicyField.MediumRiskCap30d);
+    }
+
+    /// @dev An industry's policy stays inside the district's: floors at least, ceilings at most.
+    function _checkWithinDistrict(uint16 industryId, Policy calldata p, uint16 custodyFloorBps) internal view {
+        Policy memory d = _defaultPolicy;
+        uint256 custodyFloor = custodyFloorBps > d.custodyBps ? custodyFloorBps : d.custodyBps;
+        if (p.custodyBps < custodyFloor) _crosses(industryId, PolicyField.CustodyBps, p.custodyBps, custodyFloor);
+        if (p.coolingOffDays < d.coolingOffDays) {
+            _crosses(industryId, PolicyField.CoolingOffDays, p.coolingOffDays, d.coolingOffDays);
+        }
+        if (p.exitNoticeDays < d.exitNoticeDays) {
+            _crosses(industryId, PolicyField.ExitNoticeDays, p.exitNoticeDays, d.exitNoticeDays);
+        }
+        if (p.maxLessons > d.maxLessons) _crosses(industryId, PolicyField.MaxLessons, p.maxLessons, d.maxLessons);
+        if (p.maxValidityDays > d.maxValidityDays) {
+            _crosses(industryId, PolicyField.MaxValidityDays, p.maxValidityDays, d.maxValidityDays);
+        }
+        if (p.maxCardValue > d.maxCardValue) _crosses(industryId, PolicyField.MaxCardValue, p.maxCardValue, d.maxCardValue);
+        if (p.maxAnonymousValue > d.maxAnonymousValue) {
+            _crosses(industryId, PolicyField.MaxAnonymousValue, p.maxAnonymousValue, d.maxAnonymousValue);
+        }
+        if (p.mediumRiskCap30d > d.mediumRiskCap30d) {
+            _crosses(industryId, PolicyField.MediumRiskCap30d, p.mediumRiskCap30d, d.mediumRiskCap30d);
+        }
+    }
+
+    function _crosses(uint16 industryId, PolicyField field, uint256 value, uint256 limit) internal pure {
+        revert Registry_PolicyCrossesDistrict(industryId, field, value, limit);
     }
 
     function _onlyPlatformRegulator() internal view {

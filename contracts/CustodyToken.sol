@@ -15,6 +15,11 @@ contract CustodyToken is ERC20, ICustodyToken {
     address public immutable override escrow;
     // solhint-enable immutable-vars-naming
 
+    /// @notice Deploys a bank's deposit token for one escrow.
+    /// @param name_ The token's name.
+    /// @param symbol_ Its symbol.
+    /// @param bank_ The custodian bank whose custody account it mirrors.
+    /// @param escrow_ The escrow, its only minter and burner.
     constructor(string memory name_, string memory symbol_, address bank_, address escrow_) ERC20(name_, symbol_) {
         if (bank_ == address(0) || escrow_ == address(0)) revert CustodyToken_ZeroAddress();
         bank = bank_;

@@ -3,7 +3,7 @@ pragma solidity 0.8.28;
 
 import { IEnforcementAnchor } from "./interfaces/IEnforcementAnchor.sol";
 import { ICustodyRegistry } from "./interfaces/ICustodyRegistry.sol";
-import { PrepaidEscrow } from "./PrepaidEscrow.sol";
+import { IPrepaidEscrow } from "./interfaces/IPrepaidEscrow.sol";
 import { Merchant, MerchantStatus } from "./types/DataTypes.sol";
 
 /// @title EnforcementAnchor
@@ -14,7 +14,7 @@ contract EnforcementAnchor is IEnforcementAnchor {
     // The name is the ABI getter escrow() callers read.
     // solhint-disable immutable-vars-naming
     /// @notice The escrow whose merchants the record is about.
-    PrepaidEscrow public immutable escrow;
+    IPrepaidEscrow public immutable escrow;
     // solhint-enable immutable-vars-naming
 
     mapping(uint32 merchantId => uint32) internal _count;
@@ -24,7 +24,9 @@ contract EnforcementAnchor is IEnforcementAnchor {
                                      CONSTRUCTOR
     //////////////////////////////////////////////////////////////////////////*/
 
-    constructor(PrepaidEscrow escrow_) {
+    /// @notice Deploys the anchor for the merchants of `escrow_`.
+    /// @param escrow_ The escrow whose merchants and registry the anchor reads.
+    constructor(IPrepaidEscrow escrow_) {
         if (address(escrow_) == address(0)) revert EnforcementAnchor_ZeroAddress();
         escrow = escrow_;
     }

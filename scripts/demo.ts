@@ -332,7 +332,7 @@ async function main() {
   if (known.has(7) && !industries.find((i) => i.industryId === 7)?.policy) {
     // Pet care has no policy of its own: the district gives it one (40% custody, 7 days' cooling-off).
     await http.put("/v1/industries/7/policy", keys.regulator, {
-      custodyBps: 4000, coolingOffDays: 7, exitNoticeDays: 30, maxLessons: 0, maxValidityDays: 0,
+      custodyBps: 4000, coolingOffDays: 7, exitNoticeDays: 30, maxLessons: 65_535, maxValidityDays: 65_535,
       maxCardValueFen: 500_000, maxAnonymousValueFen: 100_000, mediumRiskCap30dFen: 2_000_000,
     }).then(() => say("pet care (industry 7) given its own policy: 40% custody"), (err) => refusal("set policy", err));
   }

@@ -10,6 +10,8 @@ import { IERC20 } from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 /// merchant, a refund to the consumer). So `totalSupply()` is what the bank's custody account must hold.
 interface ICustodyToken is IERC20 {
     /// @notice Thrown when anyone but the escrow tries to mint or burn.
+    /// @param caller The account that called.
+    /// @param escrow The escrow, the only minter and burner.
     error CustodyToken_OnlyEscrow(address caller, address escrow);
     /// @notice Thrown when the token is set up with a zero bank or escrow address.
     error CustodyToken_ZeroAddress();
@@ -23,10 +25,13 @@ interface ICustodyToken is IERC20 {
     /// @notice Mints `amount` fen to `to` when money has arrived in the custody account.
     /// Requirements: the caller is the escrow (which checks that the bank ordered it).
     /// Emits a {Transfer} event from the zero address.
+    /// @param to The receiver (the escrow).
+    /// @param amount Fen.
     function mint(address to, uint256 amount) external;
 
     /// @notice Burns `amount` fen of the escrow's own balance when money leaves the custody account.
     /// Requirements: the caller is the escrow.
     /// Emits a {Transfer} event to the zero address.
+    /// @param amount Fen.
     function burnFromEscrow(uint256 amount) external;
 }

@@ -3,7 +3,7 @@ pragma solidity 0.8.28;
 
 import { IERC20 } from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
-import { PrepaidEscrow } from "../PrepaidEscrow.sol";
+import { IPrepaidEscrow } from "../interfaces/IPrepaidEscrow.sol";
 import { Card, CardStatus, Merchant } from "../types/DataTypes.sol";
 
 /// @title InvariantLens
@@ -28,7 +28,7 @@ contract InvariantLens {
 
     /// @notice Reads the tokens', merchants' and cards' state in one call.
     function snapshot(
-        PrepaidEscrow escrow,
+        IPrepaidEscrow escrow,
         IERC20[] calldata tokens,
         uint32[] calldata merchantIds,
         uint64[] calldata cardIds

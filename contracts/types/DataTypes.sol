@@ -40,8 +40,27 @@ enum PlanKind {
     Periodic
 }
 
+/// @dev A cap of a {Policy} that caps nothing: the largest value of its field's type. A cap is never 0.
+uint16 constant NO_CAP_U16 = type(uint16).max;
+/// @dev See {NO_CAP_U16}; for the money caps (uint48 fen).
+uint48 constant NO_CAP_FEN = type(uint48).max;
+
+/// @notice A field of a {Policy}, as the registry's errors name it.
+enum PolicyField {
+    CustodyBps,
+    CoolingOffDays,
+    ExitNoticeDays,
+    MaxLessons,
+    MaxValidityDays,
+    MaxCardValue,
+    MaxAnonymousValue,
+    MediumRiskCap30d
+}
+
 /// @notice Custody policy of the district ("1") or of one industry ("N").
-/// Money in fen, durations in days. A zero cap means "no cap".
+/// Money in fen, durations in Beijing calendar days. Caps are literal: "no cap" is {NO_CAP_U16} or {NO_CAP_FEN},
+/// never 0 (the registry refuses a zero cap). The district's policy is the floor and ceiling of every industry's:
+/// a custody ratio, cooling-off and exit notice at least the district's, caps at most the district's.
 struct Policy {
     // slot 0
     uint16 custodyBps; // share of each payment held in escrow, in basis points (10000 = 100%)
@@ -51,7 +70,7 @@ struct Policy {
     uint16 maxValidityDays; // validity of one card at most
     uint48 maxCardValue; // named card value at most, fen
     uint48 maxAnonymousValue; // anonymous card value at most, fen
-    uint48 mediumRiskCap30d; // new card value per 30 days at most for a medium-risk merchant, fen
+    uint48 mediumRiskCap30d; // card value sold in any 30 consecutive days at most for a medium-risk merchant, fen
 }
 
 struct Industry {
@@ -59,6 +78,7 @@ struct Industry {
     address regulator; // the responsible industry regulator ("N"); zero: the market regulation bureau acts
     bool exists;
     bool hasPolicy; // false: the default policy applies
+    uint16 custodyFloorBps; // set by the platform regulator: e.g. 10000 for education and youth sports
     // slot 1
     Policy policy;
 }
@@ -70,6 +90,8 @@ struct Bank {
     address token;
 }
 
+// Fields are grouped by what is read and written together (identity, ledger, the rest), not packed by size.
+// solhint-disable-next-line gas-struct-packing
 struct Merchant {
     // slot 0
     address account;
@@ -86,9 +108,10 @@ struct Merchant {
     uint64 paidOut;
     // slot 2
     uint40 exitEffectiveAt; // when the exit notice ends (WindingDown)
-    uint40 windowStart; // start of the current 30-day sales window (medium-risk cap)
-    uint64 windowSales; // card value sold in that window, fen
+    uint40 windowDay; // medium risk: the Beijing day of the last sale counted (the window is the 30 days ending then)
+    uint64 windowSales; // medium risk: card value sold in the 30 Beijing days ending on windowDay, renewals included, fen
     MerchantStatus statusBeforeFreeze; // what an unfreeze returns to (Active, Restricted or WindingDown)
+    uint40 breachRecordedAt; // when its regulator recorded a breach (moved far, handed over, cannot serve); 0: none
 }
 
 struct Plan {
@@ -107,29 +130,40 @@ struct Card {
     uint40 held; // custodied money still in escrow for this card, fen
     uint16 unitsLeft; // lessons or periods not yet released
     uint16 unitsUsed; // lessons or periods released; also the voucher sequence
-    uint16 expiryDay; // the card may be used until this UTC day starts (days since 1970); zero: no expiry
+    uint16 expiryDay; // the card may be used until this Beijing day starts (days since 1970, UTC+8); zero: no expiry
     CardStatus status;
     PlanKind kind;
     bool named; // sold to a registered (real-name) holder: the named-card value cap applies
     uint8 coolingOffDays; // the policy's, at purchase
     uint32 planIndex; // the plan it was bought on
     uint32 periodSeconds; // periodic cards
-    uint40 startedAt;
+    uint40 startedAt; // lesson cards: the purchase; time-based cards: when the periods start
     uint48 paidIn; // custodied in total, purchase and renewals, fen
-    uint48 direct; // paid straight to the merchant when custody is under 100%, fen
+    uint48 direct; // the non-custodied share of purchase and renewals, the merchant's once their cooling-off ends, fen
+    uint16 coolingOffEndDay; // the open cooling-off ends as this Beijing day starts (0: none open)
+    uint16 coolingOffUnits; // the lessons or periods the open cooling-off covers (the last purchase or renewals)
+    uint48 pendingDirect; // the direct share waiting in escrow for its cooling-off to end, fen
 }
+
+/// @dev Bit offsets in a {StoredCard}'s slot 0 of the three fields PrepaidEscrow._consume writes in one store
+/// (held: 32 bits, unitsLeft and unitsUsed: 16 bits each, adjacent). test/contracts/layout.test.ts checks them against
+/// the compiler's storage layout, so a reordered struct fails the tests instead of corrupting cards.
+uint256 constant CARD_HELD_SHIFT = 160;
+/// @dev See {CARD_HELD_SHIFT}.
+uint256 constant CARD_UNITS_LEFT_SHIFT = 192;
+/// @dev See {CARD_HELD_SHIFT}.
+uint256 constant CARD_UNITS_USED_SHIFT = 208;
 
 /// @notice A card in storage: the fields of {Card}, with `held` in 32 bits so that `kind` fits slot 0 too and a
 /// consumption reads one slot and writes it once. A card's value is capped at 2^32 - 1 fen (42,949,672.95 CNY).
-/// PrepaidEscrow._consume writes held, unitsLeft and unitsUsed (bits 160-223 of slot 0) in one store: keep the
-/// order of slot 0.
+/// PrepaidEscrow._consume writes held, unitsLeft and unitsUsed in one store at the CARD_*_SHIFT offsets.
 struct StoredCard {
     // slot 0: everything a consumption reads and writes
     address holder;
     uint32 held; // custodied money still in escrow for this card, fen
     uint16 unitsLeft; // lessons or periods not yet released
     uint16 unitsUsed; // lessons or periods released; also the voucher sequence
-    uint16 expiryDay; // the card may be used until this UTC day starts (days since 1970); zero: no expiry
+    uint16 expiryDay; // the card may be used until this Beijing day starts (days since 1970, UTC+8); zero: no expiry
     CardStatus status;
     PlanKind kind;
     // slot 1
@@ -137,9 +171,11 @@ struct StoredCard {
     uint8 coolingOffDays; // the policy's, at purchase
     uint32 planIndex; // the plan it was bought on
     uint32 periodSeconds; // periodic cards
-    uint40 startedAt;
+    uint40 startedAt; // lesson cards: the purchase; time-based cards: when the periods start
     uint48 paidIn; // custodied in total, purchase and renewals, fen
-    uint48 direct; // paid straight to the merchant when custody is under 100%, fen
+    uint48 direct; // the non-custodied share of purchase and renewals, fen
+    uint16 coolingOffEndDay; // the open cooling-off ends as this Beijing day starts (0: none open)
+    uint16 coolingOffUnits; // the lessons or periods it covers: those of the purchase, or of the renewals made in it
 }
 
 /// @notice A consumer's confirmation of `lessons` lessons on `cardId`, signed with EIP-712 by the card holder.

@@ -48,6 +48,8 @@ export async function bootstrapDistrict(opts: {
   for (const ind of opts.industries ?? BEIJING_INDUSTRIES) {
     const account = ind.regulator ? opts.regulators[ind.regulator] ?? ethers.ZeroAddress : ethers.ZeroAddress;
     await (await reg.defineIndustry(ind.id, account)).wait();
+    // The floor first: the industry's own policy is checked against it.
+    if (ind.custodyFloorBps) await (await reg.setIndustryCustodyFloor(ind.id, ind.custodyFloorBps)).wait();
     if (ind.policy) await (await reg.setIndustryPolicy(ind.id, ind.policy)).wait();
   }
   const { token, bankId } = await addCustodianBank(escrow, opts.platformRegulator, opts.deployer, opts.bank);

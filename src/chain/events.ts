@@ -5,7 +5,7 @@ import { FatalError, RetryableError } from "../errors";
 export const MERCHANT_STATUS = ["none", "active", "restricted", "frozen", "winding_down", "exited"] as const;
 export const RISK_LEVEL = ["low", "medium", "high"] as const;
 export const PLAN_KIND = ["none", "lesson", "periodic"] as const;
-export const REFUND_REASON = ["cooling_off", "accepted", "dispute", "small_balance", "expired", "frozen", "exit"] as const;
+export const REFUND_REASON = ["cooling_off", "accepted", "dispute", "small_balance", "expired", "frozen", "exit", "breach"] as const;
 
 export type ArgValue = string | number | boolean | Record<string, string | number | boolean>;
 

@@ -15,13 +15,24 @@ export interface PolicyInput {
 
 export const CNY = 100n; // fen per yuan
 
+/** "No cap" for the lesson and validity caps: the largest uint16. A cap is never 0 (the registry refuses it). */
+export const NO_CAP_U16 = 65_535;
+/** "No cap" for the money caps: the largest uint48 (fen). */
+export const NO_CAP_FEN = 2n ** 48n - 1n;
+
+/**
+ * The law's floors for the district's policy (the registry refuses a district policy below them): custody >= 40%
+ * (京商秩字〔2023〕18号), cooling-off >= 7 days (法释〔2025〕4号), exit notice >= 30 days (京商秩字〔2023〕18号).
+ */
+export const LAW_FLOORS = { custodyBps: 4000, coolingOffDays: 7, exitNoticeDays: 30 } as const;
+
 /** The district's default ("1"): 40% custody, 7 cooling-off days, 30 days' exit notice, named 5,000 / anonymous 1,000 CNY. */
 export const DEFAULT_POLICY: PolicyInput = {
   custodyBps: 4000,
   coolingOffDays: 7,
   exitNoticeDays: 30,
-  maxLessons: 0,
-  maxValidityDays: 0,
+  maxLessons: NO_CAP_U16,
+  maxValidityDays: NO_CAP_U16,
   maxCardValue: 5_000n * CNY,
   maxAnonymousValue: 1_000n * CNY,
   mediumRiskCap30d: 20_000n * CNY,
@@ -43,16 +54,21 @@ export interface IndustryDefinition {
   /** The responsible industry regulator; null: none designated (tickets go to the market regulation bureau). */
   regulator: string | null;
   policy: PolicyInput | null;
+  /** The industry's custody floor set by the platform regulator, basis points (100% for education, 教监管函〔2021〕2号). */
+  custodyFloorBps?: number;
 }
 
-/** The industries a district starts with. Ids are stable codes shared by chain and gateway. */
+/**
+ * The industries a district starts with. Ids are stable codes shared by chain and gateway. No industry may hold less than
+ * the district's 40% in custody; education and youth sports hold everything.
+ */
 export const BEIJING_INDUSTRIES: IndustryDefinition[] = [
-  { id: 1, code: "education", name: "Education and training (教育培训)", regulator: "education-commission", policy: TRAINING_POLICY },
-  { id: 2, code: "youth-sports", name: "Youth sports training (青少年体育培训)", regulator: "sports-bureau", policy: TRAINING_POLICY },
+  { id: 1, code: "education", name: "Education and training (教育培训)", regulator: "education-commission", policy: TRAINING_POLICY, custodyFloorBps: 10_000 },
+  { id: 2, code: "youth-sports", name: "Youth sports training (青少年体育培训)", regulator: "sports-bureau", policy: TRAINING_POLICY, custodyFloorBps: 10_000 },
   { id: 3, code: "fitness", name: "Fitness (健身)", regulator: "sports-bureau", policy: { ...DEFAULT_POLICY, custodyBps: 4000 } },
-  { id: 4, code: "beauty", name: "Beauty and hairdressing (美容美发)", regulator: "commerce-bureau", policy: { ...DEFAULT_POLICY, custodyBps: 3000 } },
-  { id: 5, code: "car-wash", name: "Car wash (洗车)", regulator: "commerce-bureau", policy: { ...DEFAULT_POLICY, custodyBps: 2000 } },
-  { id: 6, code: "retail", name: "Retail shopping cards (购物卡)", regulator: "commerce-bureau", policy: { ...DEFAULT_POLICY, custodyBps: 2000 } },
+  { id: 4, code: "beauty", name: "Beauty and hairdressing (美容美发)", regulator: "commerce-bureau", policy: { ...DEFAULT_POLICY, custodyBps: 4000 } },
+  { id: 5, code: "car-wash", name: "Car wash (洗车)", regulator: "commerce-bureau", policy: { ...DEFAULT_POLICY, custodyBps: 4000 } },
+  { id: 6, code: "retail", name: "Retail shopping cards (购物卡)", regulator: "commerce-bureau", policy: { ...DEFAULT_POLICY, custodyBps: 4000 } },
   { id: 7, code: "pet-care", name: "Pet care (宠物服务)", regulator: null, policy: null },
 ];
 

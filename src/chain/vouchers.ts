@@ -68,3 +68,22 @@ export function voucherArg(v: SignedVoucher) {
 export function merchantOfCard(cardId: bigint): number {
   return Number(cardId >> 32n);
 }
+
+/** The EIP-712 type a time-based card's holder signs to start its periods; mirrors PrepaidEscrow.CHECK_IN_TYPEHASH. */
+export const CHECK_IN_TYPES: Record<string, TypedDataField[]> = {
+  CheckIn: [
+    { name: "cardId", type: "uint64" },
+    { name: "deadline", type: "uint40" },
+  ],
+};
+
+/** A holder's signed check-in, in the argument order of PrepaidEscrow.checkIn. */
+export async function signCheckIn(
+  holder: TypedDataSigner,
+  chainId: bigint | number,
+  escrow: string,
+  message: { cardId: bigint; deadline: number },
+): Promise<[bigint, number, number, string, string]> {
+  const { v, r, s } = Signature.from(await holder.signTypedData(consumptionDomain(chainId, escrow), CHECK_IN_TYPES, { ...message }));
+  return [message.cardId, message.deadline, v, r, s];
+}

@@ -13,13 +13,13 @@ interface MerchantRow {
   merchant_id: number; account: string; industry_id: number; bank_id: number; registry_ref: string;
   status: string; risk_level: string; exit_effective_at: number | null;
   paid_in: bigint; direct: bigint; released: bigint; refunded: bigint; paid_out: bigint; card_count: number;
-  admitted_at: number; updated_block: number;
+  admitted_at: number; updated_block: number; breach_recorded_at: number | null;
 }
 
 interface CardRow {
   card_id: string; merchant_id: number; holder: string; plan_index: number; kind: string; status: string; named: boolean;
   held: bigint; units_left: number; units_used: number; paid_in: bigint; direct: bigint; released: bigint; refunded: bigint;
-  started_at: number; expires_at: number; updated_block: number;
+  started_at: number; expires_at: number; updated_block: number; pending_direct: bigint;
 }
 
 interface DisputeRow {
@@ -42,6 +42,7 @@ function merchantFromDb(r: Record<string, unknown>): MerchantRow {
     exit_effective_at: r.exit_effective_at == null ? null : num(r.exit_effective_at),
     paid_in: big(r.paid_in), direct: big(r.direct), released: big(r.released), refunded: big(r.refunded), paid_out: big(r.paid_out),
     card_count: num(r.card_count), admitted_at: num(r.admitted_at), updated_block: num(r.updated_block),
+    breach_recorded_at: r.breach_recorded_at == null ? null : num(r.breach_recorded_at),
   };
 }
 
@@ -51,6 +52,7 @@ function cardFromDb(r: Record<string, unknown>): CardRow {
     kind: String(r.kind), status: String(r.status), named: Boolean(r.named), held: big(r.held), units_left: num(r.units_left),
     units_used: num(r.units_used), paid_in: big(r.paid_in), direct: big(r.direct), released: big(r.released),
     refunded: big(r.refunded), started_at: num(r.started_at), expires_at: num(r.expires_at), updated_block: num(r.updated_block),
+    pending_direct: big(r.pending_direct ?? 0),
   };
 }
 
@@ -164,7 +166,7 @@ export async function planBatch(
       `SELECT coalesce(json_agg(c), '[]'::json) AS rows FROM (
          SELECT card_id::text AS card_id, merchant_id, holder, plan_index, kind, status, named, held::text AS held, units_left,
            units_used, paid_in::text AS paid_in, direct::text AS direct, released::text AS released, refunded::text AS refunded,
-           started_at, expires_at, updated_block
+           started_at, expires_at, updated_block, pending_direct::text AS pending_direct
          FROM cards WHERE card_id = ANY($1::numeric[])) c`,
       [missingCards],
     );
@@ -246,20 +248,21 @@ export async function planBatch(
           card_id: cardId!, merchant_id: merchantId!, holder: holder!, plan_index: num(a.planIndex), kind: PLAN_KIND[num(a.kind)],
           status: "active", named: Boolean(a.named), held: amount, units_left: num(a.units), units_used: 0, paid_in: amount,
           direct: big(a.direct), released: 0n, refunded: 0n, started_at: num(a.startedAt), expires_at: num(a.expiresAt),
-          updated_block: e.blockNumber,
+          updated_block: e.blockNumber, pending_direct: big(a.direct),
         };
         cards.set(cardId!, c);
         dirtyCards.add(cardId!);
-        m.paid_in += amount; m.direct += big(a.direct); m.card_count += 1;
+        // The whole price is in escrow: the direct share waits there through the cooling-off.
+        m.paid_in += amount + big(a.direct); m.direct += big(a.direct); m.card_count += 1;
         break;
       }
       case "CardRenewed": {
         const c = card(cardId!);
         amount = big(a.custodied);
         c.held += amount; c.paid_in += amount; c.direct += big(a.direct); c.units_left += num(a.units);
-        c.expires_at = num(a.expiresAt); c.updated_block = e.blockNumber;
+        c.pending_direct += big(a.direct); c.expires_at = num(a.expiresAt); c.updated_block = e.blockNumber;
         const m = merchant(c.merchant_id);
-        m.paid_in += amount; m.direct += big(a.direct);
+        m.paid_in += amount + big(a.direct); m.direct += big(a.direct);
         break;
       }
       case "CardRefunded": {
@@ -272,6 +275,50 @@ export async function planBatch(
           tx_hash: e.txHash, log_index: e.logIndex, card_id: cardId, merchant_id: c.merchant_id, bank_id: m.bank_id, holder,
           amount, reason: REFUND_REASON[num(a.reason)], block_number: e.blockNumber, block_time: time,
         });
+        break;
+      }
+      case "DirectShareReleased": {
+        // A cooling-off ended: the direct share it held back is the merchant's (payable).
+        const c = card(cardId!);
+        amount = big(a.amount);
+        c.pending_direct -= amount; c.updated_block = e.blockNumber; holder = c.holder;
+        merchant(c.merchant_id).released += amount;
+        break;
+      }
+      case "DirectShareReturned": {
+        const c = card(cardId!);
+        amount = big(a.amount);
+        c.pending_direct -= amount; c.updated_block = e.blockNumber;
+        const m = merchant(c.merchant_id);
+        m.refunded += amount;
+        refunds.push({
+          tx_hash: e.txHash, log_index: e.logIndex, card_id: cardId, merchant_id: c.merchant_id, bank_id: m.bank_id, holder,
+          amount, reason: "direct_share", block_number: e.blockNumber, block_time: time,
+        });
+        break;
+      }
+      case "RenewalRefunded": {
+        // Renewals refunded in their cooling-off: the card goes on with the rest.
+        const c = card(cardId!);
+        amount = big(a.amount);
+        c.held -= amount; c.refunded += amount; c.units_left -= num(a.units); c.updated_block = e.blockNumber;
+        const m = merchant(c.merchant_id);
+        m.refunded += amount;
+        refunds.push({
+          tx_hash: e.txHash, log_index: e.logIndex, card_id: cardId, merchant_id: c.merchant_id, bank_id: m.bank_id, holder,
+          amount, reason: "cooling_off", block_number: e.blockNumber, block_time: time,
+        });
+        break;
+      }
+      case "CardTransferred": {
+        // Transfer by notice: the card and every right on it belong to the new holder from now on.
+        const c = card(cardId!);
+        c.holder = lower(a.to); c.updated_block = e.blockNumber; holder = c.holder;
+        break;
+      }
+      case "PeriodsStarted": {
+        const c = card(cardId!);
+        c.started_at = num(a.startedAt); c.expires_at = num(a.expiresAt); c.updated_block = e.blockNumber; holder = c.holder;
         break;
       }
       case "RefundRequested": {
@@ -329,6 +376,7 @@ export async function planBatch(
           merchant_id: merchantId!, account: lower(a.account), industry_id: num(a.industryId), bank_id: num(a.bankId),
           registry_ref: String(a.registryRef), status: "active", risk_level: "low", exit_effective_at: null,
           paid_in: 0n, direct: 0n, released: 0n, refunded: 0n, paid_out: 0n, card_count: 0, admitted_at: time, updated_block: e.blockNumber,
+          breach_recorded_at: null,
         });
         dirtyMerchants.add(merchantId!);
         break;
@@ -336,6 +384,12 @@ export async function planBatch(
       case "MerchantStatusChanged": {
         const m = merchant(merchantId!);
         m.status = MERCHANT_STATUS[num(a.to)]; m.updated_block = e.blockNumber;
+        break;
+      }
+      case "BreachRecorded":
+      case "BreachCleared": {
+        const m = merchant(merchantId!);
+        m.breach_recorded_at = e.event === "BreachRecorded" ? time : null; m.updated_block = e.blockNumber;
         break;
       }
       case "ExitAnnounced": {
@@ -380,6 +434,9 @@ export async function planBatch(
       case "DefaultPolicySet":
         industries.push({ industry_id: 0, regulator: null, set_policy: true, policy: a.policy, updated_block: e.blockNumber });
         break;
+      case "IndustryCustodyFloorSet":
+        industries.push({ industry_id: num(a.industryId), floor_bps: num(a.floorBps), updated_block: e.blockNumber });
+        break;
       default:
         break; // role grants and other bookkeeping: kept in the ledger only
     }
@@ -414,7 +471,9 @@ export async function planBatch(
   if (copy?.length && !inChainOrder(events)) throw new FatalError("a batch's events are not in chain order (block, log index)");
   const copyData = copy?.length ? copy.join("") : null;
   const ledgerValues = ledger.length ? [plainJson(ledger), plainJson(ledgerTxs), ledgerContracts] : null;
-  const industryRows = industries.map((row) => row.set_policy
+  const industryRows = industries.map((row) => row.floor_bps !== undefined
+    ? [row.industry_id, row.floor_bps, row.updated_block]
+    : row.set_policy
     ? [row.industry_id, row.policy === null ? null : toJson([row.policy]).slice(1, -1), row.updated_block]
     : [row.industry_id, row.regulator, row.updated_block]);
   const banksJson = banks.length ? toJson(banks) : null;
@@ -428,7 +487,8 @@ export async function planBatch(
     else {
       changedCards.push({
         i: c.card_id, s: c.status, h: String(c.held), l: c.units_left, u: c.units_used, p: String(c.paid_in), d: String(c.direct),
-        r: String(c.released), f: String(c.refunded), e: c.expires_at, b: c.updated_block,
+        r: String(c.released), f: String(c.refunded), e: c.expires_at, b: c.updated_block, t: c.started_at, x: String(c.pending_direct),
+        o: c.holder,
       });
     }
   }
@@ -463,7 +523,10 @@ export async function planBatch(
     );
     for (let k = 0; k < industries.length; k++) {
       await tx.query(
-        industries[k].set_policy
+        industries[k].floor_bps !== undefined
+          ? `INSERT INTO industries (industry_id, regulator, policy, custody_floor_bps, updated_block) VALUES ($1, NULL, NULL, $2, $3)
+             ON CONFLICT (industry_id) DO UPDATE SET custody_floor_bps = EXCLUDED.custody_floor_bps, updated_block = EXCLUDED.updated_block`
+          : industries[k].set_policy
           ? `INSERT INTO industries (industry_id, regulator, policy, updated_block) VALUES ($1, NULL, $2::jsonb, $3)
              ON CONFLICT (industry_id) DO UPDATE SET policy = EXCLUDED.policy, updated_block = EXCLUDED.updated_block`
           : `INSERT INTO industries (industry_id, regulator, policy, updated_block) VALUES ($1, $2, NULL, $3)
@@ -491,24 +554,32 @@ export async function planBatch(
     }
     if (merchantsJson) {
       await tx.query(
-        `INSERT INTO merchants SELECT * FROM json_to_recordset($1::json) AS x(merchant_id bigint, account text, industry_id int,
+        `INSERT INTO merchants (merchant_id, account, industry_id, bank_id, registry_ref, status, risk_level, exit_effective_at,
+           paid_in, direct, released, refunded, paid_out, card_count, admitted_at, updated_block, breach_recorded_at)
+         SELECT * FROM json_to_recordset($1::json) AS x(merchant_id bigint, account text, industry_id int,
            bank_id int, registry_ref text, status text, risk_level text, exit_effective_at bigint, paid_in bigint, direct bigint,
-           released bigint, refunded bigint, paid_out bigint, card_count int, admitted_at bigint, updated_block bigint)
+           released bigint, refunded bigint, paid_out bigint, card_count int, admitted_at bigint, updated_block bigint,
+           breach_recorded_at bigint)
          ON CONFLICT (merchant_id) DO UPDATE SET status = EXCLUDED.status, risk_level = EXCLUDED.risk_level,
            exit_effective_at = EXCLUDED.exit_effective_at, paid_in = EXCLUDED.paid_in, direct = EXCLUDED.direct,
            released = EXCLUDED.released, refunded = EXCLUDED.refunded, paid_out = EXCLUDED.paid_out,
-           card_count = EXCLUDED.card_count, updated_block = EXCLUDED.updated_block`,
+           card_count = EXCLUDED.card_count, updated_block = EXCLUDED.updated_block,
+           breach_recorded_at = EXCLUDED.breach_recorded_at`,
         [merchantsJson],
       );
     }
     if (freshCardsJson) {
       await tx.query(
-        `INSERT INTO cards SELECT * FROM json_to_recordset($1::json) AS x(card_id numeric, merchant_id bigint, holder text,
+        `INSERT INTO cards (card_id, merchant_id, holder, plan_index, kind, status, named, held, units_left, units_used, paid_in,
+           direct, released, refunded, started_at, expires_at, updated_block, pending_direct)
+         SELECT * FROM json_to_recordset($1::json) AS x(card_id numeric, merchant_id bigint, holder text,
            plan_index int, kind text, status text, named boolean, held bigint, units_left int, units_used int, paid_in bigint,
-           direct bigint, released bigint, refunded bigint, started_at bigint, expires_at bigint, updated_block bigint)
+           direct bigint, released bigint, refunded bigint, started_at bigint, expires_at bigint, updated_block bigint,
+           pending_direct bigint)
          ON CONFLICT (card_id) DO UPDATE SET status = EXCLUDED.status, held = EXCLUDED.held, units_left = EXCLUDED.units_left,
            units_used = EXCLUDED.units_used, paid_in = EXCLUDED.paid_in, direct = EXCLUDED.direct, released = EXCLUDED.released,
-           refunded = EXCLUDED.refunded, expires_at = EXCLUDED.expires_at, updated_block = EXCLUDED.updated_block`,
+           refunded = EXCLUDED.refunded, started_at = EXCLUDED.started_at, expires_at = EXCLUDED.expires_at,
+           updated_block = EXCLUDED.updated_block, pending_direct = EXCLUDED.pending_direct, holder = EXCLUDED.holder`,
         [freshCardsJson],
       );
     }
@@ -516,9 +587,9 @@ export async function planBatch(
       // Cards in the store before this batch: only what events change, updated in place (no insert attempt first).
       await tx.query(
         `UPDATE cards SET status = x.s, held = x.h, units_left = x.l, units_used = x.u, paid_in = x.p, direct = x.d, released = x.r,
-           refunded = x.f, expires_at = x.e, updated_block = x.b
+           refunded = x.f, expires_at = x.e, updated_block = x.b, started_at = x.t, pending_direct = x.x, holder = x.o
          FROM json_to_recordset($1::json) AS x(i numeric, s text, h bigint, l int, u int, p bigint, d bigint, r bigint, f bigint,
-           e bigint, b bigint)
+           e bigint, b bigint, t bigint, x bigint, o text)
          WHERE cards.card_id = x.i`,
         [changedCardsJson],
       );

@@ -555,6 +555,33 @@ CREATE INDEX audit_log_key ON audit_log (key_id, id);
 CREATE INDEX audit_log_subject ON audit_log (role, subject, id);
 `,
   },
+  {
+    version: 28,
+    name: "industry custody floor",
+    sql: `
+-- The custody floor the platform regulator set for an industry (IndustryCustodyFloorSet), basis points; 0: the district's.
+ALTER TABLE industries ADD COLUMN custody_floor_bps int NOT NULL DEFAULT 0;
+`,
+  },
+  {
+    version: 29,
+    name: "direct share held through the cooling-off",
+    sql: `
+-- The direct (non-custodied) share a card's open cooling-off holds back in escrow (DirectShareReleased/Returned settle
+-- it). A merchant's paid_in counts it from the purchase, like the contract's, so held = paid_in - released - refunded
+-- stays what the escrow holds for the merchant.
+ALTER TABLE cards ADD COLUMN pending_direct bigint NOT NULL DEFAULT 0;
+`,
+  },
+  {
+    version: 30,
+    name: "merchant breach on record",
+    sql: `
+-- When the responsible regulator recorded the merchant's breach (BreachRecorded; NULL: none, or cleared): every holder
+-- may cancel and take the unused balance back (refunds with reason 'breach').
+ALTER TABLE merchants ADD COLUMN breach_recorded_at bigint;
+`,
+  },
 ];
 
 /**

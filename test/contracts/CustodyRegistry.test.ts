@@ -19,7 +19,8 @@ function tuple(p: PolicyInput): bigint[] {
   ];
 }
 
-const BEAUTY_POLICY: PolicyInput = { ...DEFAULT_POLICY, custodyBps: 3_000, maxCardValue: 3_000n * CNY };
+/** Stricter than the district on custody and the named-card cap, as an industry may be. */
+const BEAUTY_POLICY: PolicyInput = { ...DEFAULT_POLICY, custodyBps: 5_000, maxCardValue: 3_000n * CNY };
 const UNDEFINED_INDUSTRY = 99;
 
 describe("CustodyRegistry", () => {
@@ -210,13 +211,14 @@ describe("CustodyRegistry", () => {
     });
 
     describe("when the caller is a platform regulator", () => {
-      it("it sets the default, which applies to industries without their own policy only", async () => {
+      it("it sets the default, which applies to industries without their own policy and bounds those with one", async () => {
         const { registry, regulator } = await loadFixture(deployFixture);
         const policy = { ...BEAUTY_POLICY, custodyBps: 10_000 };
         await expect(registry.connect(regulator).setDefaultPolicy(policy)).to.emit(registry, "DefaultPolicySet").withArgs(tuple(policy));
         expect([...(await registry.defaultPolicy())]).to.deep.equal(tuple(policy));
         expect([...(await registry.policyOf(FITNESS))]).to.deep.equal(tuple(policy));
-        expect([...(await registry.policyOf(EDUCATION))]).to.deep.equal(tuple(TRAINING_POLICY));
+        // Education keeps its own (stricter) caps; the district's lower named-card cap binds it at once.
+        expect([...(await registry.policyOf(EDUCATION))]).to.deep.equal(tuple({ ...TRAINING_POLICY, maxCardValue: 3_000n * CNY }));
       });
     });
   });
@@ -361,7 +363,8 @@ describe("CustodyRegistry", () => {
         expect(industry.exists).to.equal(true);
         expect(industry.regulator).to.equal(eduRegulator.address);
         expect([...industry.policy]).to.deep.equal(new Array(8).fill(0n));
-        expect([...(await registry.policyOf(EDUCATION))]).to.deep.equal(tuple(DEFAULT_POLICY));
+        // The district's default, at education's own custody floor (100%).
+        expect([...(await registry.policyOf(EDUCATION))]).to.deep.equal(tuple({ ...DEFAULT_POLICY, custodyBps: 10_000 }));
       });
     });
 
@@ -369,7 +372,8 @@ describe("CustodyRegistry", () => {
       it("it succeeds on any industry", async () => {
         const { registry, regulator } = await loadFixture(deployFixture);
         await expect(registry.connect(regulator).clearIndustryPolicy(EDUCATION)).to.emit(registry, "IndustryPolicyCleared").withArgs(EDUCATION);
-        expect([...(await registry.policyOf(EDUCATION))]).to.deep.equal(tuple(DEFAULT_POLICY));
+        // The district's default, at education's own custody floor (100%).
+        expect([...(await registry.policyOf(EDUCATION))]).to.deep.equal(tuple({ ...DEFAULT_POLICY, custodyBps: 10_000 }));
       });
     });
   });

@@ -195,7 +195,8 @@ describe("PrepaidEscrow: admin", () => {
         await f.escrow.connect(f.regulator).admitMerchant(f.carol.address, FITNESS, 3, ethers.id("carol-gym"));
         await f.escrow.connect(f.carol).publishPlan(4, 1, 5, 0, 0, 10_000n);
         await f.escrow.connect(f.stranger).purchase(4, 1, f.alice.address, true);
-        expect(await token.balanceOf(await f.escrow.getAddress())).to.equal(4_000n);
+        // The whole price: 40% custodied, 60% held back for the cooling-off.
+        expect(await token.balanceOf(await f.escrow.getAddress())).to.equal(10_000n);
       });
     });
   });

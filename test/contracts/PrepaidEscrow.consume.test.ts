@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { startOfBeijingDay } from "../../src/chain/days";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { signConsumption, SignedVoucher } from "../../src/chain/vouchers";
@@ -190,7 +191,7 @@ describe("PrepaidEscrow: consumption", () => {
       it("it reverts with Custody_CardExpired from the start of its expiry day", async () => {
         const f = await loadFixture(schoolCardFixture);
         const expiryDay = (await f.escrow.cardOf(f.cardId)).expiryDay;
-        const expiresAt = Number(expiryDay) * DAY;
+        const expiresAt = startOfBeijingDay(expiryDay);
         // Usable until the end of the expiry day's eve...
         await time.setNextBlockTimestamp(expiresAt - 1);
         await f.escrow.connect(f.schoolAcct).consume(voucherArg(await voucher(f.escrow, f.alice, f.cardId, 1, 0, expiresAt + 3_600)));

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { endOfPeriod } from "../../src/chain/days";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { DEFAULT_POLICY } from "../../src/chain/policies";
@@ -332,17 +333,17 @@ describe("PrepaidEscrow: freeze and exit", () => {
         await expect(tx)
           .to.emit(f.escrow, "MerchantStatusChanged")
           .withArgs(f.school, MerchantStatus.Active, MerchantStatus.WindingDown, f.schoolAcct.address, ethers.ZeroHash);
-        await expect(tx).to.emit(f.escrow, "ExitAnnounced").withArgs(f.school, t + 30 * DAY, f.schoolAcct.address);
+        await expect(tx).to.emit(f.escrow, "ExitAnnounced").withArgs(f.school, endOfPeriod(t, 30), f.schoolAcct.address);
         const m = await f.escrow.merchantOf(f.school);
         expect(m.status).to.equal(BigInt(MerchantStatus.WindingDown));
-        expect(m.exitEffectiveAt).to.equal(BigInt(t + 30 * DAY));
+        expect(m.exitEffectiveAt).to.equal(BigInt(endOfPeriod(t, 30)));
       });
 
       it("it uses the industry's exit notice", async () => {
         const f = await loadFixture(schoolCardsFixture);
-        await f.registry.connect(f.sportsRegulator).setIndustryPolicy(FITNESS, { ...DEFAULT_POLICY, exitNoticeDays: 10 });
+        await f.registry.connect(f.sportsRegulator).setIndustryPolicy(FITNESS, { ...DEFAULT_POLICY, exitNoticeDays: 45 });
         const t = await atNextBlock();
-        await expect(f.escrow.connect(f.gymAcct).announceExit(f.gym)).to.emit(f.escrow, "ExitAnnounced").withArgs(f.gym, t + 10 * DAY, f.gymAcct.address);
+        await expect(f.escrow.connect(f.gymAcct).announceExit(f.gym)).to.emit(f.escrow, "ExitAnnounced").withArgs(f.gym, endOfPeriod(t, 45), f.gymAcct.address);
       });
 
       it("it accepts a Restricted merchant's exit", async () => {
@@ -396,7 +397,7 @@ describe("PrepaidEscrow: freeze and exit", () => {
         await expect(tx)
           .to.emit(f.escrow, "MerchantStatusChanged")
           .withArgs(f.school, MerchantStatus.Active, MerchantStatus.WindingDown, f.eduRegulator.address, reason);
-        await expect(tx).to.emit(f.escrow, "ExitAnnounced").withArgs(f.school, t + 30 * DAY, f.eduRegulator.address);
+        await expect(tx).to.emit(f.escrow, "ExitAnnounced").withArgs(f.school, endOfPeriod(t, 30), f.eduRegulator.address);
         await expect(f.escrow.connect(f.bankA).purchase(f.school, 1, f.carol.address, true))
           .to.be.revertedWithCustomError(f.escrow, "Custody_MerchantNotSelling")
           .withArgs(f.school, MerchantStatus.WindingDown);

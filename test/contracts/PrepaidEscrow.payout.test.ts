@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { deployFixture, buy, voucher, voucherArg, expectConservation, DAY, MerchantStatus } from "./fixture";
+import { deployFixture, buy, buyStarted, voucher, voucherArg, expectConservation, DAY, MerchantStatus } from "./fixture";
 
 /** The school sold alice 20 lessons for 3,000 CNY and delivered 3 (450 CNY released, not paid out yet). */
 async function releasedFixture() {
@@ -81,12 +81,13 @@ describe("PrepaidEscrow: payout", () => {
     describe("when merchants of both banks are paid out", () => {
       it("each burns its own bank's token and money is conserved per bank", async () => {
         const f = await loadFixture(releasedFixture);
-        const gymCard = await buy(f.escrow, f.bankB, f.gym, 1, f.bob.address);
+        const gymCard = await buyStarted(f.escrow, f.bankB, f.gym, 1, f.bob);
         await time.increase(30 * DAY);
         await f.escrow.releasePeriodic(gymCard);
+        // A month served, and the direct share whose cooling-off ended.
         await expect(f.escrow.connect(f.bankB).payOut(f.gym))
           .to.emit(f.tokenB, "Transfer")
-          .withArgs(await f.escrow.getAddress(), ethers.ZeroAddress, 12_000n);
+          .withArgs(await f.escrow.getAddress(), ethers.ZeroAddress, 12_000n + 54_000n);
         expect(await f.tokenB.totalSupply()).to.equal(24_000n);
         expect(await f.tokenA.totalSupply()).to.equal(300_000n);
         await expectConservation(f);

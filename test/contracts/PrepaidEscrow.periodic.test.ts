@@ -1,14 +1,17 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { deployFixture, buy, expectConservation, DAY, PERIODIC, CardStatus, MerchantStatus } from "./fixture";
+import { deployFixture, buy, buyStarted, expectConservation, DAY, PERIODIC, CardStatus, MerchantStatus } from "./fixture";
 
 const MONTH = 30 * DAY;
 
-/** A gym membership (3 monthly periods for 900 CNY, 40% custody: 360 CNY held) held by bob. */
+/**
+ * A gym membership (3 monthly periods for 900 CNY, 40% custody: 360 CNY held) held by bob, who checked in at once:
+ * its periods run from then. The 540 CNY direct share waits in escrow for the 7-day cooling-off, then is the gym's.
+ */
 async function membershipFixture() {
   const f = await deployFixture();
-  const cardId = await buy(f.escrow, f.bankB, f.gym, 1, f.bob.address);
+  const cardId = await buyStarted(f.escrow, f.bankB, f.gym, 1, f.bob);
   const startedAt = Number((await f.escrow.cardOf(cardId)).startedAt);
   return { ...f, cardId, startedAt };
 }
@@ -36,7 +39,8 @@ describe("PrepaidEscrow: periodic release", () => {
         expect(card.held).to.equal(24_000n);
         expect(card.unitsLeft).to.equal(2n);
         expect(card.unitsUsed).to.equal(1n);
-        expect(await f.escrow.balancesOf(f.gym)).to.deep.equal([24_000n, 12_000n]);
+        // Payable: the period, and the 540 CNY direct share whose cooling-off is over.
+        expect(await f.escrow.balancesOf(f.gym)).to.deep.equal([24_000n, 12_000n + 54_000n]);
         await expectConservation(f);
       });
 
@@ -67,7 +71,7 @@ describe("PrepaidEscrow: periodic release", () => {
         await time.increase(365 * DAY);
         await expect(f.escrow.releasePeriodic(f.cardId)).to.emit(f.escrow, "PeriodsReleased").withArgs(f.cardId, 2, 24_000n);
         expect(await f.escrow.cardStatus(f.cardId)).to.equal(BigInt(CardStatus.Consumed));
-        expect(await f.escrow.balancesOf(f.gym)).to.deep.equal([0n, 36_000n]);
+        expect(await f.escrow.balancesOf(f.gym)).to.deep.equal([0n, 36_000n + 54_000n]);
         await expect(f.escrow.releasePeriodic(f.cardId)).to.be.revertedWithCustomError(f.escrow, "Custody_NothingToRelease").withArgs(f.cardId);
         await expectConservation(f);
       });
@@ -84,7 +88,7 @@ describe("PrepaidEscrow: periodic release", () => {
           await time.setNextBlockTimestamp(startedAt + (i + 1) * 7 * DAY);
           await expect(f.escrow.releasePeriodic(cardId)).to.emit(f.escrow, "PeriodsReleased").withArgs(cardId, 1, expected[i]);
         }
-        expect(await f.escrow.balancesOf(f.gym)).to.deep.equal([0n, 401n]);
+        expect(await f.escrow.balancesOf(f.gym)).to.deep.equal([0n, 401n + 600n]);
       });
     });
 
@@ -166,7 +170,8 @@ describe("PrepaidEscrow: periodic release", () => {
         const released = receipt!.logs.map((l) => f.escrow.interface.parseLog(l)).filter((e) => e?.name === "PeriodsReleased");
         expect(released.map((e) => e!.args.cardId)).to.deep.equal([f.cardId]);
         expect((await f.escrow.cardOf(fresh)).unitsUsed).to.equal(0n);
-        expect(await f.escrow.balancesOf(f.gym)).to.deep.equal([60_000n, 12_000n]);
+        // Held: the fresh card's 360 CNY and its 540 CNY direct share still in cooling-off.
+        expect(await f.escrow.balancesOf(f.gym)).to.deep.equal([24_000n + 36_000n + 54_000n, 12_000n + 54_000n]);
         await expectConservation(f);
       });
     });

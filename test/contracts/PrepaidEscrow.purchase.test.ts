@@ -1,9 +1,10 @@
 import { expect } from "chai";
+import { dayStartingAtOrAfter, endOfPeriod, lessonExpiryDay, startOfBeijingDay } from "../../src/chain/days";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { DEFAULT_POLICY, TRAINING_POLICY, CNY } from "../../src/chain/policies";
+import { DEFAULT_POLICY, TRAINING_POLICY, CNY, NO_CAP_FEN } from "../../src/chain/policies";
 import {
-  deployFixture, buy, voucher, voucherArg, atNextBlock, dayCeil, expectConservation,
+  deployFixture, buy, buyStarted, voucher, voucherArg, atNextBlock, expectConservation,
   EDUCATION, FITNESS, PET_CARE, LESSON, PERIODIC, DAY, CardStatus, MerchantStatus, PlanKind,
 } from "./fixture";
 
@@ -112,7 +113,8 @@ describe("PrepaidEscrow: plans and sales", () => {
 
       it("it reverts with Custody_CardValueCapExceeded when the value does not fit a card, even without a cap", async () => {
         const f = await loadFixture(deployFixture);
-        await f.registry.connect(f.regulator).setIndustryPolicy(PET_CARE, { ...DEFAULT_POLICY, maxCardValue: 0n, maxAnonymousValue: 0n });
+        // Pet care has no policy of its own: the district's applies, here without card value caps.
+        await f.registry.connect(f.regulator).setDefaultPolicy({ ...DEFAULT_POLICY, maxCardValue: NO_CAP_FEN, maxAnonymousValue: NO_CAP_FEN });
         await expect(f.escrow.connect(f.petAcct).publishPlan(f.pet, LESSON, 10, 0, 0, CARD_VALUE_MAX + 1n))
           .to.be.revertedWithCustomError(f.escrow, "Custody_CardValueCapExceeded")
           .withArgs(CARD_VALUE_MAX + 1n, CARD_VALUE_MAX);
@@ -342,7 +344,7 @@ describe("PrepaidEscrow: plans and sales", () => {
         const f = await loadFixture(deployFixture);
         const escrowAddress = await f.escrow.getAddress();
         const t = await atNextBlock();
-        const expiresAt = t + 90 * DAY;
+        const expiresAt = endOfPeriod(t, 90);
         const cardId = (BigInt(f.school) << 32n) | 1n;
         const tx = f.escrow.connect(f.bankA).purchase(f.school, 1, f.alice.address, true);
         await expect(tx)
@@ -354,7 +356,7 @@ describe("PrepaidEscrow: plans and sales", () => {
         expect(card.held).to.equal(300_000n);
         expect(card.unitsLeft).to.equal(20n);
         expect(card.unitsUsed).to.equal(0n);
-        expect(card.expiryDay).to.equal(BigInt(dayCeil(expiresAt)));
+        expect(card.expiryDay).to.equal(BigInt(lessonExpiryDay(t, 90)));
         expect(card.status).to.equal(BigInt(CardStatus.Active));
         expect(card.kind).to.equal(BigInt(LESSON));
         expect(card.named).to.equal(true);
@@ -371,20 +373,22 @@ describe("PrepaidEscrow: plans and sales", () => {
     });
 
     describe("when custody is 40% (fitness default)", () => {
-      it("it escrows 40% and records the rest as paid straight to the merchant", async () => {
+      it("it escrows 40%, holds the rest back until the cooling-off ends, and starts the periods then", async () => {
         const f = await loadFixture(deployFixture);
         const t = await atNextBlock();
         const cardId = (BigInt(f.gym) << 32n) | 1n;
+        const periodsStart = endOfPeriod(t, 7);
         await expect(f.escrow.connect(f.bankB).purchase(f.gym, 1, f.bob.address, false))
           .to.emit(f.escrow, "CardPurchased")
-          .withArgs(cardId, f.gym, f.bob.address, 1, PERIODIC, 3, 90_000n, 36_000n, 54_000n, t, t + 90 * DAY, false);
+          .withArgs(cardId, f.gym, f.bob.address, 1, PERIODIC, 3, 90_000n, 36_000n, 54_000n, periodsStart, startOfBeijingDay(dayStartingAtOrAfter(periodsStart + 90 * DAY)), false);
         const card = await f.escrow.cardOf(cardId);
         expect(card.periodSeconds).to.equal(BigInt(30 * DAY));
         expect(card.kind).to.equal(BigInt(PERIODIC));
         expect(card.named).to.equal(false);
         expect(card.paidIn).to.equal(36_000n);
         expect(card.direct).to.equal(54_000n);
-        expect(await f.tokenB.balanceOf(await f.escrow.getAddress())).to.equal(36_000n);
+        expect(card.pendingDirect).to.equal(54_000n);
+        expect(await f.tokenB.balanceOf(await f.escrow.getAddress())).to.equal(90_000n);
         expect(await f.tokenA.totalSupply()).to.equal(0n);
       });
 
@@ -400,34 +404,12 @@ describe("PrepaidEscrow: plans and sales", () => {
     describe("when the industry's policy changes after the plan was published", () => {
       it("it applies the policy in force at purchase (custody ratio and cooling-off days)", async () => {
         const f = await loadFixture(deployFixture);
-        await f.registry.connect(f.sportsRegulator).setIndustryPolicy(FITNESS, { ...DEFAULT_POLICY, custodyBps: 2_000, coolingOffDays: 3 });
+        await f.registry.connect(f.sportsRegulator).setIndustryPolicy(FITNESS, { ...DEFAULT_POLICY, custodyBps: 6_000, coolingOffDays: 10 });
         const cardId = await buy(f.escrow, f.bankB, f.gym, 1, f.bob.address);
         const card = await f.escrow.cardOf(cardId);
-        expect(card.paidIn).to.equal(18_000n);
-        expect(card.direct).to.equal(72_000n);
-        expect(card.coolingOffDays).to.equal(3n);
-      });
-    });
-
-    describe("when the policy custodies nothing", () => {
-      it("it opens the card without minting", async () => {
-        const f = await loadFixture(deployFixture);
-        await f.registry.connect(f.regulator).setIndustryPolicy(PET_CARE, { ...DEFAULT_POLICY, custodyBps: 0 });
-        const tx = f.escrow.connect(f.bankA).purchase(f.pet, 1, f.carol.address, true);
-        await expect(tx).to.emit(f.escrow, "CardPurchased");
-        await expect(tx).not.to.emit(f.tokenA, "Transfer");
-        const cardId = (BigInt(f.pet) << 32n) | 1n;
-        expect((await f.escrow.cardOf(cardId)).held).to.equal(0n);
-        expect((await f.escrow.cardOf(cardId)).direct).to.equal(30_000n);
-        expect(await f.escrow.cardStatus(cardId)).to.equal(BigInt(CardStatus.Active));
-        // Renewing adds nothing to custody either, and a cooling-off refund gives back the nothing held.
-        const renewal = f.escrow.connect(f.bankA).renew(cardId, 1);
-        await expect(renewal).to.emit(f.escrow, "CardRenewed").withArgs(cardId, f.pet, f.carol.address, 1, 5, 30_000n, 0n, 30_000n, 0);
-        await expect(renewal).not.to.emit(f.tokenA, "Transfer");
-        const refund = f.escrow.connect(f.carol).refundCoolingOff(cardId);
-        await expect(refund).to.emit(f.escrow, "CardRefunded").withArgs(cardId, f.pet, f.carol.address, 0n, 0);
-        await expect(refund).not.to.emit(f.tokenA, "Transfer");
-        await expectConservation(f);
+        expect(card.paidIn).to.equal(54_000n);
+        expect(card.direct).to.equal(36_000n);
+        expect(card.coolingOffDays).to.equal(10n);
       });
     });
 
@@ -454,9 +436,10 @@ describe("PrepaidEscrow: plans and sales", () => {
         const d = await buy(f.escrow, f.bankA, f.pet, 1, f.carol.address);
         expect([a, b, c, d]).to.deep.equal([(1n << 32n) | 1n, (1n << 32n) | 2n, (2n << 32n) | 1n, (3n << 32n) | 1n]);
         expect(await f.escrow.balancesOf(f.school)).to.deep.equal([301_000n, 0n]);
-        expect(await f.escrow.balancesOf(f.pet)).to.deep.equal([12_000n, 0n]);
-        expect(await f.tokenA.balanceOf(await f.escrow.getAddress())).to.equal(313_000n);
-        expect(await f.tokenB.balanceOf(await f.escrow.getAddress())).to.equal(36_000n);
+        // Pet care and the gym at 40%: the direct shares wait in escrow through the cooling-off.
+        expect(await f.escrow.balancesOf(f.pet)).to.deep.equal([30_000n, 0n]);
+        expect(await f.tokenA.balanceOf(await f.escrow.getAddress())).to.equal(331_000n);
+        expect(await f.tokenB.balanceOf(await f.escrow.getAddress())).to.equal(90_000n);
         await expectConservation(f);
       });
     });
@@ -517,10 +500,10 @@ describe("PrepaidEscrow: plans and sales", () => {
         const f = await loadFixture(deployFixture);
         const cardId = await buy(f.escrow, f.bankA, f.school, 2, f.alice.address);
         const expiryDay = (await f.escrow.cardOf(cardId)).expiryDay;
-        await time.increaseTo(expiryDay * 86_400n);
+        await time.increaseTo(startOfBeijingDay(expiryDay));
         await expect(f.escrow.connect(f.bankA).renew(cardId, 2))
           .to.be.revertedWithCustomError(f.escrow, "Custody_CardExpired")
-          .withArgs(cardId, expiryDay * 86_400n);
+          .withArgs(cardId, startOfBeijingDay(expiryDay));
       });
     });
 
@@ -628,7 +611,7 @@ describe("PrepaidEscrow: plans and sales", () => {
         const f = await loadFixture(deployFixture);
         await f.escrow.connect(f.schoolAcct).publishPlan(f.school, PERIODIC, 3, 30 * DAY, 0, 60_000n); // plan 3
         await f.escrow.connect(f.schoolAcct).publishPlan(f.school, PERIODIC, 1, 30 * DAY, 0, 20_000n); // plan 4
-        const cardId = await buy(f.escrow, f.bankA, f.school, 3, f.alice.address);
+        const cardId = await buyStarted(f.escrow, f.bankA, f.school, 3, f.alice);
         await expect(f.escrow.connect(f.bankA).renew(cardId, 3))
           .to.be.revertedWithCustomError(f.escrow, "Custody_ValidityCapExceeded")
           .withArgs(180, 92);
@@ -653,14 +636,14 @@ describe("PrepaidEscrow: plans and sales", () => {
         const tx = f.escrow.connect(f.bankA).renew(cardId, 2);
         await expect(tx)
           .to.emit(f.escrow, "CardRenewed")
-          .withArgs(cardId, f.school, f.alice.address, 2, 7, 1_000n, 1_000n, 0n, t + 90 * DAY);
+          .withArgs(cardId, f.school, f.alice.address, 2, 7, 1_000n, 1_000n, 0n, endOfPeriod(t, 90));
         await expect(tx).to.emit(f.tokenA, "Transfer").withArgs(ethers.ZeroAddress, await f.escrow.getAddress(), 1_000n);
         const card = await f.escrow.cardOf(cardId);
         expect(card.held).to.equal(240_000n + 1_000n);
         expect(card.unitsLeft).to.equal(16n + 7n);
         expect(card.unitsUsed).to.equal(4n);
         expect(card.paidIn).to.equal(301_000n);
-        expect(card.expiryDay).to.equal(BigInt(dayCeil(t + 90 * DAY)));
+        expect(card.expiryDay).to.equal(BigInt(lessonExpiryDay(t, 90)));
         expect(await f.escrow.balancesOf(f.school)).to.deep.equal([241_000n, 60_000n]);
         await expectConservation(f);
       });
@@ -674,7 +657,7 @@ describe("PrepaidEscrow: plans and sales", () => {
         const expiryDay = (await f.escrow.cardOf(cardId)).expiryDay;
         await expect(f.escrow.connect(f.bankA).renew(cardId, 3))
           .to.emit(f.escrow, "CardRenewed")
-          .withArgs(cardId, f.school, f.alice.address, 3, 5, 5_000n, 5_000n, 0n, expiryDay * 86_400n);
+          .withArgs(cardId, f.school, f.alice.address, 3, 5, 5_000n, 5_000n, 0n, startOfBeijingDay(expiryDay));
         expect((await f.escrow.cardOf(cardId)).expiryDay).to.equal(expiryDay);
       });
     });
@@ -696,16 +679,16 @@ describe("PrepaidEscrow: plans and sales", () => {
     describe("when a periodic card is renewed", () => {
       it("it appends the periods after the card's last one", async () => {
         const f = await loadFixture(deployFixture);
-        const t = await atNextBlock();
-        const cardId = await buy(f.escrow, f.bankB, f.gym, 1, f.bob.address);
+        const cardId = await buyStarted(f.escrow, f.bankB, f.gym, 1, f.bob);
+        const t = Number((await f.escrow.cardOf(cardId)).startedAt);
         await time.increase(40 * DAY);
         await expect(f.escrow.connect(f.bankB).renew(cardId, 1))
           .to.emit(f.escrow, "CardRenewed")
-          .withArgs(cardId, f.gym, f.bob.address, 1, 3, 90_000n, 36_000n, 54_000n, t + 180 * DAY);
+          .withArgs(cardId, f.gym, f.bob.address, 1, 3, 90_000n, 36_000n, 54_000n, startOfBeijingDay(dayStartingAtOrAfter(t + 180 * DAY)));
         const card = await f.escrow.cardOf(cardId);
         expect(card.unitsLeft).to.equal(6n);
         expect(card.held).to.equal(72_000n);
-        expect(card.expiryDay).to.equal(BigInt(dayCeil(t + 180 * DAY)));
+        expect(card.expiryDay).to.equal(BigInt(dayStartingAtOrAfter(t + 180 * DAY)));
         // The periods keep their rhythm from the original start: 6 months release 6 equal parts.
         await time.increaseTo(t + 180 * DAY);
         await expect(f.escrow.releasePeriodic(cardId)).to.emit(f.escrow, "PeriodsReleased").withArgs(cardId, 6, 72_000n);

@@ -1,9 +1,10 @@
 import { expect } from "chai";
+import { endOfPeriod, startOfBeijingDay } from "../../src/chain/days";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { DEFAULT_POLICY } from "../../src/chain/policies";
 import {
-  deployFixture, buy, voucher, voucherArg, expectConservation,
+  deployFixture, buy, buyStarted, voucher, voucherArg, expectConservation,
   EDUCATION, FITNESS, PET_CARE, LESSON, PERIODIC, DAY, CardStatus, RefundReason,
 } from "./fixture";
 
@@ -80,23 +81,21 @@ describe("PrepaidEscrow: refunds", () => {
         const f = await loadFixture(deployFixture);
         const cardId = await buy(f.escrow, f.bankA, f.school, 1, f.alice.address);
         const startedAt = Number((await f.escrow.cardOf(cardId)).startedAt);
-        await time.setNextBlockTimestamp(startedAt + 7 * DAY);
+        await time.setNextBlockTimestamp(endOfPeriod(startedAt, 7));
         await expect(f.escrow.connect(f.alice).refundCoolingOff(cardId))
           .to.be.revertedWithCustomError(f.escrow, "Custody_CoolingOffOver")
-          .withArgs(cardId, startedAt + 7 * DAY);
+          .withArgs(cardId, endOfPeriod(startedAt, 7));
       });
 
       it("it keeps the cooling-off days in force at purchase, not today's policy", async () => {
         const f = await loadFixture(deployFixture);
-        await f.registry.connect(f.sportsRegulator).setIndustryPolicy(FITNESS, { ...DEFAULT_POLICY, coolingOffDays: 0 });
-        const noCoolingOff = await buy(f.escrow, f.bankB, f.gym, 2, f.alice.address);
-        const startedAt = (await f.escrow.cardOf(noCoolingOff)).startedAt;
-        await expect(f.escrow.connect(f.alice).refundCoolingOff(noCoolingOff))
-          .to.be.revertedWithCustomError(f.escrow, "Custody_CoolingOffOver")
-          .withArgs(noCoolingOff, startedAt);
-        // Restoring 7 days later does not give the card cooling-off days it was sold without.
+        await f.registry.connect(f.sportsRegulator).setIndustryPolicy(FITNESS, { ...DEFAULT_POLICY, coolingOffDays: 10 });
+        const longCoolingOff = await buy(f.escrow, f.bankB, f.gym, 2, f.alice.address);
+        expect((await f.escrow.cardOf(longCoolingOff)).coolingOffDays).to.equal(10n);
+        // Back to the district's 7 days: the card sold with 10 keeps them.
         await f.registry.connect(f.sportsRegulator).clearIndustryPolicy(FITNESS);
-        await expect(f.escrow.connect(f.alice).refundCoolingOff(noCoolingOff)).to.be.revertedWithCustomError(f.escrow, "Custody_CoolingOffOver");
+        await time.increase(8 * DAY);
+        await expect(f.escrow.connect(f.alice).refundCoolingOff(longCoolingOff)).to.emit(f.escrow, "CardRefunded");
       });
     });
 
@@ -113,7 +112,7 @@ describe("PrepaidEscrow: refunds", () => {
       it("it reverts with Custody_CardAlreadyUsed (time served is service used)", async () => {
         const f = await loadFixture(deployFixture);
         await f.escrow.connect(f.gymAcct).publishPlan(f.gym, PERIODIC, 30, DAY, 0, 3_000n); // daily passes
-        const cardId = await buy(f.escrow, f.bankB, f.gym, 3, f.alice.address);
+        const cardId = await buyStarted(f.escrow, f.bankB, f.gym, 3, f.alice); // checked in at once
         await time.increase(3 * DAY + 60);
         await expect(f.escrow.connect(f.alice).refundCoolingOff(cardId))
           .to.be.revertedWithCustomError(f.escrow, "Custody_CardAlreadyUsed")
@@ -184,7 +183,7 @@ describe("PrepaidEscrow: refunds", () => {
     describe("when the card has expired", () => {
       it("it refunds what is left at once with reason Expired", async () => {
         const f = await loadFixture(usedCardFixture);
-        await time.increaseTo((await f.escrow.cardOf(f.cardId)).expiryDay * 86_400n);
+        await time.increaseTo(startOfBeijingDay((await f.escrow.cardOf(f.cardId)).expiryDay));
         expect(await f.escrow.cardStatus(f.cardId)).to.equal(BigInt(CardStatus.Expired));
         const tx = f.escrow.connect(f.alice).requestRefund(f.cardId);
         await expect(tx).to.emit(f.escrow, "CardRefunded").withArgs(f.cardId, f.school, f.alice.address, 285_000n, RefundReason.Expired);
@@ -218,7 +217,8 @@ describe("PrepaidEscrow: refunds", () => {
         const tx = f.escrow.connect(f.bob).requestRefund(cardId);
         await expect(tx).to.emit(f.escrow, "PeriodsReleased").withArgs(cardId, 1, 12_000n);
         await expect(tx).to.emit(f.escrow, "RefundRequested").withArgs(cardId, f.bob.address, 24_000n);
-        expect(await f.escrow.balancesOf(f.gym)).to.deep.equal([24_000n, 12_000n]);
+        // Payable: the month served, and the direct share whose cooling-off has ended.
+        expect(await f.escrow.balancesOf(f.gym)).to.deep.equal([24_000n, 12_000n + 54_000n]);
       });
 
       it("it reverts with Custody_CardNotActive (Consumed) once every period was served, even if never released", async () => {
@@ -289,13 +289,13 @@ describe("PrepaidEscrow: refunds", () => {
           .withArgs(cardId, CardStatus.Consumed);
       });
 
-      it("it reverts with Custody_CardNotActive for a card with nothing in custody", async () => {
+      it("it reverts with Custody_CardNotActive for a card with nothing left in custody", async () => {
         const f = await loadFixture(deployFixture);
-        await f.registry.connect(f.regulator).setIndustryPolicy(PET_CARE, { ...DEFAULT_POLICY, custodyBps: 0 });
         const cardId = await buy(f.escrow, f.bankA, f.pet, 1, f.alice.address);
+        await f.escrow.connect(f.petAcct).consume(voucherArg(await voucher(f.escrow, f.alice, cardId, 5, 0)));
         await expect(f.escrow.connect(f.alice).requestRefund(cardId))
           .to.be.revertedWithCustomError(f.escrow, "Custody_CardNotActive")
-          .withArgs(cardId, CardStatus.Active);
+          .withArgs(cardId, CardStatus.Consumed);
       });
     });
   });

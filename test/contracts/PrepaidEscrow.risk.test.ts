@@ -1,20 +1,20 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { DEFAULT_POLICY, TRAINING_POLICY, CNY } from "../../src/chain/policies";
+import { beijingDayOf, startOfBeijingDay } from "../../src/chain/days";
+import { DEFAULT_POLICY, TRAINING_POLICY, CNY, NO_CAP_FEN } from "../../src/chain/policies";
 import { deployFixture, buy, voucher, voucherArg, atNextBlock, expectConservation, EDUCATION, FITNESS, DAY, RiskLevel } from "./fixture";
 
-const WINDOW = 30 * DAY;
 /** Education's medium-risk cap: 10,000 CNY of new card value per 30 days. School plan 1 sells at 3,000 CNY. */
 const EDU_CAP = 10_000n * CNY;
 const CARD = 3_000n * CNY;
 
-/** The school rated medium risk; returns when its 30-day window started. */
+/** The school rated medium risk; returns the Beijing day its sales window starts counting from. */
 async function mediumRiskFixture() {
   const f = await deployFixture();
-  const windowStart = await atNextBlock();
+  const windowDay = beijingDayOf(await atNextBlock());
   await f.escrow.connect(f.riskOracle).setRiskLevel(f.school, RiskLevel.Medium, ethers.id("3 complaints in 30 days"));
-  return { ...f, windowStart };
+  return { ...f, windowDay };
 }
 
 describe("PrepaidEscrow: risk", () => {
@@ -54,10 +54,10 @@ describe("PrepaidEscrow: risk", () => {
     });
 
     describe("when a merchant becomes medium risk", () => {
-      it("it starts a fresh 30-day sales window", async () => {
+      it("it starts counting its sales afresh from today", async () => {
         const f = await loadFixture(mediumRiskFixture);
         const m = await f.escrow.merchantOf(f.school);
-        expect(m.windowStart).to.equal(BigInt(f.windowStart));
+        expect(m.windowDay).to.equal(BigInt(f.windowDay));
         expect(m.windowSales).to.equal(0n);
       });
 
@@ -68,7 +68,7 @@ describe("PrepaidEscrow: risk", () => {
           .to.emit(f.escrow, "RiskLevelSet")
           .withArgs(f.school, RiskLevel.Medium, RiskLevel.Medium, ethers.ZeroHash);
         const m = await f.escrow.merchantOf(f.school);
-        expect(m.windowStart).to.equal(BigInt(f.windowStart));
+        expect(m.windowDay).to.equal(BigInt(f.windowDay));
         expect(m.windowSales).to.equal(CARD);
       });
 
@@ -79,7 +79,7 @@ describe("PrepaidEscrow: risk", () => {
         const restart = await atNextBlock(5);
         await f.escrow.connect(f.riskOracle).setRiskLevel(f.school, RiskLevel.Medium, ethers.ZeroHash);
         let m = await f.escrow.merchantOf(f.school);
-        expect(m.windowStart).to.equal(BigInt(restart));
+        expect(m.windowDay).to.equal(BigInt(beijingDayOf(restart)));
         expect(m.windowSales).to.equal(0n);
         await buy(f.escrow, f.bankA, f.school, 1, f.alice.address);
         await f.escrow.connect(f.riskOracle).setRiskLevel(f.school, RiskLevel.Low, ethers.ZeroHash);
@@ -169,18 +169,18 @@ describe("PrepaidEscrow: risk", () => {
       });
     });
 
-    describe("when 30 days have passed since the window started", () => {
-      it("it starts a new window and sells again", async () => {
+    describe("when the day of the sales leaves the 30 days ending today", () => {
+      it("it sells again from 00:00 Beijing time of the 30th day after them", async () => {
         const f = await loadFixture(mediumRiskFixture);
         for (let i = 0; i < 3; i++) await buy(f.escrow, f.bankA, f.school, 1, f.alice.address);
-        await time.setNextBlockTimestamp(f.windowStart + WINDOW - 1);
+        await time.setNextBlockTimestamp(startOfBeijingDay(f.windowDay + 30) - 1);
         await expect(f.escrow.connect(f.bankA).purchase(f.school, 1, f.bob.address, true))
           .to.be.revertedWithCustomError(f.escrow, "Custody_MediumRiskCapExceeded")
           .withArgs(f.school, 3n * CARD, CARD, EDU_CAP);
-        await time.setNextBlockTimestamp(f.windowStart + WINDOW);
+        await time.setNextBlockTimestamp(startOfBeijingDay(f.windowDay + 30));
         await expect(f.escrow.connect(f.bankA).purchase(f.school, 1, f.bob.address, true)).to.emit(f.escrow, "CardPurchased");
         const m = await f.escrow.merchantOf(f.school);
-        expect(m.windowStart).to.equal(BigInt(f.windowStart + WINDOW));
+        expect(m.windowDay).to.equal(BigInt(f.windowDay + 30));
         expect(m.windowSales).to.equal(CARD);
       });
     });
@@ -197,10 +197,11 @@ describe("PrepaidEscrow: risk", () => {
       });
     });
 
-    describe("when the policy sets no medium-risk cap (zero)", () => {
-      it("it does not cap sales, like every zero cap of a policy", async () => {
+    describe("when the policies set no medium-risk cap (NO_CAP_FEN, never 0)", () => {
+      it("it does not cap sales", async () => {
         const f = await loadFixture(deployFixture);
-        await f.registry.connect(f.eduRegulator).setIndustryPolicy(EDUCATION, { ...TRAINING_POLICY, mediumRiskCap30d: 0n });
+        await f.registry.connect(f.regulator).setDefaultPolicy({ ...DEFAULT_POLICY, mediumRiskCap30d: NO_CAP_FEN });
+        await f.registry.connect(f.eduRegulator).setIndustryPolicy(EDUCATION, { ...TRAINING_POLICY, mediumRiskCap30d: NO_CAP_FEN });
         await f.escrow.connect(f.riskOracle).setRiskLevel(f.school, RiskLevel.Medium, ethers.ZeroHash);
         for (let i = 0; i < 4; i++) await buy(f.escrow, f.bankA, f.school, 1, f.alice.address);
         expect((await f.escrow.merchantOf(f.school)).windowSales).to.equal(4n * CARD);

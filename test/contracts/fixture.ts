@@ -4,7 +4,7 @@ import { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { ContractTransactionResponse } from "ethers";
 import { deployPlatform, addCustodianBank } from "../../src/chain/deploy";
 import { DEFAULT_POLICY, TRAINING_POLICY, CNY } from "../../src/chain/policies";
-import { signConsumption, voucherArg, SignedVoucher } from "../../src/chain/vouchers";
+import { signCheckIn, signConsumption, voucherArg, SignedVoucher } from "../../src/chain/vouchers";
 import { CustodyToken__factory, PrepaidEscrow } from "../../typechain-types";
 
 export const EDUCATION = 1;
@@ -16,7 +16,7 @@ export const DAY = 86_400;
 
 /**
  * The platform every contract test starts from: registry and escrow, two custodian banks, industries
- * (education 100% custody with training caps, fitness at the 40% default, pet care with no regulator),
+ * (education 100% custody, its floor, with training caps, fitness at the 40% default, pet care with no regulator),
  * three merchants and their plans.
  */
 export async function deployFixture() {
@@ -29,6 +29,7 @@ export async function deployFixture() {
   });
   await registry.grantRole(await registry.RISK_ORACLE_ROLE(), riskOracle.address);
   await registry.connect(regulator).defineIndustry(EDUCATION, eduRegulator.address);
+  await registry.connect(regulator).setIndustryCustodyFloor(EDUCATION, 10_000); // 教监管函〔2021〕2号
   await registry.connect(regulator).setIndustryPolicy(EDUCATION, TRAINING_POLICY);
   await registry.connect(regulator).defineIndustry(FITNESS, sportsRegulator.address);
   await registry.connect(regulator).defineIndustry(PET_CARE, ethers.ZeroAddress);
@@ -75,6 +76,17 @@ export async function buy(
   return cardIdFrom(escrow, await escrow.connect(bank).purchase(merchantId, planIndex, holder, named));
 }
 
+/** Buys a time-based card and has its holder check in at once: its periods start now, not at the end of cooling-off. */
+export async function buyStarted(
+  escrow: PrepaidEscrow, bank: HardhatEthersSigner, merchantId: number, planIndex: number, holder: HardhatEthersSigner, named = true,
+): Promise<bigint> {
+  const cardId = await buy(escrow, bank, merchantId, planIndex, holder.address, named);
+  const { chainId } = await ethers.provider.getNetwork();
+  const args = await signCheckIn(holder, chainId, await escrow.getAddress(), { cardId, deadline: (await latestTime()) + 3_600 });
+  await escrow.checkIn(...args);
+  return cardId;
+}
+
 export async function latestTime(): Promise<number> {
   return (await ethers.provider.getBlock("latest"))!.timestamp;
 }
@@ -118,7 +130,8 @@ type Platform = Awaited<ReturnType<typeof deployFixture>>;
 
 /**
  * Conservation: for each bank, the escrow's balance of its token is the sum of held + payable over that bank's
- * merchants, and the token's total supply is exactly what the escrow holds (no tokens outside custody).
+ * merchants (held includes the direct shares waiting for their cooling-off to end), and the token's total supply is
+ * exactly what the escrow holds (no tokens outside custody).
  */
 export async function expectConservation(f: Platform): Promise<void> {
   const escrowAddress = await f.escrow.getAddress();
@@ -145,10 +158,4 @@ export async function atNextBlock(offsetSeconds = 1): Promise<number> {
   const t = (await latestTime()) + offsetSeconds;
   await ethers.provider.send("evm_setNextBlockTimestamp", [t]);
   return t;
-}
-
-/** The UTC day (days since 1970) a card may be used until, as the escrow stores it. */
-export function dayCeil(timestamp: number | bigint): number {
-  const t = Number(timestamp);
-  return t === 0 ? 0 : Math.ceil(t / DAY);
 }

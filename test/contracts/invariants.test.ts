@@ -10,8 +10,9 @@ import fc from "fast-check";
 import { ethers, network } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { ContractTransactionReceipt, ContractTransactionResponse } from "ethers";
-import { DEFAULT_POLICY, PolicyInput, TRAINING_POLICY } from "../../src/chain/policies";
-import { signConsumption, voucherArg } from "../../src/chain/vouchers";
+import { beijingDayOf, dayStartingAtOrAfter, endOfPeriod, lessonExpiryDay, startOfBeijingDay } from "../../src/chain/days";
+import { DEFAULT_POLICY, NO_CAP_U16, PolicyInput, TRAINING_POLICY } from "../../src/chain/policies";
+import { signCheckIn, signConsumption, voucherArg } from "../../src/chain/vouchers";
 import { InvariantLens__factory } from "../../typechain-types";
 import { CardStatus, DAY, deployFixture, LESSON, MerchantStatus, PERIODIC, PlanKind, RiskLevel } from "./fixture";
 
@@ -72,8 +73,13 @@ interface MerchantM {
   refunded: bigint;
   paidOut: bigint;
   exitEffectiveAt: number;
-  windowStart: number;
+  /** When a breach was recorded (0: none on record). */
+  breachRecordedAt: number;
+  /** Medium risk: the Beijing day of the last sale counted, and what was sold in the 30 days ending then. */
+  windowDay: number;
   windowSales: bigint;
+  /** Medium risk: card value sold per Beijing day since the merchant became medium risk (renewals included). */
+  sales: Map<number, bigint>;
 }
 
 interface CardM {
@@ -93,6 +99,10 @@ interface CardM {
   startedAt: number;
   paidIn: bigint;
   direct: bigint;
+  /** The open cooling-off: ends as this Beijing day starts (0: none), covers these last units, holds this direct share. */
+  coolingOffEndDay: number;
+  coolingOffUnits: number;
+  pendingDirect: bigint;
 }
 
 /** What the escrow must do with an action: revert with `error`, or succeed (the model has then applied it). */
@@ -102,7 +112,6 @@ const fail = (error: string): Expected => ({ error });
 
 const share = (held: bigint, unitsLeft: number, units: number): bigint =>
   units >= unitsLeft ? held : (held * BigInt(units)) / BigInt(unitsLeft);
-const dayCeil = (t: number): number => (t === 0 ? 0 : Math.ceil(t / DAY));
 const split = (price: bigint, bps: number): [bigint, bigint] => {
   const custodied = (price * BigInt(bps) + 9_999n) / 10_000n;
   return [custodied, price - custodied];
@@ -122,7 +131,7 @@ class Model {
     const merchant = (id: number, account: Signer, bankAccount: Signer, bankIndex: number, industryRegulator: Signer | null, policy: PolicyInput, p: PlanM[]): MerchantM => ({
       id, account, bankAccount, bankIndex, industryRegulator, policy, plans: plans(p),
       status: MerchantStatus.Active, risk: RiskLevel.Low, cardCount: 0,
-      paidIn: 0n, released: 0n, refunded: 0n, paidOut: 0n, exitEffectiveAt: 0, windowStart: 0, windowSales: 0n,
+      paidIn: 0n, released: 0n, refunded: 0n, paidOut: 0n, exitEffectiveAt: 0, windowDay: 0, windowSales: 0n, sales: new Map(), breachRecordedAt: 0,
     });
     this.merchants.set(w.school, merchant(w.school, w.schoolAcct, w.bankA, 0, w.eduRegulator, TRAINING_POLICY, [
       lesson(20, 90, 300_000n), lesson(7, 90, 1_000n), periodic(3, 7 * DAY, 30_001n),
@@ -162,7 +171,7 @@ class Model {
   }
 
   expired(c: CardM): boolean {
-    return c.expiryDay !== 0 && this.now >= c.expiryDay * DAY;
+    return c.expiryDay !== 0 && this.now >= startOfBeijingDay(c.expiryDay);
   }
 
   periodsDue(c: CardM): number {
@@ -193,37 +202,45 @@ class Model {
   // ----------------------------------------------------------------------------- shared checks
 
   /** _checkSelling: the merchant may sell `price` more; returns the error or the sales window to commit. */
-  selling(m: MerchantM, price: bigint): { error: string } | { windowStart: number; windowSales: bigint } {
+  /**
+   * _checkSelling: the merchant may sell `price` more; returns the error or the window to commit. At medium risk, no
+   * more than the cap in any 30 consecutive Beijing days: the sales of the 30 days ending today, summed from scratch.
+   */
+  selling(m: MerchantM, price: bigint): { error: string } | { windowDay: number; windowSales: bigint; day: number | null } {
     if (m.status !== MerchantStatus.Active) return { error: "Custody_MerchantNotSelling" };
     if (m.risk === RiskLevel.High) return { error: "Custody_HighRiskNoSales" };
-    if (m.risk !== RiskLevel.Medium) return { windowStart: m.windowStart, windowSales: m.windowSales };
-    let start = m.windowStart;
-    let sold = m.windowSales;
-    if (this.now >= start + 30 * DAY) {
-      start = this.now;
-      sold = 0n;
-    }
-    const cap = m.policy.mediumRiskCap30d; // zero: no cap
-    if (cap !== 0n && sold + price > cap) return { error: "Custody_MediumRiskCapExceeded" };
-    return { windowStart: start, windowSales: sold + price };
+    if (m.risk !== RiskLevel.Medium) return { windowDay: m.windowDay, windowSales: m.windowSales, day: null };
+    const today = beijingDayOf(this.now);
+    let sold = 0n;
+    for (const [day, amount] of m.sales) if (day > today - 30 && day <= today) sold += amount;
+    const cap = m.policy.mediumRiskCap30d; // literal: "no cap" is NO_CAP_FEN
+    if (sold + price > cap) return { error: "Custody_MediumRiskCapExceeded" };
+    return { windowDay: today, windowSales: sold + price, day: today };
+  }
+
+  /** Commits a sale's window (see {selling}). */
+  commitWindow(m: MerchantM, w: { windowDay: number; windowSales: bigint; day: number | null }, price: bigint): void {
+    m.windowDay = w.windowDay;
+    m.windowSales = w.windowSales;
+    if (w.day !== null) m.sales.set(w.day, (m.sales.get(w.day) ?? 0n) + price);
   }
 
   /** _checkCaps for a card whose face value left is `faceLeft` with `unitsLeft`, adding `plan`. */
   capsError(policy: PolicyInput, plan: PlanM, faceLeft: bigint, unitsLeft: number, named: boolean): string | null {
     const cap = named ? policy.maxCardValue : policy.maxAnonymousValue;
     const value = faceLeft + plan.price;
-    if (cap !== 0n && value > cap) return "Custody_CardValueCapExceeded";
+    if (value > cap) return "Custody_CardValueCapExceeded";
     if (value > 2n ** 32n - 1n) return "Custody_CardValueCapExceeded";
     if (plan.kind === PlanKind.Lesson) {
       const lessons = unitsLeft + plan.units;
-      if (policy.maxLessons !== 0 && lessons > policy.maxLessons) return "Custody_LessonCapExceeded";
+      if (lessons > policy.maxLessons) return "Custody_LessonCapExceeded";
       if (lessons > 65_535) return "Custody_LessonCapExceeded";
-      if (policy.maxValidityDays !== 0 && (plan.validityDays === 0 || plan.validityDays > policy.maxValidityDays)) {
+      if (policy.maxValidityDays !== NO_CAP_U16 && (plan.validityDays === 0 || plan.validityDays > policy.maxValidityDays)) {
         return "Custody_ValidityCapExceeded";
       }
     } else {
       const days = Math.ceil(((unitsLeft + plan.units) * plan.periodSeconds) / DAY);
-      if (policy.maxValidityDays !== 0 && days > policy.maxValidityDays) return "Custody_ValidityCapExceeded";
+      if (days > policy.maxValidityDays) return "Custody_ValidityCapExceeded";
       if (unitsLeft + plan.units > 65_535) return "Custody_LessonCapExceeded";
     }
     return null;
@@ -249,13 +266,43 @@ class Model {
     c.unitsLeft -= due;
     c.unitsUsed += due;
     c.merchant.released += amount;
+    if (due > 0 && !this.coolingOffOpen(c)) this.settleDirect(c);
   }
 
-  refundAll(c: CardM): void {
+  /** Everything the card holds back to its holder; on a claim its direct share too, if its cooling-off is open. */
+  refundAll(c: CardM, claim = false): void {
     c.merchant.refunded += c.held;
     c.held = 0n;
     c.unitsLeft = 0;
     c.status = CardStatus.Refunded;
+    if (claim) {
+      if (this.coolingOffOpen(c)) this.returnDirect(c);
+      else this.settleDirect(c);
+    }
+  }
+
+  coolingOffOpen(c: CardM): boolean {
+    return c.coolingOffEndDay !== 0 && this.now < startOfBeijingDay(c.coolingOffEndDay);
+  }
+
+  /** The direct share becomes the merchant's released money. */
+  settleDirect(c: CardM): void {
+    c.merchant.released += c.pendingDirect;
+    c.pendingDirect = 0n;
+  }
+
+  returnDirect(c: CardM): void {
+    c.merchant.refunded += c.pendingDirect;
+    c.pendingDirect = 0n;
+  }
+
+  /** Lessons left, or periods not begun (a period under way counts as begun). */
+  unitsNotBegun(c: CardM): number {
+    if (c.kind !== PlanKind.Periodic) return c.unitsLeft;
+    const total = c.unitsUsed + c.unitsLeft;
+    if (this.now < c.startedAt) return total;
+    const begun = Math.floor((this.now - c.startedAt) / c.periodSeconds) + 1;
+    return begun >= total ? 0 : total - begun;
   }
 
   // ----------------------------------------------------------------------------- custodian bank
@@ -273,19 +320,23 @@ class Model {
     if (capsErr) return fail(capsErr);
 
     const [custodied, direct] = split(plan.price, m.policy.custodyBps);
-    const expiresAt = plan.kind === PlanKind.Periodic
-      ? this.now + plan.units * plan.periodSeconds
-      : plan.validityDays === 0 ? 0 : this.now + plan.validityDays * DAY;
-    m.windowStart = window.windowStart;
-    m.windowSales = window.windowSales;
+    // The whole price stays in escrow through the cooling-off; a time-based card's periods start when it ends.
+    const coolingOffEndDay = beijingDayOf(this.now) + m.policy.coolingOffDays + 1;
+    const startedAt = plan.kind === PlanKind.Periodic ? startOfBeijingDay(coolingOffEndDay) : this.now;
+    // Beijing calendar days: a lesson card's validity ends at 24:00 of its last day; a time-based card at the end of
+    // the day its last period ends in.
+    const expiryDay = plan.kind === PlanKind.Periodic
+      ? dayStartingAtOrAfter(startedAt + plan.units * plan.periodSeconds)
+      : lessonExpiryDay(this.now, plan.validityDays);
+    this.commitWindow(m, window, plan.price);
     m.cardCount += 1;
     this.cards.push({
       id: (BigInt(m.id) << 32n) | BigInt(m.cardCount), merchant: m, holder, held: custodied,
-      unitsLeft: plan.units, unitsUsed: 0, expiryDay: dayCeil(expiresAt), status: CardStatus.Active, kind: plan.kind,
-      named, coolingOffDays: m.policy.coolingOffDays, planIndex, periodSeconds: plan.periodSeconds, startedAt: this.now,
-      paidIn: custodied, direct,
+      unitsLeft: plan.units, unitsUsed: 0, expiryDay, status: CardStatus.Active, kind: plan.kind,
+      named, coolingOffDays: m.policy.coolingOffDays, planIndex, periodSeconds: plan.periodSeconds, startedAt,
+      paidIn: custodied, direct, coolingOffEndDay, coolingOffUnits: plan.units, pendingDirect: direct,
     });
-    m.paidIn += custodied;
+    m.paidIn += custodied + direct;
     return OK;
   }
 
@@ -310,22 +361,27 @@ class Model {
     if (capsErr) return fail(capsErr);
 
     const [custodied, direct] = split(plan.price, m.policy.custodyBps);
-    let expiresAt: number;
+    let expiryDay: number;
     if (plan.kind === PlanKind.Periodic) {
-      expiresAt = c.startedAt + (c.unitsUsed + c.unitsLeft + plan.units) * c.periodSeconds;
+      expiryDay = dayStartingAtOrAfter(c.startedAt + (c.unitsUsed + c.unitsLeft + plan.units) * c.periodSeconds);
     } else {
-      expiresAt = plan.validityDays === 0 ? 0 : this.now + plan.validityDays * DAY;
-      const current = c.expiryDay * DAY;
-      if (expiresAt !== 0 && current > expiresAt) expiresAt = current;
+      expiryDay = lessonExpiryDay(this.now, plan.validityDays);
+      if (expiryDay !== 0 && c.expiryDay > expiryDay) expiryDay = c.expiryDay;
     }
-    m.windowStart = window.windowStart;
-    m.windowSales = window.windowSales;
+    this.commitWindow(m, window, plan.price);
+    // The renewal's own cooling-off; made while the card's is open, it joins it.
+    let units = plan.units;
+    if (this.coolingOffOpen(c)) units += c.coolingOffUnits;
+    else this.settleDirect(c);
+    c.coolingOffEndDay = beijingDayOf(this.now) + m.policy.coolingOffDays + 1;
+    c.coolingOffUnits = units;
+    c.pendingDirect += direct;
     c.held += custodied;
     c.unitsLeft += plan.units;
-    c.expiryDay = dayCeil(expiresAt);
+    c.expiryDay = expiryDay;
     c.paidIn += custodied;
     c.direct += direct;
-    m.paidIn += custodied;
+    m.paidIn += custodied + direct;
     return OK;
   }
 
@@ -387,10 +443,15 @@ class Model {
       const due = this.periodsDue(c);
       if (due === 0) continue;
       releasedAny = true;
-      const amount = share(c.held, c.unitsLeft, due);
+      let amount = share(c.held, c.unitsLeft, due);
       c.held -= amount;
       c.unitsLeft -= due;
       c.unitsUsed += due;
+      // Whoever releases the periods also hands over the direct share once its cooling-off is over.
+      if (!this.coolingOffOpen(c)) {
+        amount += c.pendingDirect;
+        c.pendingDirect = 0n;
+      }
       released.set(c.merchant, (released.get(c.merchant) ?? 0n) + amount);
     }
     if (single && !releasedAny) return fail("Custody_NothingToRelease");
@@ -417,10 +478,27 @@ class Model {
     if (!c) return fail("Custody_UnknownCard");
     if (caller !== c.holder) return fail("Custody_NotHolder");
     if (c.status !== CardStatus.Active) return fail("Custody_CardNotActive");
+    if (!this.coolingOffOpen(c)) return fail("Custody_CoolingOffOver");
     const settled = this.settlement(c);
-    if (c.unitsUsed + settled.due !== 0) return fail("Custody_CardAlreadyUsed");
-    if (this.now >= c.startedAt + c.coolingOffDays * DAY) return fail("Custody_CoolingOffOver");
-    this.refundAll(c);
+    const copy = { ...c };
+    copy.held -= settled.amount;
+    copy.unitsLeft -= settled.due;
+    copy.unitsUsed += settled.due;
+    const units = c.coolingOffUnits;
+    if (this.unitsNotBegun(copy) < units) return fail("Custody_CardAlreadyUsed");
+    this.applyRelease(c, settled.due, settled.amount);
+    c.coolingOffEndDay = 0;
+    c.coolingOffUnits = 0;
+    if (units === c.unitsLeft) {
+      this.refundAll(c);
+    } else {
+      // Renewals made in the cooling-off: their units at the card's average price; the card goes on.
+      const amount = share(c.held, c.unitsLeft, units);
+      c.held -= amount;
+      c.unitsLeft -= units;
+      c.merchant.refunded += amount;
+    }
+    this.returnDirect(c);
     return OK;
   }
 
@@ -496,7 +574,7 @@ class Model {
         if (batch) continue;
         return fail("Custody_NotClaimable");
       }
-      this.refundAll(c);
+      this.refundAll(c, true);
     }
     return OK;
   }
@@ -536,7 +614,7 @@ class Model {
     }
     if ("error" in m) return m;
     if (m.status !== MerchantStatus.Active && m.status !== MerchantStatus.Restricted) return fail("Custody_InvalidStatusChange");
-    m.exitEffectiveAt = this.now + m.policy.exitNoticeDays * DAY;
+    m.exitEffectiveAt = endOfPeriod(this.now, m.policy.exitNoticeDays);
     m.status = MerchantStatus.WindingDown;
     return OK;
   }
@@ -558,10 +636,69 @@ class Model {
     const m = this.merchants.get(merchantId);
     if (!m) return fail("Custody_UnknownMerchant");
     if (level === RiskLevel.Medium && m.risk !== RiskLevel.Medium) {
-      m.windowStart = this.now;
+      m.windowDay = beijingDayOf(this.now);
       m.windowSales = 0n;
+      m.sales = new Map();
     }
     m.risk = level;
+    return OK;
+  }
+
+  /** recordBreach / clearBreach: the merchant's regulator, one record at a time. */
+  breach(merchantId: number, record: boolean, caller: Signer): Expected {
+    const m = this.merchants.get(merchantId);
+    if (!m) return fail("Custody_UnknownMerchant");
+    if (!this.regulates(m, caller)) return fail("Custody_NotRegulatorOf");
+    if (record === (m.breachRecordedAt !== 0)) return fail("Custody_BreachRecordUnchanged");
+    m.breachRecordedAt = record ? this.now : 0;
+    return OK;
+  }
+
+  /** cancelForBreach: the holder takes the unused balance back once a breach is on record. */
+  cancelForBreach(cardId: bigint, caller: Signer): Expected {
+    const c = this.cardById(cardId);
+    if (!c) return fail("Custody_UnknownCard");
+    if (caller !== c.holder) return fail("Custody_NotHolder");
+    if (c.merchant.breachRecordedAt === 0) return fail("Custody_NoBreachRecorded");
+    if (c.status === CardStatus.Refunded) return fail("Custody_CardNotActive");
+    const settled = c.status === CardStatus.Active ? this.settlement(c) : { due: 0, amount: 0n };
+    if (c.held - settled.amount === 0n) return fail("Custody_CardNotActive");
+    this.applyRelease(c, settled.due, settled.amount);
+    this.refundAll(c, true);
+    return OK;
+  }
+
+  /** transferCard: by notice, from the holder only, to anyone but zero or the holder; the card goes on as it was. */
+  transfer(cardId: bigint, caller: Signer, to: Signer): Expected {
+    const c = this.cardById(cardId);
+    if (!c) return fail("Custody_UnknownCard");
+    if (caller !== c.holder) return fail("Custody_NotHolder");
+    if (c.status !== CardStatus.Active) return fail("Custody_CardNotActive");
+    if (to === caller) return fail("Custody_InvalidTransfer");
+    c.holder = to;
+    return OK;
+  }
+
+  /** releaseDirect: every listed card whose cooling-off is over hands its direct share to its merchant. */
+  releaseDirect(cardIds: bigint[]): Expected {
+    for (const id of cardIds) {
+      const c = this.cardById(id);
+      if (c && !this.coolingOffOpen(c)) this.settleDirect(c);
+    }
+    return OK;
+  }
+
+  /** checkIn: the holder's signed check-in starts a time-based card's periods before its cooling-off ends. */
+  checkIn(cardId: bigint, signer: Signer): Expected {
+    const c = this.cardById(cardId);
+    if (!c) return fail("Custody_UnknownCard");
+    if (c.status !== CardStatus.Active || c.kind !== PlanKind.Periodic) return fail("Custody_CardNotActive");
+    const servingErr = this.servingError(c.merchant);
+    if (servingErr) return fail(servingErr);
+    if (this.now >= c.startedAt) return fail("Custody_PeriodsAlreadyStarted");
+    if (signer !== c.holder) return fail("Custody_InvalidSigner");
+    c.startedAt = this.now;
+    c.expiryDay = dayStartingAtOrAfter(this.now + (c.unitsUsed + c.unitsLeft) * c.periodSeconds);
     return OK;
   }
 
@@ -600,6 +737,11 @@ type Action = { dt: number } & (
   | { t: "consumeBatch"; m: number; items: { card: number; lessons: number }[]; fault: Fault; at: number }
   | ({ t: "releasePeriodic" } & CardRef)
   | { t: "releasePeriodicBatch"; cards: number[] }
+  | { t: "releaseDirect"; cards: number[] }
+  | ({ t: "checkIn"; who: Who } & CardRef)
+  | ({ t: "transfer"; who: Who; to: number } & CardRef)
+  | { t: "breach"; m: number; record: boolean; who: Who }
+  | ({ t: "cancelForBreach"; who: Who } & CardRef)
   | { t: "payOut"; m: number; who: Who }
   | ({ t: "coolingOff"; who: Who } & CardRef)
   | ({ t: "requestRefund"; who: Who } & CardRef)
@@ -631,6 +773,11 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 7, arbitrary: fc.record({ t: fc.constant("consumeBatch" as const), dt, m: merchantIndex, items: fc.array(fc.record({ card: fc.nat(40), lessons: fc.integer({ min: 1, max: 2 }) }), { minLength: 2, maxLength: 10 }), fault: fc.constantFrom<Fault>("none", "none", "none", "none", "none", "none", "sequence", "signer", "deadline", "tooMany", "caller", "foreign"), at: fc.nat(9) }) },
   { weight: 5, arbitrary: fc.record({ t: fc.constant("releasePeriodic" as const), dt, ...cardRef }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant("releasePeriodicBatch" as const), dt, cards: fc.array(fc.nat(40), { minLength: 1, maxLength: 4 }) }) },
+  { weight: 3, arbitrary: fc.record({ t: fc.constant("releaseDirect" as const), dt, cards: fc.array(fc.nat(40), { minLength: 1, maxLength: 4 }) }) },
+  { weight: 4, arbitrary: fc.record({ t: fc.constant("checkIn" as const), dt, who, ...cardRef }) },
+  { weight: 4, arbitrary: fc.record({ t: fc.constant("transfer" as const), dt, who, to: fc.integer({ min: 0, max: 2 }), ...cardRef }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant("breach" as const), dt, m: merchantIndex, record: fc.integer({ min: 0, max: 3 }).map((i) => i < 3), who }) },
+  { weight: 4, arbitrary: fc.record({ t: fc.constant("cancelForBreach" as const), dt, who, ...cardRef }) },
   { weight: 5, arbitrary: fc.record({ t: fc.constant("payOut" as const), dt, m: merchantIndex, who }) },
   { weight: 5, arbitrary: fc.record({ t: fc.constant("coolingOff" as const), dt, who, ...cardRef }) },
   { weight: 7, arbitrary: fc.record({ t: fc.constant("requestRefund" as const), dt, who, ...cardRef }) },
@@ -801,6 +948,7 @@ class Runner {
           flowsOf(ev.args.cardId).released += ev.args.released as bigint;
           break;
         case "CardRefunded":
+        case "RenewalRefunded": // renewals refunded in their cooling-off: custodied money back, the card goes on
           flowsOf(ev.args.cardId).refunded += ev.args.amount as bigint;
           break;
       }
@@ -892,6 +1040,45 @@ class Runner {
         const ids = a.cards.map((r) => this.pickCard(r, true, (c) => c.kind === PlanKind.Periodic && c.status === CardStatus.Active));
         const expected = model.releasePeriodic(ids, false);
         return this.send(`releasePeriodicBatch(${ids.join(", ")})`, expected, () => e.connect(w.stranger).releasePeriodicBatch(ids, o));
+      }
+      case "releaseDirect": {
+        const ids = a.cards.map((r) => this.pickCard(r, true, (c) => c.pendingDirect > 0n));
+        const expected = model.releaseDirect(ids);
+        return this.send(`releaseDirect(${ids.join(", ")})`, expected, () => e.connect(w.stranger).releaseDirect(ids, o));
+      }
+      case "breach": {
+        const id = this.merchantId(a.m);
+        const m = model.merchants.get(id);
+        const other = m?.industryRegulator === w.eduRegulator ? w.sportsRegulator : w.eduRegulator;
+        const caller = this.caller(a.who, m?.industryRegulator ?? w.regulator, other);
+        const expected = model.breach(id, a.record, caller);
+        const reason = ethers.id("breach");
+        return this.send(`${a.record ? "recordBreach" : "clearBreach"}(m${id}) by ${a.who}`, expected, () =>
+          a.record ? e.connect(caller).recordBreach(id, reason, o) : e.connect(caller).clearBreach(id, reason, o));
+      }
+      case "cancelForBreach": {
+        const cardId = this.pickCard(a.card, a.focus, (c) => c.merchant.breachRecordedAt !== 0 && c.held > 0n && c.status !== CardStatus.Refunded);
+        const holder = model.cardById(cardId)?.holder ?? w.alice;
+        const caller = a.who === "valid" ? holder : a.who === "stranger" ? w.stranger : holder === w.alice ? w.bob : w.alice;
+        const expected = model.cancelForBreach(cardId, caller);
+        return this.send(`cancelForBreach(${cardId}) by ${a.who}`, expected, () => e.connect(caller).cancelForBreach(cardId, o));
+      }
+      case "transfer": {
+        const cardId = this.pickCard(a.card, a.focus, (c) => c.status === CardStatus.Active);
+        const holder = model.cardById(cardId)?.holder ?? w.alice;
+        const caller = a.who === "valid" ? holder : a.who === "stranger" ? w.stranger : holder === w.alice ? w.bob : w.alice;
+        const to = holders[a.to];
+        const expected = model.transfer(cardId, caller, to);
+        return this.send(`transferCard(${cardId} to ${to.address.slice(0, 8)}) by ${a.who}`, expected, () =>
+          e.connect(caller).transferCard(cardId, to.address, o));
+      }
+      case "checkIn": {
+        const cardId = this.pickCard(a.card, a.focus, (c) => c.kind === PlanKind.Periodic && c.status === CardStatus.Active);
+        const holder = model.cardById(cardId)?.holder ?? w.alice;
+        const signer = a.who === "valid" ? holder : holder === w.alice ? w.bob : w.alice;
+        const expected = model.checkIn(cardId, signer);
+        const args = await signCheckIn(signer, w.chainId, this.escrowAddress, { cardId, deadline: model.now + 3_600 });
+        return this.send(`checkIn(${cardId}) signed by ${a.who}`, expected, () => e.connect(w.stranger).checkIn(...args, o));
       }
       case "payOut": {
         const id = this.merchantId(a.m);
@@ -1045,11 +1232,11 @@ class Runner {
       holds(`${label}: paidIn ${chain.paidIn} = released ${chain.released} + refunded ${chain.refunded} + held ${held}`,
         chain.paidIn === chain.released + chain.refunded + held);
       holds(`${label}: released ${chain.released} = paidOut ${chain.paidOut} + payable ${payable_}`, chain.released === chain.paidOut + payable_);
-      same(`${label}: paidIn, released, refunded, paidOut, status, risk, cardCount, exitEffectiveAt, windowStart, windowSales`,
-        [chain.paidIn, chain.released, chain.refunded, chain.paidOut, chain.status, chain.risk, chain.cardCount, chain.exitEffectiveAt, chain.windowStart, chain.windowSales],
-        [m.paidIn, m.released, m.refunded, m.paidOut, m.status, m.risk, m.cardCount, m.exitEffectiveAt, m.windowStart, m.windowSales]);
-      const cardsHeld = onChainCards.reduce((sum, c, j) => (cards[j].merchant === m ? sum + c.card.held : sum), 0n);
-      holds(`${label}: held ${held} = sum of its cards' held ${cardsHeld}`, cardsHeld === held);
+      same(`${label}: paidIn, released, refunded, paidOut, status, risk, cardCount, exitEffectiveAt, windowDay, windowSales, breachRecordedAt`,
+        [chain.paidIn, chain.released, chain.refunded, chain.paidOut, chain.status, chain.risk, chain.cardCount, chain.exitEffectiveAt, chain.windowDay, chain.windowSales, chain.breachRecordedAt],
+        [m.paidIn, m.released, m.refunded, m.paidOut, m.status, m.risk, m.cardCount, m.exitEffectiveAt, m.windowDay, m.windowSales, m.breachRecordedAt]);
+      const cardsHeld = onChainCards.reduce((sum, c, j) => (cards[j].merchant === m ? sum + c.card.held + c.card.pendingDirect : sum), 0n);
+      holds(`${label}: held ${held} = sum of its cards' held and direct shares in cooling-off ${cardsHeld}`, cardsHeld === held);
       same(`${label}: held, payable`, [held, payable_], [model.held(m), model.payable(m)]);
       owed[m.bankIndex] += held + payable_;
     });
@@ -1067,6 +1254,9 @@ class Runner {
       same(`${label}: holder, held, unitsLeft, unitsUsed, expiryDay, status, kind, paidIn, direct, startedAt, cardStatus`,
         [chain.holder, chain.held, chain.unitsLeft, chain.unitsUsed, chain.expiryDay, chain.status, chain.kind, chain.paidIn, chain.direct, chain.startedAt, status],
         [m.holder.address, m.held, m.unitsLeft, m.unitsUsed, m.expiryDay, m.status, m.kind, m.paidIn, m.direct, m.startedAt, model.cardStatus(m)]);
+      same(`${label}: coolingOffEndDay, coolingOffUnits, pendingDirect`,
+        [chain.coolingOffEndDay, chain.coolingOffUnits, chain.pendingDirect],
+        [m.coolingOffEndDay, m.coolingOffUnits, m.pendingDirect]);
       const f = this.flows.get(m.id) ?? { paidIn: 0n, released: 0n, refunded: 0n };
       holds(`${label}: paid in per events ${f.paidIn} = card.paidIn ${chain.paidIn}`, f.paidIn === chain.paidIn);
       holds(`${label}: released ${f.released} + refunded ${f.refunded} <= paidIn ${chain.paidIn}`, f.released + f.refunded <= chain.paidIn);

@@ -77,6 +77,8 @@ for (const engine of engines()) {
         expect(BigInt(c.held as string), `held of ${c.card_id}`).to.equal(onChain.held);
         expect(Number(c.units_left)).to.equal(Number(onChain.unitsLeft));
         expect(Number(c.units_used)).to.equal(Number(onChain.unitsUsed));
+        expect(BigInt(c.pending_direct as string), `pending direct share of ${c.card_id}`).to.equal(onChain.pendingDirect);
+        expect(Number(c.started_at), `started_at of ${c.card_id}`).to.equal(Number(onChain.startedAt));
       }
       const statuses = (await db.query<{ status: string }>("SELECT DISTINCT status FROM cards")).map((r) => r.status);
       expect(statuses).to.include.members(["active", "refunded"]);
@@ -85,6 +87,15 @@ for (const engine of engines()) {
       const disputes = await db.query("SELECT * FROM disputes");
       expect(disputes).to.have.length(1);
       expect(disputes[0].status).to.equal("refunded");
+      // The custody floors the bureau set (education and youth sports: everything in custody).
+      const industries = await db.query<{ industry_id: number; custody_floor_bps: number }>(
+        "SELECT industry_id, custody_floor_bps FROM industries WHERE industry_id > 0 ORDER BY industry_id");
+      expect(industries.length).to.be.greaterThan(2);
+      for (const i of industries) {
+        const onChain = await district.registry.industryOf(Number(i.industry_id));
+        expect(Number(i.custody_floor_bps), `custody floor of industry ${i.industry_id}`).to.equal(Number(onChain.custodyFloorBps));
+      }
+      expect(industries.filter((i) => Number(i.custody_floor_bps) === 10_000).map((i) => Number(i.industry_id))).to.include(1);
     });
 
     it("resumes after being stopped mid-sync and ends with the same index as a clean full sync", async () => {

@@ -138,10 +138,15 @@ describe("operator CLI", function () {
 
       const registry = CustodyRegistry__factory.connect(deployment.registry, provider);
       const before = await registry.policyOf(1);
-      const pol = await cli(env, "set-policy", "--industry", "1", "--custody-bps", "9000", "--as", accounts.education);
+      // Education keeps everything in custody (教监管函〔2021〕2号): its regulator cannot go below 100%.
+      const lower = await cli(env, "set-policy", "--industry", "1", "--custody-bps", "9000", "--as", accounts.education);
+      expect(lower.code).to.equal(1);
+      expect(lower.err).to.match(/^error: the contract refused: Registry_PolicyCrossesDistrict\(industryId=1, field=0, value=9000, limit=10000\)\n$/);
+      const pol = await cli(env, "set-policy", "--industry", "1", "--cooling-off-days", "9", "--as", accounts.education);
       expect(pol.code, pol.err).to.equal(0);
       const after = await registry.policyOf(1);
-      expect(after.custodyBps).to.equal(9000n);
+      expect(after.coolingOffDays).to.equal(9n);
+      expect(after.custodyBps).to.equal(10_000n);
       expect(after.maxLessons).to.equal(before.maxLessons);
       expect(after.maxCardValue).to.equal(before.maxCardValue);
       const nothing = await cli(env, "set-policy", "--industry", "1", "--as", accounts.education);
@@ -175,7 +180,7 @@ describe("operator CLI", function () {
           const [m] = await db.query<{ account: string; industry_id: number }>("SELECT account, industry_id FROM merchants WHERE merchant_id = 1");
           expect(m.account.toLowerCase()).to.equal(accounts.merchant.toLowerCase());
           const [p] = await db.query<{ policy: { custodyBps: number } }>("SELECT policy FROM industries WHERE industry_id = 1");
-          expect(JSON.stringify(p.policy)).to.match(/9000/);
+          expect(JSON.stringify(p.policy)).to.match(/"coolingOffDays":9[,}]/);
         } finally {
           await db.close();
         }

@@ -20,8 +20,8 @@ const policySchema = z.object({
   custodyBps: z.number().int().min(0).max(10_000),
   coolingOffDays: z.number().int().min(0).max(255),
   exitNoticeDays: z.number().int().min(0).max(65535),
-  maxLessons: z.number().int().min(0).max(65535),
-  maxValidityDays: z.number().int().min(0).max(65535),
+  maxLessons: z.number().int().min(1).max(65535), // 65535: no cap (a cap is never 0)
+  maxValidityDays: z.number().int().min(1).max(65535),
   maxCardValueFen: fen,
   maxAnonymousValueFen: fen,
   mediumRiskCap30dFen: fen,
