@@ -5,7 +5,7 @@ import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { signConsumption, SignedVoucher } from "../../src/chain/vouchers";
 import {
   deployFixture, buy, voucher, voucherArg, latestTime, atNextBlock, highS, expectConservation,
-  DAY, CardStatus, MerchantStatus,
+  CardStatus, MerchantStatus,
 } from "./fixture";
 
 type Platform = Awaited<ReturnType<typeof deployFixture>>;

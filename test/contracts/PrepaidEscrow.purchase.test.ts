@@ -5,7 +5,7 @@ import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { DEFAULT_POLICY, TRAINING_POLICY, CNY, NO_CAP_FEN } from "../../src/chain/policies";
 import {
   deployFixture, buy, buyStarted, voucher, voucherArg, atNextBlock, expectConservation,
-  EDUCATION, FITNESS, PET_CARE, LESSON, PERIODIC, DAY, CardStatus, MerchantStatus, PlanKind,
+  EDUCATION, FITNESS, LESSON, PERIODIC, DAY, CardStatus, MerchantStatus, PlanKind,
 } from "./fixture";
 
 // A card's balance is stored in 32 bits (StoredCard.held): its value is capped at 2^32 - 1 fen.

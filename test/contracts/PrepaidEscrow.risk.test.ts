@@ -3,7 +3,7 @@ import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { beijingDayOf, startOfBeijingDay } from "../../src/chain/days";
 import { DEFAULT_POLICY, TRAINING_POLICY, CNY, NO_CAP_FEN } from "../../src/chain/policies";
-import { deployFixture, buy, voucher, voucherArg, atNextBlock, expectConservation, EDUCATION, FITNESS, DAY, RiskLevel } from "./fixture";
+import { deployFixture, buy, voucher, voucherArg, atNextBlock, expectConservation, EDUCATION, FITNESS, RiskLevel } from "./fixture";
 
 /** Education's medium-risk cap: 10,000 CNY of new card value per 30 days. School plan 1 sells at 3,000 CNY. */
 const EDU_CAP = 10_000n * CNY;

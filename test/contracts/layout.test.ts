@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- the compiler's storage layout and metadata JSON are read as they come */
 /**
  * What the compiler decides and the contracts rely on: every deployed contract's code size against EIP-170's limit
  * with the project's 15% headroom, the packed card slot that PrepaidEscrow._consume writes in one store, the escrow
