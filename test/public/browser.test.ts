@@ -52,7 +52,7 @@ describe("public look-up and the consumer's page (headless Chromium, phone viewp
     page.on("console", (m) => { if (m.type() === "error" && !allowed.some((re) => re.test(m.text()))) problems.push(`console error: ${m.text()}`); });
     page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
     page.on("request", (r) => sent.push(`${r.method()} ${r.url()} ${r.postData() ?? ""}`));
-    page.on("dialog", (d) => void d.accept());
+    page.on("dialog", (d) => void (d.type() === "prompt" ? d.accept(promptAnswer) : d.accept()));
   });
   after(async () => {
     await browser?.close();
@@ -84,6 +84,7 @@ describe("public look-up and the consumer's page (headless Chromium, phone viewp
 
   let address = "";
   const cards: string[] = [];
+  let promptAnswer = "";
 
   it("the consumer's page makes a key in the browser on first visit and lists the cards it holds", async () => {
     await page.goto(`${t.base}/me/`);
@@ -146,6 +147,22 @@ describe("public look-up and the consumer's page (headless Chromium, phone viewp
     await shot("5-refunded");
   });
 
+  it("transfers a card by notice: the new holder's address asked, the card leaves this page, the merchant cannot block it", async () => {
+    const card = (await t.ok(t.as("bank").post("/v1/banks/1/cards", { merchantId: t.school, planIndex: 1, holder: address }), 201)).body.cardId as string;
+    await page.click("#reload");
+    const li = page.locator(`li[data-card-id="${card}"]`);
+    await li.waitFor();
+    const to = "0x" + "ab".repeat(20);
+    promptAnswer = to;
+    await li.locator("button[data-action=transfer]").click();
+    await page.locator("#status .success").waitFor({ timeout: 60_000 });
+    expect(await page.getAttribute("#status [data-events]", "data-events")).to.contain("CardTransferred");
+    await waitFor(async () => (await t.db.query("SELECT holder FROM cards WHERE card_id = $1", [card]))[0]?.holder === to);
+    await li.waitFor({ state: "detached" });
+    promptAnswer = "";
+    await shot("6-transferred");
+  });
+
   it("takes the balance back from a merchant the regulator froze", async () => {
     const card = (await t.ok(t.as("bank").post("/v1/banks/1/cards", { merchantId: t.salon, planIndex: 1, holder: address }), 201)).body.cardId as string;
     await t.ok(t.as("bureau").post(`/v1/merchants/${t.salon}/freeze`, { reason: "collapsed" }), 200);
@@ -157,7 +174,7 @@ describe("public look-up and the consumer's page (headless Chromium, phone viewp
     await li.locator("button[data-action=claim]").click();
     await waitFor(async () => (await t.db.query("SELECT status FROM cards WHERE card_id = $1", [card]))[0]?.status === "refunded");
     await li.locator(".card-status").filter({ hasText: "refunded" }).waitFor();
-    await shot("6-claimed-from-frozen");
+    await shot("7-claimed-from-frozen");
   });
 
   it("the key can be exported, and never left the browser", async () => {

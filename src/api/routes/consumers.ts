@@ -71,12 +71,23 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/cards/:cardId/refund-request", tag: "consumers",
-    summary: "Get the transaction a holder signs to ask for a refund", response: z.object({ to: hexAddress, data: z.string(), chainId: z.number(), gasPrice: z.string(), nonce: z.number(), gasLimit: z.string() }), responds: "{to, data} to sign with the holder's key and POST to /v1/transactions",
+    summary: "Get the transaction a holder signs to use a right on the card: a refund, a claim, or a transfer by notice", response: z.object({ to: hexAddress, data: z.string(), chainId: z.number(), gasPrice: z.string(), nonce: z.number(), gasLimit: z.string() }),
+    responds: "{to, data} to sign with the holder's key and POST to /v1/transactions. kind: request (a refund of the unused balance), cooling-off, cancel (a request), escalate (to the regulator), claim (a frozen or exited merchant), breach (the regulator recorded the merchant's breach: the unused balance back at once), transfer (to the address in `to`; the merchant is told and cannot block it)",
     access: { roles: { consumer: "own" }, tenant: { card: "params.cardId" } },
-    params: cid, query: z.object({ kind: z.enum(["request", "cooling-off", "cancel", "escalate", "claim"]).default("request") }).strict(),
+    params: cid,
+    query: z.object({
+      kind: z.enum(["request", "cooling-off", "cancel", "escalate", "claim", "breach", "transfer"]).default("request"),
+      to: address.optional(),
+    }).strict().superRefine((q, ctx) => {
+      if (q.kind === "transfer" && !q.to) ctx.addIssue({ code: "custom", path: ["to"], message: "a transfer needs the new holder's address" });
+      if (q.kind !== "transfer" && q.to) ctx.addIssue({ code: "custom", path: ["to"], message: "only a transfer names a new holder" });
+    }),
     handler: async ({ params, query, principal }) => {
-      const fn = { request: "requestRefund", "cooling-off": "refundCoolingOff", cancel: "cancelRefundRequest", escalate: "escalateRefund", claim: "claim" }[query.kind] as "requestRefund";
-      const data = s.escrow.interface.encodeFunctionData(fn, [params.cardId]);
+      const data = query.kind === "transfer"
+        ? s.escrow.interface.encodeFunctionData("transferCard", [params.cardId, query.to!])
+        : s.escrow.interface.encodeFunctionData(({
+          request: "requestRefund", "cooling-off": "refundCoolingOff", cancel: "cancelRefundRequest", escalate: "escalateRefund", claim: "claim", breach: "cancelForBreach",
+        } as const)[query.kind] as "requestRefund", [params.cardId]);
       // The holder's browser has no node: it gets the nonce and gas to sign with here. A refusal shows now, not after signing.
       const from = principal!.subject!;
       let gas: bigint;

@@ -82,10 +82,17 @@ async function chainInfo() {
 
 
 async function refund(card, kind) {
-  if (!confirm(t(`me.ask.${kind}`, { card: card.cardId, amount: yuan(card.heldFen) }))) return;
+  let to = "";
+  if (kind === "transfer") {
+    // Transfer by notice (法释〔2025〕4号): the holder names the new holder; the merchant is told and cannot block it.
+    to = (prompt(t("me.transferTo")) ?? "").trim();
+    if (!to) return;
+    if (!/^0x[0-9a-fA-F]{40}$/.test(to)) return say(t("me.badAddress"), "error");
+  }
+  if (!confirm(t(`me.ask.${kind}`, { card: card.cardId, amount: yuan(card.heldFen), to }))) return;
   try {
     say(t("me.preparing"));
-    const tx = await call("GET", `/v1/cards/${card.cardId}/refund-request?kind=${kind}`);
+    const tx = await call("GET", `/v1/cards/${card.cardId}/refund-request?kind=${kind}${to ? `&to=${to}` : ""}`);
     const signed = await wallet.signTransaction({ type: 0, to: tx.to, data: tx.data, chainId: BigInt(tx.chainId), gasPrice: 0n, nonce: tx.nonce, gasLimit: BigInt(tx.gasLimit) });
     const out = await call("POST", "/v1/transactions", { signedTransaction: signed });
     const done = out.events.map((e) => t(`event.${e.event}`)).join("、") || t("me.sent");
@@ -124,6 +131,7 @@ async function cardItem(c) {
     else {
       if (c.unitsUsed === 0) btn(t("me.coolingOff"), "cooling-off");
       btn(t("me.requestRefund"), "request");
+      btn(t("me.transfer"), "transfer");
     }
   }
   if (c.status === "refund_requested") {
