@@ -28,6 +28,8 @@ export const merchant = z.object({
   status: z.string(), riskLevel: z.string(), exitEffectiveAt: nnum,
   paidInFen: fenText, directFen: fenText.nullable(), releasedFen: fenText, refundedFen: fenText, paidOutFen: fenText, heldFen: fenText, payableFen: fenText,
   cardCount: nnum, admittedAt: nnum,
+  /** When the responsible regulator recorded the merchant's breach (null: none on record). */
+  breachRecordedAt: nnum.optional(),
 });
 
 export const card = z.object({

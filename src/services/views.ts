@@ -10,7 +10,7 @@ export function merchantView(r: Record<string, unknown>) {
     status: r.status, riskLevel: r.risk_level, exitEffectiveAt: n(r.exit_effective_at),
     paidInFen: paidIn.toString(), directFen: s(r.direct), releasedFen: released.toString(), refundedFen: refunded.toString(),
     paidOutFen: paidOut.toString(), heldFen: (paidIn - released - refunded).toString(), payableFen: (released - paidOut).toString(),
-    cardCount: n(r.card_count), admittedAt: n(r.admitted_at),
+    cardCount: n(r.card_count), admittedAt: n(r.admitted_at), breachRecordedAt: n(r.breach_recorded_at),
   };
 }
 

@@ -177,6 +177,21 @@ describe("public look-up and the consumer's page (headless Chromium, phone viewp
     await shot("7-claimed-from-frozen");
   });
 
+  it("after the regulator records the merchant's breach, the holder is told and cancels at once, without the merchant", async () => {
+    const card = (await t.ok(t.as("bank").post("/v1/banks/1/cards", { merchantId: t.school, planIndex: 1, holder: address }), 201)).body.cardId as string;
+    const rec = await t.ok(t.as("bureau").post(`/v1/merchants/${t.school}/breach`, { reason: "moved to another district without notice" }), 200);
+    expect(rec.body.events.map((e: { event: string }) => e.event)).to.include("BreachRecorded");
+    await page.click("#reload");
+    const li = page.locator(`li[data-card-id="${card}"]`);
+    await li.waitFor();
+    expect(await li.innerText()).to.contain("The regulator recorded this merchant's breach");
+    await li.locator("button[data-action=breach]").click();
+    await waitFor(async () => (await t.db.query("SELECT status FROM cards WHERE card_id = $1", [card]))[0]?.status === "refunded");
+    await li.locator(".card-status").filter({ hasText: "refunded" }).waitFor();
+    await shot("8-cancelled-for-breach");
+    await t.ok(t.as("bureau").post(`/v1/merchants/${t.school}/clear-breach`, { reason: "remedied" }), 200);
+  });
+
   it("the key can be exported, and never left the browser", async () => {
     await page.click("#export");
     const key = await page.locator("#export-text").inputValue();

@@ -210,7 +210,7 @@ for (const engine of engines()) {
         expect((await get("/v1/public/merchants?q=91110105MA0100002P")).items.map((x: { merchantId: number }) => x.merchantId)).to.deep.equal([t.salon]);
         expect((await get("/v1/public/merchants?district=haidian")).items.map((x: { merchantId: number }) => x.merchantId)).to.deep.equal([t.salon]);
         const salon = (await get(`/v1/public/merchants/${t.salon}`));
-        expect(salon.requiredCustodyPercent).to.equal(30);
+        expect(salon.requiredCustodyPercent).to.equal(40); // Beijing's floor for every industry (beauty was 30% before the 2025 rules)
         expect(salon.warnings.map((w: { summary: string }) => w.summary)).to.deep.equal(["Refused refunds during cooling-off"]);
         const page1 = await get("/v1/public/merchants?limit=1");
         expect(page1.items).to.have.length(1);

@@ -77,7 +77,7 @@ function custodyBpsOf(policy: unknown): number | null {
 }
 
 const MERCHANT_SQL = `
-SELECT m.merchant_id, m.industry_id, m.bank_id, m.status, m.risk_level, m.admitted_at,
+SELECT m.merchant_id, m.industry_id, m.bank_id, m.status, m.risk_level, m.admitted_at, m.breach_recorded_at,
        p.name, p.registration_number, p.district, i.policy AS industry_policy, d.policy AS default_policy, r.level AS rated_level
 FROM merchants m
 LEFT JOIN merchant_profiles p ON p.merchant_id = m.merchant_id
@@ -106,6 +106,8 @@ function publicMerchant(s: Services, r: Record<string, unknown>, warnings: Effec
     requiredCustodyPercent: bps == null ? null : bps / 100,
     riskLevel: String(r.rated_level ?? r.risk_level),
     admittedAt: r.admitted_at == null ? null : Number(r.admitted_at),
+    // A breach the regulator recorded (法释〔2025〕4号): every holder may take the unused balance back at once.
+    breachRecordedAt: r.breach_recorded_at == null ? null : Number(r.breach_recorded_at),
     warnings: warnings.map(warningView),
     seriousDishonesty: listing ? { listed: true, since: listing.occurredOn, documentRef: listing.documentRef, summary: listing.summary } : { listed: false },
   };

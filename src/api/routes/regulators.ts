@@ -103,6 +103,9 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
     { path: "restrict", summary: "Restrict a merchant (no new cards)", build: (id, r) => s.escrow.interface.encodeFunctionData("restrict", [id, true, r]) },
     { path: "unrestrict", summary: "Lift a restriction", build: (id, r) => s.escrow.interface.encodeFunctionData("restrict", [id, false, r]) },
     { path: "wind-down", summary: "Order a merchant to wind down", build: (id, r) => s.escrow.interface.encodeFunctionData("windDown", [id, r]) },
+    // 法释〔2025〕4号: moved far, handed over without consent, cannot serve. Holders may then take their balance back at once.
+    { path: "breach", summary: "Record a merchant's breach (every holder may then cancel and take the unused balance back)", build: (id, r) => s.escrow.interface.encodeFunctionData("recordBreach", [id, r]) },
+    { path: "clear-breach", summary: "Withdraw a breach record (remedied, or recorded in error)", build: (id, r) => s.escrow.interface.encodeFunctionData("clearBreach", [id, r]) },
   ];
   for (const a of actions) {
     defineRoute(router, {

@@ -120,6 +120,7 @@ async function cardItem(c) {
   ));
   const open = c.status === "active" || c.status === "expired";
   if (open && m?.status === "frozen") li.append(el("div", { class: "notice error", text: t("me.frozen") }));
+  else if (open && m?.breachRecordedAt) li.append(el("div", { class: "notice error", text: t("me.breach") }));
   const actions = el("div", { class: "row" });
   const btn = (label, kind, cls = "secondary") => {
     const b = el("button", { class: cls, text: label, "data-action": kind });
@@ -129,6 +130,7 @@ async function cardItem(c) {
   if (open) {
     if (m?.status === "frozen") btn(t("me.claim"), "claim", "danger");
     else {
+      if (m?.breachRecordedAt) btn(t("me.breachCancel"), "breach", "danger");
       if (c.unitsUsed === 0) btn(t("me.coolingOff"), "cooling-off");
       btn(t("me.requestRefund"), "request");
       btn(t("me.transfer"), "transfer");
@@ -154,6 +156,7 @@ async function cardItem(c) {
 
 async function loadCards() {
   $("address").textContent = wallet.address;
+  merchants.clear(); // a merchant's status (frozen, a breach on record) may have changed since the last look
   try {
     const page = await call("GET", `/v1/consumers/${wallet.address.toLowerCase()}/cards?limit=100`);
     const items = await Promise.all(page.items.map(cardItem));

@@ -130,6 +130,8 @@ async function alertsPanel(ctx, card) {
 
 // Irreversible (or not lightly reversed) actions ask for a reason and a confirmation in a dialog naming the merchant.
 const ACTIONS = [
+  { path: "breach", when: ["active", "restricted", "winding_down"], cls: "danger", danger: true, show: (m) => !m.breachRecordedAt },
+  { path: "clear-breach", when: ["active", "restricted", "winding_down", "frozen", "exited"], cls: "", danger: false, show: (m) => Boolean(m.breachRecordedAt) },
   { path: "restrict", when: ["active"], cls: "", danger: false },
   { path: "unrestrict", when: ["restricted"], cls: "", danger: false },
   { path: "freeze", when: ["active", "restricted", "winding_down"], cls: "danger", danger: true },
@@ -150,7 +152,7 @@ async function merchantPage(ctx, el, id) {
     const m = await api(`/v1/merchants/${id}`, { signal: ctx.signal });
     const profile = merchantProfile(id);
     const out = h("div", { id: "action-result" });
-    const buttons = ACTIONS.filter((a) => a.when.includes(m.status)).map((a) => h("button", {
+    const buttons = ACTIONS.filter((a) => a.when.includes(m.status) && (!a.show || a.show(m))).map((a) => h("button", {
       type: "button", class: a.cls, "data-action": a.path, text: t(`action.${a.path}`),
       onclick: async (e) => {
         const button = e.currentTarget;
@@ -178,7 +180,8 @@ async function merchantPage(ctx, el, id) {
         h("dt", { text: t("col.bank") }), h("dd", { text: bankName(m.bankId) }),
         h("dt", { text: t("merchant.registryRef") }), h("dd", { class: "mono", text: short(m.registryRef, 10) }),
         h("dt", { text: t("merchant.admitted") }), h("dd", { text: when(m.admittedAt) }),
-        m.exitEffectiveAt ? [h("dt", { text: t("merchant.exitEffective") }), h("dd", { text: when(m.exitEffectiveAt) })] : null),
+        m.exitEffectiveAt ? [h("dt", { text: t("merchant.exitEffective") }), h("dd", { text: when(m.exitEffectiveAt) })] : null,
+        m.breachRecordedAt ? [h("dt", { text: t("merchant.breachRecorded") }), h("dd", { id: "merchant-breach", text: when(m.breachRecordedAt) })] : null),
       h("h3", { text: t("merchant.escrow") }),
       h("div", { class: "kpis", id: "merchant-escrow" },
         kpi(t("money.paidIn"), yuan(m.paidInFen)), kpi(t("money.released"), yuan(m.releasedFen)), kpi(t("money.refunded"), yuan(m.refundedFen)),
