@@ -785,11 +785,13 @@ async function main() {
     switch (row.event) {
       case "CardPurchased":
       case "CardRenewed":
-        L.paidIn += big(a.custodied);
-        ind(row.merchantId).paidIn += big(a.custodied);
+        // The whole price is in custody since the 2025 rules: the direct share waits there through the cooling-off.
+        L.paidIn += big(a.custodied) + big(a.direct ?? 0);
+        ind(row.merchantId).paidIn += big(a.custodied) + big(a.direct ?? 0);
         break;
       case "LessonsConsumed":
       case "PeriodsReleased":
+      case "DirectShareReleased":
         L.released += big(a.amount);
         ind(row.merchantId).released += big(a.amount);
         break;
@@ -804,6 +806,11 @@ async function main() {
         refundReasons[reason] = (refundReasons[reason] ?? 0n) + big(a.amount);
         break;
       }
+      case "DirectShareReturned":
+      case "RenewalRefunded":
+        L.refunded += big(a.amount);
+        ind(row.merchantId).refunded += big(a.amount);
+        break;
       case "PaidOut":
         L.paidOut += big(a.amount);
         break;
@@ -844,11 +851,11 @@ async function main() {
     out.push("", "  Refused by the contract or the gateway (part of the story, not errors):");
     for (const [k, n] of Object.entries(refusals).sort()) out.push(`    ${k.padEnd(60)} ${String(n).padStart(6)}`);
   }
-  out.push("", "  Per industry (custodied money, CNY):", `    ${"industry".padEnd(14)} ${"paid in".padStart(16)} ${"released".padStart(16)} ${"refunded".padStart(16)} ${"held".padStart(16)}`);
+  out.push("", "  Per industry (money in custody, CNY):", `    ${"industry".padEnd(14)} ${"paid in".padStart(16)} ${"released".padStart(16)} ${"refunded".padStart(16)} ${"held".padStart(16)}`);
   for (const [id, v] of [...perIndustry].sort((a, b) => a[0] - b[0])) {
     out.push(`    ${(CATALOG[id]?.name ?? `industry ${id}`).padEnd(14)} ${cny(v.paidIn).padStart(16)} ${cny(v.released).padStart(16)} ${cny(v.refunded).padStart(16)} ${cny(v.paidIn - v.released - v.refunded).padStart(16)}`);
   }
-  out.push("", line("paid in (custodied)", L.paidIn), line("released to merchants", L.released), line("  of which paid out", L.paidOut), line("  of which payable", chainPayable), line("refunded to holders", L.refunded));
+  out.push("", line("paid in (into custody)", L.paidIn), line("released to merchants", L.released), line("  of which paid out", L.paidOut), line("  of which payable", chainPayable), line("refunded to holders", L.refunded));
   for (const [k, v] of Object.entries(refundReasons)) out.push(line(`  ${k}`, v));
   out.push(line("held in escrow (on chain)", chainHeld), line("released + refunded + held", L.released + L.refunded + chainHeld), "");
   for (const [label, ok] of checks) out.push(`  ${ok ? "ok  " : "FAIL"} ${label}`);

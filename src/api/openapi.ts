@@ -16,9 +16,10 @@ function schemaOf(t: z.ZodType | undefined, io: "input" | "output" = "input") {
 /** What a ledger row's amountFen means (src/indexing/ledgerRow.ts): the API's documentation says it once, here. */
 const LEDGER_AMOUNTS =
   "A ledger row's amountFen is the money its event moved in custody, counted once, so the rows can be summed by event: " +
-  "CardPurchased and CardRenewed: the custodied part, into escrow; LessonsConsumed, PeriodsReleased: released to the merchant; " +
+  "CardPurchased and CardRenewed: the whole price, into escrow (custodied + direct: the direct share waits there through the cooling-off); " +
+  "LessonsConsumed, PeriodsReleased, DirectShareReleased: released to the merchant; " +
   "DisputeResolved: the merchant's released share of the decision (the refunded share is the CardRefunded row that follows); " +
-  "CardRefunded: refunded to the holder; PaidOut: paid to the merchant. Every other event (RefundRequested included: " +
+  "CardRefunded, DirectShareReturned, RenewalRefunded: refunded to the holder; PaidOut: paid to the merchant. Every other event (RefundRequested included: " +
   "the sum asked is in args.amount) carries null. Paid in = released + refunded + held, per card, merchant and bank.";
 
 

@@ -5,24 +5,28 @@ import type { ArgValue } from "../chain/events";
  *
  * | event | amount |
  * |---|---|
- * | CardPurchased, CardRenewed | the custodied part of the price, into escrow (`args.custodied`; `args.direct` went to the merchant) |
- * | LessonsConsumed, PeriodsReleased | released from the card's escrow to the merchant |
+ * | CardPurchased, CardRenewed | the whole price, into escrow (`args.custodied` + `args.direct`: since the 2025 rules the direct share waits in escrow through the cooling-off) |
+ * | LessonsConsumed, PeriodsReleased, DirectShareReleased | released from escrow to the merchant (the direct share once the cooling-off ended) |
  * | DisputeResolved | the merchant's share of the decision, released (`args.released`); the refunded share is the CardRefunded row that follows |
- * | CardRefunded | refunded to the holder, out of custody |
+ * | CardRefunded, DirectShareReturned, RenewalRefunded | refunded to the holder, out of custody |
  * | PaidOut | paid out to the merchant, out of custody |
  * | any other (RefundRequested included: a request moves nothing; the sum asked is `args.amount`) | null |
  *
- * So summing by event never counts a fen twice: paid in = Σ purchases and renewals; released = Σ lessons, periods
- * and dispute decisions; refunded = Σ CardRefunded; paid out = Σ PaidOut.
+ * So summing by event never counts a fen twice: paid in = Σ purchases and renewals; released = Σ lessons, periods,
+ * direct shares released and dispute decisions; refunded = Σ CardRefunded, DirectShareReturned and RenewalRefunded;
+ * paid out = Σ PaidOut.
  */
 export function ledgerAmount(event: string, args: Record<string, ArgValue>): bigint | null {
   switch (event) {
     case "CardPurchased":
     case "CardRenewed":
-      return BigInt(args.custodied as string | number);
+      return BigInt(args.custodied as string | number) + BigInt((args.direct as string | number | undefined) ?? 0);
     case "LessonsConsumed":
     case "PeriodsReleased":
+    case "DirectShareReleased":
     case "CardRefunded":
+    case "DirectShareReturned":
+    case "RenewalRefunded":
     case "PaidOut":
       return BigInt(args.amount as string | number);
     case "DisputeResolved":
@@ -33,7 +37,9 @@ export function ledgerAmount(event: string, args: Record<string, ArgValue>): big
 }
 
 /** The events whose ledger rows carry money (the others' `amount` is null). */
-export const MONEY_EVENTS = ["CardPurchased", "CardRenewed", "LessonsConsumed", "PeriodsReleased", "DisputeResolved", "CardRefunded", "PaidOut"] as const;
+export const MONEY_EVENTS = [
+  "CardPurchased", "CardRenewed", "LessonsConsumed", "PeriodsReleased", "DirectShareReleased", "DisputeResolved", "CardRefunded", "DirectShareReturned", "RenewalRefunded", "PaidOut",
+] as const;
 
 /**
  * A ledger row's party columns as an event determines them: the merchant (`args.merchantId`, else the card's

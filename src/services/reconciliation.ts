@@ -3,6 +3,9 @@ import { ApiError } from "../errors";
 import { readCsv } from "../csv";
 
 /** One line of a custodian bank's custody-account statement. Money in fen. */
+/** What moves money into the custody account (purchases, renewals) and out of it (payouts, refunds). */
+const CUSTODY_EVENTS = ["CardPurchased", "CardRenewed", "PaidOut", "CardRefunded", "DirectShareReturned", "RenewalRefunded"].map((e) => `'${e}'`).join(", ");
+
 export interface StatementLine {
   ref: string;
   direction: "in" | "out";
@@ -79,15 +82,17 @@ export async function reconcile(db: Db, bankId: number, st: Statement, onChainSu
   }
   const rows = await db.query<{ tx_hash: string; log_index: number; event: string; card_id: string | null; merchant_id: string; args: unknown }>(
     `SELECT l.tx_hash, l.log_index, l.event, l.card_id, l.merchant_id, l.args FROM ledger l JOIN merchants m ON m.merchant_id = l.merchant_id
-     WHERE m.bank_id = $1 AND l.event IN ('CardPurchased', 'CardRenewed', 'PaidOut', 'CardRefunded')${time} ORDER BY l.id`,
+     WHERE m.bank_id = $1 AND l.event IN (${CUSTODY_EVENTS})${time} ORDER BY l.id`,
     args,
   );
   const chain: ChainMovement[] = rows
     .map((r) => {
       const a = (typeof r.args === "string" ? JSON.parse(r.args) : r.args) as Record<string, string | number>;
-      const amount = BigInt(r.event === "CardPurchased" || r.event === "CardRenewed" ? a.custodied : a.amount);
+      const into = r.event === "CardPurchased" || r.event === "CardRenewed";
+      // Since the 2025 rules the whole price is in custody (the direct share waits there through the cooling-off).
+      const amount = into ? BigInt(a.custodied) + BigInt(a.direct ?? 0) : BigInt(a.amount);
       return {
-        key: `${r.tx_hash}:${r.log_index}`, direction: (r.event.startsWith("Card") && r.event !== "CardRefunded" ? "in" : "out") as "in" | "out",
+        key: `${r.tx_hash}:${r.log_index}`, direction: (into ? "in" : "out") as "in" | "out",
         amount, txHash: r.tx_hash.toLowerCase(), event: r.event, cardId: r.card_id === null ? null : String(r.card_id), merchantId: Number(r.merchant_id),
       };
     })
@@ -124,9 +129,10 @@ export async function reconcile(db: Db, bankId: number, st: Statement, onChainSu
   let periodEndCustody: bigint | null = null;
   if (st.toBlockTime !== undefined) {
     const [row] = await db.query<{ custody: string }>(
-      `SELECT coalesce(sum(CASE WHEN l.event IN ('CardPurchased', 'CardRenewed') THEN (l.args->>'custodied')::numeric ELSE -(l.args->>'amount')::numeric END), 0)::text AS custody
+      `SELECT coalesce(sum(CASE WHEN l.event IN ('CardPurchased', 'CardRenewed') THEN (l.args->>'custodied')::numeric + coalesce((l.args->>'direct')::numeric, 0)
+                                 ELSE -(l.args->>'amount')::numeric END), 0)::text AS custody
        FROM ledger l JOIN merchants m ON m.merchant_id = l.merchant_id
-       WHERE m.bank_id = $1 AND l.event IN ('CardPurchased', 'CardRenewed', 'PaidOut', 'CardRefunded') AND l.block_time <= $2`,
+       WHERE m.bank_id = $1 AND l.event IN (${CUSTODY_EVENTS}) AND l.block_time <= $2`,
       [bankId, st.toBlockTime],
     );
     periodEndCustody = BigInt(row.custody);

@@ -225,9 +225,12 @@ describe("web console (headless Chromium, gateway on Anvil)", function () {
     const ledger = (await get("/v1/ledger?limit=500")).items as { event: string; txHash: string; args: Record<string, string> }[];
     const lines: string[] = [];
     for (const e of ledger) {
-      const amount = e.event === "CardPurchased" || e.event === "CardRenewed" ? e.args.custodied : e.event === "PaidOut" || e.event === "CardRefunded" ? e.args.amount : null;
-      if (amount === null || BigInt(amount) === 0n) continue;
-      lines.push(`S${lines.length + 1},${e.event === "PaidOut" || e.event === "CardRefunded" ? "out" : "in"},${amount},${e.txHash},,`);
+      // Into custody: a card's whole price (the direct share waits there through the cooling-off); out: payouts and refunds.
+      const into = e.event === "CardPurchased" || e.event === "CardRenewed";
+      const out = ["PaidOut", "CardRefunded", "DirectShareReturned", "RenewalRefunded"].includes(e.event);
+      const amount = into ? BigInt(e.args.custodied) + BigInt(e.args.direct ?? 0) : out ? BigInt(e.args.amount) : null;
+      if (amount === null || amount === 0n) continue;
+      lines.push(`S${lines.length + 1},${out ? "out" : "in"},${amount},${e.txHash},,`);
     }
     const closing = (await get("/v1/banks/1/positions")).total.tokenSupplyFen;
     const csv = ["ref,direction,amountFen,txHash,cardId,merchantId", ...lines, `closing,,${closing}`].join("\n") + "\n";

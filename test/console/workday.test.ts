@@ -292,7 +292,8 @@ describe("a working day per audience, in Chinese and English, desktop and phone 
     const beijingDay = (sec: number) => new Date((sec + 8 * 3600) * 1000).toISOString().slice(0, 10);
     const moves = ledger.map((e) => ({
       e, dir: e.event === "CardPurchased" || e.event === "CardRenewed" ? "in" : "out",
-      amount: e.event === "CardPurchased" || e.event === "CardRenewed" ? e.args.custodied : e.event === "PaidOut" || e.event === "CardRefunded" ? e.args.amount : null,
+      amount: e.event === "CardPurchased" || e.event === "CardRenewed" ? String(BigInt(e.args.custodied) + BigInt(e.args.direct ?? 0))
+        : ["PaidOut", "CardRefunded", "DirectShareReturned", "RenewalRefunded"].includes(e.event) ? e.args.amount : null,
     })).filter((m) => m.amount !== null && BigInt(m.amount) > 0n);
     const day = beijingDay(moves[0].e.blockTime);
     const thatDay = moves.filter((m) => beijingDay(m.e.blockTime) === day);

@@ -185,7 +185,7 @@ for (const engine of ENGINES) describe(`durability: the one-command platform sto
       if (cycle === 0) {
         // The operator's CLI works while the platform holds the embedded database: through the gateway's API.
         const out: string[] = [];
-        const io = { out: (t: string) => void out.push(t), err: (t: string) => void out.push(t), env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), GATEWAY_API_KEY: undefined } };
+        const io = { out: (t: string) => void out.push(t), err: (t: string) => void out.push(t), env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), GATEWAY_API_KEY: undefined, DATABASE_URL: databaseUrl } };
         expect(await runCli(["api-key", "list"], io), out.join("")).to.equal(0);
         expect(out.join("")).to.include("platform_regulator").and.to.include("auditor");
         out.length = 0;

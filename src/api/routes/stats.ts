@@ -1,4 +1,5 @@
 import { Router } from "express";
+import { MONEY_EVENTS } from "../../indexing/ledgerRow";
 import { z } from "zod";
 import { fenText, list } from "../answers";
 import { Principal } from "../auth";
@@ -66,13 +67,12 @@ export async function moneyOverTime(db: Db, scope: { clauses: string[]; args: un
   const args = [...scope.args, size, shift];
   const sizeArg = `$${args.length - 1}::bigint`;
   const shiftArg = `$${args.length}::bigint`;
-  const where = ["l.event IN ('CardPurchased', 'CardRenewed', 'LessonsConsumed', 'PeriodsReleased', 'DisputeResolved', 'CardRefunded', 'PaidOut')", ...scope.clauses];
+  const where = [`l.event IN (${MONEY_EVENTS.map((e) => `'${e}'`).join(", ")})`, ...scope.clauses];
   const rows = await db.query<{ b: string; paid_in: string; released: string; refunded: string; paid_out: string }>(
     `SELECT ((l.block_time + ${shiftArg}) / ${sizeArg})::text AS b,
        coalesce(sum(CASE WHEN l.event IN ('CardPurchased', 'CardRenewed') THEN l.amount ELSE 0 END), 0)::text AS paid_in,
-       coalesce(sum(CASE WHEN l.event IN ('LessonsConsumed', 'PeriodsReleased') THEN l.amount
-                         WHEN l.event = 'DisputeResolved' THEN (l.args->>'released')::numeric ELSE 0 END), 0)::text AS released,
-       coalesce(sum(CASE WHEN l.event = 'CardRefunded' THEN l.amount ELSE 0 END), 0)::text AS refunded,
+       coalesce(sum(CASE WHEN l.event IN ('LessonsConsumed', 'PeriodsReleased', 'DirectShareReleased', 'DisputeResolved') THEN l.amount ELSE 0 END), 0)::text AS released,
+       coalesce(sum(CASE WHEN l.event IN ('CardRefunded', 'DirectShareReturned', 'RenewalRefunded') THEN l.amount ELSE 0 END), 0)::text AS refunded,
        coalesce(sum(CASE WHEN l.event = 'PaidOut' THEN l.amount ELSE 0 END), 0)::text AS paid_out
      FROM ledger l JOIN merchants m ON m.merchant_id = l.merchant_id
      WHERE ${where.join(" AND ")}
