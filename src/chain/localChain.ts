@@ -133,7 +133,9 @@ function prepareInWorker(src: string, out: string, genesisTimestamp?: number): P
       else reject(m.damaged ? new DamagedStateError(m.message) : new Error(m.message));
       void w.terminate();
     });
-    w.once("error", (err) => reject(new DamagedStateError(`could not be read: ${err.message}`)));
+    // The worker itself failing (out of memory, say) says nothing of the file: the start stops rather than set it aside.
+    w.once("error", (err) => reject(new Error(`reading ${src} failed: ${err.message}`)));
+    w.once("exit", (code) => reject(new Error(`reading ${src} stopped (worker exit ${code})`)));
   });
 }
 
