@@ -1,18 +1,12 @@
 // Money arrives as decimal strings of fen and is only ever added or compared as BigInt; Number appears only where a
 // chart needs a pixel position.
 
-import { t } from "/web-public/shared/i18n.js";
+import { t, yuan } from "/web-public/shared/i18n.js";
+
+// One formatter for the three pages: "123456" fen → "¥1,234.56" (src/web-public/shared/i18n.js).
+export { yuan };
 
 const group = (digits) => digits.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-
-/** "123456" fen → "¥1,234.56". */
-export function yuan(fen) {
-  if (fen === null || fen === undefined || fen === "") return "—";
-  let v = BigInt(fen);
-  const neg = v < 0n;
-  if (neg) v = -v;
-  return `${neg ? "-" : ""}¥${group((v / 100n).toString())}.${(v % 100n).toString().padStart(2, "0")}`;
-}
 
 /** A short form for chart axes: whole yuan, or 亿 (10^8 yuan) for very large figures. */
 export function yuanShort(fen) {

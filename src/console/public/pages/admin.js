@@ -153,6 +153,26 @@ function editPolicy(ctx, card, industry, all, reload) {
 
 const ROLES = ["platform_regulator", "industry_regulator", "bank", "auditor", "merchant", "consumer"];
 
+/**
+ * A table of API keys (id, `extra` columns, label, issued, status) with a revoke button that asks first; the
+ * bureau's list of every key and a merchant's list of its staff's keys. A key never revokes itself.
+ */
+export function keyTable(ctx, items, out, revokePath, reload, extra = []) {
+  return table([
+    { label: t("keys.id"), get: (k) => h("span", { class: "mono", text: k.id }) },
+    ...extra,
+    { label: t("keys.label"), get: (k) => k.label },
+    { label: t("keys.created"), get: (k) => (k.createdAt ? k.createdAt.slice(0, 10) : "—") },
+    { label: t("col.status"), get: (k) => (k.revokedAt ? h("span", { class: "badge bad", text: t("keys.revoked") }) : h("span", { class: "badge ok", text: t("keys.valid") })) },
+    { label: "", get: (k) => (k.revokedAt || k.id === ctx.me.keyId ? "" : h("button", { class: "small danger", type: "button", "data-revoke": k.id, text: t("keys.revoke"), onclick: async (e) => {
+      const button = e.currentTarget;
+      const ok = await confirmAction({ title: t("confirm.revoke.title", { label: k.label }), body: t("confirm.revoke.body"), confirmLabel: t("keys.revoke"), reason: false });
+      if (!ok) return;
+      await busy(button, out, async () => { await api(revokePath(k), { method: "POST", signal: ctx.signal }); await reload(); });
+    } })) },
+  ], items, { key: (k) => k.id });
+}
+
 export async function keys(ctx, el) {
   const list = h("div", { class: "scroll", id: "key-list" });
   const role = select(ROLES.map((r) => [r, t(`role.${r}`)]), "merchant", { id: "key-role" });
@@ -168,20 +188,10 @@ export async function keys(ctx, el) {
   const load = async () => {
     const r = await api(`/v1/api-keys${qs({ includeRevoked: "true" })}`, { signal: ctx.signal });
     await loadMerchantNames(r.items.filter((k) => k.role === "merchant" && /^\d+$/.test(k.subject ?? "")).map((k) => k.subject), ctx.signal);
-    clear(list, table([
-      { label: t("keys.id"), get: (k) => h("span", { class: "mono", text: k.id }) },
+    clear(list, keyTable(ctx, r.items, out, (k) => `/v1/api-keys/${k.id}/revoke`, load, [
       { label: t("keys.role"), get: (k) => t(`role.${k.role}`) },
       { label: t("keys.subject"), get: (k) => (k.role === "merchant" && k.subject ? merchantName(k.subject) : k.role === "bank" && k.subject ? bankName(k.subject) : k.subject ? h("span", { class: "mono", title: k.subject, text: short(k.subject) }) : "—") },
-      { label: t("keys.label"), get: (k) => k.label },
-      { label: t("keys.created"), get: (k) => (k.createdAt ? k.createdAt.slice(0, 10) : "—") },
-      { label: t("col.status"), get: (k) => (k.revokedAt ? h("span", { class: "badge bad", text: t("keys.revoked") }) : h("span", { class: "badge ok", text: t("keys.valid") })) },
-      { label: "", get: (k) => (k.revokedAt || k.id === ctx.me.keyId ? "" : h("button", { class: "small danger", type: "button", "data-revoke": k.id, text: t("keys.revoke"), onclick: async (e) => {
-        const button = e.currentTarget;
-        const ok = await confirmAction({ title: t("confirm.revoke.title", { label: k.label }), body: t("confirm.revoke.body"), confirmLabel: t("keys.revoke"), reason: false });
-        if (!ok) return;
-        await busy(button, out, async () => { await api(`/v1/api-keys/${k.id}/revoke`, { method: "POST", signal: ctx.signal }); await load(); });
-      } })) },
-    ], r.items, { key: (k) => k.id }));
+    ]));
   };
   form.addEventListener("submit", (e) => {
     e.preventDefault();

@@ -6,6 +6,7 @@ import { h, clear, table, badge, when, short, kpi, errorBox, busy, field, select
 import { yuan, fenOf } from "../lib/money.js";
 import { t, state } from "/web-public/shared/i18n.js";
 import { cardTable } from "./regulator.js";
+import { keyTable } from "./admin.js";
 
 const mid = (ctx) => Number(ctx.me.subject);
 
@@ -268,18 +269,7 @@ export async function staff(ctx, el) {
   const base = `/v1/merchants/${mid(ctx)}/staff-keys`;
   const load = async () => {
     const r = await api(base, { signal: ctx.signal });
-    clear(list, table([
-      { label: t("keys.id"), get: (k) => h("span", { class: "mono", text: k.id }) },
-      { label: t("keys.label"), get: (k) => k.label },
-      { label: t("keys.created"), get: (k) => (k.createdAt ? k.createdAt.slice(0, 10) : "—") },
-      { label: t("col.status"), get: (k) => (k.revokedAt ? h("span", { class: "badge bad", text: t("keys.revoked") }) : h("span", { class: "badge ok", text: t("keys.valid") })) },
-      { label: "", get: (k) => (k.revokedAt || k.id === ctx.me.keyId ? "" : h("button", { class: "small danger", type: "button", "data-revoke": k.id, text: t("keys.revoke"), onclick: async (e) => {
-        const button = e.currentTarget;
-        const ok = await confirmAction({ title: t("confirm.revoke.title", { label: k.label }), body: t("confirm.revoke.body"), confirmLabel: t("keys.revoke"), reason: false });
-        if (!ok) return;
-        await busy(button, out, async () => { await api(`${base}/${k.id}/revoke`, { method: "POST", signal: ctx.signal }); await load(); });
-      } })) },
-    ], r.items, { key: (k) => k.id }));
+    clear(list, keyTable(ctx, r.items, out, (k) => `${base}/${k.id}/revoke`, load));
   };
   form.addEventListener("submit", (e) => {
     e.preventDefault();
