@@ -15,11 +15,12 @@
  * collapsing merchant is seen rising (low → medium → high) before it is frozen.
  *
  * Time: the story never runs ahead of the wall clock. Months of history need a chain whose clock is behind the wall
- * clock (a local chain started in the past): the demo then moves it forward (evm_increaseTime) by at most what is
- * left up to now, a month at a time. On a chain started today nothing is moved, and the months happen within minutes
- * of chain time; hotline tickets, complaints and registry facts are dated across the past weeks by the wall clock
- * (signals may carry their own dates), so the ratings still see a history. Afterwards the chain's clock is within a
- * minute of the wall clock; no date anywhere is after today. Pass --no-clock to leave the clock alone in any case.
+ * clock: `npm start -- --demo` starts a new local chain the demo's months back and runs this script. The demo then
+ * moves the clock forward (evm_increaseTime), days at a time within a month (sales, then lessons, refunds, payouts),
+ * never past now; tickets, complaints and registry facts are dated on the same months. On a chain started today
+ * nothing is moved and the months happen within minutes of chain time; the signals are then dated across the past
+ * weeks of the wall clock, so the ratings still see a history. Afterwards the chain's clock is within a minute of the
+ * wall clock; no date anywhere is after today. Pass --no-clock to leave the clock alone in any case.
  *
  * Keys: merchants need a chain account the gateway signs with (their plans, payouts and consumption batches). The
  * demo creates them as keystores in the gateway's keystore folder (KEYSTORE_DIR, password KEYSTORE_PASSWORD or the
@@ -399,10 +400,28 @@ async function main() {
   if (doomed) popularity.set(doomed.id, Math.max(...popularity.values()) * 1.5);
   const wallNow = () => Math.floor(Date.now() / 1000);
   const storyStart = wallNow();
-  // The months of the story, laid on the past weeks of the wall clock for the dated signals (tickets, complaints, facts).
+  const chainStart = await chainNow();
+  const onChainTime = moveClock && storyStart - chainStart > o.months * 30 * DAY;
+  // The dated signals (tickets, complaints, facts) of month `month`: on the chain's own months when its clock starts
+  // that far back (it is moved a month at a time, so each month's signals are in its past when it is rated);
+  // otherwise laid on the past weeks of the wall clock.
   const HISTORY_DAYS = Math.min(84, 21 * o.months);
-  const dayOfMonth = (month: number, fraction: number) => storyStart - Math.round(((o.months - month - 1 + (1 - fraction)) * HISTORY_DAYS * DAY) / o.months) - 3600;
+  const MONTH = 30 * DAY + 3600;
+  const dayOfMonth = (month: number, fraction: number) => onChainTime
+    ? Math.min(storyStart - 3600, chainStart + month * MONTH + Math.round(fraction * 24 * DAY))
+    : storyStart - Math.round(((o.months - month - 1 + (1 - fraction)) * HISTORY_DAYS * DAY) / o.months) - 3600;
   const year = beijingDay(storyStart).slice(0, 4);
+  /**
+   * On a chain that starts the story's months back, the clock moves `days` into month `month` (never past now), so
+   * a month's sales, lessons, refunds and payouts are days apart on chain as they would be in a real month.
+   */
+  const advance = async (month: number, days: number) => {
+    if (!onChainTime) return;
+    const step = Math.min(wallNow() - 60, chainStart + month * MONTH + Math.round(days * DAY)) - (await chainNow());
+    if (step <= 0) return;
+    await chainRpc("evm_increaseTime", [step]);
+    await chainRpc("evm_mine", []);
+  };
   let ticketNo = 0;
   let docNo = 0;
   const TICKET_TEXT: Record<string, string[]> = {
@@ -562,6 +581,7 @@ async function main() {
     });
     say(`  ${opened} cards opened for ${consumers.length} consumers so far`);
 
+    await advance(month, 2);
     // Cooling-off: a few buyers change their minds within the days allowed and get everything back.
     const regretful = monthCards.filter(() => r.chance(0.03));
     await pool(regretful, o.concurrency, async (c) => {
@@ -590,6 +610,7 @@ async function main() {
       });
     }
 
+    await advance(month, 12);
     // Consumption: each holder confirms the lessons they had this month by signing a voucher; merchants batch them.
     const now = await chainNow();
     const active = cards.filter((c) => !c.closed && c.kind === "lesson" && !c.merchant.frozen && c.left > 0 && (c.expiresAt === 0 || c.expiresAt > now + DAY));
@@ -631,6 +652,7 @@ async function main() {
     failedVouchersBefore = failedNow;
     say(`  ${signedCount} vouchers signed by holders, submitted in batches by ${byMerchant.size} merchants, on chain`);
 
+    await advance(month, 20);
     // Refund requests: the merchant accepts most, refuses some (a dispute), ignores a few (the holder escalates).
     const asking = cards.filter((c) => !c.closed && !c.merchant.frozen && c.kind === "lesson" && c.left > 0 && (c.expiresAt === 0 || c.expiresAt > now + DAY) && r.chance(0.025));
     const disputes: Card[] = [];
@@ -677,6 +699,7 @@ async function main() {
     });
     if (asking.length) say(`  ${asking.length} refund requests this month, ${disputes.length} went to the regulator`);
 
+    await advance(month, 24);
     // Payouts: merchants draw what service has released.
     let paidOut = 0;
     await pool(merchants.filter((m) => !m.frozen), o.concurrency, async (m) => {
@@ -711,6 +734,7 @@ async function main() {
           fact: "abnormal_operation", action: "listed", detail: "通过登记的住所或者经营场所无法联系" });
       }
     }
+    await advance(month, 25);
     // The risk engine rates everyone; a rise alerts the regulators and a high level goes on chain (no new cards).
     await http.post<{ rated: number }>("/v1/risk/rate", keys.regulator, {}).catch((err) => refusal("risk rating", err));
     if (doomed) {
@@ -720,7 +744,11 @@ async function main() {
     await waitForIndex();
 
     // A month passes: on a chain whose clock is behind the wall clock, by at most what is left up to now.
-    if (moveClock) {
+    if (onChainTime) {
+      await advance(month + 1, 0);
+      await waitForIndex();
+      say(`  a month passed on chain (now ${beijingDay(await chainNow())})`);
+    } else if (moveClock) {
       const behind = wallNow() - (await chainNow()) - 60;
       const step = Math.min(30 * DAY + 3600, Math.floor(behind / (o.months - month)));
       if (step > 0) {
@@ -760,6 +788,15 @@ async function main() {
       }
     });
     if (expired.length) say(`  ${expired.length} holders of expired cards took back what was left`);
+  }
+  // The story ends today: what is left of the chain's lag is closed, so its clock is within a minute of the wall clock.
+  if (moveClock) {
+    const behind = wallNow() - (await chainNow()) - 30;
+    if (behind > 0) {
+      await chainRpc("evm_increaseTime", [behind]);
+      await chainRpc("evm_mine", []);
+      say(`  the chain's clock moved ${(behind / DAY).toFixed(1)} days to today (${beijingDay(await chainNow())})`);
+    }
   }
   await waitForIndex();
 

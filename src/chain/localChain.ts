@@ -40,6 +40,11 @@ export interface LocalChainOptions {
   blockTime?: number;
   /** Milliseconds between snapshots while the head moves (stretched to 10× the time a dump takes). */
   snapshotIntervalMs?: number;
+  /**
+   * Unix seconds of the genesis block of a NEW chain (nothing to load): a demo's history lies in the past and its
+   * clock is then moved forward up to now. Ignored when a state is loaded (its clock goes on at the wall clock).
+   */
+  genesisTimestamp?: number;
   log: { info(o: object, msg?: string): void; warn(o: object, msg?: string): void; error(o: object, msg?: string): void };
 }
 
@@ -198,7 +203,7 @@ export async function startLocalChain(opts: LocalChainOptions): Promise<LocalCha
     notes.push(...loaded.inspection.repairs.map((r) => `${path.basename(loaded!.file)}: ${r}`));
   }
 
-  const node = await startAnvil({ port: opts.port, loadStateFile: loaded ? loadFile : undefined, logFile: path.join(dir, "anvil.log"), ownGroup: true });
+  const node = await startAnvil({ port: opts.port, loadStateFile: loaded ? loadFile : undefined, genesisTimestamp: loaded ? undefined : opts.genesisTimestamp, logFile: path.join(dir, "anvil.log"), ownGroup: true });
   fs.writeFileSync(path.join(dir, "anvil.pid"), String(node.process.pid));
   const rpc = async <T>(method: string, params: unknown[] = []): Promise<T> => {
     const res = await fetch(node.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
