@@ -460,7 +460,7 @@ async function main() {
   /** The enforcement record: an entry anchored on chain; public warnings and listings show on the public look-up. */
   const enforce = async (m: Merchant, entry: Record<string, unknown>) => {
     try {
-      await http.post(`/v1/merchants/${m.id}/enforcement`, regulatorKeyFor(m.industryId), { occurredOn: beijingDay(wallNow()), ...entry });
+      await http.post(`/v1/merchants/${m.id}/enforcement`, regulatorKeyFor(m.industryId), { occurredOn: beijingDay(onChainTime ? await chainNow() : wallNow()), ...entry });
       count(`enforcement entries (${entry.kind})`);
     } catch (err) {
       refusal("enforcement entry", err);
@@ -736,7 +736,8 @@ async function main() {
     }
     await advance(month, 25);
     // The risk engine rates everyone; a rise alerts the regulators and a high level goes on chain (no new cards).
-    await http.post<{ rated: number }>("/v1/risk/rate", keys.regulator, {}).catch((err) => refusal("risk rating", err));
+    // On a chain that runs in the past, as of the chain's clock (the month's end), so the history has its dates.
+    await http.post<{ rated: number }>("/v1/risk/rate", keys.regulator, onChainTime ? { asOf: await chainNow() } : {}).catch((err) => refusal("risk rating", err));
     if (doomed) {
       const rating = await riskLevelOf(doomed);
       say(`  risk: ${doomed.name} (merchant ${doomed.id}) rated ${rating?.level ?? "—"} (score ${rating?.score ?? "—"})`);
