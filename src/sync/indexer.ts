@@ -169,9 +169,10 @@ export function createIndexer(opts: IndexerOptions) {
     for (let i = 0; i < unique.length; i += 200) {
       const chunk = unique.slice(i, i + 200);
       const res = await rpc.batch<BlockHeader | null>(chunk.map((n) => ({ method: "eth_getBlockByNumber", params: ["0x" + n.toString(16), false] })));
-      res.forEach((h, j) => {
-        if (!h) throw new RetryableError(`block ${chunk[j]} not available yet`);
-        out.set(chunk[j], h);
+      chunk.forEach((n, j) => {
+        const h = res[j];
+        if (!h) throw new RetryableError(`block ${n} not available yet`);
+        out.set(n, h);
       });
     }
     return out;
@@ -358,8 +359,8 @@ export function createIndexer(opts: IndexerOptions) {
     const linked = cp !== null && first?.from === from && (await settled(first.result))?.hdrs.get(from)?.parentHash === cp.hash;
     if (cp && cp.number >= opts.startBlock && !linked) {
       // The block we stopped at must still be on the chain; if not, a reorg happened under us.
-      const [h] = (await headers([cp.number])).values();
-      if (h.hash !== cp.hash) {
+      const h = (await headers([cp.number])).get(cp.number);
+      if (h?.hash !== cp.hash) {
         await resetPipeline();
         await handleReorg(cp.number);
         return true;
@@ -386,10 +387,10 @@ export function createIndexer(opts: IndexerOptions) {
     }
     // A range read shorter than asked (the node refused the whole, or a sample shortened it) leaves a gap before the
     // next one read ahead: that one is dropped.
-    if (ahead.length && ahead[0].from !== current.to + 1) ahead = [];
+    if (ahead[0] && ahead[0].from !== current.to + 1) ahead = [];
     // Catching up: read the next ranges while this one is written (the node works while the store does).
     while (ahead.length < readAhead && !stopping) {
-      const nextFrom = (ahead.length ? ahead[ahead.length - 1].to : current.to) + 1;
+      const nextFrom = (ahead.at(-1)?.to ?? current.to) + 1;
       if (nextFrom > target) break;
       const nextTo = Math.min(target, nextFrom + range - 1);
       const result = fetchRange(nextFrom, nextTo);
@@ -537,8 +538,9 @@ export async function rebuildState(tx: Pick<Db, "query">): Promise<void> {
   let lastId = 0;
   for (;;) {
     const rows = await tx.query<Record<string, unknown>>("SELECT * FROM ledger WHERE id > $1 ORDER BY id LIMIT 5000", [lastId]);
-    if (rows.length === 0) break;
-    lastId = Number(rows[rows.length - 1].id);
+    const last = rows.at(-1);
+    if (!last) break;
+    lastId = Number(last.id);
     const times = new Map<number, number>();
     const events: ChainEvent[] = rows.map((r) => {
       times.set(Number(r.block_number), Number(r.block_time));
