@@ -20,6 +20,8 @@ export interface CustodyClientOptions {
   apiKey?: string;
   /** More headers on every request (Accept-Language, a test's own). */
   headers?: Record<string, string>;
+  /** Sends a request (globalThis.fetch unless given: a caller's own transport, retries, a test's recorder). */
+  fetch?: (request: Request) => Promise<Response>;
 }
 
 /** A client of the gateway at `baseUrl`, sending `apiKey` with every request. */
@@ -27,6 +29,7 @@ export function custodyClient(opts: CustodyClientOptions): CustodyClient {
   return createClient<paths>({
     baseUrl: opts.baseUrl.replace(/\/+$/, ""),
     headers: { ...(opts.apiKey ? { "x-api-key": opts.apiKey } : {}), ...opts.headers },
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
   });
 }
 
