@@ -65,7 +65,7 @@ export interface LocalChain {
 }
 
 export const STATE = "state.json.gz";
-const COPIES = [STATE, "state.1.json.gz", "state.2.json.gz"];
+const COPIES = [STATE, "state.1.json.gz", "state.2.json.gz"] as const;
 /** Written by Anvil's `--state` in earlier versions of this platform: read once, if nothing newer is there. */
 const LEGACY = "state.json";
 
@@ -259,7 +259,7 @@ export async function startLocalChain(opts: LocalChainOptions): Promise<LocalCha
     if (buf.length < 20 || buf[0] !== 0x1f || buf[1] !== 0x8b) throw new Error("anvil_dumpState did not return a gzip state");
     const tmp = path.join(dir, `${STATE}.tmp`);
     writeDurably(tmp, buf);
-    const [cur, one, two] = COPIES.map((f) => path.join(dir, f));
+    const [cur, one, two] = [path.join(dir, COPIES[0]), path.join(dir, COPIES[1]), path.join(dir, COPIES[2])];
     if (fs.existsSync(one)) fs.renameSync(one, two);
     if (fs.existsSync(cur)) fs.linkSync(cur, one);
     fs.renameSync(tmp, cur);

@@ -7,7 +7,7 @@ import { DecodedRevert, KeyRing, MaybeSentError, decodeRevert } from "../chain/s
 import { recoverSigners } from "../chain/ecrecover";
 import { Rpc } from "../chain/rpc";
 import { Db } from "../store/db";
-import { ApiError, RetryableError } from "../errors";
+import { ApiError, RetryableError, required } from "../errors";
 
 export interface QueueOptions {
   db: Db;
@@ -47,6 +47,11 @@ const DIGEST_PREFIX = Buffer.from([0x19, 0x01]);
 export const BATCH_GAS_BASE = 60_000n;
 export const BATCH_GAS_PER_VOUCHER = 20_000n;
 export const batchGasLimit = (vouchers: number) => BATCH_GAS_BASE + BATCH_GAS_PER_VOUCHER * BigInt(vouchers);
+
+/** Queued rows with the ids their INSERT returned, one per row in the same order. */
+function withIds<R extends object>(rows: R[], ids: string[]): (R & { id: string })[] {
+  return rows.map((r, i) => ({ ...r, id: required(ids[i], "the id of a queued voucher") }));
+}
 
 type QueueRow = {
   id: string; merchant_id: string; card_id: string; sequence: number; lessons: number; deadline: string | number; v: number; r: string; s: string;
@@ -144,20 +149,21 @@ export function createConsumptionQueue(opts: QueueOptions) {
 
   /** Each voucher's signer ("" when the signature is malformed, or has a high s, which the escrow refuses). */
   async function signersOf(vouchers: SignedVoucher[]): Promise<string[]> {
-    const digests = vouchers.map(digestOf);
-    const usable = vouchers.map((v) => (v.v === 27 || v.v === 28) && BigInt(v.s) <= HALF_N && BigInt(v.r) > 0n && BigInt(v.s) > 0n);
+    const checked = vouchers.map((v) => ({
+      v, digest: digestOf(v), usable: (v.v === 27 || v.v === 28) && BigInt(v.s) <= HALF_N && BigInt(v.r) > 0n && BigInt(v.s) > 0n,
+    }));
     if (opts.rpc) {
       try {
-        const recovered = await recoverSigners(opts.rpc, vouchers.map((v, i) => ({ digest: digests[i], v: v.v, r: v.r, s: v.s })));
-        return recovered.map((a, i) => (usable[i] ? a : ""));
+        const recovered = await recoverSigners(opts.rpc, checked.map(({ v, digest }) => ({ digest, v: v.v, r: v.r, s: v.s })));
+        return recovered.map((a, i) => (checked[i]?.usable ? a : ""));
       } catch (err) {
         logger.warn({ err: (err as Error).message }, "the node did not recover the vouchers' signers; recovering them here");
       }
     }
-    return vouchers.map((v, i) => {
-      if (!usable[i]) return "";
+    return checked.map(({ v, digest, usable }) => {
+      if (!usable) return "";
       try {
-        return recoverAddress(digests[i], { r: v.r, s: v.s, v: v.v }).toLowerCase();
+        return recoverAddress(digest, { r: v.r, s: v.s, v: v.v }).toLowerCase();
       } catch {
         return "";
       }
@@ -171,7 +177,8 @@ export function createConsumptionQueue(opts: QueueOptions) {
       held.add(r.id);
       const m = String(r.merchant_id);
       const list = waiting.get(m) ?? [];
-      if (list.length && BigInt(list[list.length - 1].id) > BigInt(r.id)) touched.add(m);
+      const last = list.at(-1);
+      if (last && BigInt(last.id) > BigInt(r.id)) touched.add(m);
       list.push(r);
       waiting.set(m, list);
     }
@@ -206,7 +213,11 @@ export function createConsumptionQueue(opts: QueueOptions) {
         // At most ~5,000 vouchers a group (five full requests): one node call and statement stay small.
         let n = 0;
         let take = 0;
-        while (take < accepting.length && (take === 0 || n + accepting[take].vouchers.length <= 5_000)) n += accepting[take++].vouchers.length;
+        for (const job of accepting) {
+          if (take > 0 && n + job.vouchers.length > 5_000) break;
+          n += job.vouchers.length;
+          take++;
+        }
         const jobs = accepting.slice(0, take);
         accepting = accepting.slice(take);
         await acceptGroup(jobs).catch((err) => jobs.forEach((j) => j.reject(err)));
@@ -282,7 +293,7 @@ export function createConsumptionQueue(opts: QueueOptions) {
       for (const g of good) {
         const mineIds = ids.slice(at, at + g.rows.length);
         at += g.rows.length;
-        if (started) hold(g.rows.map((r, i) => ({ ...r, id: mineIds[i] })));
+        if (started) hold(withIds(g.rows, mineIds));
         g.job.resolve({ ids: mineIds });
       }
     } catch (err) {
@@ -294,7 +305,7 @@ export function createConsumptionQueue(opts: QueueOptions) {
       for (const g of good) {
         try {
           const ids = await insertQueued(g.rows);
-          if (started) hold(g.rows.map((r, i) => ({ ...r, id: ids[i] })));
+          if (started) hold(withIds(g.rows, ids));
           g.job.resolve({ ids });
         } catch (e) {
           g.job.reject(isDuplicate(e) ? duplicateError() : e);

@@ -167,9 +167,10 @@ export function createIndexer(opts: IndexerOptions) {
     for (let i = 0; i < unique.length; i += 200) {
       const chunk = unique.slice(i, i + 200);
       const res = await rpc.batch<BlockHeader | null>(chunk.map((n) => ({ method: "eth_getBlockByNumber", params: ["0x" + n.toString(16), false] })));
-      res.forEach((h, j) => {
-        if (!h) throw new RetryableError(`block ${chunk[j]} not available yet`);
-        out.set(chunk[j], h);
+      chunk.forEach((n, j) => {
+        const h = res[j];
+        if (!h) throw new RetryableError(`block ${n} not available yet`);
+        out.set(n, h);
       });
     }
     return out;
@@ -522,8 +523,9 @@ export async function rebuildState(tx: Pick<Db, "query">): Promise<void> {
   let lastId = 0;
   for (;;) {
     const rows = await tx.query<Record<string, unknown>>("SELECT * FROM ledger WHERE id > $1 ORDER BY id LIMIT 5000", [lastId]);
-    if (rows.length === 0) break;
-    lastId = Number(rows[rows.length - 1].id);
+    const last = rows.at(-1);
+    if (!last) break;
+    lastId = Number(last.id);
     const times = new Map<number, number>();
     const events: ChainEvent[] = rows.map((r) => {
       times.set(Number(r.block_number), Number(r.block_time));
