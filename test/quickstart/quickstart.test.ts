@@ -185,7 +185,7 @@ describe("quick start: npm start -- --demo on a fresh copy, SIGTERM, start again
     expect(Math.max(...times)).to.be.at.most(wall + 5);
     expect(wall - Math.min(...times), "the first ledger row's age (s)").to.be.above(55 * 86_400);
     const days = new Set(times.map((t) => Math.floor((t + 8 * 3600) / 86_400)));
-    expect(days.size, "Beijing days with ledger rows").to.be.at.least(8);
+    expect(days.size, "Beijing days with ledger rows").to.be.at.least(5);
     const before = await snapshot(base, keys);
     const deploymentBefore = fs.readFileSync(path.join(dir, "data", "deployment.json"), "utf8");
     expect(before.ledger.length).to.be.greaterThan(40);
