@@ -8,6 +8,7 @@ import { recoverSigners } from "../chain/ecrecover";
 import { Rpc } from "../chain/rpc";
 import { Db } from "../store/db";
 import { ApiError, RetryableError, required } from "../errors";
+import { classifyIncluded, overdue, pickBatches, planRefusal } from "./consumptionPlan";
 
 export interface QueueOptions {
   db: Db;
@@ -419,25 +420,24 @@ export function createConsumptionQueue(opts: QueueOptions) {
           await db.query("UPDATE voucher_queue SET status = 'queued', updated_at = now() WHERE tx_hash = $1 AND status = 'sent'", [recorded]);
         }
         const revert = refusalOf(err);
-        const cardId = revert?.args.cardId !== undefined ? String(revert.args.cardId) : null;
-        if (!revert || cardId === null) {
-          if (revert) {
-            await markFailed(batch, revert);
-            return;
-          }
+        const plan = planRefusal(batch, revert && { name: revert.name, cardId: revert.args.cardId !== undefined ? String(revert.args.cardId) : null });
+        if (plan.kind === "retry" || !revert) {
           putBack(batch);
           throw err; // retryable: try again next round
         }
+        if (plan.kind === "failAll") {
+          await markFailed(batch, revert);
+          return;
+        }
         // Drop the offending card's vouchers (settling any that are in fact on chain already) and retry the rest.
-        const bad = batch.filter((r) => r.card_id === cardId);
-        if (revert.name.endsWith("SequenceMismatch")) {
-          const { failed, waiting: later } = await settleStale(bad);
+        if (plan.settle) {
+          const { failed, waiting: later } = await settleStale(plan.bad);
           if (failed.length) await markFailed(failed, revert);
           putBack(later);
         } else {
-          await markFailed(bad, revert);
+          await markFailed(plan.bad, revert);
         }
-        batch = batch.filter((r) => r.card_id !== cardId);
+        batch = plan.rest;
       }
     }
     putBack(batch);
@@ -495,11 +495,12 @@ export function createConsumptionQueue(opts: QueueOptions) {
       const withEvents = new Set(
         (await db.query<{ tx_hash: string }>("SELECT DISTINCT tx_hash FROM ledger WHERE tx_hash = ANY($1::text[])", [hashes])).map((r) => r.tx_hash.toLowerCase()),
       );
-      const confirmed = hashes.filter((h) => withEvents.has(h));
       const others = hashes.filter((h) => !withEvents.has(h));
       const receipts = others.length ? await receiptsOf(others) : [];
-      const reverted: string[] = [];
-      others.forEach((h, i) => (receipts[i] && Number(receipts[i]!.status) === 1 ? confirmed : reverted).push(h));
+      const { confirmed, reverted } = classifyIncluded(hashes, withEvents, new Map(others.map((h, i) => {
+        const status = receipts[i]?.status;
+        return [h, status === null || status === undefined ? null : Number(status)];
+      })));
       if (confirmed.length) {
         await db.query("UPDATE voucher_queue SET status = 'confirmed', updated_at = now() WHERE tx_hash = ANY($1::text[]) AND status = 'sent'", [confirmed]);
         for (const h of confirmed) release(untrack(h));
@@ -511,8 +512,9 @@ export function createConsumptionQueue(opts: QueueOptions) {
       }
     }
     const now = Date.now();
-    for (const [h, f] of [...inFlight]) {
-      if (included.has(h) || now - f.since <= lostAfterMs) continue;
+    for (const h of overdue(inFlight, included, now, lostAfterMs)) {
+      const f = inFlight.get(h);
+      if (!f) continue;
       const tx = await opts.provider.send("eth_getTransactionByHash", [h]);
       if (tx) {
         f.since = now; // still pending at the node (or mined in a block not indexed yet): look again later
@@ -532,19 +534,8 @@ export function createConsumptionQueue(opts: QueueOptions) {
 
   /** One batch per merchant: its oldest waiting vouchers whose cards have no batch in flight, up to maxPerTx. */
   async function round(): Promise<void> {
-    const batches: [string, QueueRow[]][] = [];
-    for (const [merchantId, list] of waiting) {
-      if (list.length === 0) continue;
-      const picked: QueueRow[] = [];
-      const kept: QueueRow[] = [];
-      for (const r of list) {
-        if (picked.length < opts.maxPerTx && !busyCards.has(r.card_id)) picked.push(r);
-        else kept.push(r);
-      }
-      if (picked.length === 0) continue;
-      waiting.set(merchantId, kept);
-      batches.push([merchantId, picked]);
-    }
+    const { batches, kept } = pickBatches(waiting, busyCards, opts.maxPerTx);
+    for (const [merchantId, rest] of kept) waiting.set(merchantId, rest);
     await Promise.all(
       batches.map(([merchantId, list]) =>
         sendMerchant(merchantId, list).catch((err) => {
