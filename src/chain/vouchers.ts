@@ -89,6 +89,23 @@ export function consumptionFor(card: CardAtSequence, lessons: number, deadline: 
   return { cardId: card.cardId, lessons, amount: consumptionShare(card.held, card.unitsLeft, lessons), sequence: card.unitsUsed, deadline };
 }
 
+/** The card after a voucher of `lessons` lessons at its sequence: their share released, the sequence moved on. */
+export function afterConsumption(card: CardAtSequence, lessons: number): CardAtSequence {
+  const amount = consumptionShare(card.held, card.unitsLeft, lessons);
+  return { cardId: card.cardId, held: card.held - amount, unitsLeft: card.unitsLeft - lessons, unitsUsed: card.unitsUsed + lessons };
+}
+
+/** The messages of vouchers signed ahead, one after another from `card` as it stands: each amount at its sequence. */
+export function consumptionsAhead(card: CardAtSequence, lessons: number[], deadline: number): ConsumptionMessage[] {
+  const out: ConsumptionMessage[] = [];
+  let at = card;
+  for (const n of lessons) {
+    out.push(consumptionFor(at, n, deadline));
+    at = afterConsumption(at, n);
+  }
+  return out;
+}
+
 export function consumptionDomain(chainId: bigint | number, escrow: string): TypedDataDomain {
   return { name: "PrepaidCustody", version: "1", chainId, verifyingContract: escrow };
 }
@@ -117,7 +134,7 @@ export interface ConsumptionMessageJson {
 
 /** The typed-data document a wallet signs with eth_signTypedData_v4 (EIP712Domain included, JSON-safe). */
 export interface ConsumptionTypedData {
-  types: Record<string, TypedDataField[]>;
+  types: { EIP712Domain: TypedDataField[]; Consumption: TypedDataField[] };
   primaryType: "Consumption";
   domain: { name: string; version: string; chainId: number; verifyingContract: string };
   message: ConsumptionMessageJson;
@@ -129,7 +146,7 @@ export interface ConsumptionTypedData {
  */
 export function consumptionTypedData(chainId: bigint | number, escrow: string, message: ConsumptionMessage): ConsumptionTypedData {
   return {
-    types: { EIP712Domain: EIP712_DOMAIN_FIELDS, ...CONSUMPTION_TYPES },
+    types: { EIP712Domain: EIP712_DOMAIN_FIELDS, Consumption: CONSUMPTION_TYPES.Consumption },
     primaryType: "Consumption",
     domain: { name: "PrepaidCustody", version: "1", chainId: Number(chainId), verifyingContract: escrow },
     message: {
@@ -187,6 +204,8 @@ export function withSignature(message: ConsumptionMessage, signature: string): S
 
 /** EIP-2098's compact form of (v, s): s with v - 27 in its top bit, 0x and 64 hex digits. */
 export function compactVs(v: number, s: string): string {
+  if (v !== 27 && v !== 28) throw new RangeError(`v is ${v}: a compact signature carries 27 or 28 only`);
+  if (BigInt(s) >> 255n !== 0n) throw new RangeError("s has its top bit set: not a low-s signature, no compact form");
   return "0x" + ((BigInt(v - 27) << 255n) | BigInt(s)).toString(16).padStart(64, "0");
 }
 
