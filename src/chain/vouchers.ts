@@ -215,7 +215,7 @@ export function voucherArg(v: SignedVoucher) {
 }
 
 /** The fields of a voucher the raw consumeBatch encoder needs, as the queue stores them. */
-export interface VoucherRow {
+export type VoucherRow = {
   card_id: string;
   lessons: number;
   amount: string;
@@ -224,7 +224,7 @@ export interface VoucherRow {
   v: number;
   r: string;
   s: string;
-}
+};
 
 /**
  * consumeBatch(Voucher[]) calldata, written directly: a Voucher (uint64 cardId, uint16 lessons, uint64 amount, uint16
@@ -266,6 +266,8 @@ export const voucherJsonSchema = z.object({
 
 /** A voucher as the API receives it: the message (merchant included when the client sent it) and the signature. */
 export type VoucherJson = z.output<typeof voucherJsonSchema>;
+/** A signed voucher, with the merchant it names when the client sent one. */
+export type ReceivedVoucher = SignedVoucher & { merchantId?: number };
 
 /** The JSON form of a signed voucher, as POST /v1/cards/:cardId/consumptions and the merchants' batch take it. */
 export function voucherJson(v: SignedVoucher) {

@@ -402,7 +402,6 @@ describe("attacks on the custody contracts", () => {
 
     it("over random prices, lesson counts and voucher sizes, releases plus refund equal what was custodied", async () => {
       const f = await loadFixture(schoolCards);
-      const escrowAddress = await f.escrow.getAddress();
       let planIndex = Number((await f.escrow.merchantOf(f.pet)).planCount);
       await fc.assert(
         fc.asyncProperty(
