@@ -33,8 +33,9 @@ import https from "node:https";
 import path from "node:path";
 import crypto from "node:crypto";
 import { Command } from "commander";
-import { TypedDataField, Wallet, encryptKeystoreJson, ethers } from "ethers";
+import { Wallet, encryptKeystoreJson, ethers } from "ethers";
 import { rng } from "../src/rng";
+import { ConsumptionTypedData, signConsumptionDocument, voucherJsonOfDocument } from "../src/chain/vouchers";
 import { usccCheckCharacter } from "../src/web-public/shared/uscc";
 
 // ---------------------------------------------------------------- options
@@ -597,7 +598,7 @@ async function main() {
     let signedCount = 0;
     await pool(active, o.concurrency, async (c) => {
       const lessons = Math.min(c.left, r.int(1, Math.max(1, Math.ceil(c.left / Math.max(1, o.months - month)) + 1)));
-      let td: { typedData: { domain: Record<string, unknown>; types: Record<string, TypedDataField[]>; message: Record<string, string | number> } };
+      let td: { typedData: ConsumptionTypedData };
       try {
         td = await http.get(`/v1/cards/${c.id}/voucher?lessons=${lessons}`, c.merchant.key);
       } catch (err) {
@@ -606,10 +607,10 @@ async function main() {
       }
       // The gateway proposes a deadline by the wall clock; the chain's clock may be ahead (the demo moves it), so
       // the consumer's wallet gives the voucher a day from the chain's time.
-      const message: Record<string, string | number> = { ...td.typedData.message, deadline: Math.max(Number(td.typedData.message.deadline), now + DAY) };
-      const sig = ethers.Signature.from(await c.holder.wallet.signTypedData(td.typedData.domain, td.typedData.types, message));
+      const doc: ConsumptionTypedData = { ...td.typedData, message: { ...td.typedData.message, deadline: Math.max(Number(td.typedData.message.deadline), now + DAY) } };
+      const signature = await signConsumptionDocument(c.holder.wallet, doc);
       const entry = byMerchant.get(c.merchant.id) ?? { m: c.merchant, vouchers: [] };
-      entry.vouchers.push({ cardId: String(message.cardId), lessons: Number(message.lessons), sequence: Number(message.sequence), deadline: Number(message.deadline), v: sig.v, r: sig.r, s: sig.s });
+      entry.vouchers.push(voucherJsonOfDocument(doc, signature));
       byMerchant.set(c.merchant.id, entry);
       c.left -= lessons;
       signedCount++;
