@@ -6,8 +6,10 @@ import { MessageTypes, SignTypedDataVersion, TypedDataUtils, TypedMessage, signT
 import { hashTypedData } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import {
-  ConsumptionTypedData, consumptionFor, consumptionTypedData, messageOfDocument, voucherArg, withSignature,
+  ConsumptionTypedData, consumptionFor, consumptionShare, consumptionTypedData, messageOfDocument, voucherArg, withSignature,
 } from "../../src/chain/vouchers";
+import fc from "fast-check";
+import { CustodyMathHarness__factory } from "../../typechain-types";
 import { deployFixture, buy, cardNow, latestTime, expectConservation } from "./fixture";
 
 /**
@@ -49,6 +51,24 @@ const viem = (f: World, doc: ConsumptionTypedData) => privateKeyToAccount(f.hold
 const tupleOf = (doc: ConsumptionTypedData, signature: string) => voucherArg(withSignature(messageOfDocument(doc), signature));
 
 describe("PrepaidEscrow: what the holder signs", () => {
+  describe("the gateway's share math (consumptionShare, src/chain/vouchers.ts)", () => {
+    it("is the contract's CustodyMath.share for any balance, lessons left and lessons confirmed", async () => {
+      const [deployer] = await ethers.getSigners();
+      const math = await new CustodyMathHarness__factory(deployer).deploy();
+      const edges: [bigint, number, number][] = [[0n, 1, 1], [1n, 60, 1], [1n, 60, 60], [2n ** 32n - 1n, 65_535, 1], [2n ** 32n - 1n, 65_535, 65_534], [999n, 7, 3]];
+      for (const [held, left, n] of edges) expect(consumptionShare(held, left, n), `${held}/${left}/${n}`).to.equal(await math.share(held, left, n));
+      await fc.assert(
+        fc.asyncProperty(fc.bigInt({ min: 0n, max: 2n ** 32n - 1n }), fc.integer({ min: 1, max: 65_535 }), fc.integer({ min: 1, max: 65_535 }), async (held, left, n) => {
+          const lessons = Math.min(n, left);
+          expect(consumptionShare(held, left, lessons)).to.equal(await math.share(held, left, lessons));
+        }),
+        { numRuns: 200 },
+      );
+      expect(() => consumptionShare(10n, 3, 4)).to.throw(RangeError);
+      expect(() => consumptionShare(10n, 3, 0)).to.throw(RangeError);
+    });
+  });
+
   describe("a wallet's own EIP-712 code", () => {
     it("computes the digest the escrow checks: MetaMask's eth-sig-util V4 and viem agree with consumptionDigest", async () => {
       const f = await loadFixture(walletCards);
