@@ -39,7 +39,7 @@ import { DEV_MNEMONIC, startAnvil, AnvilNode } from "../src/chain/anvil";
 import { CustodyClient, custodyClient, ok } from "../src/client";
 import { bootstrapDistrict, Deployment } from "../src/chain/bootstrap";
 import { createRpc, Rpc } from "../src/chain/rpc";
-import { consumptionDomain } from "../src/chain/vouchers";
+import { CONSUMPTION_TYPEHASH, consumptionDomain, consumptionsAhead, voucherJson } from "../src/chain/vouchers";
 import { issueApiKey } from "../src/api/auth";
 import { openDb } from "../src/store/db";
 import { migrate } from "../src/store/migrations";
@@ -248,11 +248,18 @@ async function saveSetUp(rpc: Rpc, setup: Setup): Promise<void> {
 
 // ---------------------------------------------------------------- vouchers (signed by the consumers, before the window)
 
-interface Voucher { cardId: string; lessons: number; sequence: number; deadline: number; v: number; r: string; s: string }
+type Voucher = ReturnType<typeof voucherJson>;
 
 /** Vouchers in the order they are offered: LESSONS_PER_CARD rounds over all cards, each round in a shuffled order. */
-async function signVouchers(setup: Setup): Promise<{ merchantId: number; voucher: Voucher }[]> {
+async function signVouchers(setup: Setup, rpc: Rpc): Promise<{ merchantId: number; voucher: Voucher }[]> {
   const domainSeparator = TypedDataEncoder.hashDomain(consumptionDomain(setup.deployment.chainId, setup.deployment.escrow));
+  // Every card is bought on the same plan of a merchant of the same industry: lesson r releases the same share on
+  // each. The shares are read off the first card and follow the voucher codec's share math.
+  const escrowIface = PrepaidEscrow__factory.createInterface();
+  const first = setup.cards[0].cardId;
+  const [c] = escrowIface.decodeFunctionResult("cardOf", await rpc.send<string>("eth_call", [{ to: setup.deployment.escrow, data: escrowIface.encodeFunctionData("cardOf", [first]) }, "latest"]));
+  const amounts = consumptionsAhead({ cardId: first, held: c.held as bigint, unitsLeft: Number(c.unitsLeft), unitsUsed: 0 }, Array(LESSONS_PER_CARD).fill(1), DEADLINE)
+    .map((m) => m.amount.toString());
   const order: { card: number; sequence: number }[] = [];
   let seed = 12345;
   const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
@@ -264,7 +271,7 @@ async function signVouchers(setup: Setup): Promise<{ merchantId: number; voucher
     }
     for (const c of idx) if (order.length < VOUCHERS) order.push({ card: c, sequence: seq });
   }
-  const key = createHash("sha256").update(JSON.stringify([domainSeparator, DEADLINE, HOLDERS, order.length, setup.cards.map((c) => `${c.cardId}:${c.holder}`)])).digest("hex").slice(0, 16);
+  const key = createHash("sha256").update(JSON.stringify([CONSUMPTION_TYPEHASH, amounts, domainSeparator, DEADLINE, HOLDERS, order.length, setup.cards.map((c) => `${c.cardId}:${c.holder}`)])).digest("hex").slice(0, 16);
   const cacheFile = path.join(os.tmpdir(), `custody-e2e-vouchers-${key}.json`);
   let sigs: { v: number; r: string; s: string }[];
   if (fs.existsSync(cacheFile)) {
@@ -274,22 +281,29 @@ async function signVouchers(setup: Setup): Promise<{ merchantId: number; voucher
     log(`the consumers sign ${order.length} vouchers (in 2 worker threads; not timed: consumers sign on their own devices)`);
     const code = `
       const { parentPort, workerData } = require("node:worker_threads");
-      const { SigningKey, keccak256, toUtf8Bytes } = require(workerData.ethersPath);
-      const typeHash = keccak256(toUtf8Bytes("Consumption(uint64 cardId,uint16 lessons,uint16 sequence,uint40 deadline)")).slice(2);
-      const word = (x) => BigInt(x).toString(16).padStart(64, "0");
+      const { SigningKey, keccak256 } = require(workerData.ethersPath);
+      // The voucher codec (TypeScript) gives the struct's preimage: the workers know no encoding of their own.
+      require(workerData.tsNodePath).register({ transpileOnly: true });
+      const { consumptionStructPreimage } = require(workerData.codecPath);
       const keys = new Map();
       parentPort.on("message", (jobs) => {
         const out = jobs.map((j) => {
           let k = keys.get(j.holderKey);
           if (!k) keys.set(j.holderKey, (k = new SigningKey(j.holderKey)));
-          const structHash = keccak256("0x" + typeHash + word(j.cardId) + word(1) + word(j.sequence) + word(workerData.deadline)).slice(2);
+          const message = { cardId: BigInt(j.cardId), lessons: 1, amount: BigInt(j.amount), sequence: j.sequence, deadline: workerData.deadline };
+          const structHash = keccak256("0x" + consumptionStructPreimage(message)).slice(2);
           const sig = k.sign(keccak256("0x1901" + workerData.domainSeparator.slice(2) + structHash));
           return { v: sig.v, r: sig.r, s: sig.s };
         });
         parentPort.postMessage(out);
       });`;
-    const workers = [0, 1].map(() => new Worker(code, { eval: true, workerData: { ethersPath: require.resolve("ethers"), domainSeparator, deadline: DEADLINE } }));
-    const jobs = order.map((o) => ({ cardId: setup.cards[o.card].cardId.toString(), sequence: o.sequence, holderKey: holderKey(setup.cards[o.card].holder) }));
+    const workerData = {
+      ethersPath: require.resolve("ethers"), tsNodePath: require.resolve("ts-node"), codecPath: require.resolve("../src/chain/vouchers"), domainSeparator, deadline: DEADLINE,
+    };
+    const workers = [0, 1].map(() => new Worker(code, { eval: true, workerData }));
+    const jobs = order.map((o) => ({
+      cardId: setup.cards[o.card].cardId.toString(), sequence: o.sequence, amount: amounts[o.sequence], holderKey: holderKey(setup.cards[o.card].holder),
+    }));
     const chunks: (typeof jobs)[] = [];
     for (let i = 0; i < jobs.length; i += 2000) chunks.push(jobs.slice(i, i + 2000));
     const results: { v: number; r: string; s: string }[][] = new Array(chunks.length);
@@ -307,7 +321,8 @@ async function signVouchers(setup: Setup): Promise<{ merchantId: number; voucher
   }
   return order.map((o, i) => {
     const c = setup.cards[o.card];
-    return { merchantId: c.merchantId, voucher: { cardId: c.cardId.toString(), lessons: 1, sequence: o.sequence, deadline: DEADLINE, ...sigs[i] } };
+    const message = { cardId: c.cardId, lessons: 1, amount: BigInt(amounts[o.sequence]), sequence: o.sequence, deadline: DEADLINE };
+    return { merchantId: c.merchantId, voucher: voucherJson({ ...message, ...sigs[i] }) };
   });
 }
 
@@ -404,7 +419,7 @@ async function main() {
       await saveSetUp(rpc, setup);
     }
     const setupSeconds = (Date.now() - setupStarted) / 1000;
-    const offered = await signVouchers(setup);
+    const offered = await signVouchers(setup, rpc);
 
     // The gateway's keys, keystore and store.
     const password = "e2e-bench-only";

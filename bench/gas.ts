@@ -14,7 +14,7 @@ import { ethers, network } from "hardhat";
 import { ContractTransactionResponse, Wallet } from "ethers";
 import { addCustodianBank, deployPlatform } from "../src/chain/deploy";
 import { CNY, DEFAULT_POLICY, TRAINING_POLICY } from "../src/chain/policies";
-import { signCheckIn, signConsumption, voucherArg } from "../src/chain/vouchers";
+import { consumptionFor, signCheckIn, signConsumption, voucherArg } from "../src/chain/vouchers";
 import { PrepaidEscrow, ReferenceToken__factory } from "../typechain-types";
 
 const EDUCATION = 1;
@@ -90,8 +90,13 @@ async function main(): Promise<void> {
   const escrowAddress = await escrow.getAddress();
   const { chainId } = await ethers.provider.getNetwork();
   const now = async () => (await ethers.provider.getBlock("latest"))!.timestamp;
-  const sign = async (holder: { signTypedData: Wallet["signTypedData"] }, cardId: bigint, lessons: number, sequence: number) =>
-    voucherArg(await signConsumption(holder, chainId, escrowAddress, { cardId, lessons, sequence, deadline: (await now()) + 3600 }));
+  // The voucher of the card as it stands: the amount is the share the lessons release at `sequence`.
+  const sign = async (holder: { signTypedData: Wallet["signTypedData"] }, cardId: bigint, lessons: number, sequence: number) => {
+    const c = await escrow.cardOf(cardId);
+    if (Number(c.unitsUsed) !== sequence) throw new Error(`card ${cardId} is at sequence ${c.unitsUsed}, not ${sequence}`);
+    const message = consumptionFor({ cardId, held: c.held, unitsLeft: Number(c.unitsLeft), unitsUsed: sequence }, lessons, (await now()) + 3600);
+    return voucherArg(await signConsumption(holder, chainId, escrowAddress, message));
+  };
   const gas: Record<string, number> = {};
   const school$ = escrow.connect(schoolAcct);
 

@@ -38,7 +38,7 @@ import { AnvilNode, DEV_MNEMONIC, anvilBinary, startAnvil } from "../src/chain/a
 import { bootstrapDistrict, Deployment } from "../src/chain/bootstrap";
 import { createRpc, Rpc, sleep } from "../src/chain/rpc";
 import { allPids, procStat } from "./proc";
-import { CONSUMPTION_TYPES, consumptionDomain } from "../src/chain/vouchers";
+import { consumptionDigest, consumptionDomain, consumptionsAhead, consumptionStructPreimage } from "../src/chain/vouchers";
 import { createLogger } from "../src/logger";
 import { openDb, Db } from "../src/store/db";
 import { migrate } from "../src/store/migrations";
@@ -180,27 +180,31 @@ function createSigningPool(size: number, shared: { keys: string[]; domainSeparat
   const code = `
     const { parentPort, workerData } = require("node:worker_threads");
     const { SigningKey, Interface, keccak256 } = require(workerData.ethersPath);
+    // The voucher codec (TypeScript): its struct preimage and its consume tuple, so the workers know no encoding.
+    require(workerData.tsNodePath).register({ transpileOnly: true });
+    const { consumptionStructPreimage, voucherArg } = require(workerData.codecPath);
     const keys = workerData.keys.map((k) => new SigningKey(k));
     const iface = new Interface(workerData.abi);
-    const typeHash = keccak256(Buffer.from("Consumption(uint64 cardId,uint16 lessons,uint16 sequence,uint40 deadline)")).slice(2);
-    const word = (x) => BigInt(x).toString(16).padStart(64, "0");
     const prefix = "0x1901" + workerData.domainSeparator.slice(2);
     const deadline = workerData.deadline;
     parentPort.on("message", (job) => {
       const vouchers = [];
       for (let i = 0; i < job.cardIds.length; i++) {
         const cardId = BigInt(job.cardIds[i]);
-        const sequence = job.sequences[i];
-        // The EIP-712 digest of Consumption(cardId, 1, sequence, deadline): PrepaidEscrow.consumptionDigest.
-        const structHash = keccak256("0x" + typeHash + word(cardId) + word(1) + word(sequence) + word(deadline)).slice(2);
+        const message = { cardId, lessons: 1, amount: BigInt(job.amounts[i]), sequence: job.sequences[i], deadline };
+        // The EIP-712 digest of the voucher: PrepaidEscrow.consumptionDigest.
+        const structHash = keccak256("0x" + consumptionStructPreimage(message)).slice(2);
         const digest = keccak256(prefix + structHash);
         const sig = keys[job.holders[i]].sign(digest);
-        vouchers.push({ cardId, lessons: 1, sequence, deadline, v: sig.v, r: sig.r, s: sig.s });
+        vouchers.push(voucherArg({ ...message, v: sig.v, r: sig.r, s: sig.s }));
       }
       parentPort.postMessage({ id: job.id, data: iface.encodeFunctionData("consumeBatch", [vouchers]) });
     });`;
   const workers = Array.from({ length: size }, () =>
-    new Worker(code, { eval: true, workerData: { ...shared, ethersPath: require.resolve("ethers") } }),
+    new Worker(code, {
+      eval: true,
+      workerData: { ...shared, ethersPath: require.resolve("ethers"), tsNodePath: require.resolve("ts-node"), codecPath: require.resolve("../src/chain/vouchers") },
+    }),
   );
   const pending = new Map<number, { resolve: (data: string) => void; reject: (e: Error) => void }>();
   for (const w of workers) {
@@ -215,7 +219,7 @@ function createSigningPool(size: number, shared: { keys: string[]; domainSeparat
   }
   let next = 0;
   return {
-    run(job: { cardIds: string[]; sequences: number[]; holders: number[] }): Promise<string> {
+    run(job: { cardIds: string[]; sequences: number[]; amounts: string[]; holders: number[] }): Promise<string> {
       const id = next++;
       return new Promise((resolve, reject) => {
         pending.set(id, { resolve, reject });
@@ -307,17 +311,32 @@ async function buildChain(node: AnvilNode, key: string): Promise<ChainInfo> {
   const domainSeparator = TypedDataEncoder.hashDomain(consumptionDomain(chainId, escrowAddr));
   const deadline = (await provider.getBlock("latest"))!.timestamp + 365 * 86_400;
   // The workers' digest must be the contract's: check one against escrow.consumptionDigest and ethers' encoder.
-  const sample = { cardId: BigInt(cards[0].cardId), lessons: 1, sequence: 0, deadline };
-  const ours = ethers.keccak256(ethers.concat(["0x1901", domainSeparator, TypedDataEncoder.from(CONSUMPTION_TYPES).hashStruct("Consumption", sample)]));
-  const theirs = await escrow.consumptionDigest(sample.cardId, 1, 0, deadline);
-  if (ours !== theirs || ours !== TypedDataEncoder.hash(consumptionDomain(chainId, escrowAddr), CONSUMPTION_TYPES, sample)) {
+  // Each voucher's amount: a card's share at its sequence. Cards of one merchant and plan are alike (the bank opens them
+  // in turn on the plans), so the amounts of lesson r are read once per merchant and plan from its first card.
+  const amountsOf = new Map<string, bigint[]>();
+  for (const m of merchants) {
+    for (let plan = 0; plan < PLANS.length; plan++) {
+      const cardId = (BigInt(m.merchantId) << 32n) | BigInt(plan + 1);
+      const c = await escrow.cardOf(cardId);
+      const ahead = consumptionsAhead({ cardId, held: c.held, unitsLeft: Number(c.unitsLeft), unitsUsed: 0 }, Array(LESSONS_PER_CARD).fill(1), deadline);
+      amountsOf.set(`${m.merchantId}/${plan}`, ahead.map((x) => x.amount));
+    }
+  }
+  const amountOf = (cardId: string, seq: number) => {
+    const id = BigInt(cardId);
+    return amountsOf.get(`${id >> 32n}/${Number((id & 0xffffffffn) - 1n) % PLANS.length}`)![seq].toString();
+  };
+  const sample = { cardId: BigInt(cards[0].cardId), lessons: 1, amount: BigInt(amountOf(cards[0].cardId, 0)), sequence: 0, deadline };
+  const ours = ethers.keccak256(ethers.concat(["0x1901", domainSeparator, ethers.keccak256("0x" + consumptionStructPreimage(sample))]));
+  const theirs = await escrow.consumptionDigest(sample.cardId, 1, sample.amount, 0, deadline);
+  if (ours !== theirs || ours !== consumptionDigest(chainId, escrowAddr, sample)) {
     throw new Error(`voucher digest mismatch: ours ${ours}, escrow.consumptionDigest ${theirs}`);
   }
   const workers = Math.max(1, Math.min(4, os.cpus().length));
   const pool = createSigningPool(workers, { keys: holderKeys.map((k) => k.privateKey), domainSeparator, abi: PrepaidEscrow__factory.abi, deadline });
   try {
     // Per merchant: lesson r of every card, then lesson r+1, ...; a batch is VOUCHERS_PER_BATCH consecutive vouchers.
-    const jobs: { merchant: number; cardIds: string[]; sequences: number[]; holders: number[] }[] = [];
+    const jobs: { merchant: number; cardIds: string[]; sequences: number[]; amounts: string[]; holders: number[] }[] = [];
     const perMerchant = merchants.map((_, mi) => {
       const own = cards.filter((c) => Number(BigInt(c.cardId) >> 32n) === mi + 1);
       const list: { card: (typeof cards)[number]; seq: number }[] = [];
@@ -325,7 +344,10 @@ async function buildChain(node: AnvilNode, key: string): Promise<ChainInfo> {
       const batches: typeof jobs = [];
       for (let i = 0; i < list.length; i += VOUCHERS_PER_BATCH) {
         const part = list.slice(i, i + VOUCHERS_PER_BATCH);
-        batches.push({ merchant: mi, cardIds: part.map((x) => x.card.cardId), sequences: part.map((x) => x.seq), holders: part.map((x) => x.card.holder) });
+        batches.push({
+          merchant: mi, cardIds: part.map((x) => x.card.cardId), sequences: part.map((x) => x.seq), amounts: part.map((x) => amountOf(x.card.cardId, x.seq)),
+          holders: part.map((x) => x.card.holder),
+        });
       }
       return batches;
     });
@@ -343,7 +365,7 @@ async function buildChain(node: AnvilNode, key: string): Promise<ChainInfo> {
     for (let j = 0; j < jobs.length; j++) {
       while (queued < jobs.length && queued < j + ahead) {
         const job = jobs[queued];
-        results[queued++] = pool.run({ cardIds: job.cardIds, sequences: job.sequences, holders: job.holders });
+        results[queued++] = pool.run({ cardIds: job.cardIds, sequences: job.sequences, amounts: job.amounts, holders: job.holders });
       }
       const data = await results[j];
       delete results[j];

@@ -53,7 +53,9 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
     // solhint-disable gas-small-strings
     /// @inheritdoc IPrepaidEscrow
     bytes32 public constant override CONSUMPTION_TYPEHASH =
-        keccak256("Consumption(uint64 cardId,uint16 lessons,uint16 sequence,uint40 deadline)");
+        keccak256(
+            "Consumption(uint32 merchantId,uint64 cardId,uint16 lessons,uint64 amount,uint16 sequence,uint40 deadline)"
+        );
     /// @inheritdoc IPrepaidEscrow
     bytes32 public constant override CHECK_IN_TYPEHASH = keccak256("CheckIn(uint64 cardId,uint40 deadline)");
     // solhint-enable gas-small-strings
@@ -139,10 +141,15 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
     function consumptionDigest(
         uint64 cardId,
         uint16 lessons,
+        uint64 amount,
         uint16 sequence,
         uint40 deadline
     ) external view override returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(CONSUMPTION_TYPEHASH, cardId, lessons, sequence, deadline)));
+        uint32 merchantId = _merchantIdOfCard(cardId);
+        return
+            _hashTypedDataV4(
+                keccak256(abi.encode(CONSUMPTION_TYPEHASH, merchantId, cardId, lessons, amount, sequence, deadline))
+            );
     }
 
     // The name is EIP-2612's conventional getter, which wallets and tools look for.
@@ -319,11 +326,12 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
 
     /// @inheritdoc IPrepaidEscrow
     function consume(Voucher calldata voucher) external override {
-        uint32 merchantId = _merchantIdOfCard(voucher.cardId);
+        uint64 cardId = voucher.cardId;
+        uint32 merchantId = _merchantIdOfCard(cardId);
         Merchant storage m = _merchants[merchantId];
         _checkServing(merchantId, m);
         if (msg.sender != m.account) revert Custody_NotMerchant(merchantId, msg.sender);
-        m.released += _consume(voucher);
+        m.released += _consume(voucher, cardId, _domainSeparatorV4());
     }
 
     /// @inheritdoc IPrepaidEscrow
@@ -333,9 +341,11 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
         uint256 releasedSum;
         Merchant storage m = _merchants[0];
         uint256 count = vouchers.length;
+        bytes32 domainSeparator = _domainSeparatorV4();
         for (uint256 i; i < count; ) {
             Voucher calldata voucher = vouchers[i];
-            uint32 merchantId = _merchantIdOfCard(voucher.cardId);
+            uint64 cardId = voucher.cardId;
+            uint32 merchantId = _merchantIdOfCard(cardId);
             if (merchantId != current) {
                 if (releasedSum != 0) m.released += releasedSum.toUint64();
                 releasedSum = 0;
@@ -346,7 +356,7 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
             }
             unchecked {
                 // Each voucher releases at most its card's uint32 balance: the sum cannot overflow.
-                releasedSum += _consume(voucher);
+                releasedSum += _consume(voucher, cardId, domainSeparator);
                 ++i;
             }
         }
@@ -523,9 +533,9 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
     // The hot path of consumeBatch, kept in one piece so each voucher costs one card-slot read and one write.
     // solhint-disable function-max-lines
     /// @dev Checks one voucher against its card and applies it; returns the money released.
-    /// The merchant's status was checked by the caller.
-    function _consume(Voucher calldata voucher) internal returns (uint64) {
-        uint64 cardId = voucher.cardId;
+    /// The merchant's status was checked by the caller, which passes the voucher's card id (read from calldata once)
+    /// and the EIP-712 domain separator (once per batch).
+    function _consume(Voucher calldata voucher, uint64 cardId, bytes32 domainSeparator) internal returns (uint64) {
         StoredCard storage card = _cards[cardId];
         // Slot 0 holds everything checked and written here: one cold read, one write.
         address holder = card.holder;
@@ -554,29 +564,54 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
         if (sequence != unitsUsed) revert Custody_VoucherSequenceMismatch(cardId, unitsUsed, sequence);
         if (lessons > unitsLeft) revert Custody_InsufficientLessons(cardId, lessons, unitsLeft);
 
-        // keccak256(abi.encode(CONSUMPTION_TYPEHASH, cardId, lessons, sequence, deadline)), hashed in scratch memory
-        // past the free memory pointer so that a batch does not grow memory by a struct per voucher.
+        // The share these lessons release: the holder signed it, and no other sum is released.
+        uint32 amount = uint32(CustodyMath.share(held, unitsLeft, lessons));
+        uint64 signedAmount = voucher.amount;
+        if (signedAmount != amount) revert Custody_VoucherAmountMismatch(cardId, signedAmount, amount);
+
+        // The digest is hashed, and the signer recovered, in scratch memory past the free memory pointer, so that a
+        // batch does not grow memory by a struct per voucher; this and the one SSTORE below keep consumeBatch under its
+        // gas target. It is OpenZeppelin's _hashTypedDataV4 and ECDSA.tryRecover, inlined:
+        //   structHash = keccak256(abi.encode(CONSUMPTION_TYPEHASH, cardId >> 32, cardId, lessons, amount, sequence, deadline))
+        //   digest = keccak256("\x19\x01" ‖ domainSeparator ‖ structHash)
+        //   signer = ecrecover(digest, v, r, s) with (v, s) from vs (EIP-2098), or zero when the precompile refuses it or s is in the upper half
+        // The merchant hashed is the card id's: a voucher signed for another merchant recovers another signer.
         bytes32 typeHash = CONSUMPTION_TYPEHASH;
-        bytes32 structHash;
-        // Hashing in scratch memory and packing three fields into one SSTORE keep consumeBatch under its gas target.
+        address signer;
+        bytes32 r = voucher.r;
+        bytes32 vs = voucher.vs;
         // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
             let ptr := mload(0x40)
-            mstore(ptr, typeHash)
             // Masked: inline assembly may not assume the unused high bits of a short local are zero.
-            mstore(add(ptr, 0x20), and(cardId, 0xffffffffffffffff))
-            mstore(add(ptr, 0x40), and(lessons, 0xffff))
-            mstore(add(ptr, 0x60), and(sequence, 0xffff))
-            mstore(add(ptr, 0x80), and(deadline, 0xffffffffff))
-            structHash := keccak256(ptr, 0xa0)
+            let id := and(cardId, 0xffffffffffffffff)
+            mstore(ptr, typeHash)
+            mstore(add(ptr, 0x20), shr(32, id))
+            mstore(add(ptr, 0x40), id)
+            mstore(add(ptr, 0x60), and(lessons, 0xffff))
+            mstore(add(ptr, 0x80), and(amount, 0xffffffff))
+            mstore(add(ptr, 0xa0), and(sequence, 0xffff))
+            mstore(add(ptr, 0xc0), and(deadline, 0xffffffffff))
+            let structHash := keccak256(ptr, 0xe0)
+            mstore(ptr, 0x1901000000000000000000000000000000000000000000000000000000000000)
+            mstore(add(ptr, 0x02), domainSeparator)
+            mstore(add(ptr, 0x22), structHash)
+            mstore(ptr, keccak256(ptr, 0x42))
+            // EIP-2098: v is 27 plus the top bit of vs, s the rest.
+            let s := and(vs, 0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff)
+            mstore(add(ptr, 0x20), add(shr(255, vs), 27))
+            mstore(add(ptr, 0x40), r)
+            mstore(add(ptr, 0x60), s)
+            // secp256k1n / 2: a larger s is the malleable twin of a valid signature (EIP-2), refused as OpenZeppelin does.
+            if iszero(gt(s, 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0)) {
+                // The precompile returns nothing for a signature it cannot recover: then the signer stays zero.
+                if staticcall(gas(), 0x01, ptr, 0x80, 0x00, 0x20) {
+                    signer := mul(mload(0x00), eq(returndatasize(), 0x20))
+                }
+            }
         }
-        bytes32 digest = _hashTypedDataV4(structHash);
-        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(digest, voucher.v, voucher.r, voucher.s);
-        if (err != ECDSA.RecoverError.NoError || signer != holder) {
-            revert Custody_InvalidSigner(cardId, signer, holder);
-        }
+        if (signer != holder || signer == address(0)) revert Custody_InvalidSigner(cardId, signer, holder);
 
-        uint32 amount = uint32(CustodyMath.share(held, unitsLeft, lessons));
         uint16 usedAfter = unitsUsed + lessons; // checked: the voucher sequence never wraps around
         unchecked {
             // held, unitsLeft and unitsUsed are adjacent in slot 0 (see {StoredCard}): one store, not three. The

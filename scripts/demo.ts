@@ -34,8 +34,9 @@ import https from "node:https";
 import path from "node:path";
 import crypto from "node:crypto";
 import { Command } from "commander";
-import { TypedDataField, Wallet, encryptKeystoreJson, ethers } from "ethers";
+import { Wallet, encryptKeystoreJson, ethers } from "ethers";
 import { rng } from "../src/rng";
+import { ConsumptionTypedData, signConsumptionDocument, voucherJsonOfDocument } from "../src/chain/vouchers";
 import { usccCheckCharacter } from "../src/web-public/shared/uscc";
 import { CustodyApiError, CustodyClient, custodyClient, ok, operations } from "../src/client";
 
@@ -629,19 +630,19 @@ async function main() {
     let signedCount = 0;
     await pool(active, o.concurrency, async (c) => {
       const lessons = Math.min(c.left, r.int(1, Math.max(1, Math.ceil(c.left / Math.max(1, o.months - month)) + 1)));
-      let td: { typedData: { domain: Record<string, unknown>; types: Record<string, TypedDataField[]>; message: Record<string, string | number> } };
+      let td: { typedData: ConsumptionTypedData };
       try {
-        td = (await ok(apiAs(c.merchant.key).GET("/v1/cards/{cardId}/voucher", { params: { path: { cardId: c.id }, query: { lessons } } }))) as typeof td; // typedData is declared as an open object
+        td = (await ok(apiAs(c.merchant.key).GET("/v1/cards/{cardId}/voucher", { params: { path: { cardId: c.id }, query: { lessons } } }))) as unknown as typeof td; // typedData is declared as an open object
       } catch (err) {
         refusal("voucher", err);
         return;
       }
       // The gateway proposes a deadline by the wall clock; the chain's clock may be ahead (the demo moves it), so
       // the consumer's wallet gives the voucher a day from the chain's time.
-      const message: Record<string, string | number> = { ...td.typedData.message, deadline: Math.max(Number(td.typedData.message.deadline), now + DAY) };
-      const sig = ethers.Signature.from(await c.holder.wallet.signTypedData(td.typedData.domain, td.typedData.types, message));
+      const doc: ConsumptionTypedData = { ...td.typedData, message: { ...td.typedData.message, deadline: Math.max(Number(td.typedData.message.deadline), now + DAY) } };
+      const signature = await signConsumptionDocument(c.holder.wallet, doc);
       const entry = byMerchant.get(c.merchant.id) ?? { m: c.merchant, vouchers: [] };
-      entry.vouchers.push({ cardId: String(message.cardId), lessons: Number(message.lessons), sequence: Number(message.sequence), deadline: Number(message.deadline), v: sig.v, r: sig.r, s: sig.s });
+      entry.vouchers.push(voucherJsonOfDocument(doc, signature));
       byMerchant.set(c.merchant.id, entry);
       c.left -= lessons;
       signedCount++;

@@ -80,14 +80,18 @@ interface IPrepaidEscrow is IEscrowOperations {
     /// @return payable_ Released and not yet paid out, fen.
     function balancesOf(uint32 merchantId) external view returns (uint64 held, uint64 payable_);
 
-    /// @notice The EIP-712 digest a holder signs to confirm `lessons` lessons on `cardId`.
+    /// @notice The EIP-712 digest a holder signs to confirm `lessons` lessons on `cardId` releasing `amount`:
+    /// `Consumption(uint32 merchantId,uint64 cardId,uint16 lessons,uint64 amount,uint16 sequence,uint40 deadline)`
+    /// with `merchantId = cardId >> 32`.
     /// @param cardId The card.
     /// @param lessons Lessons confirmed.
+    /// @param amount The money the lessons release, fen.
     /// @param sequence The card's lessons used before these.
     /// @param deadline The last block time the voucher may be used at.
     function consumptionDigest(
         uint64 cardId,
         uint16 lessons,
+        uint64 amount,
         uint16 sequence,
         uint40 deadline
     ) external view returns (bytes32);
@@ -139,7 +143,7 @@ interface IPrepaidEscrow is IEscrowOperations {
     /// @notice Releases one voucher's lessons: exactly their share of the card's escrow (see CustodyMath.share).
     /// Requirements: the caller is the card's merchant, which is not Frozen or Exited; the card is an Active lesson
     /// card, not expired; the voucher is signed by the holder, not past its deadline, with the card's current
-    /// sequence and at most the lessons left.
+    /// sequence, at most the lessons left, and the amount those lessons release (else Custody_VoucherAmountMismatch).
     /// Emits a {LessonsConsumed} event.
     /// @param voucher The holder's signed confirmation.
     function consume(Voucher calldata voucher) external;

@@ -126,6 +126,12 @@ interface IPrepaidEscrowErrors {
     /// @param expected The card's lessons used.
     /// @param given The voucher's sequence.
     error Custody_VoucherSequenceMismatch(uint64 cardId, uint16 expected, uint16 given);
+    /// @notice Thrown when the amount a holder signed is not the share the voucher's lessons release at its
+    /// sequence (CustodyMath.share of the card's escrow): the holder agreed to another sum than the one released.
+    /// @param cardId The card.
+    /// @param signed The amount in the signed voucher, fen.
+    /// @param share The share the escrow would release, fen.
+    error Custody_VoucherAmountMismatch(uint64 cardId, uint64 signed, uint64 share);
     /// @notice Thrown when a voucher is not signed by the card's holder.
     /// @param cardId The card.
     /// @param recovered The signer the signature recovers to (zero: unusable signature).

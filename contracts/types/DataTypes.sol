@@ -179,13 +179,18 @@ struct StoredCard {
 }
 
 /// @notice A consumer's confirmation of `lessons` lessons on `cardId`, signed with EIP-712 by the card holder.
-/// `sequence` is the number of lessons the card had used when the consumer signed: a voucher is good once.
+/// The holder signs `Consumption(uint32 merchantId,uint64 cardId,uint16 lessons,uint64 amount,uint16 sequence,
+/// uint40 deadline)`: the merchant is not sent, it is the card id's high 32 bits, so a voucher signed for another
+/// merchant recovers another signer. `amount` is the money in fen the lessons release (CustodyMath.share of the card
+/// at `sequence`): the holder sees it, the escrow refuses any other. `sequence` is the number of lessons the card had
+/// used when the consumer signed: a voucher is good once. The signature is in EIP-2098's compact form (`r`, and `vs`:
+/// `s` with `v - 27` in its top bit), one calldata word fewer per voucher than (v, r, s).
 struct Voucher {
     uint64 cardId;
     uint16 lessons;
+    uint64 amount;
     uint16 sequence;
     uint40 deadline;
-    uint8 v;
     bytes32 r;
-    bytes32 s;
+    bytes32 vs;
 }

@@ -816,7 +816,7 @@ export interface paths {
         };
         /**
          * Get the EIP-712 typed data to sign for a consumption
-         * @description typed data for eth_signTypedData_v4, and what it releases.
+         * @description typed data for eth_signTypedData_v4, and what it releases, to whom, in words.
          *
          *     Who may call it:
          *     - consumer: only cards it holds
@@ -892,7 +892,7 @@ export interface paths {
         put?: never;
         /**
          * Ask a card's holder to confirm lessons
-         * @description a short link to the consumer's page and a QR code of it (SVG) to show on the merchant's device.
+         * @description a short link to the consumer's page and a QR code of it (SVG) to show on the merchant's device, and what the holder will sign.
          *
          *     Who may call it:
          *     - merchant: only its own cards
@@ -2578,8 +2578,10 @@ export interface operations {
             content: {
                 "application/json": {
                     vouchers: {
+                        merchantId?: number;
                         cardId: string;
                         lessons: number;
+                        amount: string;
                         sequence: number;
                         deadline: number;
                         v: number;
@@ -5828,15 +5830,21 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /** @description the whole eth_signTypedData_v4 document (EIP712Domain included): sign it as it is and post its message with v, r, s */
                         typedData: {
-                            domain?: unknown;
                             types?: unknown;
+                            /** @constant */
+                            primaryType?: "Consumption";
+                            domain?: unknown;
                             message?: unknown;
                         } & {
                             [key: string]: unknown;
                         };
                         merchantId: number;
-                        /** @description fen, a decimal string */
+                        /** @description the merchant's registered name (null: no public profile) */
+                        merchantName: string | null;
+                        lessons: number;
+                        /** @description the amount the voucher carries: what the lessons release from the card, fen */
                         releasesFen: string;
                     };
                 };
@@ -5995,8 +6003,10 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    merchantId?: number;
                     cardId: string;
                     lessons: number;
+                    amount: string;
                     sequence: number;
                     deadline: number;
                     v: number;
@@ -6119,6 +6129,10 @@ export interface operations {
                     "application/json": {
                         cardId: string;
                         lessons: number;
+                        merchantId: number;
+                        merchantName: string | null;
+                        /** @description what the lessons release from the card now: the amount the holder will be asked to sign */
+                        releasesFen: string;
                         path: string;
                         link: string;
                         qrSvg: string;

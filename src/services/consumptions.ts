@@ -1,8 +1,10 @@
-import { JsonRpcApiProvider, TypedDataEncoder, id as keccakText, recoverAddress } from "ethers";
+import { JsonRpcApiProvider, TypedDataEncoder, recoverAddress } from "ethers";
 import { keccak } from "../chain/rawtx";
 import { Logger } from "pino";
 import { PrepaidEscrow } from "../../typechain-types";
-import { CONSUMPTION_TYPES, consumptionDomain, SignedVoucher } from "../chain/vouchers";
+import {
+  consumptionDomain, consumptionShare, consumptionStructPreimage, encodeConsumeBatch, merchantOfCard, ReceivedVoucher, SignedVoucher, VoucherRow,
+} from "../chain/vouchers";
 import { DecodedRevert, KeyRing, MaybeSentError, decodeRevert } from "../chain/signers";
 import { recoverSigners } from "../chain/ecrecover";
 import { Rpc } from "../chain/rpc";
@@ -31,11 +33,8 @@ export interface QueueOptions {
   followMs?: number;
 }
 
-/** keccak256 of "Consumption(uint64 cardId,uint16 lessons,uint16 sequence,uint40 deadline)", from the one type definition. */
-const CONSUMPTION_TYPEHASH = keccakText(TypedDataEncoder.from(CONSUMPTION_TYPES).encodeType("Consumption"));
 /** secp256k1's n/2: OpenZeppelin's ECDSA (and so the escrow) refuses a signature with a larger s. */
 const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
-const word = (x: bigint | number) => BigInt(x).toString(16).padStart(64, "0");
 const DIGEST_PREFIX = Buffer.from([0x19, 0x01]);
 
 /**
@@ -54,8 +53,8 @@ function withIds<R extends object>(rows: R[], ids: string[]): (R & { id: string 
   return rows.map((r, i) => ({ ...r, id: required(ids[i], "the id of a queued voucher") }));
 }
 
-type QueueRow = {
-  id: string; merchant_id: string; card_id: string; sequence: number; lessons: number; deadline: string | number; v: number; r: string; s: string;
+type QueueRow = VoucherRow & {
+  id: string; merchant_id: string;
   /** It came back from a batch that reverted on chain: its next batch is estimated first, so a bad voucher is found. */
   careful?: boolean;
 };
@@ -70,21 +69,8 @@ function refusalOf(err: unknown): DecodedRevert | null {
   return null;
 }
 
-/**
- * consumeBatch(Voucher[]) calldata, written directly: a Voucher (uint64, uint16, uint16, uint40, uint8, bytes32,
- * bytes32) is a static tuple of seven words, so the array is its offset, its length and the words in order. The
- * generic ABI coder took a large share of the sender's CPU for batches of hundreds; a test checks both agree.
- */
-export function encodeConsumeBatch(
-  selector: string,
-  vouchers: { card_id: string; lessons: number; sequence: number; deadline: string | number; v: number; r: string; s: string }[],
-): string {
-  const parts = [selector, word(32), word(vouchers.length)];
-  for (const x of vouchers) {
-    parts.push(word(BigInt(x.card_id)), word(x.lessons), word(x.sequence), word(BigInt(x.deadline)), word(x.v), x.r.slice(2).toLowerCase(), x.s.slice(2).toLowerCase());
-  }
-  return parts.join("");
-}
+/** consumeBatch calldata is written by the voucher codec (src/chain/vouchers.ts). */
+export { encodeConsumeBatch };
 
 interface InFlight {
   since: number;
@@ -144,7 +130,7 @@ export function createConsumptionQueue(opts: QueueOptions) {
 
   /** The EIP-712 digest a holder signs (PrepaidEscrow.consumptionDigest), computed without ethers' generic encoder. */
   function digestOf(v: SignedVoucher): string {
-    const structHash = keccak(Buffer.from(CONSUMPTION_TYPEHASH.slice(2) + word(v.cardId) + word(v.lessons) + word(v.sequence) + word(v.deadline), "hex"));
+    const structHash = keccak(Buffer.from(consumptionStructPreimage(v), "hex"));
     return "0x" + keccak(Buffer.concat([DIGEST_PREFIX, domainSeparatorBytes, structHash])).toString("hex");
   }
 
@@ -190,7 +176,7 @@ export function createConsumptionQueue(opts: QueueOptions) {
     for (const r of rows) held.delete(r.id);
   }
 
-  type AcceptJob = { merchantId: number; vouchers: SignedVoucher[]; resolve: (r: { ids: string[] }) => void; reject: (err: unknown) => void };
+  type AcceptJob = { merchantId: number; vouchers: ReceivedVoucher[]; single: boolean; resolve: (r: { ids: string[] }) => void; reject: (err: unknown) => void };
   let accepting: AcceptJob[] = [];
   let acceptLoop = false;
 
@@ -198,11 +184,14 @@ export function createConsumptionQueue(opts: QueueOptions) {
    * Checks a merchant's vouchers against the index and their signatures, and stores them, all or none. Returns their
    * queue ids once stored. Requests that arrive while earlier ones are being checked are checked and stored together
    * (group commit): one signature call to the node, one read and one INSERT for all of them, each request still
-   * accepted or refused on its own.
+   * accepted or refused on its own. A voucher is refused (422, naming the field) when it names another merchant than the
+   * card's, or when its amount is not the share its lessons release after the card's vouchers accepted before it (the
+   * escrow would refuse it: Custody_VoucherAmountMismatch). `single`: the request's body is the one voucher (field
+   * names `body.amount`, not `body.vouchers.0.amount`).
    */
-  function accept(merchantId: number, vouchers: SignedVoucher[]): Promise<{ ids: string[] }> {
+  function accept(merchantId: number, vouchers: ReceivedVoucher[], how: { single?: boolean } = {}): Promise<{ ids: string[] }> {
     return new Promise((resolve, reject) => {
-      accepting.push({ merchantId, vouchers, resolve, reject });
+      accepting.push({ merchantId, vouchers, single: how.single === true, resolve, reject });
       if (!acceptLoop) void drainAccepts();
     });
   }
@@ -237,30 +226,34 @@ export function createConsumptionQueue(opts: QueueOptions) {
     // it. The last voucher is read backwards on the (card_id, sequence) key: one index probe per card, where a max()
     // over the card's rows filtered by status had the planner intersect with the status index (all confirmed rows).
     const [cardRows, signers] = await Promise.all([
-      db.query<{ card_id: string; holder: string; merchant_id: string; units_used: number; units_left: number; status: string; kind: string; next: number | null }>(
-        `SELECT c.card_id, c.holder, c.merchant_id, c.units_used, c.units_left, c.status, c.kind,
-           (SELECT q.sequence + q.lessons FROM voucher_queue q WHERE q.card_id = c.card_id AND q.status <> 'failed' ORDER BY q.sequence DESC LIMIT 1) AS next
+      db.query<{ card_id: string; holder: string; merchant_id: string; units_used: number; units_left: number; held: string; status: string; kind: string; next: number | null; pending_amount: string | null }>(
+        `SELECT c.card_id, c.holder, c.merchant_id, c.units_used, c.units_left, c.held, c.status, c.kind,
+           (SELECT q.sequence + q.lessons FROM voucher_queue q WHERE q.card_id = c.card_id AND q.status <> 'failed' ORDER BY q.sequence DESC LIMIT 1) AS next,
+           (SELECT sum(q.amount) FROM voucher_queue q WHERE q.card_id = c.card_id AND q.status <> 'failed' AND q.sequence >= c.units_used) AS pending_amount
          FROM cards c WHERE c.card_id = ANY($1::numeric[])`,
         [cardIds],
       ),
       signersOf(all),
     ]);
     const cards = new Map(cardRows.map((c) => [String(c.card_id), c]));
-    /** Each card's next sequence and lessons left after the requests of this group accepted so far. */
-    const expected = new Map<string, { seq: number; left: number }>();
+    /** Each card's next sequence, lessons left and money held after the requests of this group accepted so far. */
+    const expected = new Map<string, { seq: number; left: number; held: bigint }>();
     const good: { job: AcceptJob; rows: Omit<QueueRow, "id">[] }[] = [];
     let offset = 0;
     for (const job of jobs) {
       const { merchantId, vouchers } = job;
       const problems: { field: string; reason: string }[] = [];
-      const mine = new Map<string, { seq: number; left: number }>();
+      const mine = new Map<string, { seq: number; left: number; held: bigint }>();
       vouchers.forEach((v, i) => {
-        const f = (name: string) => `body.vouchers.${i}.${name}`;
+        const f = (name: string) => (job.single ? `body.${name}` : `body.vouchers.${i}.${name}`);
         const id = v.cardId.toString();
         const card = cards.get(id);
         if (!card || Number(card.merchant_id) !== merchantId) {
           problems.push({ field: f("cardId"), reason: card ? `card ${id} belongs to merchant ${card.merchant_id}` : `no card ${id} in the index` });
           return;
+        }
+        if (v.merchantId !== undefined && v.merchantId !== merchantOfCard(v.cardId)) {
+          problems.push({ field: f("merchantId"), reason: `card ${id} is merchant ${merchantOfCard(v.cardId)}'s, the voucher names merchant ${v.merchantId}` });
         }
         if (card.kind !== "lesson") problems.push({ field: f("cardId"), reason: "a periodic card is released by time, not by vouchers" });
         if (card.status !== "active") problems.push({ field: f("cardId"), reason: `card ${id} is ${card.status}` });
@@ -269,10 +262,24 @@ export function createConsumptionQueue(opts: QueueOptions) {
           problems.push({ field: f("signature"), reason: `not signed by the card's holder ${card.holder}` });
         }
         const pending = card.next === null ? 0 : Number(card.next);
-        const e = mine.get(id) ?? expected.get(id) ?? { seq: Math.max(Number(card.units_used), pending), left: Number(card.units_left) - Math.max(0, pending - Number(card.units_used)) };
+        const e = mine.get(id) ?? expected.get(id) ?? {
+          seq: Math.max(Number(card.units_used), pending),
+          left: Number(card.units_left) - Math.max(0, pending - Number(card.units_used)),
+          // The vouchers accepted and not yet in the card's row release their signed amounts first.
+          held: BigInt(card.held) - BigInt(card.pending_amount ?? 0),
+        };
         if (v.sequence !== e.seq) problems.push({ field: f("sequence"), reason: `the card's next sequence is ${e.seq}` });
-        if (v.lessons > e.left) problems.push({ field: f("lessons"), reason: `only ${e.left} lessons left on card ${id}` });
-        mine.set(id, { seq: e.seq + v.lessons, left: e.left - v.lessons });
+        if (v.lessons > e.left) {
+          problems.push({ field: f("lessons"), reason: `only ${e.left} lessons left on card ${id}` });
+        } else {
+          const share = consumptionShare(e.held, e.left, v.lessons);
+          if (v.amount !== share) {
+            problems.push({ field: f("amount"), reason: `${v.lessons} lessons of card ${id} at sequence ${e.seq} release ${share} fen, the voucher says ${v.amount}` });
+          }
+          mine.set(id, { seq: e.seq + v.lessons, left: e.left - v.lessons, held: e.held - share });
+          return;
+        }
+        mine.set(id, { seq: e.seq + v.lessons, left: e.left - v.lessons, held: e.held });
       });
       offset += vouchers.length;
       if (problems.length) {
@@ -283,7 +290,7 @@ export function createConsumptionQueue(opts: QueueOptions) {
       good.push({
         job,
         rows: vouchers.map((v) => ({
-          merchant_id: String(merchantId), card_id: v.cardId.toString(), sequence: v.sequence, lessons: v.lessons, deadline: v.deadline, v: v.v, r: v.r, s: v.s,
+          merchant_id: String(merchantId), card_id: v.cardId.toString(), sequence: v.sequence, lessons: v.lessons, amount: v.amount.toString(), deadline: v.deadline, v: v.v, r: v.r, s: v.s,
         })),
       });
     }
@@ -321,9 +328,9 @@ export function createConsumptionQueue(opts: QueueOptions) {
   /** One INSERT for all `rows`; their ids in the same order (RETURNING follows the order of the rows inserted). */
   async function insertQueued(rows: Omit<QueueRow, "id">[]): Promise<string[]> {
     const inserted = await db.query<{ id: string }>(
-      `INSERT INTO voucher_queue (merchant_id, card_id, sequence, lessons, deadline, v, r, s, status)
-       SELECT merchant_id, card_id, sequence, lessons, deadline, v, r, s, 'queued'
-       FROM jsonb_to_recordset($1::jsonb) AS x(merchant_id bigint, card_id numeric, sequence int, lessons int, deadline bigint, v int, r text, s text)
+      `INSERT INTO voucher_queue (merchant_id, card_id, sequence, lessons, amount, deadline, v, r, s, status)
+       SELECT merchant_id, card_id, sequence, lessons, amount, deadline, v, r, s, 'queued'
+       FROM jsonb_to_recordset($1::jsonb) AS x(merchant_id bigint, card_id numeric, sequence int, lessons int, amount numeric, deadline bigint, v int, r text, s text)
        RETURNING id`,
       [JSON.stringify(rows)],
     );
@@ -581,10 +588,10 @@ export function createConsumptionQueue(opts: QueueOptions) {
   /** Queue rows matching `where`, in id order, with ids as strings (as the working copy keeps them). */
   async function queueRows(where: string, params: unknown[] = []): Promise<QueueRow[]> {
     const rows = await db.query<QueueRow>(
-      `SELECT id, merchant_id, card_id, sequence, lessons, deadline, v, r, s FROM voucher_queue WHERE ${where} ORDER BY id`,
+      `SELECT id, merchant_id, card_id, sequence, lessons, COALESCE(amount, 0) AS amount, deadline, v, r, s FROM voucher_queue WHERE ${where} ORDER BY id`,
       params,
     );
-    return rows.map((r) => ({ ...r, id: String(r.id), card_id: String(r.card_id), merchant_id: String(r.merchant_id) }));
+    return rows.map((r) => ({ ...r, id: String(r.id), card_id: String(r.card_id), merchant_id: String(r.merchant_id), amount: String(r.amount) }));
   }
 
   /** Runs `fn` after any earlier run of it: a test's flush or poll never overlaps the timer's. */

@@ -582,6 +582,19 @@ ALTER TABLE cards ADD COLUMN pending_direct bigint NOT NULL DEFAULT 0;
 ALTER TABLE merchants ADD COLUMN breach_recorded_at bigint;
 `,
   },
+  {
+    version: 31,
+    name: "vouchers carry the amount their holder signed",
+    sql: `
+-- The money (fen) a queued voucher releases, as its holder signed it (Consumption's amount): sent with it, and the
+-- escrow refuses any other. Vouchers still queued were signed without an amount and cannot be sent any more: they
+-- fail, and the holder confirms the lessons again.
+ALTER TABLE voucher_queue ADD COLUMN amount numeric(20,0);
+UPDATE voucher_queue SET status = 'failed', updated_at = now(),
+  error = '{"name":"VoucherWithoutAmount","reason":"signed before vouchers named the merchant and the amount; sign again"}'::jsonb
+  WHERE status = 'queued';
+`,
+  },
 ];
 
 /**

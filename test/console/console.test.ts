@@ -5,7 +5,7 @@ import { chromium, Browser, BrowserContext, Page } from "playwright-core";
 import { ethers } from "ethers";
 import { engines } from "../support/db";
 import { devWallet } from "../support/chain";
-import { signConsumption } from "../../src/chain/vouchers";
+import { consumptionFor, signConsumption, voucherJson } from "../../src/chain/vouchers";
 import { startPlatform, Platform } from "./platform";
 import { ok } from "../../src/client";
 
@@ -311,14 +311,15 @@ describe("web console (headless Chromium, gateway on Anvil)", function () {
 
     // A holder signs a voucher for one lesson; the merchant pastes it in.
     const { provider, escrow, parties } = pf.district;
-    const [card] = await pf.db.query<{ card_id: string; holder: string; units_used: number }>(
-      "SELECT card_id::text, holder, units_used FROM cards WHERE merchant_id = $1 AND status = 'active' AND units_left > 0 ORDER BY card_id LIMIT 1", [school]);
+    const [card] = await pf.db.query<{ card_id: string; holder: string; units_used: number; units_left: number; held: string }>(
+      "SELECT card_id::text, holder, units_used, units_left, held::text FROM cards WHERE merchant_id = $1 AND status = 'active' AND units_left > 0 ORDER BY card_id LIMIT 1", [school]);
     const holder = parties.holders.find((h) => h.address.toLowerCase() === card.holder)!;
     const deadline = (await provider.getBlock("latest"))!.timestamp + 3600;
-    const v = await signConsumption(holder, 31337n, await escrow.getAddress(), { cardId: BigInt(card.card_id), lessons: 1, sequence: card.units_used, deadline });
+    const at = { cardId: BigInt(card.card_id), held: BigInt(card.held), unitsLeft: Number(card.units_left), unitsUsed: Number(card.units_used) };
+    const v = await signConsumption(holder, 31337n, await escrow.getAddress(), consumptionFor(at, 1, deadline));
     await page.click('#nav a[data-page="consumptions"]');
     await page.waitForSelector("#voucher-text");
-    await page.fill("#voucher-text", JSON.stringify([{ ...v, cardId: v.cardId.toString() }], null, 1));
+    await page.fill("#voucher-text", JSON.stringify([voucherJson(v)], null, 1));
     await page.click("#voucher-submit");
     await page.waitForSelector("#voucher-result .notice.success");
     await until("the voucher is confirmed", async () => (await page.locator("#queue-list tbody tr").first().innerText()).includes("confirmed"), 60_000);

@@ -332,6 +332,9 @@ describe("a working day per audience, in Chinese and English, desktop and phone 
     expect(await page.getAttribute("#ask-status", "data-confirmed")).to.equal("false");
     const link = (await page.getAttribute("#ask-link", "href"))!;
     expect(link).to.equal(`${pf.base}/me/#confirm=${cardId}.2`);
+    // what the consumer will be asked to sign, in words, before the QR code is scanned
+    const words = `商户：${NAME}（编号 ${BigInt(cardId) >> 32n}） 课时：2 节 金额：¥600.00`;
+    expect(await page.textContent("#ask-words")).to.equal(words);
     await shot(page, "merchant-3-qr");
 
     // The consumer scans it on the phone holding the card's key.
@@ -340,6 +343,7 @@ describe("a working day per audience, in Chinese and English, desktop and phone 
     await phone.locator("#confirm").waitFor({ state: "visible" });
     expect(await phone.textContent("#confirm-merchant")).to.equal(NAME);
     expect(await phone.textContent("#confirm-amount")).to.equal("¥600.00");
+    expect(await phone.textContent("#confirm-words")).to.equal(words);
     expect(await phone.textContent("#confirm-sign")).to.equal("确认并签名");
     await shot(phone, "consumer-1-confirm");
     await phone.click("#confirm-sign");

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { CustodyToken__factory, PrepaidEscrow__factory } from "../../typechain-types";
-import { CONSUMPTION_TYPES, consumptionDomain } from "../../src/chain/vouchers";
+import { CONSUMPTION_TYPES, consumptionDigest, consumptionDomain } from "../../src/chain/vouchers";
 import {
   deployFixture, buy, voucher, voucherArg, EDUCATION, FITNESS, PET_CARE, MerchantStatus, RiskLevel, CardStatus,
 } from "./fixture";
@@ -34,7 +34,7 @@ describe("PrepaidEscrow: admin", () => {
     it("CONSUMPTION_TYPEHASH is the hash of the Consumption type", async () => {
       const { escrow } = await loadFixture(deployFixture);
       expect(await escrow.CONSUMPTION_TYPEHASH()).to.equal(
-        ethers.id("Consumption(uint64 cardId,uint16 lessons,uint16 sequence,uint40 deadline)"),
+        ethers.id("Consumption(uint32 merchantId,uint64 cardId,uint16 lessons,uint64 amount,uint16 sequence,uint40 deadline)"),
       );
     });
 
@@ -47,15 +47,16 @@ describe("PrepaidEscrow: admin", () => {
     describe("consumptionDigest", () => {
       it("is the EIP-712 digest a wallet signs (src/chain/vouchers.ts)", async () => {
         const { escrow, chainId } = await loadFixture(deployFixture);
-        const message = { cardId: (1n << 32n) | 5n, lessons: 3, sequence: 7, deadline: 1_900_000_000 };
+        const message = { merchantId: 1, cardId: (1n << 32n) | 5n, lessons: 3, amount: 45_000n, sequence: 7, deadline: 1_900_000_000 };
         const expected = ethers.TypedDataEncoder.hash(consumptionDomain(chainId, await escrow.getAddress()), CONSUMPTION_TYPES, message);
-        expect(await escrow.consumptionDigest(message.cardId, message.lessons, message.sequence, message.deadline)).to.equal(expected);
+        expect(await escrow.consumptionDigest(message.cardId, message.lessons, message.amount, message.sequence, message.deadline)).to.equal(expected);
+        expect(consumptionDigest(chainId, await escrow.getAddress(), message)).to.equal(expected);
       });
 
       it("recovers the holder's address from a signed voucher", async () => {
         const f = await loadFixture(deployFixture);
-        const v = await voucher(f.escrow, f.alice, 42n, 2, 1, 1_900_000_000);
-        const digest = await f.escrow.consumptionDigest(42n, 2, 1, 1_900_000_000);
+        const v = await voucher(f.escrow, f.alice, 42n, 2, 1, 1_900_000_000, 3_000n);
+        const digest = await f.escrow.consumptionDigest(42n, 2, 3_000n, 1, 1_900_000_000);
         expect(ethers.recoverAddress(digest, { r: v.r, s: v.s, v: v.v })).to.equal(f.alice.address);
       });
     });

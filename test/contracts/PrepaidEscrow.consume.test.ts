@@ -4,7 +4,7 @@ import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { signConsumption, SignedVoucher } from "../../src/chain/vouchers";
 import {
-  deployFixture, buy, voucher, voucherArg, latestTime, atNextBlock, highS, expectConservation,
+  deployFixture, buy, voucher, voucherArg, amountAt, latestTime, atNextBlock, highS, HALF_N, expectConservation,
   CardStatus, MerchantStatus,
 } from "./fixture";
 
@@ -19,7 +19,7 @@ async function schoolCardFixture() {
 
 /** The address the escrow recovers from a voucher: what `Custody_InvalidSigner` reports. */
 async function recovered(f: Platform, v: SignedVoucher): Promise<string> {
-  const digest = await f.escrow.consumptionDigest(v.cardId, v.lessons, v.sequence, v.deadline);
+  const digest = await f.escrow.consumptionDigest(v.cardId, v.lessons, v.amount, v.sequence, v.deadline);
   return ethers.recoverAddress(digest, { r: v.r, s: v.s, v: v.v });
 }
 
@@ -275,9 +275,9 @@ describe("PrepaidEscrow: consumption", () => {
           .withArgs(f.cardId, f.schoolAcct.address, f.alice.address);
       });
 
-      it("it reverts with Custody_InvalidSigner when the lesson count was altered after signing", async () => {
+      it("it reverts with Custody_InvalidSigner when the lesson count (and its amount) was altered after signing", async () => {
         const f = await loadFixture(schoolCardFixture);
-        const v = { ...(await voucher(f.escrow, f.alice, f.cardId, 1, 0)), lessons: 5 };
+        const v = { ...(await voucher(f.escrow, f.alice, f.cardId, 1, 0)), lessons: 5, amount: 75_000n };
         await expect(f.escrow.connect(f.schoolAcct).consume(voucherArg(v)))
           .to.be.revertedWithCustomError(f.escrow, "Custody_InvalidSigner")
           .withArgs(f.cardId, await recovered(f, v), f.alice.address);
@@ -288,7 +288,7 @@ describe("PrepaidEscrow: consumption", () => {
       it("it reverts with Custody_InvalidSigner (the card id is signed)", async () => {
         const f = await loadFixture(schoolCardFixture);
         const other = await buy(f.escrow, f.bankA, f.school, 2, f.alice.address);
-        const v = { ...(await voucher(f.escrow, f.alice, f.cardId, 1, 0)), cardId: other };
+        const v = { ...(await voucher(f.escrow, f.alice, f.cardId, 1, 0)), cardId: other, amount: await amountAt(f.escrow, other, 1, 0) };
         const signer = await recovered(f, v);
         expect(signer).not.to.equal(f.alice.address);
         await expect(f.escrow.connect(f.schoolAcct).consume(voucherArg(v)))
@@ -301,7 +301,7 @@ describe("PrepaidEscrow: consumption", () => {
       it("it reverts with Custody_InvalidSigner", async () => {
         const f = await loadFixture(schoolCardFixture);
         const v = await signConsumption(f.alice, f.chainId + 1n, await f.escrow.getAddress(), {
-          cardId: f.cardId, lessons: 1, sequence: 0, deadline: (await latestTime()) + 3_600,
+          cardId: f.cardId, lessons: 1, amount: 15_000n, sequence: 0, deadline: (await latestTime()) + 3_600,
         });
         const signer = await recovered(f, v);
         expect(signer).not.to.equal(f.alice.address);
@@ -315,7 +315,7 @@ describe("PrepaidEscrow: consumption", () => {
       it("it reverts with Custody_InvalidSigner", async () => {
         const f = await loadFixture(schoolCardFixture);
         const v = await signConsumption(f.alice, f.chainId, await f.registry.getAddress(), {
-          cardId: f.cardId, lessons: 1, sequence: 0, deadline: (await latestTime()) + 3_600,
+          cardId: f.cardId, lessons: 1, amount: 15_000n, sequence: 0, deadline: (await latestTime()) + 3_600,
         });
         const signer = await recovered(f, v);
         expect(signer).not.to.equal(f.alice.address);
@@ -325,26 +325,27 @@ describe("PrepaidEscrow: consumption", () => {
       });
     });
 
-    describe("when the signature is the malleable high-s twin of the holder's", () => {
+    describe("when the signature's s is in the malleable upper half", () => {
       it("it reverts with Custody_InvalidSigner reporting no signer, and the original is still good", async () => {
         const f = await loadFixture(schoolCardFixture);
         const v = await voucher(f.escrow, f.alice, f.cardId, 1, 0);
         const twin = highS(v);
-        expect(BigInt(twin.s)).to.be.gt(BigInt(v.s));
-        await expect(f.escrow.connect(f.schoolAcct).consume(voucherArg(twin)))
+        expect(BigInt(twin.vs) & ((1n << 255n) - 1n)).to.be.gt(HALF_N);
+        await expect(f.escrow.connect(f.schoolAcct).consume(twin))
           .to.be.revertedWithCustomError(f.escrow, "Custody_InvalidSigner")
           .withArgs(f.cardId, ethers.ZeroAddress, f.alice.address);
         await expect(f.escrow.connect(f.schoolAcct).consume(voucherArg(v))).to.emit(f.escrow, "LessonsConsumed");
       });
     });
 
-    describe("when the signature's v is neither 27 nor 28", () => {
-      it("it reverts with Custody_InvalidSigner reporting no signer", async () => {
+    describe("when the signature's parity bit is flipped", () => {
+      it("it reverts with Custody_InvalidSigner reporting the stranger it recovers", async () => {
         const f = await loadFixture(schoolCardFixture);
-        const v = { ...(await voucher(f.escrow, f.alice, f.cardId, 1, 0)), v: 29 };
-        await expect(f.escrow.connect(f.schoolAcct).consume(voucherArg(v)))
+        const v = await voucher(f.escrow, f.alice, f.cardId, 1, 0);
+        const flipped = { ...v, v: v.v === 27 ? 28 : 27 };
+        await expect(f.escrow.connect(f.schoolAcct).consume(voucherArg(flipped)))
           .to.be.revertedWithCustomError(f.escrow, "Custody_InvalidSigner")
-          .withArgs(f.cardId, ethers.ZeroAddress, f.alice.address);
+          .withArgs(f.cardId, await recovered(f, flipped), f.alice.address);
       });
     });
 
@@ -465,7 +466,7 @@ describe("PrepaidEscrow: consumption", () => {
         await expect(f.escrow.connect(f.schoolAcct).consumeBatch([good, wrong]))
           .to.be.revertedWithCustomError(f.escrow, "Custody_InvalidSigner")
           .withArgs(f.cardId, f.bob.address, f.alice.address);
-        const malleable = voucherArg(highS(await voucher(f.escrow, f.alice, f.cardId, 1, 1)));
+        const malleable = highS(await voucher(f.escrow, f.alice, f.cardId, 1, 1));
         await expect(f.escrow.connect(f.schoolAcct).consumeBatch([good, malleable]))
           .to.be.revertedWithCustomError(f.escrow, "Custody_InvalidSigner")
           .withArgs(f.cardId, ethers.ZeroAddress, f.alice.address);

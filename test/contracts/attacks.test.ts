@@ -7,7 +7,7 @@ import { DEFAULT_POLICY, TRAINING_POLICY } from "../../src/chain/policies";
 import { signConsumption, SignedVoucher } from "../../src/chain/vouchers";
 import { CustodyToken__factory, PrepaidEscrow, ReentrantToken, ReentrantToken__factory } from "../../typechain-types";
 import {
-  deployFixture, buy, voucher, voucherArg, latestTime, highS, expectConservation, SECP256K1_N,
+  deployFixture, buy, voucher, voucherArg, amountAt, latestTime, highS, expectConservation, SECP256K1_N, HALF_N, signAhead, VoucherArg,
   EDUCATION, PET_CARE, LESSON, CardStatus, MerchantStatus,
 } from "./fixture";
 
@@ -27,7 +27,7 @@ async function schoolCards() {
 }
 
 async function recovered(escrow: PrepaidEscrow, v: SignedVoucher): Promise<string> {
-  const digest = await escrow.consumptionDigest(v.cardId, v.lessons, v.sequence, v.deadline);
+  const digest = await escrow.consumptionDigest(v.cardId, v.lessons, v.amount, v.sequence, v.deadline);
   try {
     return ethers.recoverAddress(digest, { r: v.r, s: v.s, v: v.v });
   } catch {
@@ -49,7 +49,7 @@ describe("attacks on the custody contracts", () => {
     it("a voucher for a school card is refused as a pet-care card's (another merchant, same holder)", async () => {
       const f = await loadFixture(schoolCards);
       const v = await voucher(f.escrow, f.alice, f.card, 1, 0);
-      const replay = { ...v, cardId: f.petCard };
+      const replay = { ...v, cardId: f.petCard, amount: await amountAt(f.escrow, f.petCard, 1, 0) };
       await expect(f.escrow.connect(f.petAcct).consume(voucherArg(replay)))
         .to.be.revertedWithCustomError(f.escrow, "Custody_InvalidSigner")
         .withArgs(f.petCard, await recovered(f.escrow, replay), f.alice.address);
@@ -89,7 +89,7 @@ describe("attacks on the custody contracts", () => {
         .to.be.revertedWithCustomError(other, "Custody_InvalidSigner")
         .withArgs(twin, await recovered(other, v), f.alice.address);
       // and the other way round
-      const w = await signConsumption(f.alice, f.chainId, await other.getAddress(), { cardId: twin, lessons: 1, sequence: 0, deadline: (await latestTime()) + 3600 });
+      const w = await signConsumption(f.alice, f.chainId, await other.getAddress(), { cardId: twin, lessons: 1, amount: v.amount, sequence: 0, deadline: (await latestTime()) + 3600 });
       await expect(f.escrow.connect(f.schoolAcct).consume(voucherArg(w)))
         .to.be.revertedWithCustomError(f.escrow, "Custody_InvalidSigner")
         .withArgs(f.card, await recovered(f.escrow, w), f.alice.address);
@@ -101,7 +101,7 @@ describe("attacks on the custody contracts", () => {
     it("a voucher signed for another chain id is refused", async () => {
       const f = await loadFixture(schoolCards);
       for (const chainId of [f.chainId + 1n, 1n, 0n]) {
-        const v = await signConsumption(f.alice, chainId, await f.escrow.getAddress(), { cardId: f.card, lessons: 1, sequence: 0, deadline: (await latestTime()) + 3600 });
+        const v = await signConsumption(f.alice, chainId, await f.escrow.getAddress(), { cardId: f.card, lessons: 1, amount: 15_000n, sequence: 0, deadline: (await latestTime()) + 3600 });
         await expect(f.escrow.connect(f.schoolAcct).consume(voucherArg(v)))
           .to.be.revertedWithCustomError(f.escrow, "Custody_InvalidSigner")
           .withArgs(f.card, await recovered(f.escrow, v), f.alice.address);
@@ -110,58 +110,52 @@ describe("attacks on the custody contracts", () => {
   });
 
   describe("signature malleability", () => {
-    it("the high-s twin is refused (no signer), alone and inside a batch, and the card is untouched", async () => {
+    it("an upper-half s is refused (no signer), alone and inside a batch, and the card is untouched", async () => {
       const f = await loadFixture(schoolCards);
       const v = await voucher(f.escrow, f.alice, f.card, 1, 0);
-      await expect(f.escrow.connect(f.schoolAcct).consume(voucherArg(highS(v))))
+      await expect(f.escrow.connect(f.schoolAcct).consume(highS(v)))
         .to.be.revertedWithCustomError(f.escrow, "Custody_InvalidSigner")
         .withArgs(f.card, ethers.ZeroAddress, f.alice.address);
       const other = await voucher(f.escrow, f.alice, f.card2, 1, 0);
-      await expect(f.escrow.connect(f.schoolAcct).consumeBatch([voucherArg(other), voucherArg(highS(v))]))
+      await expect(f.escrow.connect(f.schoolAcct).consumeBatch([voucherArg(other), highS(v)]))
         .to.be.revertedWithCustomError(f.escrow, "Custody_InvalidSigner")
         .withArgs(f.card, ethers.ZeroAddress, f.alice.address);
       expect((await f.escrow.cardOf(f.card2)).unitsUsed).to.equal(0n);
     });
 
-    it("the 64-byte (EIP-2098) form cannot be smuggled in: yParity in s's top bit makes s high", async () => {
-      const f = await loadFixture(schoolCards);
-      // find a signature whose yParity is 1, so its compact form sets s's top bit
-      let v: SignedVoucher | null = null;
-      for (let extra = 0; extra < 64 && !v; extra++) {
-        const c = await voucher(f.escrow, f.alice, f.card, 1, 0, (await latestTime()) + 3600 + extra);
-        if (c.v === 28) v = c;
-      }
-      expect(v, "a signature with yParity 1").to.not.equal(null);
-      const compact = ethers.Signature.from({ r: v!.r, s: v!.s, v: v!.v }).yParityAndS;
-      expect(BigInt(compact) >> 255n).to.equal(1n);
-      for (const vv of [27, 28]) {
-        const smuggled = { ...v!, v: vv, s: compact };
-        await expect(f.escrow.connect(f.schoolAcct).consume(voucherArg(smuggled)))
-          .to.be.revertedWithCustomError(f.escrow, "Custody_InvalidSigner")
-          .withArgs(f.card, ethers.ZeroAddress, f.alice.address);
-      }
-    });
-
-    it("zero, high, out-of-range and 0/1-style (r, s, v) recover no one; a flipped v recovers a stranger", async () => {
+    it("the exact high-s twin has no compact form: the codec refuses to write it", async () => {
       const f = await loadFixture(schoolCards);
       const v = await voucher(f.escrow, f.alice, f.card, 1, 0);
-      const bad: SignedVoucher[] = [
-        { ...v, r: ethers.ZeroHash, s: ethers.ZeroHash },
-        { ...v, v: 0 },
-        { ...v, v: 1 },
-        { ...v, s: ethers.toBeHex(SECP256K1_N - 1n, 32) },
-        { ...v, s: ethers.toBeHex(SECP256K1_N, 32) },
+      const twin = SECP256K1_N - BigInt(v.s);
+      expect(twin >> 255n).to.equal(1n);
+      expect(() => voucherArg({ ...v, s: ethers.toBeHex(twin, 32), v: v.v === 27 ? 28 : 27 })).to.throw(RangeError);
+      expect(() => voucherArg({ ...v, v: 29 })).to.throw(RangeError);
+    });
+
+    it("zero, high, out-of-range (r, vs) recover no one; a flipped parity bit recovers a stranger", async () => {
+      const f = await loadFixture(schoolCards);
+      const v = await voucher(f.escrow, f.alice, f.card, 1, 0);
+      const good = voucherArg(v);
+      const top = 1n << 255n;
+      const bad: VoucherArg[] = [
+        { ...good, r: ethers.ZeroHash, vs: ethers.ZeroHash },
+        { ...good, r: ethers.ZeroHash },
+        { ...good, r: ethers.toBeHex(SECP256K1_N, 32) },
+        { ...good, vs: ethers.toBeHex(HALF_N + 1n, 32) },
+        { ...good, vs: ethers.toBeHex(top - 1n, 32) },
+        { ...good, vs: ethers.toBeHex(top | (top - 1n), 32) },
       ];
       for (const b of bad) {
-        await expect(f.escrow.connect(f.schoolAcct).consume(voucherArg(b)))
+        await expect(f.escrow.connect(f.schoolAcct).consume(b))
           .to.be.revertedWithCustomError(f.escrow, "Custody_InvalidSigner")
           .withArgs(f.card, ethers.ZeroAddress, f.alice.address);
       }
-      // a flipped v recovers someone, just not the holder
+      // a flipped parity bit recovers someone, just not the holder
       const flipped = { ...v, v: v.v === 27 ? 28 : 27 };
       await expect(f.escrow.connect(f.schoolAcct).consume(voucherArg(flipped)))
         .to.be.revertedWithCustomError(f.escrow, "Custody_InvalidSigner")
         .withArgs(f.card, await recovered(f.escrow, flipped), f.alice.address);
+      await expect(f.escrow.connect(f.schoolAcct).consume(good)).to.emit(f.escrow, "LessonsConsumed");
     });
   });
 
@@ -372,7 +366,7 @@ describe("attacks on the custody contracts", () => {
       const card = await buy(f.escrow, f.bankA, f.school, 3, f.alice.address);
       const deadline = (await latestTime()) + 3600;
       const vs = [];
-      for (let i = 0; i < 60; i++) vs.push(voucherArg(await signConsumption(f.alice, f.chainId, await f.escrow.getAddress(), { cardId: card, lessons: 1, sequence: i, deadline })));
+      vs.push(...(await signAhead(f.escrow, f.alice, card, Array.from({ length: 60 }, () => 1), deadline)));
       const rc = await (await f.escrow.connect(f.schoolAcct).consumeBatch(vs)).wait();
       const amounts = rc!.logs.map((l) => f.escrow.interface.parseLog(l)).filter((e) => e?.name === "LessonsConsumed").map((e) => e!.args.amount as bigint);
       expect(amounts).to.have.length(60);
@@ -391,14 +385,11 @@ describe("attacks on the custody contracts", () => {
       expect([t.paidIn, t.direct]).to.deep.equal([1n, 0n]);
       const big = await buy(f.escrow, f.bankA, f.pet, 3, f.bob.address);
       const deadline = (await latestTime()) + 3600;
-      const escrowAddress = await f.escrow.getAddress();
-      const s = (holder: typeof f.alice, cardId: bigint, lessons: number, sequence: number) =>
-        signConsumption(holder, f.chainId, escrowAddress, { cardId, lessons, sequence, deadline }).then(voucherArg);
-      await f.escrow.connect(f.petAcct).consumeBatch([await s(f.alice, tiny, 65_534, 0), await s(f.alice, tiny, 1, 65_534)]);
+      await f.escrow.connect(f.petAcct).consumeBatch(await signAhead(f.escrow, f.alice, tiny, [65_534, 1], deadline));
       const b = await f.escrow.cardOf(big);
       // 65,534 fen at 40%: 26,214 (26,213.6 rounded up) custodied over 65,535 lessons
       expect(b.paidIn).to.equal(26_214n);
-      await f.escrow.connect(f.petAcct).consumeBatch([await s(f.bob, big, 1, 0), await s(f.bob, big, 2, 1), await s(f.bob, big, 65_000, 3)]);
+      await f.escrow.connect(f.petAcct).consumeBatch(await signAhead(f.escrow, f.bob, big, [1, 2, 65_000], deadline));
       await f.escrow.connect(f.bob).requestRefund(big);
       await f.escrow.connect(f.petAcct).acceptRefund(big);
       const m = await f.escrow.merchantOf(f.pet);
@@ -411,7 +402,6 @@ describe("attacks on the custody contracts", () => {
 
     it("over random prices, lesson counts and voucher sizes, releases plus refund equal what was custodied", async () => {
       const f = await loadFixture(schoolCards);
-      const escrowAddress = await f.escrow.getAddress();
       let planIndex = Number((await f.escrow.merchantOf(f.pet)).planCount);
       await fc.assert(
         fc.asyncProperty(
@@ -426,14 +416,15 @@ describe("attacks on the custody contracts", () => {
             const custodied = (await f.escrow.cardOf(card)).paidIn;
             expect(custodied + (await f.escrow.cardOf(card)).direct).to.equal(BigInt(price));
             const deadline = (await latestTime()) + 3600;
-            const vs = [];
+            const sizes: number[] = [];
             let used = 0;
             for (const step of steps) {
               const lessons = Math.min(step, units - used);
               if (lessons === 0) break;
-              vs.push(voucherArg(await signConsumption(f.carol, f.chainId, escrowAddress, { cardId: card, lessons, sequence: used, deadline })));
+              sizes.push(lessons);
               used += lessons;
             }
+            const vs = await signAhead(f.escrow, f.carol, card, sizes, deadline);
             const rc = await (await f.escrow.connect(f.petAcct).consumeBatch(vs)).wait();
             const released = rc!.logs.map((l) => f.escrow.interface.parseLog(l)).filter((e) => e?.name === "LessonsConsumed")
               .reduce((sum, e) => sum + (e!.args.amount as bigint), 0n);

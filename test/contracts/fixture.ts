@@ -4,7 +4,7 @@ import { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { ContractTransactionResponse } from "ethers";
 import { deployPlatform, addCustodianBank } from "../../src/chain/deploy";
 import { DEFAULT_POLICY, TRAINING_POLICY, CNY } from "../../src/chain/policies";
-import { signCheckIn, signConsumption, voucherArg, SignedVoucher } from "../../src/chain/vouchers";
+import { CardAtSequence, consumptionShare, consumptionsAhead, signCheckIn, signConsumption, voucherArg, SignedVoucher } from "../../src/chain/vouchers";
 import { CustodyToken__factory, PrepaidEscrow } from "../../typechain-types";
 
 export const EDUCATION = 1;
@@ -91,14 +91,53 @@ export async function latestTime(): Promise<number> {
   return (await ethers.provider.getBlock("latest"))!.timestamp;
 }
 
+/**
+ * The amount a voucher for `lessons` lessons at `sequence` releases, from the card as the escrow holds it now: its
+ * share (CustodyMath.share). A sequence ahead of the card's is reached one lesson at a time (the way the tests sign
+ * vouchers ahead); lessons the card does not have release what is held (the escrow refuses them before the amount).
+ */
+export async function amountAt(escrow: PrepaidEscrow, cardId: bigint, lessons: number, sequence: number): Promise<bigint> {
+  const c = await escrow.cardOf(cardId);
+  let held = c.held;
+  let left = Number(c.unitsLeft);
+  for (let used = Number(c.unitsUsed); used < sequence && left > 0; used++) {
+    held -= consumptionShare(held, left, 1);
+    left -= 1;
+  }
+  return lessons >= 1 && lessons <= left ? consumptionShare(held, left, lessons) : held;
+}
+
 export async function voucher(
-  escrow: PrepaidEscrow, holder: HardhatEthersSigner, cardId: bigint, lessons: number, sequence: number, deadline?: number,
+  escrow: PrepaidEscrow, holder: HardhatEthersSigner, cardId: bigint, lessons: number, sequence: number, deadline?: number, amount?: bigint,
 ): Promise<SignedVoucher> {
   const { chainId } = await ethers.provider.getNetwork();
   return signConsumption(holder, chainId, await escrow.getAddress(), {
     cardId, lessons, sequence, deadline: deadline ?? (await latestTime()) + 3600,
+    amount: amount ?? (await amountAt(escrow, cardId, lessons, sequence)),
   });
 }
+
+/** A card as the escrow holds it now, as the voucher codec takes it. */
+export async function cardNow(escrow: PrepaidEscrow, cardId: bigint): Promise<CardAtSequence> {
+  const c = await escrow.cardOf(cardId);
+  return { cardId, held: c.held, unitsLeft: Number(c.unitsLeft), unitsUsed: Number(c.unitsUsed) };
+}
+
+/** Vouchers signed ahead for `lessons` (one voucher per entry, in sequence from the card as it stands), as tuples. */
+export async function signAhead(
+  escrow: PrepaidEscrow, holder: HardhatEthersSigner, cardId: bigint, lessons: number[], deadline: number,
+): Promise<VoucherArg[]> {
+  const { chainId } = await ethers.provider.getNetwork();
+  const escrowAddress = await escrow.getAddress();
+  const out: VoucherArg[] = [];
+  for (const m of consumptionsAhead(await cardNow(escrow, cardId), lessons, deadline)) {
+    out.push(voucherArg(await signConsumption(holder, chainId, escrowAddress, m)));
+  }
+  return out;
+}
+
+/** The tuple PrepaidEscrow.consume takes. */
+export type VoucherArg = ReturnType<typeof voucherArg>;
 
 export { voucherArg };
 
@@ -119,10 +158,17 @@ export const PlanKind = { None: 0, Lesson: 1, Periodic: 2 } as const;
 /** secp256k1 group order: (r, n - s, v ^ 1) is the malleable twin of a signature (r, s, v). */
 export const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 
-/** The high-s twin of a voucher's signature; it recovers the same key, and the escrow must refuse it. */
-export function highS(v: SignedVoucher): SignedVoucher {
-  const s = SECP256K1_N - BigInt(v.s);
-  return { ...v, s: ethers.toBeHex(s, 32), v: v.v === 27 ? 28 : 27 };
+/** secp256k1's n / 2: an s above it is the malleable half EIP-2 closes, which the escrow refuses. */
+export const HALF_N = SECP256K1_N / 2n;
+
+/**
+ * A voucher's tuple with an upper-half s in its compact signature. The exact twin (r, n - s, v ^ 1) of a low-s
+ * signature has n - s >= 2^255 (but for one s in 2^127), so EIP-2098's `vs` cannot even carry it; an upper-half s
+ * below 2^255 can be sent, and the escrow must recover no one from it.
+ */
+export function highS(v: SignedVoucher): VoucherArg {
+  const s = HALF_N + 1n + (BigInt(v.s) % ((1n << 255n) - HALF_N - 1n));
+  return { ...voucherArg(v), vs: ethers.toBeHex((BigInt(v.v - 27) << 255n) | s, 32) };
 }
 
 /** A fixture's world as the conservation check needs it. */

@@ -415,8 +415,9 @@ class Model {
       if (this.now > v.deadline) return fail("Custody_VoucherExpired");
       if (v.sequence !== c.unitsUsed) return fail("Custody_VoucherSequenceMismatch");
       if (v.lessons > c.unitsLeft) return fail("Custody_InsufficientLessons");
-      if (v.signer !== c.holder) return fail("Custody_InvalidSigner");
       const amount = share(c.held, c.unitsLeft, v.lessons);
+      if (v.amount !== amount) return fail("Custody_VoucherAmountMismatch");
+      if (v.signer !== c.holder) return fail("Custody_InvalidSigner");
       c.held -= amount;
       c.unitsLeft -= v.lessons;
       c.unitsUsed += v.lessons;
@@ -716,6 +717,8 @@ class Model {
 interface VoucherPlan {
   cardId: bigint;
   lessons: number;
+  /** The amount the holder signed, fen. */
+  amount: bigint;
   sequence: number;
   deadline: number;
   signer: Signer;
@@ -728,7 +731,7 @@ interface VoucherPlan {
 
 type Who = "valid" | "stranger" | "other";
 type CardRef = { card: number; focus: boolean };
-type Fault = "none" | "sequence" | "signer" | "deadline" | "zero" | "tooMany" | "caller" | "foreign";
+type Fault = "none" | "sequence" | "signer" | "deadline" | "zero" | "tooMany" | "amount" | "caller" | "foreign";
 
 type Action = { dt: number } & (
   | { t: "purchase"; m: number; plan: number; holder: number; named: boolean; who: Who }
@@ -769,8 +772,8 @@ const dt = fc.integer({ min: 1, max: 900 });
 const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 14, arbitrary: fc.record({ t: fc.constant("purchase" as const), dt, m: merchantIndex, plan: planIndex, holder: fc.integer({ min: 0, max: 2 }), named: fc.integer({ min: 0, max: 9 }).map((i) => i < 8), who }) },
   { weight: 4, arbitrary: fc.record({ t: fc.constant("renew" as const), dt, plan: planIndex, who, ...cardRef }) },
-  { weight: 12, arbitrary: fc.record({ t: fc.constant("consume" as const), dt, lessons: fc.integer({ min: 1, max: 3 }), fault: fc.constantFrom<Fault>("none", "none", "none", "none", "none", "none", "none", "none", "sequence", "signer", "deadline", "zero", "tooMany", "caller"), ...cardRef }) },
-  { weight: 7, arbitrary: fc.record({ t: fc.constant("consumeBatch" as const), dt, m: merchantIndex, items: fc.array(fc.record({ card: fc.nat(40), lessons: fc.integer({ min: 1, max: 2 }) }), { minLength: 2, maxLength: 10 }), fault: fc.constantFrom<Fault>("none", "none", "none", "none", "none", "none", "sequence", "signer", "deadline", "tooMany", "caller", "foreign"), at: fc.nat(9) }) },
+  { weight: 12, arbitrary: fc.record({ t: fc.constant("consume" as const), dt, lessons: fc.integer({ min: 1, max: 3 }), fault: fc.constantFrom<Fault>("none", "none", "none", "none", "none", "none", "none", "none", "sequence", "signer", "deadline", "zero", "tooMany", "amount", "caller"), ...cardRef }) },
+  { weight: 7, arbitrary: fc.record({ t: fc.constant("consumeBatch" as const), dt, m: merchantIndex, items: fc.array(fc.record({ card: fc.nat(40), lessons: fc.integer({ min: 1, max: 2 }) }), { minLength: 2, maxLength: 10 }), fault: fc.constantFrom<Fault>("none", "none", "none", "none", "none", "none", "sequence", "signer", "deadline", "tooMany", "amount", "caller", "foreign"), at: fc.nat(9) }) },
   { weight: 5, arbitrary: fc.record({ t: fc.constant("releasePeriodic" as const), dt, ...cardRef }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant("releasePeriodicBatch" as const), dt, cards: fc.array(fc.nat(40), { minLength: 1, maxLength: 4 }) }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant("releaseDirect" as const), dt, cards: fc.array(fc.nat(40), { minLength: 1, maxLength: 4 }) }) },
@@ -992,7 +995,7 @@ class Runner {
         const cardId = this.pickCard(a.card, a.focus, (c) => model.consumable(c));
         const c = model.cardById(cardId);
         const m = model.merchants.get(Number(cardId >> 32n))!;
-        const v = this.voucherFor(cardId, c?.unitsUsed ?? 0, c?.unitsLeft ?? 1, a.lessons, c?.holder ?? w.alice, a.fault);
+        const v = this.voucherFor(cardId, c?.unitsUsed ?? 0, c?.unitsLeft ?? 1, c?.held ?? 0n, a.lessons, c?.holder ?? w.alice, a.fault);
         const caller = a.fault === "caller" ? w.stranger : m.account;
         const expected = model.consume([v], caller);
         const signed = await this.sign(v);
@@ -1008,7 +1011,7 @@ class Runner {
         const own = model.cards.filter((c) => c.merchant === m);
         const ready = own.filter((c) => model.consumable(c));
         const pool = ready.length > 0 ? ready : own.length > 0 ? own : model.cards;
-        const used = new Map<bigint, { used: number; left: number }>();
+        const used = new Map<bigint, { used: number; left: number; held: bigint }>();
         const plans: VoucherPlan[] = [];
         const faultAt = a.at % a.items.length;
         a.items.forEach((item, i) => {
@@ -1018,11 +1021,12 @@ class Runner {
             if (foreign.length > 0) c = foreign[item.card % foreign.length];
           }
           const cardId = c?.id ?? ((BigInt(id) << 32n) | UNKNOWN_SERIAL);
-          const state = used.get(cardId) ?? { used: c?.unitsUsed ?? 0, left: c?.unitsLeft ?? 1 };
+          const state = used.get(cardId) ?? { used: c?.unitsUsed ?? 0, left: c?.unitsLeft ?? 1, held: c?.held ?? 0n };
           if (state.left === 0 && i !== faultAt) return; // used up earlier in this batch
           const lessons = Math.max(1, Math.min(item.lessons, state.left));
-          const v = this.voucherFor(cardId, state.used, state.left, lessons, c?.holder ?? w.alice, i === faultAt ? a.fault : "none");
-          used.set(cardId, { used: state.used + v.lessons, left: Math.max(0, state.left - v.lessons) });
+          const v = this.voucherFor(cardId, state.used, state.left, state.held, lessons, c?.holder ?? w.alice, i === faultAt ? a.fault : "none");
+          const released = v.lessons >= 1 && v.lessons <= state.left ? share(state.held, state.left, v.lessons) : 0n;
+          used.set(cardId, { used: state.used + v.lessons, left: Math.max(0, state.left - v.lessons), held: state.held - released });
           plans.push(v);
         });
         const sender = a.fault === "caller" ? w.stranger : m?.account ?? w.schoolAcct;
@@ -1189,19 +1193,21 @@ class Runner {
   }
 
   /** A voucher for the card's next lessons, spoiled as `fault` says. */
-  voucherFor(cardId: bigint, unitsUsed: number, unitsLeft: number, lessons: number, holder: Signer, fault: Fault): VoucherPlan {
-    const v: VoucherPlan = { cardId, lessons, sequence: unitsUsed, deadline: this.model.now + 3_600, signer: holder };
+  voucherFor(cardId: bigint, unitsUsed: number, unitsLeft: number, held: bigint, lessons: number, holder: Signer, fault: Fault): VoucherPlan {
+    const amount = lessons >= 1 && lessons <= unitsLeft ? share(held, unitsLeft, lessons) : held;
+    const v: VoucherPlan = { cardId, lessons, amount, sequence: unitsUsed, deadline: this.model.now + 3_600, signer: holder };
     if (fault === "sequence") v.sequence = unitsUsed + 1;
     if (fault === "signer") v.signer = holder === this.w.carol ? this.w.bob : this.w.carol;
     if (fault === "deadline") v.deadline = this.model.now - 1;
     if (fault === "zero") v.lessons = 0;
     if (fault === "tooMany") v.lessons = unitsLeft + 1;
+    if (fault === "amount") v.amount = amount + 1n;
     return v;
   }
 
   async sign(v: VoucherPlan) {
-    const { cardId, lessons, sequence, deadline } = v;
-    return voucherArg(await signConsumption(v.signer, this.w.chainId, this.escrowAddress, { cardId, lessons, sequence, deadline }));
+    const { cardId, lessons, amount, sequence, deadline } = v;
+    return voucherArg(await signConsumption(v.signer, this.w.chainId, this.escrowAddress, { cardId, lessons, amount, sequence, deadline }));
   }
 
   // ----------------------------------------------------------------------------- the invariants

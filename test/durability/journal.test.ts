@@ -1,6 +1,7 @@
+import { signConsumptionDocument, voucherJsonOfDocument } from "../../src/chain/vouchers";
 import { expect } from "chai";
 import request from "supertest";
-import { ethers, Signature } from "ethers";
+import { ethers } from "ethers";
 import { startAnvil, AnvilNode } from "../../src/chain/anvil";
 import { loadConfig } from "../../src/config";
 import { createLogger } from "../../src/logger";
@@ -83,9 +84,7 @@ for (const engine of engines()) {
       for (const [card, valid] of [[a, 60], [b, 86_400]] as const) {
         const td = await api().get(`/v1/cards/${card.cardId}/voucher?lessons=1&validSeconds=${valid}`).set("x-api-key", merchantKey);
         expect(td.status, JSON.stringify(td.body)).to.equal(200);
-        const { EIP712Domain: _d, ...types } = td.body.typedData.types;
-        const sig = Signature.from(await card.holder.signTypedData(td.body.typedData.domain, types, td.body.typedData.message));
-        vouchers.push({ ...td.body.typedData.message, v: sig.v, r: sig.r, s: sig.s });
+        vouchers.push(voucherJsonOfDocument(td.body.typedData, await signConsumptionDocument(card.holder, td.body.typedData)));
       }
       expect(Number(vouchers[0].deadline)).to.be.at.most(now + 61);
       const accepted = await api().post(`/v1/merchants/${a.merchantId}/consumptions`).set("x-api-key", merchantKey).send({ vouchers });

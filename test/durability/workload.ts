@@ -4,11 +4,12 @@
  * 12345 tickets taken in. `verify` then proves each acknowledged write is there (on chain and in the index, or in the
  * off-chain store) exactly once.
  */
+import { ConsumptionTypedData, signConsumptionDocument, voucherJsonOfDocument } from "../../src/chain/vouchers";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
-import { Signature, TypedDataDomain, TypedDataField, Wallet, encryptKeystoreJson } from "ethers";
+import { Wallet, encryptKeystoreJson } from "ethers";
 
 const ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY";
 const WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
@@ -127,13 +128,10 @@ export async function setUpWorkload(base: string, dataDir: string): Promise<Work
     if (!h) return openCard();
     h.busy = true;
     try {
-      const td = await api<{ typedData: { domain: TypedDataDomain; types: Record<string, TypedDataField[]>; message: Record<string, unknown> } }>(base, merchantKey, "GET", `/v1/cards/${h.cardId}/voucher?lessons=1`);
+      const td = await api<{ typedData: ConsumptionTypedData }>(base, merchantKey, "GET", `/v1/cards/${h.cardId}/voucher?lessons=1`);
       if (td.status !== 200) return refused("voucher typed data", td);
-      const { EIP712Domain: _omit, ...types } = td.body.typedData.types;
-      const signature = await h.wallet.signTypedData(td.body.typedData.domain, types, td.body.typedData.message);
-      const { v, r, s } = Signature.from(signature);
       const message = td.body.typedData.message;
-      const voucher = { ...message, v, r, s };
+      const voucher = voucherJsonOfDocument(td.body.typedData, await signConsumptionDocument(h.wallet, td.body.typedData));
       acked.voucherAttempts[h.cardId!] = (acked.voucherAttempts[h.cardId!] ?? 0) + 1;
       const out = await api<{ ids: string[] }>(base, merchantKey, "POST", `/v1/merchants/${merchantId}/consumptions`, { vouchers: [voucher] });
       if (out.status !== 202) return refused("voucher", out);

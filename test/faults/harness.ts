@@ -5,7 +5,7 @@ import { expect } from "chai";
 import { encryptKeystoreJson, ethers, HDNodeWallet } from "ethers";
 import { AnvilNode, DEV_MNEMONIC, startAnvil } from "../../src/chain/anvil";
 import { createRpc } from "../../src/chain/rpc";
-import { signConsumption } from "../../src/chain/vouchers";
+import { afterConsumption, consumptionFor, signConsumption, voucherJson } from "../../src/chain/vouchers";
 import { issueApiKey } from "../../src/api/auth";
 import { Db, openDb } from "../../src/store/db";
 import { migrate } from "../../src/store/migrations";
@@ -134,7 +134,7 @@ export async function expectConserved(db: Db, district: District): Promise<void>
 }
 
 /** The lesson cards of the dev merchants that are still serving, with their holders and lessons used (from the chain). */
-export async function activeCards(district: District): Promise<{ cardId: bigint; merchantId: number; holder: HDNodeWallet; used: number; left: number }[]> {
+export async function activeCards(district: District): Promise<{ cardId: bigint; merchantId: number; holder: HDNodeWallet; used: number; left: number; held: bigint }[]> {
   const out = [];
   for (const w of district.parties.merchantWallets) {
     const merchantId = Number(await district.escrow.merchantIdOf(w.address));
@@ -145,7 +145,7 @@ export async function activeCards(district: District): Promise<{ cardId: bigint;
       const c = await district.escrow.cardOf(cardId);
       if (Number(c.status) !== 1) continue;
       const holder = district.parties.holders.find((h) => h.address === c.holder)!;
-      out.push({ cardId, merchantId, holder, used: Number(c.unitsUsed), left: Number(c.unitsLeft) });
+      out.push({ cardId, merchantId, holder, used: Number(c.unitsUsed), left: Number(c.unitsLeft), held: c.held });
     }
   }
   return out;
@@ -160,7 +160,10 @@ export interface Submitted {
 /** The serving lesson cards and the next sequence of each, kept by the test across submissions (the node may be down). */
 export async function voucherPlan(district: District) {
   const cards = await activeCards(district);
-  return { cards, next: new Map(cards.map((c) => [c.cardId.toString(), c.used])), left: new Map(cards.map((c) => [c.cardId.toString(), c.left])) };
+  return {
+    cards, next: new Map(cards.map((c) => [c.cardId.toString(), c.used])), left: new Map(cards.map((c) => [c.cardId.toString(), c.left])),
+    held: new Map(cards.map((c) => [c.cardId.toString(), c.held])),
+  };
 }
 export type VoucherPlan = Awaited<ReturnType<typeof voucherPlan>>;
 
@@ -176,14 +179,17 @@ export async function submitVouchers(base: string, keys: Map<number, string>, di
   const cards = p.cards.filter((c) => p.left.get(c.cardId.toString())! >= perCard);
   const accepted: Submitted[] = [];
   for (let k = 0; k < perCard; k++) {
-    const byMerchant = new Map<number, { cardId: string; lessons: number; sequence: number; deadline: number; v: number; r: string; s: string }[]>();
+    const byMerchant = new Map<number, ReturnType<typeof voucherJson>[]>();
     for (const c of cards) {
       const id = c.cardId.toString();
-      const v = await signConsumption(c.holder, chainId, escrow, { cardId: c.cardId, lessons: 1, sequence: p.next.get(id)!, deadline });
-      p.next.set(id, p.next.get(id)! + 1);
-      p.left.set(id, p.left.get(id)! - 1);
+      const at = { cardId: c.cardId, held: p.held.get(id)!, unitsLeft: p.left.get(id)!, unitsUsed: p.next.get(id)! };
+      const v = await signConsumption(c.holder, chainId, escrow, consumptionFor(at, 1, deadline));
+      const after = afterConsumption(at, 1);
+      p.next.set(id, after.unitsUsed);
+      p.left.set(id, after.unitsLeft);
+      p.held.set(id, after.held);
       const list = byMerchant.get(c.merchantId) ?? [];
-      list.push({ ...v, cardId: id });
+      list.push(voucherJson(v));
       byMerchant.set(c.merchantId, list);
     }
     for (const [merchantId, vouchers] of byMerchant) {

@@ -1,3 +1,4 @@
+import { signConsumptionDocument, voucherJsonOfDocument } from "../../src/chain/vouchers";
 import { expect } from "chai";
 import fc from "fast-check";
 import { ethers } from "ethers";
@@ -96,9 +97,8 @@ for (const engine of engines()) {
       const aliceCard = (await call("POST", "/v1/banks/1/cards", "bank", { merchantId: school, planIndex: 1, holder: devWallet(10, p).address })).cardId;
       const bobCard = (await call("POST", "/v1/banks/1/cards", "bank", { merchantId: salon, planIndex: 1, holder: devWallet(11, p).address })).cardId;
       const t = await call("GET", `/v1/cards/${aliceCard}/voucher?lessons=1`, "alice");
-      const sig = ethers.Signature.from(await devWallet(10, p).signTypedData(t.typedData.domain, t.typedData.types, t.typedData.message));
-      const m = t.typedData.message;
-      await call("POST", `/v1/merchants/${school}/consumptions`, "school", { vouchers: [{ cardId: m.cardId, lessons: m.lessons, sequence: m.sequence, deadline: m.deadline, v: sig.v, r: sig.r, s: sig.s }] });
+      const signature = await signConsumptionDocument(devWallet(10, p), t.typedData);
+      await call("POST", `/v1/merchants/${school}/consumptions`, "school", { vouchers: [voucherJsonOfDocument(t.typedData, signature)] });
       await call("POST", "/v1/hotline/tickets", "bureau", { ticketId: "T-1", merchantId: school, category: "refund", summary: "no refund", receivedAt: 1_700_000_000 });
       await settle();
       const [row] = await db.query<{ id: string }>("SELECT min(id) AS id FROM ledger");

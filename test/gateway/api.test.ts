@@ -10,6 +10,9 @@ import { issueApiKey, Role } from "../../src/api/auth";
 import { Db } from "../../src/store/db";
 import { engines } from "../support/db";
 import { deployDistrict, devWallet } from "../support/chain";
+import { SignTypedDataVersion, signTypedData as metamaskSign } from "@metamask/eth-sig-util";
+import { privateKeyToAccount } from "viem/accounts";
+import { signConsumptionDocument, voucherJsonOfDocument } from "../../src/chain/vouchers";
 
 const EDUCATION = 1;
 const BEAUTY = 4;
@@ -168,9 +171,8 @@ for (const engine of engines()) {
         const alice = devWallet(10, district.provider);
         const t = await as("alice").get(`/v1/cards/${cardId}/voucher?lessons=2`).expect(200);
         expect(t.body.releasesFen).to.equal("30000");
-        const { domain, types, message } = t.body.typedData;
-        const sig = ethers.Signature.from(await alice.signTypedData(domain, types, message));
-        const voucher = { cardId: message.cardId, lessons: message.lessons, sequence: message.sequence, deadline: message.deadline, v: sig.v, r: sig.r, s: sig.s };
+        expect(t.body.typedData.message).to.include({ merchantId: school, cardId: cardId.toString(), lessons: 2, amount: "30000" });
+        const voucher = voucherJsonOfDocument(t.body.typedData, await signConsumptionDocument(alice, t.body.typedData));
         const r = await as("school").post(`/v1/merchants/${school}/consumptions`, { vouchers: [voucher] }).expect(202);
         expect(r.body.accepted).to.equal(1);
         // the same voucher again is a duplicate
@@ -195,12 +197,34 @@ for (const engine of engines()) {
       it("refuses a voucher signed by someone else, naming the field", async () => {
         const bob = devWallet(11, district.provider);
         const t = await as("alice").get(`/v1/cards/${cardId}/voucher`).expect(200);
-        const { domain, types, message } = t.body.typedData;
-        const sig = ethers.Signature.from(await bob.signTypedData(domain, types, message));
         const r = await as("school").post(`/v1/merchants/${school}/consumptions`, {
-          vouchers: [{ cardId: message.cardId, lessons: 1, sequence: message.sequence, deadline: message.deadline, v: sig.v, r: sig.r, s: sig.s }],
+          vouchers: [voucherJsonOfDocument(t.body.typedData, await signConsumptionDocument(bob, t.body.typedData))],
         }).expect(422);
         expect(r.body.error.details[0].field).to.equal("body.vouchers.0.signature");
+      });
+      it("accepts the document as MetaMask's eth-sig-util (V4) and viem sign it, and refuses another amount naming the field", async () => {
+        const alice = devWallet(10, district.provider);
+        const key = alice.privateKey as `0x${string}`;
+        const t = await as("alice").get(`/v1/cards/${cardId}/voucher?lessons=1`).expect(200);
+        const doc = t.body.typedData;
+        expect(doc.types.EIP712Domain.map((f: { name: string }) => f.name)).to.deep.equal(["name", "version", "chainId", "verifyingContract"]);
+        expect(t.body).to.include({ merchantId: school, lessons: 1, releasesFen: doc.message.amount });
+        // another amount, signed by the holder all the same: refused before it is queued
+        const wrong = { ...doc, message: { ...doc.message, amount: String(BigInt(doc.message.amount) + 1n) } };
+        const bad = await as("alice").post(`/v1/cards/${cardId}/consumptions`, voucherJsonOfDocument(wrong, metamaskSign({ privateKey: Buffer.from(key.slice(2), "hex"), data: wrong, version: SignTypedDataVersion.V4 }))).expect(422);
+        expect(bad.body.error.details.map((d: { field: string }) => d.field)).to.deep.equal(["body.amount"]);
+        const mm = metamaskSign({ privateKey: Buffer.from(key.slice(2), "hex"), data: doc, version: SignTypedDataVersion.V4 });
+        await as("alice").post(`/v1/cards/${cardId}/consumptions`, voucherJsonOfDocument(doc, mm)).expect(202);
+        // the next one follows the queued one: its sequence and amount after it
+        const next = (await as("alice").get(`/v1/cards/${cardId}/voucher?lessons=1`).expect(200)).body.typedData;
+        expect(next.message.sequence).to.equal(doc.message.sequence + 1);
+        const vm = await privateKeyToAccount(key).signTypedData(next);
+        await as("school").post(`/v1/merchants/${school}/consumptions`, { vouchers: [voucherJsonOfDocument(next, vm)] }).expect(202);
+        for (let i = 0; i < 100; i++) {
+          if ((await as("alice").get(`/v1/cards/${cardId}`)).body.unitsUsed === next.message.sequence + 1) break;
+          await new Promise((res) => setTimeout(res, 100));
+        }
+        expect((await as("alice").get(`/v1/cards/${cardId}`).expect(200)).body.unitsUsed).to.equal(next.message.sequence + 1);
       });
     });
 

@@ -11,7 +11,9 @@ import { FailoverProvider } from "../../src/chain/provider";
 import { recoverSigners } from "../../src/chain/ecrecover";
 import { batchGasLimit, encodeConsumeBatch } from "../../src/services/consumptions";
 import { signLegacy } from "../../src/chain/rawtx";
-import { signConsumption, voucherArg } from "../../src/chain/vouchers";
+import {
+  afterConsumption, ConsumptionMessage, consumptionFor, consumptionTypedData, signConsumption, signConsumptionDocument, voucherArg, voucherJson, voucherJsonOfDocument,
+} from "../../src/chain/vouchers";
 import { PrepaidEscrow__factory } from "../../typechain-types";
 import { issueApiKey } from "../../src/api/auth";
 import { Db } from "../../src/store/db";
@@ -67,9 +69,10 @@ describe("consumption queue: calldata and signing", () => {
     const holder = new ethers.Wallet(ethers.id("holder"));
     const vouchers = [];
     for (const [i, cardId] of [1n, (7n << 32n) + 3n, 2n ** 64n - 1n].entries()) {
-      vouchers.push(await signConsumption(holder, 31337, "0x" + "12".repeat(20), { cardId, lessons: 1 + i * 300, sequence: 65535 - i, deadline: 2 ** 40 - 1 - i }));
+      const amount = [0n, 15_000n, 2n ** 64n - 1n][i];
+      vouchers.push(await signConsumption(holder, 31337, "0x" + "12".repeat(20), { cardId, lessons: 1 + i * 300, amount, sequence: 65535 - i, deadline: 2 ** 40 - 1 - i }));
     }
-    const rows = vouchers.map((v) => ({ ...v, card_id: v.cardId.toString() }));
+    const rows = vouchers.map((v) => ({ ...v, card_id: v.cardId.toString(), amount: v.amount.toString() }));
     const selector = iface.getFunction("consumeBatch")!.selector;
     expect(encodeConsumeBatch(selector, rows)).to.equal(iface.encodeFunctionData("consumeBatch", [vouchers.map(voucherArg)]));
     expect(encodeConsumeBatch(selector, [])).to.equal(iface.encodeFunctionData("consumeBatch", [[]]));
@@ -133,8 +136,8 @@ for (const engine of engines()) {
       for (const cardId of cardIds) {
         const c = await district.escrow.cardOf(cardId);
         const holder = holders.find((h) => h.address === c.holder)!;
-        const v = await signConsumption(holder, chainId, district.deployment.escrow, { cardId, lessons, sequence: Number(c.unitsUsed), deadline });
-        out.push({ ...v, cardId: cardId.toString() });
+        const at = { cardId, held: c.held, unitsLeft: Number(c.unitsLeft), unitsUsed: Number(c.unitsUsed) };
+        out.push(voucherJson(await signConsumption(holder, chainId, district.deployment.escrow, consumptionFor(at, lessons, deadline))));
       }
       return out;
     }
@@ -247,6 +250,45 @@ for (const engine of engines()) {
       expect(fields).to.include("body.vouchers.1.signature"); // signed over another sequence
       expect(fields.filter((f: string) => f.startsWith("body.vouchers.0") || f.startsWith("body.vouchers.2"))).to.deep.equal([]);
       expect((await gw.services.queue.stats()).queued ?? 0).to.equal(0);
+    });
+
+    it("refuses a voucher whose amount is not its lessons' share, or that names another merchant, with a 422 naming the field", async () => {
+      const cards = await openCards(3, 1);
+      const deadline = (await provider.getBlock("latest"))!.timestamp + 3600;
+      const signed = async (cardId: bigint, change: (m: ConsumptionMessage) => ConsumptionMessage, merchant?: number) => {
+        const c = await district.escrow.cardOf(cardId);
+        const holder = holders.find((h) => h.address === c.holder)!;
+        const m = change(consumptionFor({ cardId, held: c.held, unitsLeft: Number(c.unitsLeft), unitsUsed: Number(c.unitsUsed) }, 1, deadline));
+        const doc = consumptionTypedData(chainId, district.deployment.escrow, m);
+        if (merchant !== undefined) doc.message.merchantId = merchant;
+        return voucherJsonOfDocument(doc, await signConsumptionDocument(holder, doc));
+      };
+      const good = await signed(cards[0], (m) => m);
+      const more = await signed(cards[1], (m) => ({ ...m, amount: m.amount + 1n }));
+      const elsewhere = await signed(cards[2], (m) => m, merchantId + 1);
+      const r = await api().post(`/v1/merchants/${merchantId}/consumptions`).set("x-api-key", merchantKey).send({ vouchers: [good, more, elsewhere] }).expect(422);
+      const problems = r.body.error.details as { field: string; reason: string }[];
+      const fields = problems.map((d) => d.field);
+      expect(fields).to.include("body.vouchers.1.amount");
+      expect(problems.find((d) => d.field === "body.vouchers.1.amount")!.reason).to.match(new RegExp(`release ${BigInt(more.amount) - 1n} fen, the voucher says ${more.amount}`));
+      expect(fields).to.include("body.vouchers.2.merchantId");
+      expect(fields.filter((f) => f.startsWith("body.vouchers.0"))).to.deep.equal([]);
+      expect((await gw.services.queue.stats()).queued ?? 0).to.equal(0);
+      // the good one alone goes through, and the next voucher on its card carries the share of what the first leaves
+      await api().post(`/v1/merchants/${merchantId}/consumptions`).set("x-api-key", merchantKey).send({ vouchers: [good] }).expect(202);
+      const c = await district.escrow.cardOf(cards[0]);
+      const after = afterConsumption({ cardId: cards[0], held: c.held, unitsLeft: Number(c.unitsLeft), unitsUsed: Number(c.unitsUsed) }, 1);
+      const next = consumptionFor(after, 1, deadline);
+      const holder = holders.find((h) => h.address === c.holder)!;
+      const ahead = voucherJson(await signConsumption(holder, chainId, district.deployment.escrow, next));
+      await api().post(`/v1/merchants/${merchantId}/consumptions`).set("x-api-key", merchantKey).send({ vouchers: [ahead] }).expect(202);
+      for (let i = 0; i < 3; i++) {
+        await gw.services.queue.flush();
+        await settle();
+      }
+      const rows = await db.query<{ status: string }>("SELECT status FROM voucher_queue WHERE card_id = $1 ORDER BY sequence", [cards[0].toString()]);
+      expect(rows.map((x) => x.status)).to.deep.equal(["confirmed", "confirmed"]);
+      expect((await district.escrow.cardOf(cards[0])).held).to.equal(after.held - next.amount);
     });
   });
 }

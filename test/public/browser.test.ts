@@ -108,6 +108,7 @@ describe("public look-up and the consumer's page (headless Chromium, phone viewp
     expect(await page.locator("#confirm-card").innerText()).to.equal(cards[0]);
     expect(await page.locator("#confirm-lessons").innerText()).to.equal("2");
     expect(await page.locator("#confirm-amount").innerText()).to.equal("¥600.00"); // 2 of 10 lessons of ¥3,000
+    expect(await page.locator("#confirm-words").innerText()).to.equal(`Merchant: Sunshine Dance School (no. ${t.school}) Lessons: 2 Amount: ¥600.00`);
     const queued = async () => (await t.db.query("SELECT 1 FROM voucher_queue WHERE card_id = $1", [cards[0]])).length;
     expect(await queued(), "nothing is signed before the consumer confirms").to.equal(0);
     await fitsPhone();

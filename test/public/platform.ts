@@ -1,3 +1,4 @@
+import { signConsumptionDocument, voucherJsonOfDocument } from "../../src/chain/vouchers";
 import { ethers } from "ethers";
 import request from "supertest";
 import { startAnvil, AnvilNode } from "../../src/chain/anvil";
@@ -71,9 +72,8 @@ export async function startPublicPlatform(engine: EngineFactory) {
   }
   // One lesson on the first card, through the merchant's queue, so there are releases to keep private.
   const tv = await ok(as("alice").get(`/v1/cards/${cards[0]}/voucher?lessons=1`), 200);
-  const { domain, types, message } = tv.body.typedData;
-  const sig = ethers.Signature.from(await holders[0].signTypedData(domain, types, message));
-  await ok(as("school").post(`/v1/merchants/${school}/consumptions`, { vouchers: [{ ...message, v: sig.v, r: sig.r, s: sig.s }] }), 202);
+  const doc = tv.body.typedData;
+  await ok(as("school").post(`/v1/merchants/${school}/consumptions`, { vouchers: [voucherJsonOfDocument(doc, await signConsumptionDocument(holders[0], doc))] }), 202);
   await waitFor(async () => (await db.query("SELECT 1 FROM ledger WHERE event = 'LessonsConsumed' AND card_id = $1", [cards[0]])).length > 0);
 
   return {

@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import request from "supertest";
+import { signConsumptionDocument, voucherJsonOfDocument } from "../../src/chain/vouchers";
 import { ethers } from "ethers";
 import { createApp } from "../../src/api/app";
 import { EnforcementAnchor__factory } from "../../typechain-types";
@@ -306,14 +307,17 @@ for (const engine of engines()) {
         const tv = (await t.ok(t.as("bureau").get(`/v1/cards/${card}/voucher?lessons=1`), 200)).body.typedData;
         const { c, sig } = await signIn(t.holders[1]);
         const token = (await t.ok(t.api().post("/v1/public/consumer-sessions").send({ address: t.holders[1].address, nonce: c.nonce, signature: sig }), 200)).body.token;
-        const forged = ethers.Signature.from(await t.holders[0].signTypedData(tv.domain, tv.types, tv.message));
-        const bad = await t.api().post(`/v1/cards/${card}/consumptions`).set("authorization", `Bearer ${token}`).send({ ...tv.message, v: forged.v, r: forged.r, s: forged.s });
+        const forged = voucherJsonOfDocument(tv, await signConsumptionDocument(t.holders[0], tv));
+        const bad = await t.api().post(`/v1/cards/${card}/consumptions`).set("authorization", `Bearer ${token}`).send(forged);
         expect(bad.status).to.equal(422);
-        expect(bad.body.error.details[0].field).to.equal("body.vouchers.0.signature");
-        const good = ethers.Signature.from(await t.holders[1].signTypedData(tv.domain, tv.types, tv.message));
-        const r = await t.ok(t.api().post(`/v1/cards/${card}/consumptions`).set("authorization", `Bearer ${token}`).send({ ...tv.message, v: good.v, r: good.r, s: good.s }), 202);
+        expect(bad.body.error.details[0].field).to.equal("body.signature");
+        const good = voucherJsonOfDocument(tv, await signConsumptionDocument(t.holders[1], tv));
+        const r = await t.ok(t.api().post(`/v1/cards/${card}/consumptions`).set("authorization", `Bearer ${token}`).send(good), 202);
         expect(r.body.merchantId).to.equal(t.school);
         const ask = await t.ok(t.as("school").post(`/v1/cards/${card}/consumption-requests`, { lessons: 2 }), 201);
+        // what the holder will sign, for the merchant's screen: the merchant, the lessons and the money they release
+        expect(ask.body).to.include({ merchantId: t.school, merchantName: "Sunshine Dance School", lessons: 2 });
+        expect(ask.body.releasesFen).to.match(/^\d+$/);
         expect(ask.body.path).to.equal(`/me/#confirm=${card}.2`);
         expect(ask.body.link).to.match(new RegExp(`^http://127\\.0\\.0\\.1:\\d+/me/#confirm=${card}\\.2$`));
         expect(ask.body.qrSvg).to.match(/^<svg [^>]*viewBox/).and.contain("<path");

@@ -1,7 +1,7 @@
 import { ethers, HDNodeWallet, JsonRpcProvider, NonceManager, Subscriber, Subscription } from "ethers";
 import { DEV_MNEMONIC } from "../../src/chain/anvil";
 import { bootstrapDistrict } from "../../src/chain/bootstrap";
-import { signConsumption, voucherArg } from "../../src/chain/vouchers";
+import { consumptionFor, signConsumption, voucherArg } from "../../src/chain/vouchers";
 
 export function devWallet(index: number, provider: JsonRpcProvider): HDNodeWallet {
   return HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, `m/44'/60'/0'/0/${index}`).connect(provider);
@@ -108,7 +108,8 @@ export async function driveActivity(d: District, round = 0): Promise<bigint[]> {
   // single consumptions on the first three cards
   for (const cardId of cards.slice(0, 3)) {
     const c = await escrow.cardOf(cardId);
-    const v = await signConsumption(await holderOf(cardId), chainId, escrowAddr, { cardId, lessons: 2, sequence: Number(c.unitsUsed), deadline });
+    const at = { cardId, held: c.held, unitsLeft: Number(c.unitsLeft), unitsUsed: Number(c.unitsUsed) };
+    const v = await signConsumption(await holderOf(cardId), chainId, escrowAddr, consumptionFor(at, 2, deadline));
     const m = p.merchants[merchantIds.indexOf(Number(cardId >> 32n))];
     await (await escrow.connect(m).consume(voucherArg(v))).wait();
   }
@@ -117,7 +118,8 @@ export async function driveActivity(d: District, round = 0): Promise<bigint[]> {
   const batch = [];
   for (const cardId of first) {
     const c = await escrow.cardOf(cardId);
-    batch.push(voucherArg(await signConsumption(await holderOf(cardId), chainId, escrowAddr, { cardId, lessons: 1, sequence: Number(c.unitsUsed), deadline })));
+    const at = { cardId, held: c.held, unitsLeft: Number(c.unitsLeft), unitsUsed: Number(c.unitsUsed) };
+    batch.push(voucherArg(await signConsumption(await holderOf(cardId), chainId, escrowAddr, consumptionFor(at, 1, deadline))));
   }
   await (await escrow.connect(p.merchants[0]).consumeBatch(batch)).wait();
   await (await escrow.connect(p.merchants[0]).payOut(merchantIds[0])).wait();

@@ -7,7 +7,7 @@ import { Gate, defineRoute, address, cardIdParam, pageQuery, decodeCursor, encod
 import { Services, chainNow } from "../../services/context";
 import { cardView } from "../../services/views";
 import { ledgerPageJson } from "../../services/ledger";
-import { consumptionTypedData } from "../../chain/vouchers";
+import { CardAtSequence, consumptionFor, consumptionShare, consumptionTypedData } from "../../chain/vouchers";
 import { relaySigned } from "../../services/transactions";
 import { ApiError } from "../../errors";
 import { revertToApiError } from "../../chain/signers";
@@ -24,6 +24,27 @@ const aCard: Access = {
 
 export function consumerRoutes(router: Router, s: Services, auth: Auth) {
   const cid = z.object({ cardId: cardIdParam }).strict();
+
+  /**
+   * The card as the next voucher finds it: the vouchers accepted and not yet in the card's row come first, so the new
+   * one's sequence follows them and its amount is its share of what they leave (the queue accepts it only so).
+   */
+  async function nextVoucher(cardId: bigint, card: Record<string, unknown>, lessons: number): Promise<CardAtSequence> {
+    const used = Number(card.units_used);
+    const [q] = await s.db.query<{ next: number | null; pending: string | null }>(
+      "SELECT max(sequence + lessons) AS next, sum(amount) AS pending FROM voucher_queue WHERE card_id = $1 AND status <> 'failed' AND sequence >= $2",
+      [cardId.toString(), used],
+    );
+    const sequence = Math.max(used, Number(q?.next ?? 0));
+    const left = Number(card.units_left) - (sequence - used);
+    if (lessons > left) throw new ApiError(409, "InsufficientLessons", `only ${left} lessons left`, { left });
+    return { cardId, held: BigInt(card.held as string) - BigInt(q?.pending ?? 0), unitsLeft: left, unitsUsed: sequence };
+  }
+
+  async function merchantName(merchantId: number): Promise<string | null> {
+    const [profile] = await s.db.query<{ name: string }>("SELECT name FROM merchant_profiles WHERE merchant_id = $1", [merchantId]);
+    return profile?.name ?? null;
+  }
 
   defineRoute(router, {
     method: "get", path: "/v1/consumers/:holder/cards", tag: "consumers", summary: "List a consumer's cards", response: page(card),
@@ -52,20 +73,25 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
 
   defineRoute(router, {
     method: "get", path: "/v1/cards/:cardId/voucher", tag: "consumers",
-    summary: "Get the EIP-712 typed data to sign for a consumption", response: z.object({ typedData: report({ domain: z.unknown().optional(), types: z.unknown().optional(), message: z.unknown().optional() }), merchantId: z.number(), releasesFen: fenText }), responds: "typed data for eth_signTypedData_v4, and what it releases",
+    summary: "Get the EIP-712 typed data to sign for a consumption",
+    response: z.object({
+      typedData: report({ types: z.unknown().optional(), primaryType: z.literal("Consumption").optional(), domain: z.unknown().optional(), message: z.unknown().optional() })
+        .describe("the whole eth_signTypedData_v4 document (EIP712Domain included): sign it as it is and post its message with v, r, s"),
+      merchantId: z.number(), merchantName: z.string().nullable().describe("the merchant's registered name (null: no public profile)"),
+      lessons: z.number(), releasesFen: fenText.describe("the amount the voucher carries: what the lessons release from the card, fen"),
+    }),
+    responds: "typed data for eth_signTypedData_v4, and what it releases, to whom, in words",
     access: aCard, params: cid,
     query: z.object({ lessons: z.coerce.number().int().min(1).max(65535).default(1), validSeconds: z.coerce.number().int().min(60).max(30 * 86400).default(86400) }).strict(),
     handler: async ({ params, query, tenant }) => {
       const card = tenant.card!;
       if (card.kind !== "lesson") throw new ApiError(409, "NotALessonCard", "a periodic card is released by time, not by vouchers");
-      const [q] = await s.db.query<{ next: number | null }>("SELECT max(sequence + lessons) AS next FROM voucher_queue WHERE card_id = $1 AND status IN ('queued', 'sent')", [params.cardId.toString()]);
-      const sequence = Math.max(Number(card.units_used), Number(q?.next ?? 0));
-      const left = Number(card.units_left) - (sequence - Number(card.units_used));
-      if (query.lessons > left) throw new ApiError(409, "InsufficientLessons", `only ${left} lessons left`, { left });
-      const held = BigInt(card.held as string);
-      const releases = query.lessons >= left ? held : (held * BigInt(query.lessons)) / BigInt(left);
-      const message = { cardId: params.cardId, lessons: query.lessons, sequence, deadline: (await chainNow(s)) + query.validSeconds };
-      return { typedData: consumptionTypedData(s.chainId, s.deployment.escrow, message), merchantId: Number(card.merchant_id), releasesFen: releases.toString() };
+      const at = await nextVoucher(params.cardId, card, query.lessons);
+      const message = consumptionFor(at, query.lessons, (await chainNow(s)) + query.validSeconds);
+      return {
+        typedData: consumptionTypedData(s.chainId, s.deployment.escrow, message), merchantId: Number(card.merchant_id),
+        merchantName: await merchantName(Number(card.merchant_id)), lessons: query.lessons, releasesFen: message.amount.toString(),
+      };
     },
   }, auth);
 
@@ -109,20 +135,27 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
     handler: async ({ params, body, tenant }) => {
       const card = tenant.card!;
       if (body.cardId !== params.cardId) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "body.cardId", reason: "not the card of the path" }]);
-      const out = await s.queue.accept(Number(card.merchant_id), [body]);
+      const out = await s.queue.accept(Number(card.merchant_id), [body], { single: true });
       return withStatus(202, { accepted: out.ids.length, ids: out.ids, merchantId: Number(card.merchant_id) });
     },
   }, auth);
 
   defineRoute(router, {
     method: "post", path: "/v1/cards/:cardId/consumption-requests", tag: "merchants",
-    summary: "Ask a card's holder to confirm lessons", response: z.object({ cardId: idText, lessons: z.number(), path: z.string(), link: z.string(), qrSvg: z.string() }), statuses: [201], responds: "a short link to the consumer's page and a QR code of it (SVG) to show on the merchant's device",
+    summary: "Ask a card's holder to confirm lessons",
+    response: z.object({
+      cardId: idText, lessons: z.number(), merchantId: z.number(), merchantName: z.string().nullable(),
+      releasesFen: fenText.describe("what the lessons release from the card now: the amount the holder will be asked to sign"),
+      path: z.string(), link: z.string(), qrSvg: z.string(),
+    }),
+    statuses: [201], responds: "a short link to the consumer's page and a QR code of it (SVG) to show on the merchant's device, and what the holder will sign",
     access: { roles: { merchant: "own" }, tenant: { card: "params.cardId" } },
     params: cid, body: z.object({ lessons: z.number().int().min(1).max(65535) }).strict(),
     handler: async ({ params, body, req, tenant }) => {
       const card = tenant.card!;
       if (card.kind !== "lesson") throw new ApiError(409, "NotALessonCard", "a periodic card is released by time, not by vouchers");
-      if (body.lessons > Number(card.units_left)) throw new ApiError(409, "InsufficientLessons", `only ${card.units_left} lessons left`, { left: Number(card.units_left) });
+      const at = await nextVoucher(params.cardId, card, body.lessons);
+      const releases = consumptionShare(at.held, at.unitsLeft, body.lessons);
       const path = `/me/#confirm=${params.cardId}.${body.lessons}`;
       const link = `${req.protocol}://${req.get("host") ?? "localhost"}${path}`;
       // The link carries only the card and the lessons: the consumer's page asks the gateway for the voucher itself and
@@ -130,7 +163,10 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
       const qr = qrcode(0, "M");
       qr.addData(link, "Byte");
       qr.make();
-      return withStatus(201, { cardId: params.cardId.toString(), lessons: body.lessons, path, link, qrSvg: qr.createSvgTag({ cellSize: 4, margin: 4, scalable: true }) });
+      return withStatus(201, {
+        cardId: params.cardId.toString(), lessons: body.lessons, merchantId: Number(card.merchant_id), merchantName: await merchantName(Number(card.merchant_id)),
+        releasesFen: releases.toString(), path, link, qrSvg: qr.createSvgTag({ cellSize: 4, margin: 4, scalable: true }),
+      });
     },
   }, auth);
 

@@ -1,5 +1,6 @@
 import { Router } from "express";
 import { z } from "zod";
+import { voucherJsonSchema } from "../../chain/vouchers";
 import { idText, txHash, txResult, card, plan, ledgerRow, page, list } from "../answers";
 import { Access } from "../access";
 import { Gate, defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, encodeCursor, keysetPage, withStatus, bytes32, JsonText, UINT64_MAX } from "../http";
@@ -11,15 +12,8 @@ import { ApiError } from "../../errors";
 
 type Auth = Gate;
 
-export const voucherSchema = z.object({
-  cardId: z.string().regex(/^\d{1,20}$/, "a card id is a decimal string").transform((s) => BigInt(s)),
-  lessons: z.number().int().min(1).max(65535),
-  sequence: z.number().int().min(0).max(65535),
-  deadline: z.number().int().min(1).max(2 ** 40 - 1),
-  v: z.number().int().min(27).max(28),
-  r: z.string().regex(/^0x[0-9a-fA-F]{64}$/, "r is 0x and 64 hex digits"),
-  s: z.string().regex(/^0x[0-9a-fA-F]{64}$/, "s is 0x and 64 hex digits"),
-}).strict();
+/** A signed voucher in the API: the voucher codec's JSON form (src/chain/vouchers.ts). */
+export const voucherSchema = voucherJsonSchema;
 
 /** A merchant's own operations: the merchant itself. */
 const itself: Access = { roles: { merchant: "own" }, tenant: { merchant: "params.merchantId" } };

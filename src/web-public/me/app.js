@@ -181,14 +181,20 @@ async function prepareConfirm(cardId, lessons) {
   if (getAddress(domain.verifyingContract) !== getAddress(ch.escrow)) problems.push(t("me.problem.contract"));
   if (domain.name !== "PrepaidCustody" || domain.version !== "1") problems.push(t("me.problem.domain"));
   if (String(message.cardId) !== String(cardId) || Number(message.lessons) !== lessons) problems.push(t("me.problem.card"));
+  if (Number(message.merchantId) !== card.merchantId || v.merchantId !== card.merchantId) problems.push(t("me.problem.merchant"));
   if (card.holder.toLowerCase() !== wallet.address.toLowerCase()) problems.push(t("me.problem.holder"));
-  const left = card.unitsLeft - (Number(message.sequence) - card.unitsUsed);
+  // The amount signed is what the lessons release: recomputed here from the card when no voucher of it is still queued
+  // (the page cannot see the queue), and never more than the card holds.
   const held = BigInt(card.heldFen);
-  const releases = lessons >= left ? held : (held * BigInt(lessons)) / BigInt(left);
-  if (releases.toString() !== v.releasesFen) problems.push(t("me.problem.release"));
+  const releases = BigInt(message.amount);
+  if (String(message.amount) !== v.releasesFen || releases > held) problems.push(t("me.problem.release"));
+  if (Number(message.sequence) === card.unitsUsed) {
+    const share = lessons >= card.unitsLeft ? held : (held * BigInt(lessons)) / BigInt(card.unitsLeft);
+    if (share !== releases) problems.push(t("me.problem.release"));
+  }
   if (problems.length) throw new Error(t("me.problems", { problems: problems.join("、") }));
   const m = await merchant(card.merchantId);
-  return { card, typedData: v.typedData, releases, merchant: m, lessons };
+  return { card, typedData: v.typedData, releases, merchant: m, merchantName: v.merchantName, lessons };
 }
 
 async function showConfirm(cardId, lessons) {
@@ -197,6 +203,9 @@ async function showConfirm(cardId, lessons) {
     pending = await prepareConfirm(cardId, lessons);
     const p = pending;
     $("confirm-facts").replaceChildren(
+      el("dt", { text: t("voucher.signed") }), el("dd", { id: "confirm-words", text: t("voucher.signedWords", {
+        merchant: p.merchantName ?? p.merchant?.name ?? t("voucher.noName"), id: p.card.merchantId, lessons: p.lessons, amount: yuan(p.releases),
+      }) }),
       el("dt", { text: t("col.merchant") }), el("dd", { id: "confirm-merchant", text: p.merchant?.name ?? t("merchant.numbered", { id: p.card.merchantId }) }),
       el("dt", { text: t("col.card") }), el("dd", { id: "confirm-card", class: "mono", text: p.card.cardId }),
       el("dt", { text: t("me.lessons") }), el("dd", { id: "confirm-lessons", text: String(p.lessons) }),
@@ -218,9 +227,10 @@ async function sign() {
   if (!p) return;
   $("confirm-sign").disabled = true;
   try {
-    const { domain, types, message } = p.typedData;
+    // The gateway's document is signed as it is (ethers derives EIP712Domain itself), and its message is the voucher.
+    const { domain, types: { EIP712Domain: _domainFields, ...types }, message } = p.typedData;
     const sig = Signature.from(await wallet.signTypedData(domain, types, message));
-    const voucher = { cardId: String(message.cardId), lessons: Number(message.lessons), sequence: Number(message.sequence), deadline: Number(message.deadline), v: sig.v, r: sig.r, s: sig.s };
+    const voucher = { ...message, v: sig.v, r: sig.r, s: sig.s };
     const out = await call("POST", `/v1/cards/${p.card.cardId}/consumptions`, voucher);
     $("confirm").hidden = true;
     pending = null;

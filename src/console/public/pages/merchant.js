@@ -129,6 +129,7 @@ function askConfirm(ctx, box, c) {
       clear(out, h("div", { class: "qr-box" },
         h("img", { class: "qr", id: "ask-qr", alt: t("merchant.qrAlt"), src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(r.qrSvg)}` }),
         h("div", {}, h("p", { class: "big", text: t("merchant.askFacts", { n, card: c.cardId }) }),
+          h("p", { id: "ask-words", text: t("voucher.signedWords", { merchant: r.merchantName ?? t("voucher.noName"), id: r.merchantId, lessons: r.lessons, amount: yuan(r.releasesFen) }) }),
           h("p", { class: "muted", text: t("merchant.scan") }), h("p", { class: "mono small-link" }, h("a", { href: r.link, target: "_blank", rel: "noopener", id: "ask-link", text: r.link })), live)));
       // Follow the card until its lessons used go up (the holder signed and the chain recorded it), for 10 minutes.
       const until = Date.now() + 600_000;
@@ -162,12 +163,14 @@ function parseVouchers(text) {
   } catch {
     try { list = tx.split(/\r?\n/).filter(Boolean).map((l) => JSON.parse(l)); } catch { throw new Error(t("vouchers.badJson")); }
   }
-  return list.map((v) => ({ cardId: String(v.cardId), lessons: Number(v.lessons), sequence: Number(v.sequence), deadline: Number(v.deadline), v: Number(v.v), r: v.r, s: v.s }));
+  // As signed: the typed data's message (merchantId, cardId, lessons, amount, sequence, deadline) and v, r, s. The
+  // gateway checks every field; only the ids and the amount, which a wallet may give as numbers, become strings.
+  return list.map((v) => ({ ...v, cardId: String(v.cardId), ...(v.amount === undefined ? {} : { amount: String(v.amount) }) }));
 }
 
 export async function consumptions(ctx, el) {
   const file = h("input", { type: "file", id: "voucher-file", accept: ".json,.jsonl,application/json,text/plain" });
-  const text = h("textarea", { id: "voucher-text", spellcheck: "false", placeholder: '[{"cardId":"4294967297","lessons":1,"sequence":0,"deadline":1790000000,"v":27,"r":"0x…","s":"0x…"}]' });
+  const text = h("textarea", { id: "voucher-text", spellcheck: "false", placeholder: '[{"merchantId":1,"cardId":"4294967297","lessons":1,"amount":"15000","sequence":0,"deadline":1790000000,"v":27,"r":"0x…","s":"0x…"}]' });
   const submit = h("button", { class: "primary", type: "button", id: "voucher-submit", text: t("vouchers.submit") });
   const out = h("div", { id: "voucher-result" });
   const status = select([["", t("filter.all")], ...["queued", "sent", "confirmed", "failed"].map((s) => [s, state(s)])], "", { id: "queue-status" });
