@@ -72,6 +72,7 @@ import { migrate } from "../src/store/migrations";
 import { deployDistrict } from "../test/support/chain";
 import { dropDatabase } from "../test/support/db";
 import { allPids, procStat } from "./proc";
+import { custodyClient, ok } from "../src/client";
 
 // ---------------------------------------------------------------- parameters
 
@@ -895,26 +896,20 @@ async function runEngine(engine: "postgres" | "pglite", node: AnvilNode, distric
       "ledger-cursor": Array.from({ length: N }, () => [`/v1/ledger?limit=50&cursor=${cursorFor(1 + Math.floor(Math.random() * (store.maxId - 50)))}`, auditor]),
     };
 
-    // one checked request per route: the answers are what the API should say
-    const base = `http://127.0.0.1:${port}`;
-    const check = async (url: string, key: string) => {
-      const res = await fetch(base + url, { headers: { "x-api-key": key } });
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      const body = (await res.json()) as any;
-      if (res.status !== 200) throw new Error(`${url}: ${res.status} ${JSON.stringify(body)}`);
-      return body;
-    };
-    const [cardUrl, cardKey] = lists.card[0];
-    const card = await check(cardUrl, cardKey);
-    if (!/^\d+$/.test(card.heldFen) || card.unitsLeft + card.unitsUsed !== UNITS) throw new Error(`unexpected card answer ${JSON.stringify(card)}`);
-    const page = await check(lists["ledger-card"][0][0], auditor);
+    // one checked request per route, through the typed client: the answers are what the API should say
+    const api = (key: string) => custodyClient({ baseUrl: `http://127.0.0.1:${port}`, apiKey: key });
+    const [mine, ...rest] = keyedCards;
+    const other = rest.find((c) => c.holder !== mine?.holder);
+    const holderKey = mine && consumerKey.get(mine.holder);
+    if (!mine || !other || !holderKey) throw new Error("the bench district has no two holders with keys");
+    const card = await ok(api(holderKey).GET("/v1/cards/{cardId}", { params: { path: { cardId: mine.card_id } } }));
+    if (!/^\d+$/.test(card.heldFen ?? "") || Number(card.unitsLeft) + Number(card.unitsUsed) !== UNITS) throw new Error(`unexpected card answer ${JSON.stringify(card)}`);
+    const page = await ok(api(auditor).GET("/v1/ledger", { params: { query: { cardId: pick(allCards), limit: 50 } } }));
     if (!Array.isArray(page.items) || page.items[0]?.event !== "CardPurchased") throw new Error(`unexpected card ledger page ${JSON.stringify(page).slice(0, 300)}`);
-    const page2 = await check(lists["ledger-cursor"][0][0], auditor);
+    const page2 = await ok(api(auditor).GET("/v1/ledger", { params: { query: { limit: 50, cursor: cursorFor(1 + Math.floor(Math.random() * (store.maxId - 50))) } } }));
     if (page2.items.length !== 50 || !page2.nextCursor) throw new Error(`unexpected ledger page ${JSON.stringify(page2).slice(0, 300)}`);
-    const other = keyedCards.find((c) => c.holder !== keyedCards[0].holder)!;
-    const denied = await fetch(`${base}/v1/cards/${other.card_id}`, { headers: { "x-api-key": consumerKey.get(keyedCards[0].holder)! } });
-    if (denied.status !== 403) throw new Error(`a consumer read another holder's card: ${denied.status}`);
-    await denied.arrayBuffer();
+    const denied = await api(holderKey).GET("/v1/cards/{cardId}", { params: { path: { cardId: other.card_id } } });
+    if (denied.response.status !== 403) throw new Error(`a consumer read another holder's card: ${denied.response.status}`);
 
     /**
      * PostgreSQL on this machine: the CPU time of the server processes serving this database (from /proc, by pid), so

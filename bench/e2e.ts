@@ -36,6 +36,7 @@ import zlib from "node:zlib";
 import { Worker } from "node:worker_threads";
 import { HDNodeWallet, Interface, encryptKeystoreJson, TypedDataEncoder, Wallet, ethers, keccak256 } from "ethers";
 import { DEV_MNEMONIC, startAnvil, AnvilNode } from "../src/chain/anvil";
+import { CustodyClient, custodyClient, ok } from "../src/client";
 import { bootstrapDistrict, Deployment } from "../src/chain/bootstrap";
 import { createRpc, Rpc } from "../src/chain/rpc";
 import { CONSUMPTION_TYPEHASH, consumptionDomain, consumptionsAhead, voucherJson } from "../src/chain/vouchers";
@@ -88,41 +89,39 @@ const holderKey = (i: number) => keccak256(ethers.toUtf8Bytes(`e2e bench holder 
 // ---------------------------------------------------------------- HTTP client
 
 /**
- * A lean JSON client on keep-alive connections (node:http rather than fetch: less CPU per request in this process,
- * which shares the two cores with the gateway and the node). A request that fails on a reused connection the server
- * had just closed (its keep-alive timeout) never reached the server: it is sent once more on a new connection.
+ * The typed client over a lean transport on keep-alive connections (node:http rather than fetch's own: less CPU per
+ * request in this process, which shares the two cores with the gateway and the node). A request that fails on a
+ * reused connection the server had just closed (its keep-alive timeout) never reached the server: it is sent once
+ * more on a new connection.
  */
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a JSON answer of any shape; callers name T where they read it
-function request<T = any>(base: string, key: string | null, method: string, p: string, body?: unknown, retried = false): Promise<{ status: number; body: T }> {
-  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+function send(url: string, method: string, headers: Record<string, string>, payload: Buffer | undefined, retried = false): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(base + p, {
-      method, agent,
-      headers: { ...(key ? { "x-api-key": key } : {}), ...(payload ? { "content-type": "application/json", "content-length": payload.length } : {}) },
-    }, (res) => {
+    const req = http.request(url, { method, agent, headers: payload ? { ...headers, "content-length": String(payload.length) } : headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          /* not JSON */
-        }
-        resolve({ status: res.statusCode ?? 0, body: parsed as T });
-      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
       res.on("error", reject);
     });
     req.on("error", (err: NodeJS.ErrnoException) => {
-      if (req.reusedSocket && err.code === "ECONNRESET" && !retried) request<T>(base, key, method, p, body, true).then(resolve, reject);
+      if (req.reusedSocket && err.code === "ECONNRESET" && !retried) send(url, method, headers, payload, true).then(resolve, reject);
       else reject(err);
     });
     req.end(payload);
   });
 }
+
+async function transport(req: Request): Promise<Response> {
+  const payload = req.body ? Buffer.from(await req.arrayBuffer()) : undefined;
+  const headers: Record<string, string> = {};
+  req.headers.forEach((v, k) => (headers[k] = v));
+  const res = await send(req.url, req.method, headers, payload);
+  return new Response(res.status === 204 ? null : res.text, { status: res.status, headers: { "content-type": "application/json", "content-length": String(Buffer.byteLength(res.text)) } });
+}
+
+/** The gateway at `base` as `key` (null: the public routes). */
+const apiAt = (base: string, key: string | null): CustodyClient => custodyClient({ baseUrl: base, apiKey: key ?? undefined, fetch: transport });
 
 // ---------------------------------------------------------------- chain set-up
 
@@ -483,7 +482,7 @@ async function main() {
       perMerchant.set(o.merchantId, list);
     });
     const loads: number[] = [];
-    const rpcCalls0 = ((await request(base, null, "GET", "/health")).body.rpcCalls ?? {}) as Record<string, number>;
+    const rpcCalls0 = ((await ok(apiAt(base, null).GET("/health"))).rpcCalls ?? {}) as Record<string, number>;
     const gwCpu0 = cpuSeconds(gateway.pid);
     const nodeCpu0 = cpuSeconds(node.process.pid!);
     const benchCpu0 = process.cpuUsage();
@@ -496,12 +495,12 @@ async function main() {
       for (const v of vouchers) submitted.set(k(v), at);
       requests++;
       try {
-        const r = await request(base, keys.get(merchantId)!, "POST", `/v1/merchants/${merchantId}/consumptions`, { vouchers });
+        const r = await apiAt(base, keys.get(merchantId)!).POST("/v1/merchants/{merchantId}/consumptions", { params: { path: { merchantId } }, body: { vouchers } });
         for (const v of vouchers) answered.add(k(v));
-        if (r.status === 202) for (const v of vouchers) accepted.add(k(v));
+        if (r.response.status === 202) for (const v of vouchers) accepted.add(k(v));
         else {
           errors += vouchers.length;
-          if (errorSamples.length < 5) errorSamples.push(`${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+          if (errorSamples.length < 5) errorSamples.push(`${r.response.status} ${JSON.stringify(r.error).slice(0, 300)}`);
         }
       } catch (err) {
         for (const v of vouchers) answered.add(k(v));
@@ -541,19 +540,20 @@ async function main() {
     };
     let lastId = "0";
     let lastSeenAt = windowStart;
+    const ledgerReader = apiAt(base, auditor);
     const follow = async () => {
       while (submitting || [...accepted].some((x) => !seen.has(x))) {
-        const r = await request(base, auditor, "GET", `/v1/ledger?event=LessonsConsumed&limit=500&cursor=${encodeCursor(lastId)}`).catch(() => null);
-        if (r && r.status === 200) {
+        const r = await ok(ledgerReader.GET("/v1/ledger", { params: { query: { event: "LessonsConsumed", limit: 500, cursor: encodeCursor(lastId) } } })).catch(() => null);
+        if (r) {
           const now = Date.now();
-          for (const row of r.body.items as { id: string; cardId: string; args: { sequence: number } }[]) {
+          for (const row of r.items) {
             const key = `${row.cardId}:${Number(row.args.sequence)}`;
             seenCount.set(key, (seenCount.get(key) ?? 0) + 1);
             if (!seen.has(key)) seen.set(key, now);
             lastId = row.id;
             lastSeenAt = now;
           }
-          if (r.body.nextCursor) continue;
+          if (r.nextCursor) continue;
         }
         if (!submitting && Date.now() - lastSeenAt > 90_000) break; // the rest is lost
         await sleep(100);
@@ -578,9 +578,9 @@ async function main() {
     const lost = [...accepted].filter((x) => !seen.has(x)).length;
     const duplicated = [...seenCount.values()].filter((n) => n > 1).length;
     const unexpected = [...seen.keys()].filter((x) => !accepted.has(x)).length;
-    const health = await request(base, null, "GET", "/health");
+    const health = await ok(apiAt(base, null).GET("/health"));
     // What the gateway asked of the node from the window's start until the last consumption was indexed.
-    const rpcCalls1 = (health.body.rpcCalls ?? {}) as Record<string, number>;
+    const rpcCalls1 = (health.rpcCalls ?? {}) as Record<string, number>;
     const rpcCallsInWindow = Object.fromEntries(
       Object.keys(rpcCalls1).map((m) => [m, rpcCalls1[m] - (rpcCalls0[m] ?? 0)] as const).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]),
     );
@@ -598,7 +598,7 @@ async function main() {
         if (Number(card.unitsUsed) !== (acceptedPerCard.get(chunk[j].cardId.toString()) ?? 0)) chainMismatches++;
       });
     }
-    const queue = health.body.queue;
+    const queue = health.queue as Record<string, number> | undefined; // beyond /health's declared fields
     log(`measuring plain ERC-20 transfers by one sender on the same node for ${ERC20_SECONDS} s`);
     const erc20 = await erc20Ceiling(rpc);
 

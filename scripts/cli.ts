@@ -32,6 +32,7 @@ import { createIndexer, rebuildState } from "../src/sync/indexer";
 import { ledgerChunks, LedgerFilter } from "../src/services/ledger";
 import { importSignalFile, SignalFileFormat } from "../src/risk/ingest";
 import { CustodyRegistry__factory, PrepaidEscrow__factory } from "../typechain-types";
+import { CustodyApiError, CustodyClient, custodyClient, errorOf, ok } from "../src/client";
 
 /** A problem the operator can fix; printed as one line. */
 export class CliError extends Error {}
@@ -194,20 +195,16 @@ function progress(io: CliIo, label: string) {
   };
 }
 
-async function viaGateway(url: string, key: string | undefined, method: string, route: string, body?: unknown): Promise<Record<string, unknown>> {
-  if (!key) throw new CliError("with --gateway, give a platform regulator's API key in GATEWAY_API_KEY");
-  let res: Response;
+/** A call to a running gateway through the typed client; its refusals and silence as the CLI's errors. */
+async function viaGateway<D>(running: { url: string; key?: string }, call: (api: CustodyClient) => Promise<{ data?: D; error?: unknown; response: Response }>): Promise<D> {
+  if (!running.key) throw new CliError("with --gateway, give a platform regulator's API key in GATEWAY_API_KEY");
   try {
-    res = await fetch(new URL(route, url), { method, headers: { "x-api-key": key, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return await ok(call(custodyClient({ baseUrl: running.url, apiKey: running.key })));
   } catch (err) {
-    throw new CliError(`the gateway at ${url} did not answer: ${(err as Error).message}`);
+    if (!(err instanceof CustodyApiError)) throw err;
+    if (err.status === 0) throw new CliError(`the gateway at ${running.url} did not answer: ${err.message}`);
+    throw new CliError(`the gateway refused (HTTP ${err.status}): ${err.code}: ${err.message}${err.details ? " " + JSON.stringify(err.details) : ""}`);
   }
-  const json = (await res.json().catch(() => ({}))) as Record<string, unknown> & { error?: { code: string; message: string; details?: unknown } };
-  if (!res.ok) {
-    const e = json.error;
-    throw new CliError(`the gateway refused (HTTP ${res.status}): ${e ? `${e.code}: ${e.message}${e.details ? " " + JSON.stringify(e.details) : ""}` : "no error body"}`);
-  }
-  return json;
 }
 
 // ---------------------------------------------------------------- commands
@@ -367,7 +364,7 @@ function defineCommands(program: Command, io: CliIo) {
       const role = opts.role as Role;
       const running = opts.gateway ? { url: opts.gateway, key: io.env.GATEWAY_API_KEY } : runningGateway(config(io), io, "platform_regulator");
       if (running) {
-        const r = await viaGateway(running.url, running.key, "POST", "/v1/api-keys", { role, subject: opts.subject ?? null, label: opts.label });
+        const r = await viaGateway(running, (api) => api.POST("/v1/api-keys", { body: { role, subject: opts.subject ?? null, label: opts.label } }));
         print(`${r.key}  # id ${r.id}, ${role}${r.subject ? " " + r.subject : ""}, ${opts.label}`);
         return;
       }
@@ -385,20 +382,20 @@ function defineCommands(program: Command, io: CliIo) {
     .argument("<id>", "the key's id")
     .option("--gateway <url>", "revoke through a running gateway's API (GATEWAY_API_KEY)")
     .action(async (id: string, opts: { gateway?: string }) => {
-      const m = /^(?:ck_)?([0-9a-f]{12})/.exec(id);
-      if (!m) throw new CliError(`"${id}" is not a key id (12 hex digits, as in ck_<id>_…)`);
+      const keyId = /^(?:ck_)?([0-9a-f]{12})/.exec(id)?.[1];
+      if (!keyId) throw new CliError(`"${id}" is not a key id (12 hex digits, as in ck_<id>_…)`);
       const running = opts.gateway ? { url: opts.gateway, key: io.env.GATEWAY_API_KEY } : runningGateway(config(io), io, "platform_regulator");
       if (running) {
-        await viaGateway(running.url, running.key, "POST", `/v1/api-keys/${m[1]}/revoke`);
-        print(`revoked ${m[1]}`);
+        await viaGateway(running, (api) => api.POST("/v1/api-keys/{keyId}/revoke", { params: { path: { keyId } } }));
+        print(`revoked ${keyId}`);
         return;
       }
       await withDb(config(io), async (db) => {
-        if (!(await revokeApiKey(db, m[1]))) {
-          const rows = await db.query("SELECT 1 FROM api_keys WHERE id = $1", [m[1]]);
-          throw new CliError(rows.length ? `API key ${m[1]} is already revoked` : `no API key ${m[1]}`);
+        if (!(await revokeApiKey(db, keyId))) {
+          const rows = await db.query("SELECT 1 FROM api_keys WHERE id = $1", [keyId]);
+          throw new CliError(rows.length ? `API key ${keyId} is already revoked` : `no API key ${keyId}`);
         }
-        print(`revoked ${m[1]} (a running gateway stops accepting it within 5 s)`);
+        print(`revoked ${keyId} (a running gateway stops accepting it within 5 s)`);
       });
     });
   apiKey
@@ -409,7 +406,7 @@ function defineCommands(program: Command, io: CliIo) {
       const running = runningGateway(config(io), io, "platform_regulator");
       if (running) {
         // `npm start` holds the embedded database: the same list through its API.
-        const r = (await viaGateway(running.url, running.key, "GET", `/v1/api-keys?includeRevoked=${opts.all ? "true" : "false"}`)) as { items: { id: string; role: string; subject: string | null; label: string; revokedAt: string | null }[] };
+        const r = await viaGateway(running, (api) => api.GET("/v1/api-keys", { params: { query: { includeRevoked: opts.all ? "true" : "false" } } }));
         for (const k of r.items) print(`${k.id}  ${k.role.padEnd(18)} ${(k.subject ?? "-").padEnd(42)} ${k.label}${k.revokedAt ? "  (revoked)" : ""}`);
         if (!r.items.length) print("(no keys)");
         return;
@@ -575,20 +572,23 @@ function defineCommands(program: Command, io: CliIo) {
       const running = runningGateway(config(io), io, "auditor");
       if (running) {
         // `npm start` holds the embedded database: the same CSV, streamed from its API with the auditor's key.
-        const q = new URLSearchParams();
-        for (const [k, v] of Object.entries({ merchantId: opts.merchant, event: opts.event, fromBlock: opts.fromBlock, toBlock: opts.toBlock })) if (v !== undefined) q.set(k, String(v));
-        let res: Response;
+        const query = { merchantId: opts.merchant, event: opts.event, fromBlock: opts.fromBlock, toBlock: opts.toBlock };
+        let answer;
         try {
-          res = await fetch(new URL(`/v1/ledger.csv?${q}`, running.url), { headers: { "x-api-key": running.key } });
+          answer = await custodyClient({ baseUrl: running.url, apiKey: running.key }).GET("/v1/ledger.csv", { params: { query }, parseAs: "stream" });
         } catch (err) {
           throw new CliError(`the gateway at ${running.url} did not answer: ${(err as Error).message}`);
         }
-        if (!res.ok || !res.body) throw new CliError(`the gateway refused the export (HTTP ${res.status}): ${(await res.text()).slice(0, 300)}`);
+        const body = answer.data;
+        if (!answer.response.ok || !body) {
+          const e = errorOf(answer.response.status, answer.error);
+          throw new CliError(`the gateway refused the export (HTTP ${e.status}): ${e.code}: ${e.message}`.slice(0, 400));
+        }
         const fd = opts.out ? fs.openSync(opts.out, "w") : null;
         let rows = -1;
         const decoder = new TextDecoder(); // a character split between two chunks is kept whole
         try {
-          for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
             for (const b of chunk) if (b === 0x0a) rows++;
             if (fd === null) io.out(decoder.decode(chunk, { stream: true }));
             else fs.writeSync(fd, chunk);

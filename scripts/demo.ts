@@ -15,11 +15,12 @@
  * collapsing merchant is seen rising (low → medium → high) before it is frozen.
  *
  * Time: the story never runs ahead of the wall clock. Months of history need a chain whose clock is behind the wall
- * clock (a local chain started in the past): the demo then moves it forward (evm_increaseTime) by at most what is
- * left up to now, a month at a time. On a chain started today nothing is moved, and the months happen within minutes
- * of chain time; hotline tickets, complaints and registry facts are dated across the past weeks by the wall clock
- * (signals may carry their own dates), so the ratings still see a history. Afterwards the chain's clock is within a
- * minute of the wall clock; no date anywhere is after today. Pass --no-clock to leave the clock alone in any case.
+ * clock: `npm start -- --demo` starts a new local chain the demo's months back and runs this script. The demo then
+ * moves the clock forward (evm_increaseTime), days at a time within a month (sales, then lessons, refunds, payouts),
+ * never past now; tickets, complaints and registry facts are dated on the same months. On a chain started today
+ * nothing is moved and the months happen within minutes of chain time; the signals are then dated across the past
+ * weeks of the wall clock, so the ratings still see a history. Afterwards the chain's clock is within a minute of the
+ * wall clock; no date anywhere is after today. Pass --no-clock to leave the clock alone in any case.
  *
  * Keys: merchants need a chain account the gateway signs with (their plans, payouts and consumption batches). The
  * demo creates them as keystores in the gateway's keystore folder (KEYSTORE_DIR, password KEYSTORE_PASSWORD or the
@@ -37,6 +38,14 @@ import { Wallet, encryptKeystoreJson, ethers } from "ethers";
 import { rng } from "../src/rng";
 import { ConsumptionTypedData, signConsumptionDocument, voucherJsonOfDocument } from "../src/chain/vouchers";
 import { usccCheckCharacter } from "../src/web-public/shared/uscc";
+import { CustodyApiError, CustodyClient, custodyClient, ok, operations } from "../src/client";
+
+/** The JSON body an operation takes. */
+type RequestBody<Op extends keyof operations> = operations[Op] extends { requestBody: { content: { "application/json": infer B } } } ? B : never;
+/** `T` without `K`, kind by kind. */
+type Without<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/** A signed voucher as POST /v1/merchants/:merchantId/consumptions takes it. */
+type SignedVoucherBody = RequestBody<"postMerchantsByMerchantIdConsumptions">["vouchers"][number];
 
 // ---------------------------------------------------------------- options
 
@@ -101,13 +110,6 @@ const cny = (fen: bigint) => {
   return `${neg ? "-" : ""}${yuan}.${(v % 100n).toString().padStart(2, "0")}`;
 };
 
-/** An answer the gateway gave that is not a success. */
-class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly details?: unknown) {
-    super(message);
-  }
-}
-
 /**
  * One HTTP request on a fresh connection. Reusing idle keep-alive connections races the server closing them (it
  * drops idle ones after 5 s): a POST sent on a connection being closed fails with ECONNRESET and cannot be safely
@@ -131,54 +133,60 @@ function request(url: string, method: string, headers: Record<string, string>, b
   });
 }
 
-function api(base: string) {
-  async function call<T = Record<string, unknown>>(method: string, route: string, key: string | null, body?: unknown): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      let res: { status: number; ok: boolean; text: string };
-      try {
-        res = await request(base + route, method, { ...(key ? { "x-api-key": key } : {}), ...(body === undefined ? {} : { "content-type": "application/json" }) },
-          body === undefined ? undefined : JSON.stringify(body));
-      } catch (err) {
-        // Only reads are retried: a write that may have reached the chain is not sent twice.
-        if (method === "GET" && attempt < 4) {
-          await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
-          continue;
-        }
-        throw new HttpError(0, "Unreachable", `${method} ${route}: the gateway at ${base} did not answer (${(err as Error).message})`);
-      }
-      const text = res.text;
-      const json = text ? JSON.parse(text) : {};
-      if (res.ok) return json as T;
-      if (method === "GET" && res.status >= 500 && attempt < 4) {
+/**
+ * The fetch under the typed client: each request on a fresh connection (see `request`), and reads tried again, up to
+ * five times, when the gateway does not answer or answers 5xx. Writes are not: one that may have reached the chain
+ * is not sent twice.
+ */
+async function transport(req: Request): Promise<Response> {
+  const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.text();
+  const headers: Record<string, string> = {};
+  req.headers.forEach((v, k) => (headers[k] = v));
+  for (let attempt = 0; ; attempt++) {
+    let res: { status: number; ok: boolean; text: string };
+    try {
+      res = await request(req.url, req.method, headers, body || undefined);
+    } catch (err) {
+      if (req.method === "GET" && attempt < 4) {
         await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
         continue;
       }
-      const e = (json as { error?: { code: string; message: string; details?: unknown } }).error;
-      throw new HttpError(res.status, e?.code ?? `HTTP${res.status}`, `${method} ${route}: ${res.status} ${e?.code ?? ""} ${e?.message ?? text.slice(0, 200)}`, e?.details);
+      throw new Error(`${req.method} ${new URL(req.url).pathname}: the gateway did not answer (${(err as Error).message})`);
     }
+    if (req.method === "GET" && res.status >= 500 && attempt < 4) {
+      await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
+      continue;
+    }
+    const bytes = Buffer.byteLength(res.text);
+    return new Response(res.status === 204 ? null : res.text, { status: res.status, headers: { "content-type": "application/json", "content-length": String(bytes) } });
   }
-  return {
-    get: <T = Record<string, unknown>>(route: string, key: string | null) => call<T>("GET", route, key),
-    post: <T = Record<string, unknown>>(route: string, key: string | null, body: unknown = {}) => call<T>("POST", route, key, body),
-    put: <T = Record<string, unknown>>(route: string, key: string | null, body: unknown) => call<T>("PUT", route, key, body),
-    /** Every page of a cursor-paged list. */
-    async all<T>(route: string, key: string): Promise<T[]> {
-      const items: T[] = [];
-      let cursor: string | null = null;
-      do {
-        const sep = route.includes("?") ? "&" : "?";
-        const page: { items: T[]; nextCursor: string | null } = await call("GET", `${route}${sep}limit=500${cursor ? `&cursor=${cursor}` : ""}`, key);
-        items.push(...page.items);
-        cursor = page.nextCursor;
-      } while (cursor);
-      return items;
-    },
+}
+
+/** The typed client for the gateway at `base`, one per API key (null: no key, the public routes). */
+function api(base: string): (key: string | null) => CustodyClient {
+  const clients = new Map<string | null, CustodyClient>();
+  return (key) => {
+    let c = clients.get(key);
+    if (!c) clients.set(key, (c = custodyClient({ baseUrl: base, apiKey: key ?? undefined, fetch: transport })));
+    return c;
   };
 }
 
+/** Every item of a cursor-paged list, `page(cursor)` reading one page. */
+async function allPages<T>(page: (cursor: string | undefined) => Promise<{ items: T[]; nextCursor: string | null }>): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | undefined;
+  do {
+    const p = await page(cursor);
+    items.push(...p.items);
+    cursor = p.nextCursor ?? undefined;
+  } while (cursor);
+  return items;
+}
+
 /** A contract's refusal (4xx with a custom error) is part of the story; anything else stops the demo. */
-function refused(err: unknown): HttpError | null {
-  if (err instanceof HttpError && err.status >= 400 && err.status < 500) return err;
+function refused(err: unknown): CustodyApiError | null {
+  if (err instanceof CustodyApiError && err.status >= 400 && err.status < 500) return err;
   throw err;
 }
 
@@ -293,15 +301,15 @@ function keystorePasswordOf(dataDir: string): string {
 async function main() {
   const o = parseOptions(process.argv.slice(2));
   const r = rng(o.seed);
-  const http = api(o.url);
+  const apiAs = api(o.url);
   const keys = readKeys(o.dataDir);
   const keystoreDir = path.resolve(process.env.KEYSTORE_DIR ?? path.join(o.dataDir, "keystores"));
   const password = keystorePasswordOf(o.dataDir);
 
-  const health = await http.get<{ status: string; chainId: number; rpcUrl: string }>("/health", null).catch((err) => {
+  const health = await ok(apiAs(null).GET("/health")).catch((err) => {
     throw new Error(`the platform is not running at ${o.url} (${(err as Error).message}); start it with \`npm start\``);
   });
-  const rpcUrl = health.rpcUrl;
+  const rpcUrl = String(health.rpcUrl); // beyond the declared fields (the answer allows more)
   const chainRpc = async <T>(method: string, params: unknown[] = []): Promise<T> => {
     const res = await fetch(rpcUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
     const j = (await res.json()) as { result?: T; error?: { message: string } };
@@ -326,16 +334,16 @@ async function main() {
   };
 
   // ------------------------------------------------------------ industries and policy
-  const industries = (await http.get<{ items: { industryId: number; regulator: string; policy: unknown }[] }>("/v1/industries", keys.regulator)).items;
+  const industries = (await ok(apiAs(keys.regulator).GET("/v1/industries"))).items;
   const known = new Set(industries.map((i) => i.industryId));
   const used = Object.keys(CATALOG).map(Number).filter((id) => known.has(id));
   if (!used.length) throw new Error("the platform defines none of the demo's industries (1-5, 7)");
   if (known.has(7) && !industries.find((i) => i.industryId === 7)?.policy) {
     // Pet care has no policy of its own: the district gives it one (40% custody, 7 days' cooling-off).
-    await http.put("/v1/industries/7/policy", keys.regulator, {
+    await ok(apiAs(keys.regulator).PUT("/v1/industries/{industryId}/policy", { params: { path: { industryId: 7 } }, body: {
       custodyBps: 4000, coolingOffDays: 7, exitNoticeDays: 30, maxLessons: 65_535, maxValidityDays: 65_535,
       maxCardValueFen: 500_000, maxAnonymousValueFen: 100_000, mediumRiskCap30dFen: 2_000_000,
-    }).then(() => say("pet care (industry 7) given its own policy: 40% custody"), (err) => refusal("set policy", err));
+    } })).then(() => say("pet care (industry 7) given its own policy: 40% custody"), (err) => refusal("set policy", err));
   }
   const parties = fs.existsSync(path.join(o.dataDir, "parties.json")) ? (JSON.parse(fs.readFileSync(path.join(o.dataDir, "parties.json"), "utf8")) as Record<string, string>) : {};
   /** The key of the industry's own regulator when the data folder has it, else the bureau's. */
@@ -367,17 +375,18 @@ async function main() {
   const merchants: Merchant[] = [];
   const merchantKeyLines: string[] = [];
   await pool(merchantSpecs, o.concurrency, async (m) => {
-    const out = await http.post<{ merchantId: number }>("/v1/merchants", keys.regulator, {
+    const out = await ok(apiAs(keys.regulator).POST("/v1/merchants", { body: {
       account: m.wallet.address, industryId: m.industryId, bankId: 1, registrationNumber: m.registrationNumber, name: m.name, district: m.district,
-    });
+    } }));
+    if (out.merchantId === null) throw new Error(`the gateway admitted ${m.name} without a merchant id`);
     const label = `${m.name} (merchant ${out.merchantId})`;
-    const k = await http.post<{ key: string }>("/v1/api-keys", keys.regulator, { role: "merchant", subject: String(out.merchantId), label });
+    const k = await ok(apiAs(keys.regulator).POST("/v1/api-keys", { body: { role: "merchant", subject: String(out.merchantId), label } }));
     merchantKeyLines.push(`${"merchant".padEnd(20)} ${k.key}  # ${label}`);
     const merchant: Merchant = { id: out.merchantId, name: m.name, district: m.district, industryId: m.industryId, wallet: m.wallet, key: k.key, plans: [], frozen: false };
     for (const spec of CATALOG[m.industryId].plans) {
-      const res = await http.post<{ events: { event: string; args: Record<string, string> }[] }>(`/v1/merchants/${merchant.id}/plans`, merchant.key, {
+      const res = await ok(apiAs(merchant.key).POST("/v1/merchants/{merchantId}/plans", { params: { path: { merchantId: merchant.id } }, body: {
         kind: spec.kind, units: spec.units, periodSeconds: spec.periodSeconds ?? 0, validityDays: spec.validityDays ?? 0, priceFen: spec.priceFen,
-      });
+      } }));
       const ev = res.events.find((e) => e.event === "PlanPublished");
       merchant.plans.push({ index: Number(ev!.args.planIndex), spec });
     }
@@ -400,10 +409,28 @@ async function main() {
   if (doomed) popularity.set(doomed.id, Math.max(...popularity.values()) * 1.5);
   const wallNow = () => Math.floor(Date.now() / 1000);
   const storyStart = wallNow();
-  // The months of the story, laid on the past weeks of the wall clock for the dated signals (tickets, complaints, facts).
+  const chainStart = await chainNow();
+  const onChainTime = moveClock && storyStart - chainStart > o.months * 30 * DAY;
+  // The dated signals (tickets, complaints, facts) of month `month`: on the chain's own months when its clock starts
+  // that far back (it is moved a month at a time, so each month's signals are in its past when it is rated);
+  // otherwise laid on the past weeks of the wall clock.
   const HISTORY_DAYS = Math.min(84, 21 * o.months);
-  const dayOfMonth = (month: number, fraction: number) => storyStart - Math.round(((o.months - month - 1 + (1 - fraction)) * HISTORY_DAYS * DAY) / o.months) - 3600;
+  const MONTH = 30 * DAY + 3600;
+  const dayOfMonth = (month: number, fraction: number) => onChainTime
+    ? Math.min(storyStart - 3600, chainStart + month * MONTH + Math.round(fraction * 24 * DAY))
+    : storyStart - Math.round(((o.months - month - 1 + (1 - fraction)) * HISTORY_DAYS * DAY) / o.months) - 3600;
   const year = beijingDay(storyStart).slice(0, 4);
+  /**
+   * On a chain that starts the story's months back, the clock moves `days` into month `month` (never past now), so
+   * a month's sales, lessons, refunds and payouts are days apart on chain as they would be in a real month.
+   */
+  const advance = async (month: number, days: number) => {
+    if (!onChainTime) return;
+    const step = Math.min(wallNow() - 60, chainStart + month * MONTH + Math.round(days * DAY)) - (await chainNow());
+    if (step <= 0) return;
+    await chainRpc("evm_increaseTime", [step]);
+    await chainRpc("evm_mine", []);
+  };
   let ticketNo = 0;
   let docNo = 0;
   const TICKET_TEXT: Record<string, string[]> = {
@@ -416,13 +443,13 @@ async function main() {
   const hotlineTicket = async (m: Merchant, category: "refund" | "service" | "closure" | "other", at: number, handle: boolean) => {
     const ticketId = `T${beijingDay(at).replace(/-/g, "")}-${runTag}${String(++ticketNo).padStart(4, "0")}`;
     try {
-      await http.post("/v1/hotline/tickets", keys.regulator, { ticketId, merchantId: m.id, category, summary: r.pick(TICKET_TEXT[category]), receivedAt: at });
+      await ok(apiAs(keys.regulator).POST("/v1/hotline/tickets", { body: { ticketId, merchantId: m.id, category, summary: r.pick(TICKET_TEXT[category]), receivedAt: at } }));
       count("12345 tickets");
       if (!handle) return;
       const key = regulatorKeyFor(m.industryId);
-      await http.post(`/v1/hotline/tickets/${ticketId}/accept`, key, {});
+      await ok(apiAs(key).POST("/v1/hotline/tickets/{ticketId}/accept", { params: { path: { ticketId } } }));
       if (r.chance(0.6)) {
-        await http.post(`/v1/hotline/tickets/${ticketId}/close`, key, { resolution: "已联系经营者，督促按规定退费，消费者表示认可" });
+        await ok(apiAs(key).POST("/v1/hotline/tickets/{ticketId}/close", { params: { path: { ticketId } }, body: { resolution: "已联系经营者，督促按规定退费，消费者表示认可" } }));
         count("12345 tickets closed");
       }
     } catch (err) {
@@ -430,19 +457,19 @@ async function main() {
     }
   };
   /** A complaint or registry fact, dated in the past, as the platform's feeds would send it. */
-  const riskSignal = async (body: Record<string, unknown>) => {
+  const riskSignal = async (body: Without<RequestBody<"postRiskSignals">, "source">) => {
     try {
-      await http.post("/v1/risk/signals", keys.regulator, { source: body.kind === "registry_fact" ? "市场监管局企业信用信息" : "12315 投诉平台", ...body });
+      await ok(apiAs(keys.regulator).POST("/v1/risk/signals", { body: { source: body.kind === "registry_fact" ? "市场监管局企业信用信息" : "12315 投诉平台", ...body } }));
       count(`risk signals (${body.kind})`);
     } catch (err) {
       refusal("risk signal", err);
     }
   };
-  const riskLevelOf = async (m: Merchant) => (await http.get<{ rating: { level: string; score: number } | null }>(`/v1/merchants/${m.id}/risk`, keys.regulator).catch(() => ({ rating: null }))).rating;
+  const riskLevelOf = async (m: Merchant) => (await ok(apiAs(keys.regulator).GET("/v1/merchants/{merchantId}/risk", { params: { path: { merchantId: m.id } } })).catch(() => ({ rating: null }))).rating as { level: string; score: number } | null;
   /** The enforcement record: an entry anchored on chain; public warnings and listings show on the public look-up. */
-  const enforce = async (m: Merchant, entry: Record<string, unknown>) => {
+  const enforce = async (m: Merchant, entry: Without<RequestBody<"postMerchantsByMerchantIdEnforcement">, "occurredOn">) => {
     try {
-      await http.post(`/v1/merchants/${m.id}/enforcement`, regulatorKeyFor(m.industryId), { occurredOn: beijingDay(wallNow()), ...entry });
+      await ok(apiAs(regulatorKeyFor(m.industryId)).POST("/v1/merchants/{merchantId}/enforcement", { params: { path: { merchantId: m.id } }, body: { occurredOn: beijingDay(onChainTime ? await chainNow() : wallNow()), ...entry } }));
       count(`enforcement entries (${entry.kind})`);
     } catch (err) {
       refusal("enforcement entry", err);
@@ -459,10 +486,10 @@ async function main() {
   /** A holder's own transaction (refund request, claim…): the gateway gives `{to, data}`, the wallet signs, the gateway relays. */
   const holderTx = (c: Consumer, cardId: string, kind: "request" | "cooling-off" | "escalate" | "claim" | "cancel") => {
     const run = c.busy.then(async () => {
-      if (!c.key) c.key = (await http.post<{ key: string }>("/v1/api-keys", keys.regulator, { role: "consumer", subject: c.wallet.address, label: `demo consumer ${c.wallet.address.slice(0, 10)}` })).key;
-      const req = await http.get<{ to: string; data: string; chainId: number }>(`/v1/cards/${cardId}/refund-request?kind=${kind}`, c.key);
+      if (!c.key) c.key = (await ok(apiAs(keys.regulator).POST("/v1/api-keys", { body: { role: "consumer", subject: c.wallet.address, label: `demo consumer ${c.wallet.address.slice(0, 10)}` } }))).key;
+      const req = await ok(apiAs(c.key).GET("/v1/cards/{cardId}/refund-request", { params: { path: { cardId }, query: { kind } } }));
       const signed = await c.wallet.signTransaction({ to: req.to, data: req.data, chainId: req.chainId, nonce: c.nonce, gasLimit: 400_000, gasPrice: 0, type: 0 });
-      const out = await http.post<{ events: { event: string; args: Record<string, string> }[] }>("/v1/transactions", c.key, { signedTransaction: signed });
+      const out = await ok(apiAs(c.key).POST("/v1/transactions", { body: { signedTransaction: signed } }));
       c.nonce++;
       return out;
     });
@@ -473,10 +500,11 @@ async function main() {
   const cards: Card[] = [];
   const openCard = async (m: Merchant, plan: { index: number; spec: PlanSpec }, holder: Consumer) => {
     try {
-      const out = await http.post<{ cardId: string; events: { event: string; args: Record<string, string | number> }[] }>("/v1/banks/1/cards", keys.bank, {
+      const out = await ok(apiAs(keys.bank).POST("/v1/banks/{bankId}/cards", { params: { path: { bankId: 1 } }, body: {
         merchantId: m.id, planIndex: plan.index, holder: holder.wallet.address, named: true,
-      });
+      } }));
       const ev = out.events.find((e) => e.event === "CardPurchased")!;
+      if (out.cardId === null) throw new Error("the gateway opened a card without an id");
       const card: Card = { id: out.cardId, merchant: m, holder, kind: plan.spec.kind, left: plan.spec.units, expiresAt: Number(ev.args.expiresAt), closed: false };
       cards.push(card);
       count("cards opened");
@@ -487,10 +515,12 @@ async function main() {
     }
   };
 
+  /** A count of the consumption queue's in /health (beyond its declared fields). */
+  const queued = (h: Record<string, unknown>, state: string) => Number((h.queue as Record<string, number> | undefined)?.[state] ?? 0);
   const waitForIndex = async () => {
     for (;;) {
-      const h = await http.get<{ headBlock: number | null; indexedBlock: number | null; queue: Record<string, number> }>("/health", null);
-      if ((h.queue.queued ?? 0) === 0 && (h.queue.sent ?? 0) === 0 && h.indexedBlock !== null && h.headBlock !== null && h.indexedBlock >= h.headBlock) return h;
+      const h = await ok(apiAs(null).GET("/health"));
+      if (queued(h, "queued") === 0 && queued(h, "sent") === 0 && h.indexedBlock !== null && h.headBlock !== null && h.indexedBlock >= h.headBlock) return h;
       await new Promise((res) => setTimeout(res, 500));
     }
   };
@@ -499,7 +529,7 @@ async function main() {
   const perMonth = Array.from({ length: o.months }, (_, i) => Math.floor(o.cards / o.months) + (i < o.cards % o.months ? 1 : 0));
   let collapsed: Merchant | null = null;
   const before = await waitForIndex();
-  let failedVouchersBefore = before.queue.failed ?? 0;
+  let failedVouchersBefore = queued(before, "failed");
 
   for (let month = 0; month < o.months; month++) {
     say(`month ${month + 1}/${o.months}`);
@@ -513,9 +543,9 @@ async function main() {
         : pickFrom.sort((a, b) => cards.filter((c) => c.merchant === b).length - cards.filter((c) => c.merchant === a).length)[0] ?? null;
       if (collapsed) {
         const regKey = regulatorKeyFor(collapsed.industryId);
-        await http.post(`/v1/merchants/${collapsed.id}/restrict`, regKey, { reason: "refund complaints and 12345 tickets rising; no new cards" }).then(
+        await ok(apiAs(regKey).POST("/v1/merchants/{merchantId}/restrict", { params: { path: { merchantId: collapsed.id } }, body: { reason: "refund complaints and 12345 tickets rising; no new cards" } })).then(
           () => say(`  merchant ${collapsed!.id} (${CATALOG[collapsed!.industryId].name}) restricted: complaints rising`), (err) => refusal("restrict", err));
-        await http.post(`/v1/merchants/${collapsed.id}/freeze`, regKey, { reason: "premises closed, owner unreachable (暴雷跑路)" }).then(
+        await ok(apiAs(regKey).POST("/v1/merchants/{merchantId}/freeze", { params: { path: { merchantId: collapsed.id } }, body: { reason: "premises closed, owner unreachable (暴雷跑路)" } })).then(
           () => say(`  merchant ${collapsed!.id} collapsed and was frozen by its regulator`), (err) => refusal("freeze", err));
         collapsed.frozen = true;
         count("merchants frozen");
@@ -526,7 +556,7 @@ async function main() {
             const out = await holderTx(c.holder, c.id, "claim");
             const ev = out.events.find((e) => e.event === "CardRefunded");
             if (ev) {
-              claimed += BigInt(ev.args.amount);
+              claimed += BigInt(String(ev.args.amount));
               count("claims after the freeze");
             }
             c.closed = true;
@@ -563,6 +593,7 @@ async function main() {
     });
     say(`  ${opened} cards opened for ${consumers.length} consumers so far`);
 
+    await advance(month, 2);
     // Cooling-off: a few buyers change their minds within the days allowed and get everything back.
     const regretful = monthCards.filter(() => r.chance(0.03));
     await pool(regretful, o.concurrency, async (c) => {
@@ -582,7 +613,7 @@ async function main() {
       await pool(renew, o.concurrency, async (c) => {
         const plan = c.merchant.plans.find((p) => p.spec.kind === "lesson")!;
         try {
-          await http.post(`/v1/cards/${c.id}/renewals`, keys.bank, { planIndex: plan.index });
+          await ok(apiAs(keys.bank).POST("/v1/cards/{cardId}/renewals", { params: { path: { cardId: c.id } }, body: { planIndex: plan.index } }));
           c.left += plan.spec.units;
           count("renewals");
         } catch (err) {
@@ -591,16 +622,17 @@ async function main() {
       });
     }
 
+    await advance(month, 12);
     // Consumption: each holder confirms the lessons they had this month by signing a voucher; merchants batch them.
     const now = await chainNow();
     const active = cards.filter((c) => !c.closed && c.kind === "lesson" && !c.merchant.frozen && c.left > 0 && (c.expiresAt === 0 || c.expiresAt > now + DAY));
-    const byMerchant = new Map<number, { m: Merchant; vouchers: unknown[] }>();
+    const byMerchant = new Map<number, { m: Merchant; vouchers: SignedVoucherBody[] }>();
     let signedCount = 0;
     await pool(active, o.concurrency, async (c) => {
       const lessons = Math.min(c.left, r.int(1, Math.max(1, Math.ceil(c.left / Math.max(1, o.months - month)) + 1)));
       let td: { typedData: ConsumptionTypedData };
       try {
-        td = await http.get(`/v1/cards/${c.id}/voucher?lessons=${lessons}`, c.merchant.key);
+        td = (await ok(apiAs(c.merchant.key).GET("/v1/cards/{cardId}/voucher", { params: { path: { cardId: c.id }, query: { lessons } } }))) as typeof td; // typedData is declared as an open object
       } catch (err) {
         refusal("voucher", err);
         return;
@@ -619,7 +651,7 @@ async function main() {
     await pool([...byMerchant.values()], o.concurrency, async ({ m, vouchers }) => {
       for (let i = 0; i < vouchers.length; i += 500) {
         try {
-          await http.post(`/v1/merchants/${m.id}/consumptions`, m.key, { vouchers: vouchers.slice(i, i + 500) });
+          await ok(apiAs(m.key).POST("/v1/merchants/{merchantId}/consumptions", { params: { path: { merchantId: m.id } }, body: { vouchers: vouchers.slice(i, i + 500) } }));
           count("vouchers submitted", Math.min(500, vouchers.length - i));
         } catch (err) {
           refusal("submit vouchers", err);
@@ -627,11 +659,12 @@ async function main() {
       }
     });
     const drained = await waitForIndex();
-    const failedNow = drained.queue.failed ?? 0;
+    const failedNow = queued(drained, "failed");
     if (failedNow > failedVouchersBefore) count("vouchers refused on chain", failedNow - failedVouchersBefore);
     failedVouchersBefore = failedNow;
     say(`  ${signedCount} vouchers signed by holders, submitted in batches by ${byMerchant.size} merchants, on chain`);
 
+    await advance(month, 20);
     // Refund requests: the merchant accepts most, refuses some (a dispute), ignores a few (the holder escalates).
     const asking = cards.filter((c) => !c.closed && !c.merchant.frozen && c.kind === "lesson" && c.left > 0 && (c.expiresAt === 0 || c.expiresAt > now + DAY) && r.chance(0.025));
     const disputes: Card[] = [];
@@ -646,11 +679,11 @@ async function main() {
         count("refund requests");
         const roll = r.next();
         if (roll < 0.6) {
-          await http.post(`/v1/cards/${c.id}/refund/accept`, c.merchant.key, {});
+          await ok(apiAs(c.merchant.key).POST("/v1/cards/{cardId}/refund/accept", { params: { path: { cardId: c.id } }, body: {} }));
           c.closed = true;
           count("refunds accepted by the merchant");
         } else if (roll < 0.85) {
-          await http.post(`/v1/cards/${c.id}/refund/reject`, c.merchant.key, { reason: ethers.id("lessons were delivered as agreed") });
+          await ok(apiAs(c.merchant.key).POST("/v1/cards/{cardId}/refund/reject", { params: { path: { cardId: c.id } }, body: { reason: ethers.id("lessons were delivered as agreed") } }));
           disputes.push(c);
           count("refunds refused (disputes)");
         } else {
@@ -665,11 +698,11 @@ async function main() {
     // The industry's regulator decides: mostly half back, sometimes all, sometimes the refund is denied.
     await pool(disputes, o.concurrency, async (c) => {
       try {
-        const card = await http.get<{ heldFen: string }>(`/v1/cards/${c.id}`, keys.auditor);
-        const held = BigInt(card.heldFen);
+        const card = await ok(apiAs(keys.auditor).GET("/v1/cards/{cardId}", { params: { path: { cardId: c.id } } }));
+        const held = BigInt(card.heldFen ?? 0);
         const roll = r.next();
         const refund = roll < 0.2 ? 0n : roll < 0.8 ? held / 2n : held;
-        await http.post(`/v1/disputes/${c.id}/decision`, regulatorKeyFor(c.merchant.industryId), { refundFen: refund.toString(), note: "decided on the hotline file" });
+        await ok(apiAs(regulatorKeyFor(c.merchant.industryId)).POST("/v1/disputes/{cardId}/decision", { params: { path: { cardId: c.id } }, body: { refundFen: refund.toString(), note: "decided on the hotline file" } }));
         if (refund > 0n) c.closed = true;
         count(refund === 0n ? "disputes denied" : "disputes decided with a refund");
       } catch (err) {
@@ -678,11 +711,12 @@ async function main() {
     });
     if (asking.length) say(`  ${asking.length} refund requests this month, ${disputes.length} went to the regulator`);
 
+    await advance(month, 24);
     // Payouts: merchants draw what service has released.
     let paidOut = 0;
     await pool(merchants.filter((m) => !m.frozen), o.concurrency, async (m) => {
       try {
-        await http.post(`/v1/merchants/${m.id}/payouts`, m.key, {});
+        await ok(apiAs(m.key).POST("/v1/merchants/{merchantId}/payouts", { params: { path: { merchantId: m.id } } }));
         paidOut++;
         count("payouts");
       } catch (err) {
@@ -712,8 +746,10 @@ async function main() {
           fact: "abnormal_operation", action: "listed", detail: "通过登记的住所或者经营场所无法联系" });
       }
     }
+    await advance(month, 25);
     // The risk engine rates everyone; a rise alerts the regulators and a high level goes on chain (no new cards).
-    await http.post<{ rated: number }>("/v1/risk/rate", keys.regulator, {}).catch((err) => refusal("risk rating", err));
+    // On a chain that runs in the past, as of the chain's clock (the month's end), so the history has its dates.
+    await ok(apiAs(keys.regulator).POST("/v1/risk/rate", { body: onChainTime ? { asOf: await chainNow() } : {} })).catch((err) => refusal("risk rating", err));
     if (doomed) {
       const rating = await riskLevelOf(doomed);
       say(`  risk: ${doomed.name} (merchant ${doomed.id}) rated ${rating?.level ?? "—"} (score ${rating?.score ?? "—"})`);
@@ -721,7 +757,11 @@ async function main() {
     await waitForIndex();
 
     // A month passes: on a chain whose clock is behind the wall clock, by at most what is left up to now.
-    if (moveClock) {
+    if (onChainTime) {
+      await advance(month + 1, 0);
+      await waitForIndex();
+      say(`  a month passed on chain (now ${beijingDay(await chainNow())})`);
+    } else if (moveClock) {
       const behind = wallNow() - (await chainNow()) - 60;
       const step = Math.min(30 * DAY + 3600, Math.floor(behind / (o.months - month)));
       if (step > 0) {
@@ -737,7 +777,7 @@ async function main() {
     let periods = 0;
     await pool(periodic, o.concurrency, async (c) => {
       try {
-        const out = await http.post<{ events: { event: string }[] }>(`/v1/cards/${c.id}/periodic-release`, c.merchant.key, {});
+        const out = await ok(apiAs(c.merchant.key).POST("/v1/cards/{cardId}/periodic-release", { params: { path: { cardId: c.id } } }));
         if (out.events.some((e) => e.event === "PeriodsReleased")) periods++;
       } catch (err) {
         refusal("periodic release", err);
@@ -762,19 +802,28 @@ async function main() {
     });
     if (expired.length) say(`  ${expired.length} holders of expired cards took back what was left`);
   }
+  // The story ends today: what is left of the chain's lag is closed, so its clock is within a minute of the wall clock.
+  if (moveClock) {
+    const behind = wallNow() - (await chainNow()) - 30;
+    if (behind > 0) {
+      await chainRpc("evm_increaseTime", [behind]);
+      await chainRpc("evm_mine", []);
+      say(`  the chain's clock moved ${(behind / DAY).toFixed(1)} days to today (${beijingDay(await chainNow())})`);
+    }
+  }
   await waitForIndex();
 
   // ------------------------------------------------------------ the summary, from the API
   say("reconciling from the API: the ledger (auditor), merchants (regulator), custody positions with on-chain balances (bank)");
-  const ledger = await http.all<{ event: string; merchantId: number | null; args: Record<string, string | number> }>("/v1/ledger", keys.auditor);
+  const ledger = await allPages((cursor) => ok(apiAs(keys.auditor).GET("/v1/ledger", { params: { query: { limit: 500, cursor } } })));
   const big = (v: unknown) => BigInt(String(v ?? 0));
   const L = { paidIn: 0n, released: 0n, refunded: 0n, paidOut: 0n };
   const refundReasons: Record<string, bigint> = {};
   const REASONS = ["cooling-off", "accepted", "dispute", "small balance", "expired", "frozen", "exit"];
   const perIndustry = new Map<number, { paidIn: bigint; released: bigint; refunded: bigint }>();
   const merchantIndustry = new Map<number, number>();
-  const merchantsApi = await http.all<{ merchantId: number; industryId: number; status: string; paidInFen: string; releasedFen: string; refundedFen: string; heldFen: string; payableFen: string; paidOutFen: string }>("/v1/merchants", keys.regulator);
-  for (const m of merchantsApi) merchantIndustry.set(m.merchantId, m.industryId);
+  const merchantsApi = await allPages((cursor) => ok(apiAs(keys.regulator).GET("/v1/merchants", { params: { query: { limit: 500, cursor } } })));
+  for (const m of merchantsApi) if (m.merchantId !== null && m.industryId !== null) merchantIndustry.set(m.merchantId, m.industryId);
   const ind = (merchantId: number | null) => {
     const id = merchantIndustry.get(Number(merchantId)) ?? -1;
     const v = perIndustry.get(id) ?? { paidIn: 0n, released: 0n, refunded: 0n };
@@ -819,16 +868,12 @@ async function main() {
         break;
     }
   }
-  const positions: { merchantId: number; onChain: { heldFen: string; payableFen: string }; agrees: boolean }[] = [];
-  type Total = { indexedFen: string; onChainEscrowFen: string; tokenSupplyFen: string; agrees: boolean };
-  let total = null as Total | null;
-  let cursor: string | null = null;
-  do {
-    const page: { items: typeof positions; total: Total; nextCursor: string | null } = await http.get(`/v1/banks/1/positions?limit=200${cursor ? `&cursor=${cursor}` : ""}`, keys.bank);
-    positions.push(...page.items);
+  let total = null as { indexedFen: string; onChainEscrowFen: string; tokenSupplyFen: string; agrees: boolean } | null;
+  const positions = await allPages(async (cursor) => {
+    const page = await ok(apiAs(keys.bank).GET("/v1/banks/{bankId}/positions", { params: { path: { bankId: 1 }, query: { limit: 200, cursor } } }));
     total = page.total;
-    cursor = page.nextCursor;
-  } while (cursor);
+    return page;
+  });
   const chainHeld = positions.reduce((s, p) => s + BigInt(p.onChain.heldFen), 0n);
   const chainPayable = positions.reduce((s, p) => s + BigInt(p.onChain.payableFen), 0n);
   const M = merchantsApi.reduce((s, m) => ({

@@ -4,7 +4,12 @@
  * creates the first parties (platform regulator, a custodian bank, industry regulators, the risk oracle) with
  * encrypted keystores and API keys under ./data, then runs the indexer and the gateway. Ctrl-C stops it all
  * cleanly; the next start has everything it had.
+ *
+ * `npm start -- --demo [demo options]` also fills the platform with the demo's district (scripts/demo.ts, through the
+ * API) once it is up. On a new data folder the local chain then begins in the past (the demo's months before today),
+ * and the demo moves its clock forward to now month by month: the story's history lies in the past and ends today.
  */
+import { ChildProcess, spawn } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -88,10 +93,40 @@ function claimDataDir(config: Config): string {
   return file;
 }
 
+/** `--demo` and the demo's own options after it (`--months` also sets how far back a new chain begins). */
+function parseArgs(argv: string[]): { demo: string[] | null; historyDays: number } {
+  const at = argv.indexOf("--demo");
+  const unknown = argv.slice(0, at < 0 ? argv.length : at);
+  if (unknown.length) throw new Error(`unknown option ${unknown[0]}: npm start takes only --demo [demo options] (see \`npm run demo -- --help\`)`);
+  if (at < 0) return { demo: null, historyDays: 0 };
+  const demo = argv.slice(at + 1);
+  const m = demo.indexOf("--months");
+  const monthsText = m >= 0 ? demo[m + 1] : undefined;
+  const months = monthsText !== undefined && /^\d+$/.test(monthsText) ? Number(monthsText) : 4; // the demo's default
+  // A month of the story is 30 days and an hour; two days more for the set-up before the first month.
+  return { demo, historyDays: months * 30 + 2 };
+}
+
+/** Runs the demo against this platform; its lines go to this terminal. Resolves with its exit code. */
+function runDemo(args: string[], base: string, config: Config, log: ReturnType<typeof createLogger>): { child: ChildProcess; done: Promise<number | null> } {
+  const script = path.join(__dirname, "demo.ts");
+  const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", script, "--url", base, "--data-dir", config.dataDir, ...args], {
+    env: { ...process.env, KEYSTORE_DIR: config.keystoreDir },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const done = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  void done.then((code) => {
+    if (code === 0) log.info("the demo's district is in place");
+    else if (code !== null) log.error({ code }, "the demo stopped with an error (the platform keeps running)");
+  });
+  return { child, done };
+}
+
 /** What a start began and must stop if it fails half-way (the chain node never keeps holding its port). */
 const cleanups: (() => Promise<void>)[] = [];
 
 async function main() {
+  const args = parseArgs(process.argv.slice(2));
   const config = loadConfigOrExit();
   const log = createLogger(config.LOG_LEVEL);
   fs.mkdirSync(config.dataDir, { recursive: true });
@@ -100,7 +135,9 @@ async function main() {
   let chain: LocalChain | null = null;
   if (!config.CHAIN_RPC_URL) {
     const t0 = Date.now();
-    chain = await startLocalChain({ dir: path.join(config.dataDir, "chain"), port: config.CHAIN_PORT, blockTime: 1, log });
+    // With --demo, a new chain begins the demo's months ago (a loaded chain keeps its own genesis).
+    const genesisTimestamp = args.demo ? Math.floor(Date.now() / 1000) - args.historyDays * 86_400 : undefined;
+    chain = await startLocalChain({ dir: path.join(config.dataDir, "chain"), port: config.CHAIN_PORT, blockTime: 1, genesisTimestamp, log });
     const node = chain;
     cleanups.unshift(() => node.stop());
     config.CHAIN_RPC_URL = [chain.url];
@@ -196,8 +233,23 @@ async function main() {
     );
     for (const note of chain.notes) lines.push(`  Repaired:    ${note}`);
   }
+  if (args.demo) {
+    const behind = chain ? Math.floor(Date.now() / 1000) - chain.genesis.timestamp > 86_400 && chain.loadedHead < 0 : false;
+    lines.push("", behind
+      ? `  Demo:        filling the platform with a district; the chain began ${args.historyDays} days ago and its clock moves to now as the story goes`
+      : "  Demo:        filling the platform with a district; this chain's clock is already today, so the demo's chain events are dated today");
+  }
   lines.push("", "  Ctrl-C stops everything cleanly.", "");
   process.stdout.write(lines.join("\n") + "\n");
+  if (args.demo) {
+    const demo = runDemo(args.demo, base, config, log);
+    cleanups.unshift(async () => {
+      if (demo.child.exitCode === null && demo.child.signalCode === null) {
+        demo.child.kill("SIGTERM");
+        await demo.done;
+      }
+    });
+  }
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -26,3 +26,12 @@ export class ApiError extends GatewayError {
     super(message);
   }
 }
+
+/** A fact the code relies on did not hold: an aggregate query that returned no row, an empty list that cannot be. */
+export class InvariantError extends GatewayError {}
+
+/** `value`, or an InvariantError naming `what` when it is missing. */
+export function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new InvariantError(`${what} is missing`);
+  return value;
+}

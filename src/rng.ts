@@ -1,3 +1,5 @@
+import { required } from "./errors";
+
 /**
  * A small seeded random generator (mulberry32) and the draws the simulations need: the demo district
  * (scripts/demo.ts) and the risk benchmark's city (bench/risk-city.ts) are the same for the same seed.
@@ -33,14 +35,14 @@ export function rng(seed: number) {
     /** An integer from lo to hi, both included. */
     int: (lo: number, hi: number) => Math.floor(u(lo, hi + 1)),
     chance: (p: number) => next() < p,
-    pick: <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)],
+    pick: <T>(xs: readonly T[]): T => required(xs[Math.floor(next() * xs.length)], "a value to pick from an empty list"),
     logNormal: (median: number, sigma: number) => median * Math.exp(sigma * normal()),
     /** One of `xs`, each with probability proportional to `w(x)`. */
     weighted: <T>(xs: readonly T[], w: (x: T) => number): T => {
       const total = xs.reduce((s, x) => s + w(x), 0);
       let r = next() * total;
       for (const x of xs) if ((r -= w(x)) < 0) return x;
-      return xs[xs.length - 1];
+      return required(xs.at(-1), "a value to pick from an empty list");
     },
   };
 }

@@ -65,7 +65,7 @@ export function checkDeclaration(method: string, path: string, access: AccessDec
   for (const k of kinds) if (!TENANT_KINDS.includes(k)) throw new Error(`${where}: unknown tenant kind ${k}`);
   for (const [k, loc] of Object.entries(access.tenant ?? {})) {
     const [part, name] = String(loc).split(".");
-    if (!["params", "query", "body"].includes(part) || !name) throw new Error(`${where}: tenant ${k} is read from ${loc}, not params.x, query.x or body.x`);
+    if (part === undefined || !["params", "query", "body"].includes(part) || !name) throw new Error(`${where}: tenant ${k} is read from ${loc}, not params.x, query.x or body.x`);
     if (part === "params" && !path.includes(`:${name}`)) throw new Error(`${where}: tenant ${k} is read from ${loc}, which the path does not have`);
   }
   for (const [role, scope] of roles) {

@@ -9,6 +9,6 @@ import { Principal } from "./auth";
 export async function recordWrite(db: Db, p: Principal | null, route: { method: string; path: string }, req: Request, status: number) {
   await db.query(
     "INSERT INTO audit_log (role, subject, key_id, method, route, path, status) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    [p?.role ?? "public", p?.subject ?? null, p?.keyId ?? null, route.method.toUpperCase(), route.path, req.originalUrl.split("?")[0].slice(0, 500), status],
+    [p?.role ?? "public", p?.subject ?? null, p?.keyId ?? null, route.method.toUpperCase(), route.path, req.originalUrl.replace(/\?[\s\S]*$/, "").slice(0, 500), status],
   );
 }

@@ -83,8 +83,8 @@ export function createAuthenticator(db: Db, opts: { ttlMs?: number; maxEntries?:
   return async function authenticate(req: Request): Promise<Principal | null> {
     const header = req.header("x-api-key") ?? req.header("authorization")?.replace(/^Bearer\s+/i, "");
     if (!header) return null;
-    const m = /^ck_([0-9a-f]{12})_[A-Za-z0-9_-]{32}$/.exec(header);
-    if (!m) throw new ApiError(401, "InvalidApiKey", "the API key is malformed");
+    const keyId = /^ck_([0-9a-f]{12})_[A-Za-z0-9_-]{32}$/.exec(header)?.[1];
+    if (!keyId) throw new ApiError(401, "InvalidApiKey", "the API key is malformed");
     const now = Date.now();
     if (!refreshing && now - lastRefresh >= ttlMs * 0.6) {
       refreshing = true;
@@ -98,9 +98,9 @@ export function createAuthenticator(db: Db, opts: { ttlMs?: number; maxEntries?:
       return cached.principal;
     }
     const keyHash = hash(header);
-    const rows = await db.query<KeyRow>("SELECT id, key_hash, role, subject, label, revoked_at FROM api_keys WHERE id = $1", [m[1]]);
+    const rows = await db.query<KeyRow>("SELECT id, key_hash, role, subject, label, revoked_at FROM api_keys WHERE id = $1", [keyId]);
     const principal = principalOf(rows[0], keyHash);
-    remember(header, { principal, id: m[1], keyHash, at: now, usedAt: now });
+    remember(header, { principal, id: keyId, keyHash, at: now, usedAt: now });
     if (!principal) throw new ApiError(401, "InvalidApiKey", "unknown or revoked API key");
     return principal;
   };

@@ -275,7 +275,8 @@ export function encodeCursor(v: string | number | bigint): string {
  */
 export function keysetPage<R>(rows: R[], limit: number, keyOf: (row: R) => unknown): { page: R[]; nextCursor: string | null } {
   const page = rows.slice(0, limit);
-  return { page, nextCursor: rows.length > limit ? encodeCursor(String(keyOf(page[page.length - 1]))) : null };
+  const last = page.at(-1);
+  return { page, nextCursor: rows.length > limit && last !== undefined ? encodeCursor(String(keyOf(last))) : null };
 }
 
 /** The largest value of PostgreSQL's bigint (the store's ids) and of a uint64 (the escrow's card ids, numeric(20,0)). */

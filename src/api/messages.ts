@@ -13,7 +13,7 @@ export type Lang = "zh-CN" | "en";
 export function langOf(acceptLanguage: string | undefined): Lang | null {
   if (!acceptLanguage) return null;
   const ranked = acceptLanguage.split(",").map((part, i) => {
-    const [tag, ...params] = part.trim().split(";");
+    const [tag = "", ...params] = part.trim().split(";");
     const q = params.map((p) => /^\s*q=([\d.]+)/.exec(p)).find(Boolean);
     return { tag: tag.trim().toLowerCase(), q: q ? Number(q[1]) : 1, i };
   }).filter((x) => x.tag && x.q > 0).sort((a, b) => b.q - a.q || a.i - b.i);

@@ -49,9 +49,11 @@ const ERRORS: Record<string, string> = {
   "503": "The chain or the database did not answer; try again shortly",
 };
 
+const capitalized = (w: string) => w.charAt(0).toUpperCase() + w.slice(1);
+
 /** A stable operationId from the method and the path: GET /v1/merchants/:merchantId/cards is getMerchantsByMerchantIdCards. */
 export function operationIdOf(method: string, path: string): string {
-  const words = path.replace(/^\/v1\//, "/").split(/[/.-]/).filter(Boolean).map((w) => (w.startsWith(":") ? `By${w[1].toUpperCase()}${w.slice(2)}` : w[0].toUpperCase() + w.slice(1)));
+  const words = path.replace(/^\/v1\//, "/").split(/[/.-]/).filter(Boolean).map((w) => (w.startsWith(":") ? `By${capitalized(w.slice(1))}` : capitalized(w)));
   return method.toLowerCase() + words.join("");
 }
 
@@ -96,7 +98,8 @@ export function openApiDocument(info: { version: string; chainId: number; escrow
     if (d.body) {
       const json = schemaOf(d.body);
       op.requestBody = {
-        required: true,
+        // A body the route may go without (an optional zod schema) is optional for clients too.
+        required: !d.body.safeParse(undefined).success,
         content: d.raw
           ? { "text/csv": { schema: { type: "string" } }, "application/x-ndjson": { schema: { type: "string" } } }
           : (json as { anyOf?: { type?: string }[] })?.anyOf?.some((a) => a.type === "string")

@@ -27,6 +27,8 @@ export interface AnvilOptions {
   accounts?: number;
   /** Write the node's output here (default: discarded). */
   logFile?: string;
+  /** A new chain only (no state loaded): Unix seconds of its genesis block, in the past for a chain with a history. */
+  genesisTimestamp?: number;
 }
 
 export interface AnvilNode {
@@ -68,6 +70,8 @@ export async function startAnvil(opts: AnvilOptions = {}): Promise<AnvilNode> {
   if (opts.stateFile) args.push("--state", opts.stateFile);
   if (opts.stateFile && opts.stateInterval) args.push("--state-interval", String(opts.stateInterval));
   if (opts.loadStateFile) args.push("--load-state", opts.loadStateFile);
+  // A new chain whose genesis lies in the past: its clock then runs on from there (Anvil keeps the offset).
+  if (opts.genesisTimestamp !== undefined && !opts.loadStateFile) args.push("--timestamp", String(opts.genesisTimestamp));
   const out = opts.logFile ? fs.openSync(opts.logFile, "a") : "ignore";
   const child = spawn(anvilBinary(), args, { stdio: ["ignore", out, out], detached: Boolean(opts.ownGroup) });
   if (opts.ownGroup) {

@@ -7,6 +7,13 @@ export const RISK_LEVEL = ["low", "medium", "high"] as const;
 export const PLAN_KIND = ["none", "lesson", "periodic"] as const;
 export const REFUND_REASON = ["cooling_off", "accepted", "dispute", "small_balance", "expired", "frozen", "exit", "breach"] as const;
 
+/** The name an on-chain enum's number stands for; a FatalError for a number the contracts do not define. */
+export function enumName<T extends string>(names: readonly T[], i: number, what: string): T {
+  const name = names[i];
+  if (name === undefined) throw new FatalError(`${what} ${i} is not one the contracts define`);
+  return name;
+}
+
 export type ArgValue = string | number | boolean | Record<string, string | number | boolean>;
 
 /** One contract event, decoded, with where it happened. Values that can exceed 2^53 are decimal strings. */
@@ -75,7 +82,7 @@ function wordValue(type: string, hex: string): string | number | boolean | undef
     return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
   }
   if ((m = /^int(\d+)$/.exec(type))) {
-    const bits = BigInt(m[1]);
+    const bits = BigInt(Number(m[1]));
     let v = BigInt("0x" + hex) & ((1n << bits) - 1n);
     if (v >> (bits - 1n)) v -= 1n << bits;
     return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
@@ -118,7 +125,9 @@ function positionalDecoder(e: EventFragment): PositionalDecoder | null {
     let w = 0;
     for (const input of inputs) {
       if (input.indexed) {
-        const v = wordValue(input.type, topics[t++].slice(2));
+        const topic = topics[t++];
+        if (topic === undefined) return null;
+        const v = wordValue(input.type, topic.slice(2));
         if (v === undefined) return null;
         args[input.name] = v;
       } else if (input.isTuple()) {
@@ -192,9 +201,10 @@ export function decodeLog(log: RawLog, contracts: { escrow: string; registry: st
     logIndex: Number(log.logIndex),
   };
   if (topic0 === LESSONS_CONSUMED_TOPIC && contract === contracts.escrow) {
-    if (log.topics.length !== 2 || log.data.length !== 2 + 64 * 3) throw new FatalError(`malformed LessonsConsumed log in ${log.transactionHash}`);
+    const cardTopic = log.topics[1];
+    if (log.topics.length !== 2 || cardTopic === undefined || log.data.length !== 2 + 64 * 3) throw new FatalError(`malformed LessonsConsumed log in ${log.transactionHash}`);
     const args = {
-      cardId: BigInt(log.topics[1]).toString(),
+      cardId: BigInt(cardTopic).toString(),
       lessons: smallWord(log.data, 0), // uint16
       amount: smallWord(log.data, 1), // uint48
       sequence: smallWord(log.data, 2), // uint16

@@ -40,6 +40,11 @@ export interface LocalChainOptions {
   blockTime?: number;
   /** Milliseconds between snapshots while the head moves (stretched to 10× the time a dump takes). */
   snapshotIntervalMs?: number;
+  /**
+   * Unix seconds of the genesis block of a NEW chain (nothing to load): a demo's history lies in the past and its
+   * clock is then moved forward up to now. Ignored when a state is loaded (its clock goes on at the wall clock).
+   */
+  genesisTimestamp?: number;
   log: { info(o: object, msg?: string): void; warn(o: object, msg?: string): void; error(o: object, msg?: string): void };
 }
 
@@ -60,7 +65,7 @@ export interface LocalChain {
 }
 
 export const STATE = "state.json.gz";
-const COPIES = [STATE, "state.1.json.gz", "state.2.json.gz"];
+const COPIES = [STATE, "state.1.json.gz", "state.2.json.gz"] as const;
 /** Written by Anvil's `--state` in earlier versions of this platform: read once, if nothing newer is there. */
 const LEGACY = "state.json";
 
@@ -198,7 +203,7 @@ export async function startLocalChain(opts: LocalChainOptions): Promise<LocalCha
     notes.push(...loaded.inspection.repairs.map((r) => `${path.basename(loaded!.file)}: ${r}`));
   }
 
-  const node = await startAnvil({ port: opts.port, loadStateFile: loaded ? loadFile : undefined, logFile: path.join(dir, "anvil.log"), ownGroup: true });
+  const node = await startAnvil({ port: opts.port, loadStateFile: loaded ? loadFile : undefined, genesisTimestamp: loaded ? undefined : opts.genesisTimestamp, logFile: path.join(dir, "anvil.log"), ownGroup: true });
   fs.writeFileSync(path.join(dir, "anvil.pid"), String(node.process.pid));
   const rpc = async <T>(method: string, params: unknown[] = []): Promise<T> => {
     const res = await fetch(node.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
@@ -254,7 +259,7 @@ export async function startLocalChain(opts: LocalChainOptions): Promise<LocalCha
     if (buf.length < 20 || buf[0] !== 0x1f || buf[1] !== 0x8b) throw new Error("anvil_dumpState did not return a gzip state");
     const tmp = path.join(dir, `${STATE}.tmp`);
     writeDurably(tmp, buf);
-    const [cur, one, two] = COPIES.map((f) => path.join(dir, f));
+    const [cur, one, two] = [path.join(dir, COPIES[0]), path.join(dir, COPIES[1]), path.join(dir, COPIES[2])];
     if (fs.existsSync(one)) fs.renameSync(one, two);
     if (fs.existsSync(cur)) fs.linkSync(cur, one);
     fs.renameSync(tmp, cur);

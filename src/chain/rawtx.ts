@@ -21,7 +21,7 @@ function lengthPrefix(len: number, offset: number): Buffer {
 }
 
 function rlpBytes(b: Buffer): Buffer {
-  if (b.length === 1 && b[0] < 0x80) return b;
+  if (b.length === 1 && b.readUInt8(0) < 0x80) return b;
   return Buffer.concat([lengthPrefix(b.length, 0x80), b]);
 }
 

@@ -1,5 +1,5 @@
 import { isAscii } from "node:buffer";
-import { FatalError, RetryableError } from "../errors";
+import { FatalError, RetryableError, required } from "../errors";
 
 export interface RpcOptions {
   urls: string[];
@@ -55,6 +55,7 @@ export function createRpc(opts: RpcOptions) {
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const maxAttempts = opts.maxAttempts ?? Math.max(3, opts.urls.length * 2);
   let current = 0;
+  const urlAt = (i: number) => required(opts.urls[i], `RPC URL #${i}`);
   let nextId = 1;
   const stats: RpcStats = { requests: 0, errors: 0, failovers: 0, calls: {} };
   const count = (method: string, n = 1) => (stats.calls[method] = (stats.calls[method] ?? 0) + n);
@@ -89,7 +90,7 @@ export function createRpc(opts: RpcOptions) {
   async function withFailover<T>(fn: (url: string) => Promise<T>, method: string): Promise<T> {
     let lastErr: unknown;
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
-      const url = opts.urls[current];
+      const url = urlAt(current);
       stats.requests++;
       try {
         return await fn(url);
@@ -102,7 +103,7 @@ export function createRpc(opts: RpcOptions) {
         if (opts.urls.length > 1) {
           const next = (current + 1) % opts.urls.length;
           stats.failovers++;
-          opts.onFailover?.(url, opts.urls[next], (err as Error).message);
+          opts.onFailover?.(url, urlAt(next), (err as Error).message);
           current = next;
         }
         // Back off once every node has been tried: 100 ms, 200 ms, ... capped at 2 s.
@@ -125,7 +126,7 @@ export function createRpc(opts: RpcOptions) {
   return {
     stats,
     get url() {
-      return opts.urls[current];
+      return urlAt(current);
     },
     urls: opts.urls,
     /**

@@ -1,5 +1,5 @@
-import { ChainEvent, MERCHANT_STATUS, PLAN_KIND, REFUND_REASON, RISK_LEVEL } from "../chain/events";
-import { Db, DbTx } from "../store/db";
+import { ChainEvent, MERCHANT_STATUS, PLAN_KIND, REFUND_REASON, RISK_LEVEL, enumName } from "../chain/events";
+import { Db, DbTx, queryOne } from "../store/db";
 import { FatalError } from "../errors";
 import { ledgerAmount } from "./ledgerRow";
 
@@ -86,10 +86,10 @@ function argsJson(args: ChainEvent["args"]): string {
 
 /** Whether events are ordered by (block, log index): the ledger's ids follow the chain's order. */
 function inChainOrder(events: ChainEvent[]): boolean {
-  for (let i = 1; i < events.length; i++) {
-    const p = events[i - 1];
-    const e = events[i];
-    if (e.blockNumber < p.blockNumber || (e.blockNumber === p.blockNumber && e.logIndex <= p.logIndex)) return false;
+  let p: ChainEvent | undefined;
+  for (const e of events) {
+    if (p && (e.blockNumber < p.blockNumber || (e.blockNumber === p.blockNumber && e.logIndex <= p.logIndex))) return false;
+    p = e;
   }
   return true;
 }
@@ -162,7 +162,7 @@ export async function planBatch(
   const missingCards = [...cardIds].filter((id) => !cards.has(id));
   if (missingCards.length) {
     // As one JSON value: thousands of rows decode far faster so than field by field (ids and money as text).
-    const [{ rows }] = await reader.query<{ rows: unknown }>(
+    const { rows } = await queryOne<{ rows: unknown }>(reader,
       `SELECT coalesce(json_agg(c), '[]'::json) AS rows FROM (
          SELECT card_id::text AS card_id, merchant_id, holder, plan_index, kind, status, named, held::text AS held, units_left,
            units_used, paid_in::text AS paid_in, direct::text AS direct, released::text AS released, refunded::text AS refunded,
@@ -245,7 +245,7 @@ export async function planBatch(
         const m = merchant(merchantId!);
         amount = big(a.custodied);
         const c: CardRow = {
-          card_id: cardId!, merchant_id: merchantId!, holder: holder!, plan_index: num(a.planIndex), kind: PLAN_KIND[num(a.kind)],
+          card_id: cardId!, merchant_id: merchantId!, holder: holder!, plan_index: num(a.planIndex), kind: enumName(PLAN_KIND, num(a.kind), "plan kind"),
           status: "active", named: Boolean(a.named), held: amount, units_left: num(a.units), units_used: 0, paid_in: amount,
           direct: big(a.direct), released: 0n, refunded: 0n, started_at: num(a.startedAt), expires_at: num(a.expiresAt),
           updated_block: e.blockNumber, pending_direct: big(a.direct),
@@ -383,7 +383,7 @@ export async function planBatch(
       }
       case "MerchantStatusChanged": {
         const m = merchant(merchantId!);
-        m.status = MERCHANT_STATUS[num(a.to)]; m.updated_block = e.blockNumber;
+        m.status = enumName(MERCHANT_STATUS, num(a.to), "merchant status"); m.updated_block = e.blockNumber;
         break;
       }
       case "BreachRecorded":
@@ -399,7 +399,7 @@ export async function planBatch(
       }
       case "RiskLevelSet": {
         const m = merchant(merchantId!);
-        m.risk_level = RISK_LEVEL[num(a.to)]; m.updated_block = e.blockNumber;
+        m.risk_level = enumName(RISK_LEVEL, num(a.to), "risk level"); m.updated_block = e.blockNumber;
         risk.push({
           tx_hash: e.txHash, log_index: e.logIndex, merchant_id: merchantId, from_level: RISK_LEVEL[num(a.from)],
           to_level: RISK_LEVEL[num(a.to)], reason: String(a.reason), block_time: time,
@@ -408,7 +408,7 @@ export async function planBatch(
       }
       case "PlanPublished": {
         plans.set(`${merchantId}:${a.planIndex}`, {
-          merchant_id: merchantId, plan_index: num(a.planIndex), kind: PLAN_KIND[num(a.kind)], units: num(a.units),
+          merchant_id: merchantId, plan_index: num(a.planIndex), kind: enumName(PLAN_KIND, num(a.kind), "plan kind"), units: num(a.units),
           period_seconds: num(a.periodSeconds), validity_days: num(a.validityDays), price: big(a.price), active: true,
         });
         break;
@@ -471,11 +471,11 @@ export async function planBatch(
   if (copy?.length && !inChainOrder(events)) throw new FatalError("a batch's events are not in chain order (block, log index)");
   const copyData = copy?.length ? copy.join("") : null;
   const ledgerValues = ledger.length ? [plainJson(ledger), plainJson(ledgerTxs), ledgerContracts] : null;
-  const industryRows = industries.map((row) => row.floor_bps !== undefined
+  const industryRows = industries.map((row) => ({ row, params: row.floor_bps !== undefined
     ? [row.industry_id, row.floor_bps, row.updated_block]
     : row.set_policy
     ? [row.industry_id, row.policy === null ? null : toJson([row.policy]).slice(1, -1), row.updated_block]
-    : [row.industry_id, row.regulator, row.updated_block]);
+    : [row.industry_id, row.regulator, row.updated_block] }));
   const banksJson = banks.length ? toJson(banks) : null;
   const plansJson = plans.size ? toJson([...plans.values()]) : null;
   const merchantsJson = dirtyMerchants.size ? toJson([...dirtyMerchants].map((id) => merchants.get(id))) : null;
@@ -521,17 +521,17 @@ export async function planBatch(
        ORDER BY t.b, r.l`,
       ledgerValues,
     );
-    for (let k = 0; k < industries.length; k++) {
+    for (const { row, params } of industryRows) {
       await tx.query(
-        industries[k].floor_bps !== undefined
+        row.floor_bps !== undefined
           ? `INSERT INTO industries (industry_id, regulator, policy, custody_floor_bps, updated_block) VALUES ($1, NULL, NULL, $2, $3)
              ON CONFLICT (industry_id) DO UPDATE SET custody_floor_bps = EXCLUDED.custody_floor_bps, updated_block = EXCLUDED.updated_block`
-          : industries[k].set_policy
+          : row.set_policy
           ? `INSERT INTO industries (industry_id, regulator, policy, updated_block) VALUES ($1, NULL, $2::jsonb, $3)
              ON CONFLICT (industry_id) DO UPDATE SET policy = EXCLUDED.policy, updated_block = EXCLUDED.updated_block`
           : `INSERT INTO industries (industry_id, regulator, policy, updated_block) VALUES ($1, $2, NULL, $3)
              ON CONFLICT (industry_id) DO UPDATE SET regulator = EXCLUDED.regulator, updated_block = EXCLUDED.updated_block`,
-        industryRows[k],
+        params,
       );
     }
     if (banksJson) {

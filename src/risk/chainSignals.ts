@@ -135,7 +135,8 @@ export async function chainActivity(
   if (!out.size) return out;
 
   // One pass over the ledger rows of both windows; ledger_time (block_time, id) bounds the scan.
-  const flows = await db.query<Record<string, string>>(
+  type FlowRow = Record<"merchant_id" | "sales_n_r" | "sales_n_b" | "sales_r" | "sales_b" | "cust_r" | "cust_b" | "cons_r" | "cons_b" | "refund_req_r" | "disputes_r" | "paid_out_r", string>;
+  const flows = await db.query<FlowRow>(
     `WITH w AS (
        SELECT merchant_id, event, amount, block_time > $2 AS recent,
               CASE WHEN event IN ('CardPurchased', 'CardRenewed')

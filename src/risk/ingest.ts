@@ -187,10 +187,11 @@ interface RawRecord {
 function parseCsv(text: string): { records: RawRecord[]; fileProblem?: BadRow } {
   const { records: rows, problem } = readCsv(text);
   const malformed = problem && { line: problem.line, value: null, problem: { field: "line", reason: `${problem.reason}; the lines after it are not read` } };
-  if (!rows.length) {
+  const first = rows[0];
+  if (!first) {
     return { records: [], fileProblem: malformed ? { line: malformed.line, problems: [malformed.problem] } : { line: 1, problems: [{ field: "header", reason: "the file is empty: the first line is the header" }] } };
   }
-  const header = rows[0].cells.map((c) => c.trim());
+  const header = first.cells.map((c) => c.trim());
   const unknown = header.filter((h) => !CSV_COLUMNS.includes(h));
   const missing = REQUIRED_COLUMNS.filter((c) => !header.includes(c));
   const dup = header.filter((h, i) => header.indexOf(h) !== i);
@@ -199,7 +200,7 @@ function parseCsv(text: string): { records: RawRecord[]; fileProblem?: BadRow } 
     if (missing.length) problems.push({ field: "header", reason: `missing column(s) ${missing.join(", ")}` });
     if (unknown.length) problems.push({ field: "header", reason: `unknown column(s) ${unknown.join(", ")}; the columns are ${CSV_COLUMNS.join(", ")}` });
     if (dup.length) problems.push({ field: "header", reason: `repeated column(s) ${dup.join(", ")}` });
-    return { records: [], fileProblem: { line: rows[0].line, problems } };
+    return { records: [], fileProblem: { line: first.line, problems } };
   }
   const records = rows.slice(1).map((r): RawRecord => {
     if (r.cells.length !== header.length) {
@@ -207,7 +208,7 @@ function parseCsv(text: string): { records: RawRecord[]; fileProblem?: BadRow } 
     }
     const value: Record<string, string> = {};
     header.forEach((h, k) => {
-      const v = r.cells[k].trim();
+      const v = (r.cells[k] ?? "").trim(); // as many cells as the header: checked above
       if (v !== "") value[h] = v; // an empty cell is an absent field
     });
     return { line: r.line, value };

@@ -2,7 +2,7 @@ import { encodeBytes32String, JsonRpcApiProvider } from "ethers";
 import { Logger } from "pino";
 import { PrepaidEscrow } from "../../typechain-types";
 import { KeyRing } from "../chain/signers";
-import { Db } from "../store/db";
+import { Db, queryOne } from "../store/db";
 import { backoff } from "./alerts";
 import { RISK_LEVELS, RiskLevel } from "./levels";
 import { pendingChainUpdates } from "./ratings";
@@ -95,7 +95,7 @@ export function createRiskPusher(o: PushOptions) {
   }
 
   async function record(p: { merchantId: number; level: RiskLevel; reason: string; status: PushRecord["status"]; txHash?: string; error?: string }): Promise<PushRecord> {
-    const [row] = await o.db.query(
+    const row = await queryOne(o.db,
       `INSERT INTO risk_pushes (merchant_id, level, reason, status, tx_hash, error, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
       [p.merchantId, p.level, p.reason, p.status, p.txHash ?? null, p.error ?? null, Date.now()],
     );
@@ -187,7 +187,7 @@ export function createRiskPusher(o: PushOptions) {
     const deadline = Date.now() + timeoutMs;
     while (!stop()) {
       await settleSent();
-      const [r] = await o.db.query<{ n: string }>("SELECT count(*) AS n FROM risk_pushes WHERE status = 'sent'");
+      const r = await queryOne<{ n: string }>(o.db, "SELECT count(*) AS n FROM risk_pushes WHERE status = 'sent'");
       if (Number(r.n) === 0 || Date.now() > deadline) return;
       await new Promise((res) => setTimeout(res, 200));
     }

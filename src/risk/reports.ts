@@ -1,4 +1,4 @@
-import { Db } from "../store/db";
+import { Db, queryOne } from "../store/db";
 import { RISK_LEVELS, RiskLevel } from "./levels";
 import { ratingHistory } from "./ratings";
 
@@ -54,13 +54,15 @@ const ratio = (a: number | bigint, b: number | bigint) => (Number(b) > 0 ? Math.
  * the period it covers: the whole time on the platform, or the last 12 months. Money in fen as decimal strings.
  */
 export async function creditProfile(db: Pick<Db, "query">, merchantId: number, now: number = Math.floor(Date.now() / 1000)) {
-  const [m] = await db.query<Record<string, string>>("SELECT * FROM merchants WHERE merchant_id = $1", [merchantId]);
+  type MerchantRow = Record<"admitted_at" | "bank_id" | "industry_id" | "status" | "released" | "paid_in" | "risk_level", string>;
+  const [m] = await db.query<MerchantRow>("SELECT * FROM merchants WHERE merchant_id = $1", [merchantId]);
   if (!m) return null;
   const admittedAt = Number(m.admitted_at);
   const lifetime: Period = { from: admittedAt, to: now };
   const year: Period = { from: Math.max(admittedAt, now - 365 * DAY), to: now };
 
-  const [flows] = await db.query<Record<string, string>>(
+  type Flows = Record<"cards_all" | "renewals_all" | "sales_all" | "cards_y" | "renewals_y" | "sales_y" | "custodied_y" | "released_y" | "refund_requests_y" | "refund_requests_all", string>;
+  const flows = await queryOne<Flows>(db,
     `SELECT
        count(*) FILTER (WHERE event = 'CardPurchased') AS cards_all,
        count(*) FILTER (WHERE event = 'CardRenewed') AS renewals_all,
@@ -75,25 +77,25 @@ export async function creditProfile(db: Pick<Db, "query">, merchantId: number, n
      FROM ledger WHERE merchant_id = $1 AND block_time <= $3`,
     [merchantId, year.from, now],
   );
-  const [refunds] = await db.query<Record<string, string>>(
+  const refunds = await queryOne<Record<"n_all" | "amount_all" | "n_y" | "amount_y", string>>(db,
     `SELECT count(*) AS n_all, coalesce(sum(amount), 0)::text AS amount_all,
             count(*) FILTER (WHERE block_time > $2) AS n_y, coalesce(sum(amount) FILTER (WHERE block_time > $2), 0)::text AS amount_y
      FROM refunds WHERE merchant_id = $1`,
     [merchantId, year.from],
   );
-  const [disputes] = await db.query<Record<string, string>>(
+  const disputes = await queryOne<Record<"n_all" | "n_y" | "decided_for_holder", string>>(db,
     `SELECT count(*) AS n_all, count(*) FILTER (WHERE opened_at > $2) AS n_y,
             count(*) FILTER (WHERE status <> 'open' AND refunded > 0) AS decided_for_holder
      FROM disputes WHERE merchant_id = $1`,
     [merchantId, year.from],
   );
-  const [complaints] = await db.query<Record<string, string>>(
+  const complaints = await queryOne<Record<"complaints" | "tickets" | "refund_related", string>>(db,
     `SELECT count(*) FILTER (WHERE kind = 'complaint') AS complaints, count(*) FILTER (WHERE kind = 'hotline_ticket') AS tickets,
             count(*) FILTER (WHERE kind IN ('complaint', 'hotline_ticket') AND (fields->>'refund_related')::boolean) AS refund_related
      FROM risk_signals WHERE merchant_id = $1 AND occurred_at > $2 AND occurred_at <= $3`,
     [merchantId, year.from, now],
   );
-  const [active] = await db.query<{ n: string }>(
+  const active = await queryOne<{ n: string }>(db,
     `SELECT count(*) AS n FROM cards WHERE merchant_id = $1 AND status = 'active' AND expires_at > $2`,
     [merchantId, now],
   );

@@ -105,9 +105,10 @@ export function createRiskRuntime(s: Pick<Services, "db" | "provider" | "escrow"
   }
 
   /** Rates every merchant (or `merchantIds`) as of now, records the ratings and alerts, then pushes what changed. */
-  function rate(o: { merchantIds?: number[]; cause?: string; asOf?: number } = {}): Promise<RateSummary> {
+  function rate(o: { merchantIds?: number[]; cause?: string; asOf?: number; exactly?: boolean } = {}): Promise<RateSummary> {
     return serial(async () => {
-      const asOf = Math.max(o.asOf ?? 0, await clock());
+      // `exactly`: as of the moment asked (a regulator's rating of a past moment); otherwise now, or later.
+      const asOf = o.exactly && o.asOf !== undefined ? o.asOf : Math.max(o.asOf ?? 0, await clock());
       const ratings = await rateMerchants(s.db, asOf, model, { merchantIds: o.merchantIds });
       let alerts = 0;
       const { recorded, changes } = await recordRatings(s.db, ratings, {

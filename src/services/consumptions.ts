@@ -9,7 +9,8 @@ import { DecodedRevert, KeyRing, MaybeSentError, decodeRevert } from "../chain/s
 import { recoverSigners } from "../chain/ecrecover";
 import { Rpc } from "../chain/rpc";
 import { Db } from "../store/db";
-import { ApiError, RetryableError } from "../errors";
+import { ApiError, RetryableError, required } from "../errors";
+import { classifyIncluded, overdue, pickBatches, planRefusal } from "./consumptionPlan";
 
 export interface QueueOptions {
   db: Db;
@@ -46,6 +47,11 @@ const DIGEST_PREFIX = Buffer.from([0x19, 0x01]);
 export const BATCH_GAS_BASE = 60_000n;
 export const BATCH_GAS_PER_VOUCHER = 20_000n;
 export const batchGasLimit = (vouchers: number) => BATCH_GAS_BASE + BATCH_GAS_PER_VOUCHER * BigInt(vouchers);
+
+/** Queued rows with the ids their INSERT returned, one per row in the same order. */
+function withIds<R extends object>(rows: R[], ids: string[]): (R & { id: string })[] {
+  return rows.map((r, i) => ({ ...r, id: required(ids[i], "the id of a queued voucher") }));
+}
 
 type QueueRow = VoucherRow & {
   id: string; merchant_id: string;
@@ -130,20 +136,21 @@ export function createConsumptionQueue(opts: QueueOptions) {
 
   /** Each voucher's signer ("" when the signature is malformed, or has a high s, which the escrow refuses). */
   async function signersOf(vouchers: SignedVoucher[]): Promise<string[]> {
-    const digests = vouchers.map(digestOf);
-    const usable = vouchers.map((v) => (v.v === 27 || v.v === 28) && BigInt(v.s) <= HALF_N && BigInt(v.r) > 0n && BigInt(v.s) > 0n);
+    const checked = vouchers.map((v) => ({
+      v, digest: digestOf(v), usable: (v.v === 27 || v.v === 28) && BigInt(v.s) <= HALF_N && BigInt(v.r) > 0n && BigInt(v.s) > 0n,
+    }));
     if (opts.rpc) {
       try {
-        const recovered = await recoverSigners(opts.rpc, vouchers.map((v, i) => ({ digest: digests[i], v: v.v, r: v.r, s: v.s })));
-        return recovered.map((a, i) => (usable[i] ? a : ""));
+        const recovered = await recoverSigners(opts.rpc, checked.map(({ v, digest }) => ({ digest, v: v.v, r: v.r, s: v.s })));
+        return recovered.map((a, i) => (checked[i]?.usable ? a : ""));
       } catch (err) {
         logger.warn({ err: (err as Error).message }, "the node did not recover the vouchers' signers; recovering them here");
       }
     }
-    return vouchers.map((v, i) => {
-      if (!usable[i]) return "";
+    return checked.map(({ v, digest, usable }) => {
+      if (!usable) return "";
       try {
-        return recoverAddress(digests[i], { r: v.r, s: v.s, v: v.v }).toLowerCase();
+        return recoverAddress(digest, { r: v.r, s: v.s, v: v.v }).toLowerCase();
       } catch {
         return "";
       }
@@ -157,7 +164,8 @@ export function createConsumptionQueue(opts: QueueOptions) {
       held.add(r.id);
       const m = String(r.merchant_id);
       const list = waiting.get(m) ?? [];
-      if (list.length && BigInt(list[list.length - 1].id) > BigInt(r.id)) touched.add(m);
+      const last = list.at(-1);
+      if (last && BigInt(last.id) > BigInt(r.id)) touched.add(m);
       list.push(r);
       waiting.set(m, list);
     }
@@ -195,7 +203,11 @@ export function createConsumptionQueue(opts: QueueOptions) {
         // At most ~5,000 vouchers a group (five full requests): one node call and statement stay small.
         let n = 0;
         let take = 0;
-        while (take < accepting.length && (take === 0 || n + accepting[take].vouchers.length <= 5_000)) n += accepting[take++].vouchers.length;
+        for (const job of accepting) {
+          if (take > 0 && n + job.vouchers.length > 5_000) break;
+          n += job.vouchers.length;
+          take++;
+        }
         const jobs = accepting.slice(0, take);
         accepting = accepting.slice(take);
         await acceptGroup(jobs).catch((err) => jobs.forEach((j) => j.reject(err)));
@@ -289,7 +301,7 @@ export function createConsumptionQueue(opts: QueueOptions) {
       for (const g of good) {
         const mineIds = ids.slice(at, at + g.rows.length);
         at += g.rows.length;
-        if (started) hold(g.rows.map((r, i) => ({ ...r, id: mineIds[i] })));
+        if (started) hold(withIds(g.rows, mineIds));
         g.job.resolve({ ids: mineIds });
       }
     } catch (err) {
@@ -301,7 +313,7 @@ export function createConsumptionQueue(opts: QueueOptions) {
       for (const g of good) {
         try {
           const ids = await insertQueued(g.rows);
-          if (started) hold(g.rows.map((r, i) => ({ ...r, id: ids[i] })));
+          if (started) hold(withIds(g.rows, ids));
           g.job.resolve({ ids });
         } catch (e) {
           g.job.reject(isDuplicate(e) ? duplicateError() : e);
@@ -415,25 +427,24 @@ export function createConsumptionQueue(opts: QueueOptions) {
           await db.query("UPDATE voucher_queue SET status = 'queued', updated_at = now() WHERE tx_hash = $1 AND status = 'sent'", [recorded]);
         }
         const revert = refusalOf(err);
-        const cardId = revert?.args.cardId !== undefined ? String(revert.args.cardId) : null;
-        if (!revert || cardId === null) {
-          if (revert) {
-            await markFailed(batch, revert);
-            return;
-          }
+        const plan = planRefusal(batch, revert && { name: revert.name, cardId: revert.args.cardId !== undefined ? String(revert.args.cardId) : null });
+        if (plan.kind === "retry" || !revert) {
           putBack(batch);
           throw err; // retryable: try again next round
         }
+        if (plan.kind === "failAll") {
+          await markFailed(batch, revert);
+          return;
+        }
         // Drop the offending card's vouchers (settling any that are in fact on chain already) and retry the rest.
-        const bad = batch.filter((r) => r.card_id === cardId);
-        if (revert.name.endsWith("SequenceMismatch")) {
-          const { failed, waiting: later } = await settleStale(bad);
+        if (plan.settle) {
+          const { failed, waiting: later } = await settleStale(plan.bad);
           if (failed.length) await markFailed(failed, revert);
           putBack(later);
         } else {
-          await markFailed(bad, revert);
+          await markFailed(plan.bad, revert);
         }
-        batch = batch.filter((r) => r.card_id !== cardId);
+        batch = plan.rest;
       }
     }
     putBack(batch);
@@ -491,11 +502,12 @@ export function createConsumptionQueue(opts: QueueOptions) {
       const withEvents = new Set(
         (await db.query<{ tx_hash: string }>("SELECT DISTINCT tx_hash FROM ledger WHERE tx_hash = ANY($1::text[])", [hashes])).map((r) => r.tx_hash.toLowerCase()),
       );
-      const confirmed = hashes.filter((h) => withEvents.has(h));
       const others = hashes.filter((h) => !withEvents.has(h));
       const receipts = others.length ? await receiptsOf(others) : [];
-      const reverted: string[] = [];
-      others.forEach((h, i) => (receipts[i] && Number(receipts[i]!.status) === 1 ? confirmed : reverted).push(h));
+      const { confirmed, reverted } = classifyIncluded(hashes, withEvents, new Map(others.map((h, i) => {
+        const status = receipts[i]?.status;
+        return [h, status === null || status === undefined ? null : Number(status)];
+      })));
       if (confirmed.length) {
         await db.query("UPDATE voucher_queue SET status = 'confirmed', updated_at = now() WHERE tx_hash = ANY($1::text[]) AND status = 'sent'", [confirmed]);
         for (const h of confirmed) release(untrack(h));
@@ -507,8 +519,9 @@ export function createConsumptionQueue(opts: QueueOptions) {
       }
     }
     const now = Date.now();
-    for (const [h, f] of [...inFlight]) {
-      if (included.has(h) || now - f.since <= lostAfterMs) continue;
+    for (const h of overdue(inFlight, included, now, lostAfterMs)) {
+      const f = inFlight.get(h);
+      if (!f) continue;
       const tx = await opts.provider.send("eth_getTransactionByHash", [h]);
       if (tx) {
         f.since = now; // still pending at the node (or mined in a block not indexed yet): look again later
@@ -528,19 +541,8 @@ export function createConsumptionQueue(opts: QueueOptions) {
 
   /** One batch per merchant: its oldest waiting vouchers whose cards have no batch in flight, up to maxPerTx. */
   async function round(): Promise<void> {
-    const batches: [string, QueueRow[]][] = [];
-    for (const [merchantId, list] of waiting) {
-      if (list.length === 0) continue;
-      const picked: QueueRow[] = [];
-      const kept: QueueRow[] = [];
-      for (const r of list) {
-        if (picked.length < opts.maxPerTx && !busyCards.has(r.card_id)) picked.push(r);
-        else kept.push(r);
-      }
-      if (picked.length === 0) continue;
-      waiting.set(merchantId, kept);
-      batches.push([merchantId, picked]);
-    }
+    const { batches, kept } = pickBatches(waiting, busyCards, opts.maxPerTx);
+    for (const [merchantId, rest] of kept) waiting.set(merchantId, rest);
     await Promise.all(
       batches.map(([merchantId, list]) =>
         sendMerchant(merchantId, list).catch((err) => {

@@ -1,4 +1,4 @@
-import { Db, DbTx } from "../store/db";
+import { Db, DbTx, queryOne } from "../store/db";
 import { ApiError } from "../errors";
 import { recordHotlineTicketSignal } from "../risk/ingest";
 
@@ -46,7 +46,7 @@ export async function routeTicket(db: Db, t: TicketInput, by: string) {
       await dispatch(tx, t.ticketId, null, assignee, "route", false, by, null);
       await recordHotlineTicketSignal(tx, t); // the ticket feeds the merchant's risk rating
     }
-    const [row] = await tx.query("SELECT * FROM hotline_tickets WHERE ticket_id = $1", [t.ticketId]);
+    const row = await queryOne(tx, "SELECT * FROM hotline_tickets WHERE ticket_id = $1", [t.ticketId]);
     return { ticket: ticketView(row), created: inserted.length > 0 };
   });
 }
@@ -135,7 +135,8 @@ export async function listTickets(db: Db, actor: string, opts: { status?: string
   }
   const rows = await db.query(`SELECT * FROM hotline_tickets WHERE ${where.join(" AND ")} ORDER BY ticket_id LIMIT ${opts.limit + 1}`, args);
   const page = rows.slice(0, opts.limit);
-  return { items: page.map(ticketView), next: rows.length > opts.limit ? String(page[page.length - 1].ticket_id) : null };
+  const last = page.at(-1);
+  return { items: page.map(ticketView), next: rows.length > opts.limit && last ? String(last.ticket_id) : null };
 }
 
 export async function ticketHistory(db: Db, ticketId: string) {

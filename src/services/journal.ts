@@ -129,10 +129,10 @@ export function createTxJournal(opts: { db: Db; rpc: Rpc; logger: Logger; receip
       if (!rows.length) return 0;
       const rcs = await receipts(rows.map((r) => r.hash));
       let n = 0;
-      for (let i = 0; i < rows.length; i++) {
+      for (const [i, row] of rows.entries()) {
         const rc = rcs[i];
         if (rc) {
-          await settle(rows[i].hash, rc);
+          await settle(row.hash, rc);
           n++;
         }
       }
@@ -155,13 +155,13 @@ export function createTxJournal(opts: { db: Db; rpc: Rpc; logger: Logger; receip
       const summary: RecoverySummary = { checked: rows.length, onChain: 0, resent: 0, failed: [], ms: 0 };
       const rcs = await receipts(rows.map((r) => r.hash));
       const missing: typeof rows = [];
-      for (let i = 0; i < rows.length; i++) {
+      for (const [i, row] of rows.entries()) {
         const rc = rcs[i];
         if (rc) {
           summary.onChain++;
-          await settle(rows[i].hash, rc);
-        } else if (rows[i].state !== "reverted") {
-          missing.push(rows[i]); // a reverted one that was lost is not sent again: its caller was told it failed
+          await settle(row.hash, rc);
+        } else if (row.state !== "reverted") {
+          missing.push(row); // a reverted one that was lost is not sent again: its caller was told it failed
         }
       }
       for (const row of missing) {

@@ -172,11 +172,12 @@ export async function onboardingList(db: Db, opts: { state?: OnboardingState; in
     args,
   );
   const page = rows.slice(0, opts.limit);
+  const last = page.at(-1);
   return {
     items: page.map((r) => ({
       registrationNumber: r.registration_number, name: r.name, district: r.district, industryId: Number(r.industry_id), required: r.required,
       startedOn: r.started_on, note: r.note, state: r.state, merchantId: r.merchant_id == null ? null : Number(r.merchant_id), merchantStatus: r.merchant_status ?? null,
     })),
-    next: rows.length > opts.limit ? String(page[page.length - 1].registration_number) : null,
+    next: rows.length > opts.limit && last ? String(last.registration_number) : null,
   };
 }

@@ -1,5 +1,5 @@
-import { Db } from "../store/db";
-import { ApiError } from "../errors";
+import { Db, queryOne } from "../store/db";
+import { ApiError, required } from "../errors";
 import { readCsv } from "../csv";
 
 /** One line of a custodian bank's custody-account statement. Money in fen. */
@@ -37,20 +37,21 @@ interface ChainMovement {
 export function parseStatementCsv(text: string): Statement {
   const { records, problem } = readCsv(text);
   const problems: { field: string; reason: string }[] = [];
-  if (!records.length || !/^ref,direction,amountFen/i.test(records[0].cells.map((c) => c.trim()).join(","))) {
+  const header = records[0];
+  if (!header || !/^ref,direction,amountFen/i.test(header.cells.map((c) => c.trim()).join(","))) {
     throw new ApiError(400, "InvalidRequest", "the statement is not in the expected CSV format", [{ field: "body", reason: "the first line must be the header ref,direction,amountFen,txHash,cardId,merchantId" }]);
   }
   if (problem) problems.push({ field: `line ${problem.line}`, reason: problem.reason });
   const out: Statement = { closingBalanceFen: -1n, lines: [] };
   for (const { line: lineNo, cells } of records.slice(1)) {
-    const [ref, direction, amount, txHash, cardId, merchantId] = cells.map((c) => c.trim());
+    const [ref = "", direction, amount = "", txHash, cardId, merchantId] = cells.map((c) => c.trim());
     if (ref === "closing") {
-      if (!/^\d+$/.test(amount ?? "")) problems.push({ field: `line ${lineNo}.amountFen`, reason: "the closing balance is a whole number of fen" });
+      if (!/^\d+$/.test(amount)) problems.push({ field: `line ${lineNo}.amountFen`, reason: "the closing balance is a whole number of fen" });
       else out.closingBalanceFen = BigInt(amount);
       continue;
     }
     if (direction !== "in" && direction !== "out") problems.push({ field: `line ${lineNo}.direction`, reason: "in or out" });
-    if (!/^\d+$/.test(amount ?? "")) problems.push({ field: `line ${lineNo}.amountFen`, reason: "a whole, non-negative number of fen" });
+    if (!/^\d+$/.test(amount)) problems.push({ field: `line ${lineNo}.amountFen`, reason: "a whole, non-negative number of fen" });
     if (txHash && !/^0x[0-9a-fA-F]{64}$/.test(txHash)) problems.push({ field: `line ${lineNo}.txHash`, reason: "0x and 64 hex digits" });
     if (cardId && !/^\d+$/.test(cardId)) problems.push({ field: `line ${lineNo}.cardId`, reason: "a decimal card id" });
     if (merchantId && !/^\d+$/.test(merchantId)) problems.push({ field: `line ${lineNo}.merchantId`, reason: "a whole number" });
@@ -90,7 +91,8 @@ export async function reconcile(db: Db, bankId: number, st: Statement, onChainSu
       const a = (typeof r.args === "string" ? JSON.parse(r.args) : r.args) as Record<string, string | number>;
       const into = r.event === "CardPurchased" || r.event === "CardRenewed";
       // Since the 2025 rules the whole price is in custody (the direct share waits there through the cooling-off).
-      const amount = into ? BigInt(a.custodied) + BigInt(a.direct ?? 0) : BigInt(a.amount);
+      const arg = (name: string) => BigInt(required(a[name], `${r.event}'s ${name}`));
+      const amount = into ? arg("custodied") + BigInt(a.direct ?? 0) : arg("amount");
       return {
         key: `${r.tx_hash}:${r.log_index}`, direction: (into ? "in" : "out") as "in" | "out",
         amount, txHash: r.tx_hash.toLowerCase(), event: r.event, cardId: r.card_id === null ? null : String(r.card_id), merchantId: Number(r.merchant_id),
@@ -113,7 +115,7 @@ export async function reconcile(db: Db, bankId: number, st: Statement, onChainSu
     if (exact) {
       used.add(exact.key);
       matched.push({ ...ref, event: exact.event, txHash: exact.txHash });
-    } else if ((line.txHash || line.cardId || line.merchantId !== undefined) && candidates.length) {
+    } else if ((line.txHash || line.cardId || line.merchantId !== undefined) && candidates[0]) {
       const c = candidates[0];
       used.add(c.key);
       mismatched.push({ ...ref, event: c.event, txHash: c.txHash, chainAmountFen: c.amount.toString(), differenceFen: (line.amountFen - c.amount).toString() });
@@ -128,7 +130,7 @@ export async function reconcile(db: Db, bankId: number, st: Statement, onChainSu
   // held then (custodied in less paid out and refunded, up to the period's last second), from the indexed chain events.
   let periodEndCustody: bigint | null = null;
   if (st.toBlockTime !== undefined) {
-    const [row] = await db.query<{ custody: string }>(
+    const row = await queryOne<{ custody: string }>(db,
       `SELECT coalesce(sum(CASE WHEN l.event IN ('CardPurchased', 'CardRenewed') THEN (l.args->>'custodied')::numeric + coalesce((l.args->>'direct')::numeric, 0)
                                  ELSE -(l.args->>'amount')::numeric END), 0)::text AS custody
        FROM ledger l JOIN merchants m ON m.merchant_id = l.merchant_id

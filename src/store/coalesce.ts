@@ -31,7 +31,8 @@ export function perTurn<C extends Waiting<A>, A>(opts: {
     for (const calls of groups.values()) {
       for (let i = 0; i < calls.length; i += opts.maxPerStatement) {
         const part = calls.slice(i, i + opts.maxPerStatement);
-        if (part.length === 1) opts.one(db, part[0]).catch(part[0].reject);
+        const [only] = part;
+        if (part.length === 1 && only) opts.one(db, only).catch(only.reject);
         else opts.many(db, part).catch((err) => {
           if (err instanceof RetryableError) for (const c of part) c.reject(err);
           else for (const c of part) opts.one(db, c).catch(c.reject);

@@ -1,6 +1,6 @@
 import path from "node:path";
 import fs from "node:fs";
-import { RetryableError } from "../errors";
+import { InvariantError, RetryableError } from "../errors";
 import os from "node:os";
 import { execFile } from "node:child_process";
 import { Readable } from "node:stream";
@@ -8,6 +8,16 @@ import { pipeline } from "node:stream/promises";
 
 /** A row as the SQL engine returns it. */
 export type Row = Record<string, unknown>;
+
+/**
+ * The single row of a query that always returns one (an aggregate without GROUP BY, an INSERT … RETURNING that
+ * cannot conflict); an InvariantError when it returns none.
+ */
+export async function queryOne<T extends Row = Row>(db: Pick<Db, "query">, sql: string, params?: unknown[], opts?: QueryOptions): Promise<T> {
+  const [row] = await db.query<T>(sql, params, opts);
+  if (row === undefined) throw new InvariantError(`a query that always returns a row returned none: ${sql.slice(0, 80)}`);
+  return row;
+}
 
 /** The one interface the store speaks: PostgreSQL's dialect, on PGlite (embedded) or a PostgreSQL server. */
 export interface Db {

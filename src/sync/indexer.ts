@@ -5,6 +5,7 @@ import { FatalError, RetryableError } from "../errors";
 import { Db } from "../store/db";
 import { BatchWrite, planBatch, projectBatch, newProjectionCache, ProjectionCache } from "../indexing/projector";
 import { buildLedgerIndexes, deferLedgerIndexes, ledgerIndexesDeferred } from "../store/ledger-indexes";
+import { RangeState, afterAnswer, afterRefusal, blocksToSample, commonAncestor, cutBySample, nextRange, readAheadPlan, stepStart } from "./indexerPlan";
 
 /**
  * Cards the indexer's projection cache holds at most (~0.5 KB each with their disputes' entries: ~10 MB of a
@@ -103,15 +104,12 @@ export function createIndexer(opts: IndexerOptions) {
   const maxRange = opts.maxRange ?? 50_000;
   const targetLogs = opts.targetLogsPerRange ?? 5_000;
   const maxResponseBytes = opts.maxResponseBytes ?? 16 * 1024 * 1024;
-  let range = Math.min(opts.initialRange ?? 2_000, maxRange);
-  /** After a refused (too large) range: no range longer than `span` blocks until block `until` is passed. */
-  let ceiling: { until: number; span: number } | null = null;
+  /** How long the next range may be (see indexerPlan.ts). */
+  let sizing: RangeState = { range: Math.min(opts.initialRange ?? 2_000, maxRange), ceiling: null, lastLogs: null };
   /** The next ranges, in order, read while the current one is written (catching up only). */
   let ahead: { from: number; to: number; result: Promise<FetchedRange> }[] = [];
   const readAhead = Math.max(0, opts.readAhead ?? 1);
   const sampleBlocks = Math.max(0, opts.sampleBlocks ?? 8);
-  /** Logs in the last range read (null: none read yet), to know when the next one may run into a busier stretch. */
-  let lastLogs: number | null = null;
   /**
    * Catching up, range i+1 is planned (projected in memory, its statements' values written out) while range i is
    * written: `cache` holds the state the planned ranges leave, `planned` the last of them, `writing` its write.
@@ -169,9 +167,10 @@ export function createIndexer(opts: IndexerOptions) {
     for (let i = 0; i < unique.length; i += 200) {
       const chunk = unique.slice(i, i + 200);
       const res = await rpc.batch<BlockHeader | null>(chunk.map((n) => ({ method: "eth_getBlockByNumber", params: ["0x" + n.toString(16), false] })));
-      res.forEach((h, j) => {
-        if (!h) throw new RetryableError(`block ${chunk[j]} not available yet`);
-        out.set(chunk[j], h);
+      chunk.forEach((n, j) => {
+        const h = res[j];
+        if (!h) throw new RetryableError(`block ${n} not available yet`);
+        out.set(n, h);
       });
     }
     return out;
@@ -182,11 +181,11 @@ export function createIndexer(opts: IndexerOptions) {
     const stored = await db.query<{ number: string; hash: string }>("SELECT number, hash FROM blocks WHERE number <= $1 ORDER BY number DESC LIMIT 512", [fromBlock]);
     let ancestor = opts.startBlock - 1;
     for (let i = 0; i < stored.length; i += 50) {
-      const chunk = stored.slice(i, i + 50);
-      const onChain = await headers(chunk.map((b) => Number(b.number)));
-      const match = chunk.find((b) => onChain.get(Number(b.number))?.hash === b.hash);
-      if (match) {
-        ancestor = Number(match.number);
+      const chunk = stored.slice(i, i + 50).map((b) => ({ number: Number(b.number), hash: b.hash }));
+      const onChain = await headers(chunk.map((b) => b.number));
+      const match = commonAncestor(chunk, new Map([...onChain].map(([n, h]) => [n, h.hash])));
+      if (match !== null) {
+        ancestor = match;
         break;
       }
     }
@@ -209,10 +208,8 @@ export function createIndexer(opts: IndexerOptions) {
    * sampleBlocks); `to` itself when the last range was not sparse, the range is short, or the node takes no batch.
    */
   async function sampledEnd(from: number, to: number): Promise<number> {
-    const span = to - from + 1;
-    if (sampleBlocks === 0 || span <= 16 || (lastLogs !== null && lastLogs >= targetLogs / 2)) return to;
-    const k = Math.min(sampleBlocks, span);
-    const blocks = Array.from({ length: k }, (_, i) => from + Math.floor(((i + 0.5) * span) / k));
+    const blocks = blocksToSample(sizing, { from, to }, sampleBlocks, targetLogs);
+    if (!blocks.length) return to;
     let counts: number[];
     try {
       const answers = await rpc.batch<RawLog[]>(blocks.map((b) => ({
@@ -224,13 +221,12 @@ export function createIndexer(opts: IndexerOptions) {
       logger.debug({ err: (err as Error).message }, "could not sample a range's blocks; reading it whole");
       return to;
     }
-    const expected = (counts.reduce((a, b) => a + b, 0) * span) / k;
-    if (expected <= targetLogs * 2) return to;
-    const cut = Math.max(1, Math.floor((span * targetLogs) / expected));
-    range = cut;
+    const cut = cutBySample({ from, to }, counts, targetLogs);
+    if (cut.range === null) return to;
+    sizing = { ...sizing, range: cut.range };
     status.rangesShortened++;
-    logger.debug({ from, to, expected: Math.round(expected), cut }, "a sample of the range promises many logs: shortened");
-    return from + cut - 1;
+    logger.debug({ from, to, counts, cut: cut.range }, "a sample of the range promises many logs: shortened");
+    return cut.to;
   }
 
   /** Reads [from, to] (or a first part of it, when the node refuses the whole) and checks it against the headers. */
@@ -247,15 +243,9 @@ export function createIndexer(opts: IndexerOptions) {
     } catch (err) {
       if (err instanceof RangeTooLargeError && to > from) {
         status.rangesRefused++;
-        const span = to - from + 1;
-        // Aim at a quarter of the byte limit when the node said how large the answer was; halve otherwise.
-        const next = err.bytes ? Math.floor((span * maxResponseBytes) / 4 / err.bytes) : Math.floor(span / 2);
-        range = Math.max(1, Math.min(Math.floor(span / 2), next));
-        // The refused range may be sparse first and dense later: do not grow back past this size inside it, or
-        // the node would build the same oversized answer again.
-        ceiling = { until: Math.max(to, ceiling?.until ?? 0), span: Math.min(range, ceiling?.span ?? range) };
-        logger.debug({ from, to, range, bytes: err.bytes }, "log range too large, splitting");
-        return fetchRange(from, from + range - 1, false); // the refusal measured the range: no new sample
+        sizing = afterRefusal(sizing, { from, to, bytes: err.bytes }, maxResponseBytes);
+        logger.debug({ from, to, range: sizing.range, bytes: err.bytes }, "log range too large, splitting");
+        return fetchRange(from, from + sizing.range - 1, false); // the refusal measured the range: no new sample
       }
       throw err;
     }
@@ -274,12 +264,7 @@ export function createIndexer(opts: IndexerOptions) {
     for (const e of events) {
       if (hdrs.get(e.blockNumber)!.hash !== e.blockHash) throw new RetryableError(`block ${e.blockNumber} changed while reading it`);
     }
-    lastLogs = logs.length;
-    // Grow the range when sparse, shrink when dense, to keep each answer about targetLogs.
-    if (logs.length < targetLogs / 2) range = Math.min(maxRange, range * 2);
-    else if (logs.length > targetLogs * 2) range = Math.max(1, Math.floor((range * targetLogs) / logs.length));
-    if (ceiling && to >= ceiling.until) ceiling = null;
-    if (ceiling) range = Math.min(range, ceiling.span);
+    sizing = afterAnswer(sizing, { from, to, logs: logs.length }, { maxRange, targetLogs });
     return { from, to, events, hdrs };
   }
 
@@ -346,28 +331,30 @@ export function createIndexer(opts: IndexerOptions) {
       headAt = Date.now();
     }
     const target = status.headBlock - opts.confirmations;
-    if (cp && cp.number > status.headBlock) {
-      // The chain came back shorter than the index (a node restored from an older state): the index goes back to the
-      // last block both have and follows the chain again; what the gateway sends again comes back through it.
-      await resetPipeline();
-      await handleReorg(status.headBlock);
-      return true;
-    }
     // A range read ahead whose first block's parent is the checkpoint's block continues the chain the index holds.
     const first = ahead[0];
     const linked = cp !== null && first?.from === from && (await settled(first.result))?.hdrs.get(from)?.parentHash === cp.hash;
-    if (cp && cp.number >= opts.startBlock && !linked) {
+    const start = stepStart({ checkpoint: cp, head: status.headBlock, startBlock: opts.startBlock, linked });
+    if (start.kind === "rewind") {
+      // The chain came back shorter than the index (a node restored from an older state): the index goes back to the
+      // last block both have and follows the chain again; what the gateway sends again comes back through it.
+      await resetPipeline();
+      await handleReorg(start.toBlock);
+      return true;
+    }
+    if (start.kind === "verify") {
       // The block we stopped at must still be on the chain; if not, a reorg happened under us.
-      const [h] = (await headers([cp.number])).values();
-      if (h.hash !== cp.hash) {
+      const h = (await headers([start.block.number])).get(start.block.number);
+      if (h?.hash !== start.block.hash) {
         await resetPipeline();
-        await handleReorg(cp.number);
+        await handleReorg(start.block.number);
         return true;
       }
     }
-    if (from > target) {
+    const next = nextRange({ from, target, range: sizing.range, firstAhead: first ?? null });
+    if (next.kind === "atHead") {
       await drain();
-      status.lag = Math.max(0, target - (from - 1));
+      status.lag = next.lag;
       // At the head with the indexes still deferred: their build was cut short (a crash or stop after the last
       // range's commit). Build them now.
       if (status.ledgerIndexesDeferred) await buildDeferredIndexes(from - 1);
@@ -377,24 +364,23 @@ export function createIndexer(opts: IndexerOptions) {
     // A range read ahead is used only if it starts here and is still final. It was checked against the headers
     // when read; a reorg after that shows as a changed checkpoint hash at the next step, as for any committed range.
     let current: FetchedRange;
-    if (first && first.from === from && first.to <= target) {
+    if (next.kind === "ahead" && first) {
       ahead.shift();
       current = await first.result;
     } else {
       ahead = [];
-      current = await fetchRange(from, Math.min(target, from + range - 1));
+      const r = next.kind === "read" ? next : { from, to: Math.min(target, from + sizing.range - 1) };
+      current = await fetchRange(r.from, r.to);
     }
-    // A range read shorter than asked (the node refused the whole, or a sample shortened it) leaves a gap before the
-    // next one read ahead: that one is dropped.
-    if (ahead.length && ahead[0].from !== current.to + 1) ahead = [];
-    // Catching up: read the next ranges while this one is written (the node works while the store does).
-    while (ahead.length < readAhead && !stopping) {
-      const nextFrom = (ahead.length ? ahead[ahead.length - 1].to : current.to) + 1;
-      if (nextFrom > target) break;
-      const nextTo = Math.min(target, nextFrom + range - 1);
-      const result = fetchRange(nextFrom, nextTo);
+    // Catching up: read the next ranges while this one is written (the node works while the store does). A range
+    // read shorter than asked (the node refused the whole, or a sample shortened it) leaves a gap before the next one
+    // read ahead: that one is dropped.
+    const plan = readAheadPlan({ current, ahead, target, range: sizing.range, readAhead });
+    if (!plan.keep) ahead = [];
+    for (const r of stopping ? [] : plan.add) {
+      const result = fetchRange(r.from, r.to);
       result.catch(() => undefined); // surfaced when used
-      ahead.push({ from: nextFrom, to: nextTo, result });
+      ahead.push({ ...r, result });
     }
     // Plan this range while the previous one is written: the store's work overlaps this process's.
     if (cache && cache.cards.size > CACHE_MAX_CARDS) {
@@ -537,8 +523,9 @@ export async function rebuildState(tx: Pick<Db, "query">): Promise<void> {
   let lastId = 0;
   for (;;) {
     const rows = await tx.query<Record<string, unknown>>("SELECT * FROM ledger WHERE id > $1 ORDER BY id LIMIT 5000", [lastId]);
-    if (rows.length === 0) break;
-    lastId = Number(rows[rows.length - 1].id);
+    const last = rows.at(-1);
+    if (!last) break;
+    lastId = Number(last.id);
     const times = new Map<number, number>();
     const events: ChainEvent[] = rows.map((r) => {
       times.set(Number(r.block_number), Number(r.block_time));

@@ -7,6 +7,7 @@ import { engines } from "../support/db";
 import { devWallet } from "../support/chain";
 import { consumptionFor, signConsumption, voucherJson } from "../../src/chain/vouchers";
 import { startPlatform, Platform } from "./platform";
+import { ok } from "../../src/client";
 
 /**
  * The web console in a real browser: Debian's Chromium, headless, driven by playwright-core against a gateway on a
@@ -133,8 +134,8 @@ describe("web console (headless Chromium, gateway on Anvil)", function () {
   it("regulator: filters merchants, opens one, restricts it and sees its status change", async () => {
     const [, salon, third] = pf.merchantIds;
     // The risk service rates everyone, so the merchant's page has an explanation to show.
-    const rate = await fetch(`${pf.base}/v1/risk/rate`, { method: "POST", headers: { "x-api-key": pf.key.bureau } });
-    expect(rate.status, await rate.text()).to.equal(200);
+    const rate = await ok(pf.api("bureau").POST("/v1/risk/rate", {}));
+    expect(rate.rated).to.be.at.least(3);
     await open("bureau");
     await page.waitForSelector("#merchant-list tbody tr[data-key]");
     expect(await page.locator("#merchant-list tbody tr[data-key]").count()).to.equal(3);
@@ -143,11 +144,10 @@ describe("web console (headless Chromium, gateway on Anvil)", function () {
     expect(await page.getAttribute("#merchant-list tbody tr[data-key]", "data-key")).to.equal(String(third));
     // A rising level arrives as it is raised, over the live stream.
     await page.waitForSelector("#alerts-live.on");
-    const override = await fetch(`${pf.base}/v1/merchants/${salon}/risk/override`, {
-      method: "POST", headers: { "x-api-key": pf.key.bureau, "content-type": "application/json" },
-      body: JSON.stringify({ level: "high", reason: "12345 tickets about a closed branch" }),
+    const override = await pf.api("bureau").POST("/v1/merchants/{merchantId}/risk/override", {
+      params: { path: { merchantId: salon } }, body: { level: "high", reason: "12345 tickets about a closed branch" },
     });
-    expect(override.status, await override.text()).to.equal(201);
+    expect(override.response.status, JSON.stringify(override.error)).to.equal(201);
     const alert = page.locator("#alert-list li.fresh", { hasText: `Merchant #${salon}` });
     await alert.waitFor({ timeout: 30_000 });
     expect(await alert.innerText()).to.match(/low\s*→\s*high/);
@@ -195,11 +195,10 @@ describe("web console (headless Chromium, gateway on Anvil)", function () {
 
   it("industry regulator: accepts a 12345 hotline ticket routed to it", async () => {
     const [school] = pf.merchantIds;
-    const r = await fetch(`${pf.base}/v1/hotline/tickets`, {
-      method: "POST", headers: { "x-api-key": pf.key.bureau, "content-type": "application/json" },
-      body: JSON.stringify({ ticketId: "T20261123-0001", merchantId: school, category: "refund", summary: "The school closed the Saturday class and refuses refunds", receivedAt: Math.floor(Date.now() / 1000) }),
+    const r = await pf.api("bureau").POST("/v1/hotline/tickets", {
+      body: { ticketId: "T20261123-0001", merchantId: school, category: "refund", summary: "The school closed the Saturday class and refuses refunds", receivedAt: Math.floor(Date.now() / 1000) },
     });
-    expect(r.status).to.equal(201);
+    expect(r.response.status).to.equal(201);
     await open("education", "#/hotline");
     const row = page.locator("#ticket-list tr[data-key='T20261123-0001']");
     await row.waitFor();
@@ -220,19 +219,19 @@ describe("web console (headless Chromium, gateway on Anvil)", function () {
     await shot("bank-positions");
 
     // The custody account's statement, as the bank's own system would print it: every movement, and the closing balance.
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    const get = async (p: string): Promise<any> => (await fetch(pf.base + p, { headers: { "x-api-key": pf.key.bank } })).json();
-    const ledger = (await get("/v1/ledger?limit=500")).items as { event: string; txHash: string; args: Record<string, string> }[];
+    const bank = pf.api("bank");
+    const ledger = (await ok(bank.GET("/v1/ledger", { params: { query: { limit: 500 } } }))).items;
     const lines: string[] = [];
     for (const e of ledger) {
       // Into custody: a card's whole price (the direct share waits there through the cooling-off); out: payouts and refunds.
       const into = e.event === "CardPurchased" || e.event === "CardRenewed";
       const out = ["PaidOut", "CardRefunded", "DirectShareReturned", "RenewalRefunded"].includes(e.event);
-      const amount = into ? BigInt(e.args.custodied) + BigInt(e.args.direct ?? 0) : out ? BigInt(e.args.amount) : null;
+      const fen = (name: string) => BigInt(String(e.args[name] ?? 0)); // the ledger's args: money as decimal strings
+      const amount = into ? fen("custodied") + fen("direct") : out ? fen("amount") : null;
       if (amount === null || amount === 0n) continue;
       lines.push(`S${lines.length + 1},${out ? "out" : "in"},${amount},${e.txHash},,`);
     }
-    const closing = (await get("/v1/banks/1/positions")).total.tokenSupplyFen;
+    const closing = (await ok(bank.GET("/v1/banks/{bankId}/positions", { params: { path: { bankId: 1 } } }))).total.tokenSupplyFen;
     const csv = ["ref,direction,amountFen,txHash,cardId,merchantId", ...lines, `closing,,${closing}`].join("\n") + "\n";
 
     await page.click('#nav a[data-page="reconcile"]');

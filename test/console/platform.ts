@@ -8,6 +8,7 @@ import { issueApiKey, Role } from "../../src/api/auth";
 import { Db } from "../../src/store/db";
 import { EngineFactory } from "../support/db";
 import { deployDistrict, devWallet, driveActivity } from "../support/chain";
+import { custodyClient } from "../../src/client";
 
 export const DAY = 86_400;
 
@@ -62,6 +63,8 @@ async function setUp(node: AnvilNode, db: Db, created: (gw: Gateway) => void) {
 
   return {
     node, district, db, gw, base, key, merchantIds,
+    /** The typed client with the key issued to `who` (as an integrator's system would call the API). */
+    api: (who: string) => custodyClient({ baseUrl: base, apiKey: key[who] }),
     /** Waits until the index holds the chain's current head (for activity sent straight to the contracts). */
     synced: async () => waitIndexed(gw, Number(await p.getBlockNumber())),
     async stop() {

@@ -2,6 +2,9 @@ import { expect } from "chai";
 import request from "supertest";
 import { engines } from "../support/db";
 import { startPlatform, Platform, DAY } from "./platform";
+import { CustodyApiError, ok, operations } from "../../src/client";
+
+type MoneyQuery = NonNullable<operations["getStatsMoney"]["parameters"]["query"]>;
 
 for (const engine of engines()) {
   describe(`GET /v1/stats/money (${engine.name})`, function () {
@@ -9,6 +12,13 @@ for (const engine of engines()) {
     let pf: Platform;
     let starting: Promise<Platform> | undefined;
     const get = (who: string, path: string) => request(pf.gw.app).get(path).set("x-api-key", pf.key[who]);
+    /** GET /v1/stats/money through the typed client, as `who`. */
+    const money = (who: string, query: MoneyQuery = {}) => ok(pf.api(who).GET("/v1/stats/money", { params: { query } }));
+    /** The CustodyApiError a call is refused with. */
+    const refusal = (call: Promise<unknown>) => call.then(
+      () => { throw new Error("the call was answered, not refused"); },
+      (err: unknown) => { if (err instanceof CustodyApiError) return err; throw err; },
+    );
 
     before(async function () {
       this.timeout(360_000); // a district on chain over two rounds, on a machine that may be busy
@@ -33,48 +43,49 @@ for (const engine of engines()) {
     }
 
     it("sums the ledger per day to the same totals as the merchants' balances, and held = paid in − released − refunded at every point", async () => {
-      const r = await get("bureau", "/v1/stats/money?bucket=day").expect(200);
-      expect(r.body.totals).to.deep.equal(await merchantTotals());
-      expect(r.body.series.length).to.be.at.least(2); // the chain's clock moved three days between the two rounds
+      const r = await money("bureau", { bucket: "day" });
+      expect(r.totals).to.deep.equal(await merchantTotals());
+      expect(r.series.length).to.be.at.least(2); // the chain's clock moved three days between the two rounds
       let paid = 0n, out = 0n;
-      for (const p of r.body.series) {
+      for (const p of r.series) {
         paid += BigInt(p.paidInFen);
         out += BigInt(p.releasedFen) + BigInt(p.refundedFen);
         expect(BigInt(p.heldFen)).to.equal(paid - out);
         expect((p.start + 8 * 3600) % DAY).to.equal(0); // days start at midnight, Beijing time
       }
       // every day from the first to the last, quiet days included as zeros
-      r.body.series.slice(1).forEach((p: { start: number }, i: number) => expect(p.start - r.body.series[i].start).to.equal(DAY));
-      expect(r.body.series.some((p: { paidInFen: string }) => p.paidInFen === "0")).to.equal(true);
-      expect(BigInt(r.body.totals.paidInFen) > 0n).to.equal(true);
-      expect(BigInt(r.body.totals.refundedFen) > 0n).to.equal(true);
+      r.series.slice(1).forEach((p, i) => expect(p.start - r.series[i].start).to.equal(DAY));
+      expect(r.series.some((p) => p.paidInFen === "0")).to.equal(true);
+      expect(BigInt(r.totals.paidInFen) > 0n).to.equal(true);
+      expect(BigInt(r.totals.refundedFen) > 0n).to.equal(true);
     });
 
     it("gives the same totals whatever the bucket, and a window keeps the opening balance", async () => {
-      const day = (await get("bureau", "/v1/stats/money?bucket=day").expect(200)).body;
-      for (const bucket of ["hour", "week", "month"]) {
-        const r = await get("bureau", `/v1/stats/money?bucket=${bucket}`).expect(200);
-        expect(r.body.totals, bucket).to.deep.equal(day.totals);
+      const day = await money("bureau", { bucket: "day" });
+      for (const bucket of ["hour", "week", "month"] as const) {
+        const r = await money("bureau", { bucket });
+        expect(r.totals, bucket).to.deep.equal(day.totals);
       }
       const last = day.series[day.series.length - 1];
-      const w = (await get("bureau", `/v1/stats/money?bucket=day&fromTime=${last.start}`).expect(200)).body;
+      const w = await money("bureau", { bucket: "day", fromTime: last.start });
       expect(w.series).to.have.length(1);
       expect(w.series[0].heldFen).to.equal(last.heldFen);
       expect(w.totals.paidInFen).to.equal(last.paidInFen);
       const first = day.series[0];
-      const upTo = (await get("bureau", `/v1/stats/money?bucket=day&toTime=${first.start + 60}`).expect(200)).body;
+      const upTo = await money("bureau", { bucket: "day", toTime: first.start + 60 });
       expect(upTo.series).to.have.length(1);
       expect(upTo.totals.heldFen).to.equal(first.heldFen);
     });
 
     it("filters by industry and by merchant", async () => {
       const [school, salon] = pf.merchantIds;
-      const ind = (await get("bureau", "/v1/stats/money?industryId=1").expect(200)).body;
+      const ind = await money("bureau", { industryId: 1 });
       expect(ind.totals).to.deep.equal(await merchantTotals("WHERE industry_id = $1", [1]));
-      const m = (await get("bureau", `/v1/stats/money?merchantId=${salon}`).expect(200)).body;
+      const m = await money("bureau", { merchantId: salon });
       expect(m.totals).to.deep.equal(await merchantTotals("WHERE merchant_id = $1", [salon]));
-      const per = (await get("auditor", "/v1/stats/money/industries").expect(200)).body.items;
-      const edu = per.find((x: { industryId: number }) => x.industryId === 1);
+      const per = (await ok(pf.api("auditor").GET("/v1/stats/money/industries"))).items;
+      const edu = per.find((x) => x.industryId === 1);
+      if (!edu) throw new Error("no figures for industry 1");
       expect(edu.heldFen).to.equal(ind.totals.heldFen);
       expect(edu.merchants).to.be.at.least(1);
       expect(school).to.not.equal(salon);
@@ -82,14 +93,14 @@ for (const engine of engines()) {
 
     it("keeps each caller to what it may see", async () => {
       const [school, salon] = pf.merchantIds;
-      const own = (await get("school", "/v1/stats/money").expect(200)).body;
+      const own = await money("school");
       expect(own.totals).to.deep.equal(await merchantTotals("WHERE merchant_id = $1", [school]));
-      expect((await get("school", `/v1/stats/money?merchantId=${salon}`).expect(403)).body.error.code).to.equal("Forbidden");
+      expect((await refusal(money("school", { merchantId: salon }))).code).to.equal("Forbidden");
       // the education commission regulates industries 1 and 2 (the test district), not beauty (4)
-      expect((await get("education", "/v1/stats/money?industryId=4").expect(403)).body.error.code).to.equal("Forbidden");
-      const edu = (await get("education", "/v1/stats/money").expect(200)).body;
+      expect((await refusal(money("education", { industryId: 4 }))).code).to.equal("Forbidden");
+      const edu = await money("education");
       expect(edu.totals).to.deep.equal(await merchantTotals("WHERE industry_id = ANY($1::int[])", [[1, 2]]));
-      await get("alice", "/v1/stats/money").expect(403);
+      expect((await refusal(money("alice"))).status).to.equal(403);
       await request(pf.gw.app).get("/v1/stats/money").expect(401);
     });
 
@@ -100,8 +111,8 @@ for (const engine of engines()) {
     });
 
     it("GET /v1/me says who the key belongs to", async () => {
-      const r = await get("bank", "/v1/me").expect(200);
-      expect(r.body).to.include({ role: "bank", subject: "1", label: "bank" });
+      const r = await ok(pf.api("bank").GET("/v1/me"));
+      expect(r).to.include({ role: "bank", subject: "1", label: "bank" });
       await request(pf.gw.app).get("/v1/me").expect(401);
     });
 

@@ -6,6 +6,7 @@ import { ethers } from "ethers";
 import { engines } from "../support/db";
 import { devWallet } from "../support/chain";
 import { startPlatform, Platform } from "./platform";
+import { CustodyApiError, custodyClient, ok } from "../../src/client";
 
 /**
  * A working day per audience in the browser, as the people of a Beijing district would have it: Chinese by default
@@ -130,12 +131,14 @@ describe("a working day per audience, in Chinese and English, desktop and phone 
     expect(await page.textContent("#admitted")).to.contain(`${NAME} #${merchantId}`).and.contain("Test Bank");
     await shot(page, "regulator-3-admitted");
     // The API refuses the same wrong code the page refused (same check).
-    const r = await fetch(`${pf.base}/v1/merchants`, { method: "POST", headers: { "x-api-key": pf.key.bureau, "content-type": "application/json", "accept-language": "zh-CN" },
-      body: JSON.stringify({ account: ethers.Wallet.createRandom().address, industryId: 1, bankId: 1, registrationNumber: USCC_WRONG, name: "x" }) });
-    const body = (await r.json()) as { error: { message: string; details: unknown } };
-    expect(r.status).to.equal(400);
-    expect(body.error.message).to.equal("请求中有无效字段");
-    expect(body.error.details).to.deep.equal([{ field: "body.registrationNumber", reason: "the 统一社会信用代码's last character is not its check character (GB 32100-2015)" }]);
+    const refused = await ok(pf.api("bureau").POST("/v1/merchants", {
+      headers: { "accept-language": "zh-CN" },
+      body: { account: ethers.Wallet.createRandom().address, industryId: 1, bankId: 1, registrationNumber: USCC_WRONG, name: "x" },
+    })).then(() => null, (err: unknown) => err);
+    if (!(refused instanceof CustodyApiError)) throw new Error(`the API did not refuse the wrong code: ${refused}`);
+    expect(refused.status).to.equal(400);
+    expect(refused.message).to.equal("请求中有无效字段");
+    expect(refused.details).to.deep.equal([{ field: "body.registrationNumber", reason: "the 统一社会信用代码's last character is not its check character (GB 32100-2015)" }]);
 
     // Its key, shown once.
     await go(page, "keys");
@@ -241,14 +244,15 @@ describe("a working day per audience, in Chinese and English, desktop and phone 
     await page.click("#staff-issue");
     await page.waitForSelector("#issued-staff-key");
     const staffKey = await page.inputValue("#issued-staff-key");
-    const me = await fetch(`${pf.base}/v1/me`, { headers: { "x-api-key": staffKey } }).then((r) => r.json() as Promise<{ role: string; subject: string }>);
+    const staff = custodyClient({ baseUrl: pf.base, apiKey: staffKey });
+    const me = await ok(staff.GET("/v1/me"));
     expect(me).to.include({ role: "merchant", subject: String(merchantId) });
     await until("the staff key is listed", async () => (await page.textContent("#staff-list"))!.includes("前台 王芳"));
     await shot(page, "merchant-3-staff-keys");
     await page.click("#staff-list button[data-revoke]");
     await page.click("#confirm-ok");
     await until("the staff key is shown revoked", async () => (await page.textContent("#staff-list"))!.includes("已吊销"));
-    await until("the revoked key is refused", async () => (await fetch(`${pf.base}/v1/me`, { headers: { "x-api-key": staffKey } })).status === 401, 15_000);
+    await until("the revoked key is refused", async () => (await staff.GET("/v1/me")).response.status === 401, 15_000);
   });
 
   it("bank (phone, Chinese): opens a card once paid, exports the refund queue for Excel, reconciles one day's statement", async () => {
@@ -287,13 +291,13 @@ describe("a working day per audience, in Chinese and English, desktop and phone 
 
     // One day's statement (the district's first day of sales), with that day's closing balance: reconciled, although
     // the bank's custody account has moved on since.
-    type Row = { event: string; txHash: string; blockTime: number; args: Record<string, string> };
-    const ledger = ((await (await fetch(`${pf.base}/v1/ledger?limit=500`, { headers: { "x-api-key": pf.key.bank } })).json()) as { items: Row[] }).items;
+    const ledger = (await ok(pf.api("bank").GET("/v1/ledger", { params: { query: { limit: 500 } } }))).items;
     const beijingDay = (sec: number) => new Date((sec + 8 * 3600) * 1000).toISOString().slice(0, 10);
+    const fen = (args: Record<string, unknown>, name: string) => BigInt(String(args[name] ?? 0)); // money as decimal strings
     const moves = ledger.map((e) => ({
       e, dir: e.event === "CardPurchased" || e.event === "CardRenewed" ? "in" : "out",
-      amount: e.event === "CardPurchased" || e.event === "CardRenewed" ? String(BigInt(e.args.custodied) + BigInt(e.args.direct ?? 0))
-        : ["PaidOut", "CardRefunded", "DirectShareReturned", "RenewalRefunded"].includes(e.event) ? e.args.amount : null,
+      amount: e.event === "CardPurchased" || e.event === "CardRenewed" ? String(fen(e.args, "custodied") + fen(e.args, "direct"))
+        : ["PaidOut", "CardRefunded", "DirectShareReturned", "RenewalRefunded"].includes(e.event) ? String(fen(e.args, "amount")) : null,
     })).filter((m) => m.amount !== null && BigInt(m.amount) > 0n);
     const day = beijingDay(moves[0].e.blockTime);
     const thatDay = moves.filter((m) => beijingDay(m.e.blockTime) === day);

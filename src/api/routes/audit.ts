@@ -43,12 +43,13 @@ export function auditRoutes(router: Router, gate: Gate) {
         [before, query.role ?? null, query.subject?.toLowerCase() ?? null, query.keyId ?? null, query.route ?? null, query.fromTime ?? null, query.toTime ?? null],
       );
       const page = rows.slice(0, query.limit);
+      const last = page.at(-1);
       return {
         items: page.map((r) => ({
           id: String(r.id), at: new Date(r.at as string).toISOString(), role: r.role, subject: r.subject, keyId: r.key_id,
           method: r.method, route: r.route, path: r.path, status: Number(r.status),
         })),
-        nextCursor: rows.length > query.limit ? cursorOf(String(page[page.length - 1].id)) : null,
+        nextCursor: rows.length > query.limit && last ? cursorOf(String(last.id)) : null,
       };
     },
   }, gate);

@@ -7,6 +7,7 @@ import { executeAs } from "../../services/transactions";
 import { parseStatementCsv, reconcile, Statement } from "../../services/reconciliation";
 import { ApiError } from "../../errors";
 import { CustodyToken__factory } from "../../../typechain-types";
+import { queryOne } from "../../store/db";
 
 type Auth = Gate;
 
@@ -76,7 +77,7 @@ export function bankRoutes(router: Router, s: Services, auth: Auth) {
       }));
       const token = CustodyToken__factory.connect(bank.token, s.provider);
       const [escrowBalance, supply] = await Promise.all([token.balanceOf(s.deployment.escrow), token.totalSupply()]);
-      const [tot] = await s.db.query<{ held: string; payable: string }>(
+      const tot = await queryOne<{ held: string; payable: string }>(s.db,
         "SELECT coalesce(sum(paid_in - released - refunded), 0) AS held, coalesce(sum(released - paid_out), 0) AS payable FROM merchants WHERE bank_id = $1",
         [params.bankId],
       );

@@ -242,11 +242,20 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
-    method: "post", path: "/v1/risk/rate", tag: "risk", summary: "Rate every merchant now", response: report({ rated: z.number(), changed: z.array(z.unknown()), changedTruncated: z.boolean() }),
+    method: "post", path: "/v1/risk/rate", tag: "risk", summary: "Rate every merchant now (or as of a past moment)", response: report({ rated: z.number(), changed: z.array(z.unknown()), changedTruncated: z.boolean() }),
     responds: "how many were rated, at each level, the changes (rises alert the regulators; changed levels are pushed on chain in the background)",
     access: { roles: { platform_regulator: "any" } },
-    handler: async () => {
-      const out = await runtime(s).rate({ cause: "rating" });
+    body: z.object({
+      // Rates as of a past moment (a month's end, a chain whose clock runs behind): never after now, never before a
+      // merchant's current rating (409 RatingOutOfOrder).
+      asOf: z.number().int().min(0).max(2 ** 40).optional(),
+    }).strict().optional(),
+    handler: async ({ body }) => {
+      const asOf = body?.asOf;
+      if (asOf !== undefined && asOf > Math.floor(Date.now() / 1000) + 60) {
+        throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "body.asOf", reason: "after now: a rating is of the present or the past" }]);
+      }
+      const out = await runtime(s).rate({ cause: "rating", ...(asOf !== undefined ? { asOf, exactly: true } : {}) });
       return { ...out, changed: out.changed.slice(0, 500), changedTruncated: out.changed.length > 500 };
     },
   }, auth);

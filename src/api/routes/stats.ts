@@ -83,8 +83,8 @@ export async function moneyOverTime(db: Db, scope: { clauses: string[]; args: un
     start: Number(r.b) * size - shift, end: (Number(r.b) + 1) * size - shift, paidIn: BigInt(r.paid_in), released: BigInt(r.released), refunded: BigInt(r.refunded), paidOut: BigInt(r.paid_out),
   }));
   if (bucket === "month") buckets = byMonth(buckets);
-  const first = buckets[0], last = buckets[buckets.length - 1];
-  if (first && bucket !== "month" && (last.start - first.start) / size + 1 > MAX_BUCKETS) {
+  const first = buckets[0], last = buckets.at(-1);
+  if (first && last && bucket !== "month" && (last.start - first.start) / size + 1 > MAX_BUCKETS) {
     throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "query.bucket", reason: `more than ${MAX_BUCKETS} buckets: choose a larger bucket` }]);
   }
   let held = 0n;
