@@ -13,16 +13,15 @@ import { Signature, TypedDataDomain, TypedDataEncoder, TypedDataField, id as kec
 import { z } from "zod";
 
 /** The EIP-712 type a card holder signs to confirm lessons; mirrors PrepaidEscrow.CONSUMPTION_TYPEHASH. */
-export const CONSUMPTION_TYPES: { Consumption: TypedDataField[] } & Record<string, TypedDataField[]> = {
-  Consumption: [
-    { name: "merchantId", type: "uint32" },
-    { name: "cardId", type: "uint64" },
-    { name: "lessons", type: "uint16" },
-    { name: "amount", type: "uint64" },
-    { name: "sequence", type: "uint16" },
-    { name: "deadline", type: "uint40" },
-  ],
-};
+const CONSUMPTION_FIELDS: TypedDataField[] = [
+  { name: "merchantId", type: "uint32" },
+  { name: "cardId", type: "uint64" },
+  { name: "lessons", type: "uint16" },
+  { name: "amount", type: "uint64" },
+  { name: "sequence", type: "uint16" },
+  { name: "deadline", type: "uint40" },
+];
+export const CONSUMPTION_TYPES: Record<string, TypedDataField[]> = { Consumption: CONSUMPTION_FIELDS };
 
 /** "Consumption(uint32 merchantId,...)": the string PrepaidEscrow hashes into CONSUMPTION_TYPEHASH. */
 export const CONSUMPTION_TYPE = TypedDataEncoder.from(CONSUMPTION_TYPES).encodeType("Consumption");
@@ -140,13 +139,30 @@ export interface ConsumptionTypedData {
   message: ConsumptionMessageJson;
 }
 
+const typedField = z.object({ name: z.string(), type: z.string() });
+
+/** The typed-data document in the API's answers (GET /v1/cards/:cardId/voucher), as {@link consumptionTypedData} makes it. */
+export const consumptionTypedDataSchema = z.object({
+  types: z.object({ EIP712Domain: z.array(typedField), Consumption: z.array(typedField) }),
+  primaryType: z.literal("Consumption"),
+  domain: z.object({ name: z.string(), version: z.string(), chainId: z.number(), verifyingContract: z.string() }),
+  message: z.object({
+    merchantId: z.number().describe("the merchant paid: the card id's high 32 bits"),
+    cardId: z.string().describe("uint64, decimal"),
+    lessons: z.number(),
+    amount: z.string().describe("fen the lessons release, decimal: the card's share at `sequence`"),
+    sequence: z.number().describe("the card's lessons used before these, vouchers already queued included"),
+    deadline: z.number().describe("Unix seconds"),
+  }),
+});
+
 /**
  * The full typed-data document a consumer's wallet shows and signs (eth_signTypedData_v4 shape, as MetaMask's
  * eth-sig-util and viem take it). A page signing with ethers drops `types.EIP712Domain` (ethers derives it).
  */
 export function consumptionTypedData(chainId: bigint | number, escrow: string, message: ConsumptionMessage): ConsumptionTypedData {
   return {
-    types: { EIP712Domain: EIP712_DOMAIN_FIELDS, Consumption: CONSUMPTION_TYPES.Consumption },
+    types: { EIP712Domain: EIP712_DOMAIN_FIELDS, Consumption: CONSUMPTION_FIELDS },
     primaryType: "Consumption",
     domain: { name: "PrepaidCustody", version: "1", chainId: Number(chainId), verifyingContract: escrow },
     message: {

@@ -5832,13 +5832,37 @@ export interface operations {
                     "application/json": {
                         /** @description the whole eth_signTypedData_v4 document (EIP712Domain included): sign it as it is and post its message with v, r, s */
                         typedData: {
-                            types?: unknown;
+                            types: {
+                                EIP712Domain: {
+                                    name: string;
+                                    type: string;
+                                }[];
+                                Consumption: {
+                                    name: string;
+                                    type: string;
+                                }[];
+                            };
                             /** @constant */
-                            primaryType?: "Consumption";
-                            domain?: unknown;
-                            message?: unknown;
-                        } & {
-                            [key: string]: unknown;
+                            primaryType: "Consumption";
+                            domain: {
+                                name: string;
+                                version: string;
+                                chainId: number;
+                                verifyingContract: string;
+                            };
+                            message: {
+                                /** @description the merchant paid: the card id's high 32 bits */
+                                merchantId: number;
+                                /** @description uint64, decimal */
+                                cardId: string;
+                                lessons: number;
+                                /** @description fen the lessons release, decimal: the card's share at `sequence` */
+                                amount: string;
+                                /** @description the card's lessons used before these, vouchers already queued included */
+                                sequence: number;
+                                /** @description Unix seconds */
+                                deadline: number;
+                            };
                         };
                         merchantId: number;
                         /** @description the merchant's registered name (null: no public profile) */

@@ -1,13 +1,13 @@
 import { Router } from "express";
 import { ROLES } from "../auth";
 import { z } from "zod";
-import { fenText, idText, txResult, card, ledgerRow, page, report, hexAddress, txHash } from "../answers";
+import { fenText, idText, txResult, card, ledgerRow, page, hexAddress, txHash } from "../answers";
 import { Access } from "../access";
 import { Gate, defineRoute, address, cardIdParam, pageQuery, decodeCursor, encodeCursor, keysetPage, withStatus, JsonText, UINT64_MAX } from "../http";
 import { Services, chainNow } from "../../services/context";
 import { cardView } from "../../services/views";
 import { ledgerPageJson } from "../../services/ledger";
-import { CardAtSequence, consumptionFor, consumptionShare, consumptionTypedData } from "../../chain/vouchers";
+import { CardAtSequence, consumptionFor, consumptionShare, consumptionTypedData, consumptionTypedDataSchema } from "../../chain/vouchers";
 import { relaySigned } from "../../services/transactions";
 import { ApiError } from "../../errors";
 import { revertToApiError } from "../../chain/signers";
@@ -75,7 +75,7 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
     method: "get", path: "/v1/cards/:cardId/voucher", tag: "consumers",
     summary: "Get the EIP-712 typed data to sign for a consumption",
     response: z.object({
-      typedData: report({ types: z.unknown().optional(), primaryType: z.literal("Consumption").optional(), domain: z.unknown().optional(), message: z.unknown().optional() })
+      typedData: consumptionTypedDataSchema
         .describe("the whole eth_signTypedData_v4 document (EIP712Domain included): sign it as it is and post its message with v, r, s"),
       merchantId: z.number(), merchantName: z.string().nullable().describe("the merchant's registered name (null: no public profile)"),
       lessons: z.number(), releasesFen: fenText.describe("the amount the voucher carries: what the lessons release from the card, fen"),
