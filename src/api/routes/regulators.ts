@@ -25,6 +25,8 @@ const policySchema = z.object({
   maxCardValueFen: fen,
   maxAnonymousValueFen: fen,
   mediumRiskCap30dFen: fen,
+  /** The prepaid balance at which a merchant files (at most 500,000 CNY); left out: the district's in force. */
+  filingThresholdFen: fen.optional(),
 }).strict();
 
 const reasonOf = (text?: string) => (text ? ethers.id(text) : ethers.ZeroHash);
@@ -134,7 +136,11 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
       const policy = {
         custodyBps: body.custodyBps, coolingOffDays: body.coolingOffDays, exitNoticeDays: body.exitNoticeDays, maxLessons: body.maxLessons,
         maxValidityDays: body.maxValidityDays, maxCardValue: body.maxCardValueFen, maxAnonymousValue: body.maxAnonymousValueFen, mediumRiskCap30d: body.mediumRiskCap30dFen,
+        filingThreshold: body.filingThresholdFen ?? (await s.registry.defaultPolicy()).filingThreshold,
       };
+      if (policy.filingThreshold >= 2n ** 32n) {
+        throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "body.filingThresholdFen", reason: "at most 2^32-1 fen" }]);
+      }
       for (const [k, v] of Object.entries({ maxCardValueFen: body.maxCardValueFen, maxAnonymousValueFen: body.maxAnonymousValueFen, mediumRiskCap30dFen: body.mediumRiskCap30dFen })) {
         if (v >= 2n ** 48n) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: `body.${k}`, reason: "at most 2^48-1 fen" }]);
       }
