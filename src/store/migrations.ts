@@ -582,6 +582,24 @@ ALTER TABLE cards ADD COLUMN pending_direct bigint NOT NULL DEFAULT 0;
 ALTER TABLE merchants ADD COLUMN breach_recorded_at bigint;
 `,
   },
+  {
+    version: 32,
+    name: "lost keys, frozen payable, payout account",
+    sql: `
+-- A lost key's recovery under way (KeyRecoveryStarted; cleared when cancelled or completed): the new key and when the
+-- move takes effect. The card's history shows every step (ledger rows, no money).
+ALTER TABLE cards ADD COLUMN recovery_to text;
+ALTER TABLE cards ADD COLUMN recovery_effective_at bigint;
+-- Released money a regulator decided to the holders of a frozen merchant, not yet claimed (FrozenPayableDecided,
+-- FrozenPayableShared): part of the merchant's held money, like the contract's.
+ALTER TABLE merchants ADD COLUMN holder_pool bigint NOT NULL DEFAULT 0;
+-- The payout account's reference in force (PayoutAccountConfirmed) and the one proposed, not yet confirmed.
+ALTER TABLE merchants ADD COLUMN payout_account text;
+ALTER TABLE merchants ADD COLUMN payout_account_proposed text;
+-- The account each payout went to (the one in force when it was made; NULL: none confirmed, the admission's).
+ALTER TABLE payouts ADD COLUMN account text;
+`,
+  },
 ];
 
 /**
