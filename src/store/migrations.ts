@@ -600,6 +600,22 @@ ALTER TABLE merchants ADD COLUMN payout_account_proposed text;
 ALTER TABLE payouts ADD COLUMN account text;
 `,
   },
+  {
+    version: 33,
+    name: "payout accounts proposed",
+    sql: `
+-- What a payout account reference stands for (the chain keeps only the hash of bank and number): written when the
+-- merchant proposes it through the API, read by its regulator confirming it and by the bank paying it.
+CREATE TABLE payout_accounts (
+  merchant_id bigint NOT NULL,
+  account_ref text NOT NULL,
+  bank_name text NOT NULL,
+  account_number text NOT NULL,
+  proposed_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (merchant_id, account_ref)
+);
+`,
+  },
 ];
 
 /**

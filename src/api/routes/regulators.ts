@@ -108,6 +108,9 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
     // 法释〔2025〕4号: moved far, handed over without consent, cannot serve. Holders may then take their balance back at once.
     { path: "breach", summary: "Record a merchant's breach (every holder may then cancel and take the unused balance back)", build: (id, r) => s.escrow.interface.encodeFunctionData("recordBreach", [id, r]) },
     { path: "clear-breach", summary: "Withdraw a breach record (remedied, or recorded in error)", build: (id, r) => s.escrow.interface.encodeFunctionData("clearBreach", [id, r]) },
+    // Released money stuck by a freeze, moved by the regulator's recorded decision (docs/domain.md: nothing stays stuck).
+    { path: "frozen-payable/to-holders", summary: "Decide a frozen merchant's released money to its holders (each claim takes its card's share)", build: (id, r) => s.escrow.interface.encodeFunctionData("decideFrozenPayable", [id, true, r]) },
+    { path: "frozen-payable/to-merchant", summary: "Decide a frozen merchant's released money to its payout after review", build: (id, r) => s.escrow.interface.encodeFunctionData("decideFrozenPayable", [id, false, r]) },
   ];
   for (const a of actions) {
     defineRoute(router, {
@@ -118,6 +121,15 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
       },
     }, auth);
   }
+
+  defineRoute(router, {
+    method: "post", path: "/v1/merchants/:merchantId/payout-account/confirmation", tag: "regulators",
+    summary: "Confirm the payout account the merchant proposed: payouts go to it from now on", response: txResult,
+    access: regulatorsOn({ merchant: "params.merchantId" }), params: mid,
+    body: z.object({ account: bytes32.describe("the reference proposed (GET /v1/merchants/:merchantId/payout-account)") }).strict(),
+    handler: async ({ params, body, principal }) =>
+      executeAs(s, principal!, s.escrow.interface.encodeFunctionData("confirmPayoutAccount", [params.merchantId, body.account])),
+  }, auth);
 
   defineRoute(router, {
     method: "get", path: "/v1/industries", tag: "regulators", summary: "List industries, their regulators and policies", response: list(z.object({ industryId: z.number(), regulator: z.string().nullable(), policy: z.unknown().optional(), isDefault: z.boolean() })),
