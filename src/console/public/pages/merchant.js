@@ -221,6 +221,13 @@ export async function payouts(ctx, el) {
   const load = async () => {
     const m = await api(`/v1/merchants/${mid(ctx)}`, { signal: ctx.signal });
     const request = h("button", { class: "primary", type: "button", id: "payout-request", text: t("payouts.request"), disabled: BigInt(m.payableFen) === 0n });
+    // The direct shares whose cooling-off ended become payable (the gateway also does it on its own).
+    const direct = h("button", { type: "button", id: "direct-release", text: t("law.direct.release") });
+    direct.addEventListener("click", () => busy(direct, out, async () => {
+      const r = await api(`/v1/merchants/${mid(ctx)}/direct-releases`, { method: "POST", signal: ctx.signal });
+      clear(out, h("div", { class: "notice", "data-released": String(r.cardIds.length), text: r.cardIds.length ? t("law.direct.released", { n: r.cardIds.length }) : t("law.direct.none") }));
+      if (r.cardIds.length) await load();
+    }));
     request.addEventListener("click", () => busy(request, out, async () => {
       const r = await api(`/v1/merchants/${mid(ctx)}/payouts`, { method: "POST", signal: ctx.signal });
       toast(t("payouts.orderedInBlock", { block: r.blockNumber ?? "?" }));
@@ -230,7 +237,8 @@ export async function payouts(ctx, el) {
     clear(head, h("div", { class: "kpis" },
       kpi(t("money.payableNow"), yuan(m.payableFen), { id: "payable" }), kpi(t("payouts.releasedSoFar"), yuan(m.releasedFen)), kpi(t("payouts.paidOutSoFar"), yuan(m.paidOutFen)),
       kpi(t("payouts.stillHeld"), yuan(m.heldFen))),
-      h("p", {}, request, " ", h("span", { class: "muted", text: t("payouts.releasedOnly") })));
+      h("p", {}, request, " ", h("span", { class: "muted", text: t("payouts.releasedOnly") })),
+      h("p", {}, direct, " ", h("span", { class: "muted", text: t("law.direct.help") })));
     const r = await api(`/v1/ledger${qs({ merchantId: mid(ctx), event: "PaidOut", limit: 200 })}`, { signal: ctx.signal });
     clear(list, table([
       { label: t("col.when"), get: (x) => when(x.blockTime) }, { label: t("reconcile.amount"), get: (x) => yuan(x.amountFen), num: true },

@@ -559,6 +559,7 @@ export default {
   "policy.maxLessons": "Lesson cap",
   "policy.maxValidityDays": "Validity cap",
   "policy.mediumRiskCap30dFen": "Medium-risk 30-day cap",
+  "policy.filingThresholdFen": "Filing threshold (prepaid balance)",
   "policy.noCap": "no cap",
   "policy.noRegulator": "none designated",
   "policy.regulator": "Regulator",

@@ -559,6 +559,7 @@ export default {
   "policy.maxLessons": "课时上限",
   "policy.maxValidityDays": "有效期上限",
   "policy.mediumRiskCap30dFen": "中风险 30 日售卡上限",
+  "policy.filingThresholdFen": "预收资金备案标准",
   "policy.noCap": "不限",
   "policy.noRegulator": "未指定",
   "policy.regulator": "主管部门",
