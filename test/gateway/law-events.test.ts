@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { ChainEvent } from "../../src/chain/events";
 import { projectBatch } from "../../src/indexing/projector";
+import { queueFilingAlerts } from "../../src/risk/alerts";
 import { Db } from "../../src/store/db";
 import { engines } from "../support/db";
 
@@ -162,5 +163,10 @@ for (const engine of engines()) describe(`projector: the 2025 rules' events (${e
     expect(Number(alerts[0].industry_id)).to.equal(3);
     const explanation = (typeof alerts[0].explanation === "string" ? JSON.parse(alerts[0].explanation) : alerts[0].explanation) as Record<string, unknown>[];
     expect(explanation[0]).to.deep.include({ rule: "filing_threshold", balanceFen: "50000000", thresholdFen: "50000000" });
+    // With a webhook configured, the filing alert is queued for it once.
+    expect(await queueFilingAlerts(db, "http://127.0.0.1:9/hook")).to.equal(1);
+    expect(await queueFilingAlerts(db, "http://127.0.0.1:9/hook")).to.equal(0);
+    const [queued] = await db.query<{ status: string; url: string }>("SELECT status, url FROM risk_webhook_outbox");
+    expect(queued).to.deep.equal({ status: "pending", url: "http://127.0.0.1:9/hook" });
   });
 });
