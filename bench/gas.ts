@@ -45,6 +45,14 @@ const TARGETS: Record<string, Target> = {
   breachCancel: { text: "<= 70,000", check: (g) => g.breachCancel <= 70_000 },
   refund: { text: "<= 70,000", check: (g) => g.refund <= 70_000 },
   frozenClaim: { text: "<= 70,000", check: (g) => g.frozenClaim <= 70_000 },
+  keyRecoveryStart: { text: "<= 70,000", check: (g) => g.keyRecoveryStart <= 70_000 },
+  keyRecoveryCancel: { text: "<= 70,000", check: (g) => g.keyRecoveryCancel <= 70_000 },
+  keyRecoveryComplete: { text: "<= 70,000", check: (g) => g.keyRecoveryComplete <= 70_000 },
+  frozenPayableToHolders: { text: "<= 70,000", check: (g) => g.frozenPayableToHolders <= 70_000 },
+  frozenClaimWithShare: { text: "<= 70,000", check: (g) => g.frozenClaimWithShare <= 70_000 },
+  frozenPayableToMerchant: { text: "<= 70,000", check: (g) => g.frozenPayableToMerchant <= 70_000 },
+  payoutAccountPropose: { text: "<= 70,000", check: (g) => g.payoutAccountPropose <= 70_000 },
+  payoutAccountConfirm: { text: "<= 70,000", check: (g) => g.payoutAccountConfirm <= 70_000 },
 };
 
 async function gasOf(tx: Promise<ContractTransactionResponse>): Promise<number> {
@@ -157,16 +165,36 @@ async function main(): Promise<void> {
 
   // ------------------------------------------------------------- frozen merchant: the holder claims
   const frozenCard = (await cardIdOf(escrow, escrow.connect(bankA).purchase(frozenSchool, 1, bob.address, true))).cardId;
-  await cardIdOf(escrow, escrow.connect(bankA).purchase(frozenSchool, 1, carol.address, true));
+  const frozenCard2 = (await cardIdOf(escrow, escrow.connect(bankA).purchase(frozenSchool, 1, carol.address, true))).cardId;
   await escrow.connect(dave).consume(await sign(bob, frozenCard, 1, 0));
   await escrow.connect(eduRegulator).freeze(frozenSchool, ethers.id("collapse"));
   gas.frozenClaim = await gasOf(escrow.connect(bob).claim(frozenCard));
+  // Released money stuck by the freeze: the regulator decides it to the holders, and the claim takes its share.
+  gas.frozenPayableToHolders = await gasOf(escrow.connect(eduRegulator).decideFrozenPayable(frozenSchool, true, ethers.id("decision 1")));
+  gas.frozenClaimWithShare = await gasOf(escrow.connect(carol).claim(frozenCard2));
+
+  // ------------------------------------------------------------- lost key: the bank starts, the holder cancels, anyone completes
+  const lostCard = (await cardIdOf(escrow, escrow.connect(bankA).purchase(school, 1, alice.address, true))).cardId;
+  gas.keyRecoveryStart = await gasOf(escrow.connect(bankA).startKeyRecovery(lostCard, erin.address));
+  gas.keyRecoveryCancel = await gasOf(escrow.connect(alice).cancelKeyRecovery(lostCard));
+  await escrow.connect(bankA).startKeyRecovery(lostCard, erin.address);
+  await network.provider.send("evm_increaseTime", [8 * DAY]);
+  await network.provider.send("evm_mine");
+  gas.keyRecoveryComplete = await gasOf(escrow.connect(sender).completeKeyRecovery(lostCard));
+
+  // ------------------------------------------------------------- payout account: the merchant proposes, its regulator confirms
+  gas.payoutAccountPropose = await gasOf(school$.proposePayoutAccount(school, ethers.id("ICBC 6222 0000 0000 0001")));
+  gas.payoutAccountConfirm = await gasOf(escrow.connect(eduRegulator).confirmPayoutAccount(school, ethers.id("ICBC 6222 0000 0000 0001")));
 
   // ------------------------------------------------------------- breach: the regulator records it, a holder cancels
   const breachCard = (await cardIdOf(escrow, escrow.connect(bankA).purchase(school, 1, erin.address, true))).cardId;
   await school$.consume(await sign(erin, breachCard, 1, 0));
   await escrow.connect(eduRegulator).recordBreach(school, ethers.id("moved to Tongzhou"));
   gas.breachCancel = await gasOf(escrow.connect(erin).cancelForBreach(breachCard));
+
+  // ------------------------------------------------------------- released money of a frozen merchant paid to it after review
+  await escrow.connect(eduRegulator).freeze(school, ethers.id("collapse"));
+  gas.frozenPayableToMerchant = await gasOf(escrow.connect(eduRegulator).decideFrozenPayable(school, false, ethers.id("reviewed")));
 
   // ------------------------------------------------------------- reference: plain ERC20 transfer between holders
   const ref = await new ReferenceToken__factory(deployer).deploy(sender.address, 1_000_000n);

@@ -21,6 +21,8 @@ contract CustodyRegistry is ICustodyRegistry, AccessControl {
     uint8 private constant LAW_MIN_COOLING_OFF_DAYS = 7;
     /// @dev 京商秩字〔2023〕18号: 30 days' public notice before closing.
     uint16 private constant LAW_MIN_EXIT_NOTICE_DAYS = 30;
+    /// @dev 北京市单用途预付卡管理条例: a merchant files once its prepaid balance reaches 500,000 CNY (in fen).
+    uint32 private constant LAW_MAX_FILING_THRESHOLD = 50_000_000;
 
     Policy internal _defaultPolicy;
     mapping(uint16 industryId => Industry) internal _industries;
@@ -61,6 +63,7 @@ contract CustodyRegistry is ICustodyRegistry, AccessControl {
             if (p.maxCardValue > d.maxCardValue) p.maxCardValue = d.maxCardValue;
             if (p.maxAnonymousValue > d.maxAnonymousValue) p.maxAnonymousValue = d.maxAnonymousValue;
             if (p.mediumRiskCap30d > d.mediumRiskCap30d) p.mediumRiskCap30d = d.mediumRiskCap30d;
+            if (p.filingThreshold > d.filingThreshold) p.filingThreshold = d.filingThreshold;
         }
         uint16 floor = industry.custodyFloorBps;
         if (p.custodyBps < floor) p.custodyBps = floor;
@@ -157,6 +160,9 @@ contract CustodyRegistry is ICustodyRegistry, AccessControl {
         if (policy.exitNoticeDays < LAW_MIN_EXIT_NOTICE_DAYS) {
             revert Registry_PolicyBelowLaw(PolicyField.ExitNoticeDays, policy.exitNoticeDays, LAW_MIN_EXIT_NOTICE_DAYS);
         }
+        if (policy.filingThreshold > LAW_MAX_FILING_THRESHOLD) {
+            revert Registry_PolicyAboveLaw(PolicyField.FilingThreshold, policy.filingThreshold, LAW_MAX_FILING_THRESHOLD);
+        }
         _defaultPolicy = policy;
         emit DefaultPolicySet(policy);
     }
@@ -169,6 +175,7 @@ contract CustodyRegistry is ICustodyRegistry, AccessControl {
         if (policy.maxCardValue == 0) revert Registry_ZeroCap(PolicyField.MaxCardValue);
         if (policy.maxAnonymousValue == 0) revert Registry_ZeroCap(PolicyField.MaxAnonymousValue);
         if (policy.mediumRiskCap30d == 0) revert Registry_ZeroCap(PolicyField.MediumRiskCap30d);
+        if (policy.filingThreshold == 0) revert Registry_ZeroCap(PolicyField.FilingThreshold);
     }
 
     /// @dev An industry's policy stays inside the district's: floors at least, ceilings at most.
@@ -192,6 +199,9 @@ contract CustodyRegistry is ICustodyRegistry, AccessControl {
         }
         if (p.mediumRiskCap30d > d.mediumRiskCap30d) {
             _crosses(industryId, PolicyField.MediumRiskCap30d, p.mediumRiskCap30d, d.mediumRiskCap30d);
+        }
+        if (p.filingThreshold > d.filingThreshold) {
+            _crosses(industryId, PolicyField.FilingThreshold, p.filingThreshold, d.filingThreshold);
         }
     }
 

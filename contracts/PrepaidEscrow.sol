@@ -17,7 +17,9 @@ import {
     Bank,
     Card,
     CardStatus,
+    KeyRecovery,
     Merchant,
+    PayoutAccount,
     Plan,
     PlanKind,
     Policy,
@@ -152,6 +154,21 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
             );
     }
 
+    /// @inheritdoc IPrepaidEscrow
+    function keyRecoveryOf(uint64 cardId) external view override returns (KeyRecovery memory) {
+        return _keyRecoveries[cardId];
+    }
+
+    /// @inheritdoc IPrepaidEscrow
+    function holderPoolOf(uint32 merchantId) external view override returns (uint256) {
+        return _holderPool[merchantId];
+    }
+
+    /// @inheritdoc IPrepaidEscrow
+    function payoutAccountOf(uint32 merchantId) external view override returns (PayoutAccount memory) {
+        return _payoutAccounts[merchantId];
+    }
+
     // The name is EIP-2612's conventional getter, which wallets and tools look for.
     // solhint-disable func-name-mixedcase
     /// @inheritdoc IPrepaidEscrow
@@ -212,6 +229,7 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
         card.coolingOffUnits = plan.units;
         if (direct != 0) _pendingDirect[cardId] = direct;
         m.paidIn += uint64(custodied + direct);
+        _checkFiling(merchantId, m, plan.price, policy.filingThreshold);
 
         emit CardPurchased(
             cardId,
@@ -281,6 +299,7 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
         card.paidIn += uint48(custodied);
         card.direct += uint48(direct);
         m.paidIn += uint64(custodied + direct);
+        _checkFiling(merchantId, m, plan.price, policy.filingThreshold);
 
         emit CardRenewed(
             cardId,
@@ -506,6 +525,36 @@ contract PrepaidEscrow is EscrowStorage, IPrepaidEscrow, EIP712 {
 
     /// @inheritdoc IEscrowOperations
     function cancelForBreach(uint64) external override {
+        _delegateToOperations();
+    }
+
+    /// @inheritdoc IEscrowOperations
+    function startKeyRecovery(uint64, address) external override {
+        _delegateToOperations();
+    }
+
+    /// @inheritdoc IEscrowOperations
+    function cancelKeyRecovery(uint64) external override {
+        _delegateToOperations();
+    }
+
+    /// @inheritdoc IEscrowOperations
+    function completeKeyRecovery(uint64) external override {
+        _delegateToOperations();
+    }
+
+    /// @inheritdoc IEscrowOperations
+    function decideFrozenPayable(uint32, bool, bytes32) external override {
+        _delegateToOperations();
+    }
+
+    /// @inheritdoc IEscrowOperations
+    function proposePayoutAccount(uint32, bytes32) external override {
+        _delegateToOperations();
+    }
+
+    /// @inheritdoc IEscrowOperations
+    function confirmPayoutAccount(uint32, bytes32) external override {
         _delegateToOperations();
     }
 

@@ -312,6 +312,7 @@ function defineCommands(program: Command, io: CliIo) {
     ["maxCardValue", "--max-card-value-fen <fen>", "largest named card", fenArg("--max-card-value-fen")],
     ["maxAnonymousValue", "--max-anonymous-value-fen <fen>", "largest anonymous card", fenArg("--max-anonymous-value-fen")],
     ["mediumRiskCap30d", "--medium-risk-cap-fen <fen>", "new-card value a medium-risk merchant may sell per 30 days", fenArg("--medium-risk-cap-fen")],
+    ["filingThreshold", "--filing-threshold-fen <fen>", "prepaid balance at which a merchant files (at most 50000000)", fenArg("--filing-threshold-fen")],
   ] as const;
   const setPolicy = program
     .command("set-policy")
@@ -331,7 +332,7 @@ function defineCommands(program: Command, io: CliIo) {
       const policy = {
         custodyBps: Number(current.custodyBps), coolingOffDays: Number(current.coolingOffDays), exitNoticeDays: Number(current.exitNoticeDays),
         maxLessons: Number(current.maxLessons), maxValidityDays: Number(current.maxValidityDays), maxCardValue: current.maxCardValue,
-        maxAnonymousValue: current.maxAnonymousValue, mediumRiskCap30d: current.mediumRiskCap30d,
+        maxAnonymousValue: current.maxAnonymousValue, mediumRiskCap30d: current.mediumRiskCap30d, filingThreshold: current.filingThreshold,
       } as Record<string, number | bigint>;
       let changed = 0;
       for (const [key] of policyFields) {

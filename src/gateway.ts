@@ -18,7 +18,11 @@ import { Db, openDb } from "./store/db";
 import { migrate } from "./store/migrations";
 import { createIndexer } from "./sync/indexer";
 import { createRiskRuntime, riskOracleAccount } from "./risk/runtime";
+import { runLawUpkeep } from "./services/lawJobs";
 import { CustodyRegistry__factory, PrepaidEscrow__factory } from "../typechain-types";
+
+/** How often the gateway releases direct shares whose cooling-off ended and completes key recoveries due. */
+export const LAW_UPKEEP_INTERVAL_MS = 30_000;
 
 export function readDeployment(file: string): Deployment {
   if (!fs.existsSync(file)) {
@@ -74,6 +78,9 @@ export async function createGateway(
   const app = createApp(services, { bodyLimit: config.BODY_LIMIT, metrics, ...overrides.app });
   let server: http.Server | null = null;
   let sweeper: NodeJS.Timeout | null = null;
+  /** The 2025 rules' upkeep: direct shares whose cooling-off ended, key recoveries whose wait is over. */
+  let upkeep: NodeJS.Timeout | null = null;
+  let upkeepRun: Promise<unknown> | null = null;
 
   return {
     services,
@@ -99,6 +106,14 @@ export async function createGateway(
       await anchorAllPending(services);
       sweeper = setInterval(() => void journal.sweep().catch((err) => logger.warn({ err: (err as Error).message }, "journal sweep failed")), 5_000);
       sweeper.unref();
+      upkeep = setInterval(() => {
+        if (upkeepRun) return;
+        upkeepRun = runLawUpkeep(services)
+          .then((done) => { if (done.directReleases || done.keyRecoveries) logger.info(done, "upkeep: direct shares released, key recoveries completed"); })
+          .catch((err) => logger.warn({ err: (err as Error).message }, "upkeep failed"))
+          .finally(() => { upkeepRun = null; });
+      }, LAW_UPKEEP_INTERVAL_MS);
+      upkeep.unref();
       await queue.start();
       services.risk?.start();
       server = await new Promise<http.Server>((resolve, reject) => {
@@ -125,6 +140,8 @@ export async function createGateway(
         });
       }
       if (sweeper) clearInterval(sweeper);
+      if (upkeep) clearInterval(upkeep);
+      await upkeepRun;
       await services.risk?.stop();
       await queue.stop();
       await indexer.stop();

@@ -12,10 +12,12 @@ import { CustodyMath } from "../libraries/CustodyMath.sol";
 import {
     Bank,
     CardStatus,
+    KeyRecovery,
     Merchant,
     MerchantStatus,
     Plan,
     PlanKind,
+    PayoutAccount,
     Policy,
     RiskLevel,
     StoredCard,
@@ -42,6 +44,8 @@ abstract contract EscrowStorage is IPrepaidEscrowErrors, IPrepaidEscrowEvents {
     uint256 internal constant WINDOW_DAYS = 30;
     /// @dev Day buckets of the sales window: 32 of 64 bits (a uint16 day, a uint48 amount), 4 to a slot.
     uint256 internal constant RING_SLOTS = 8;
+    /// @dev A lost key's recovery waits this many Beijing calendar days (to 24:00 of the last) for the holder to object.
+    uint256 internal constant KEY_RECOVERY_DAYS = 7;
 
     /// @notice The registry of policies and roles the escrow obeys.
     ICustodyRegistry internal immutable REGISTRY;
@@ -63,6 +67,13 @@ abstract contract EscrowStorage is IPrepaidEscrowErrors, IPrepaidEscrowEvents {
     /// @dev The direct (non-custodied) share of a card's open cooling-off, held in escrow until it ends, fen. Part of
     /// the merchant's `paidIn` and held money until then.
     mapping(uint64 cardId => uint256) internal _pendingDirect;
+    /// @dev A lost key's recovery under way, per card.
+    mapping(uint64 cardId => KeyRecovery) internal _keyRecoveries;
+    /// @dev Released money of a Frozen merchant its regulator decided to the holders, not yet claimed, fen. Part of
+    /// the merchant's held money (its `released` was lowered by it); each claim takes its card's pro rata share.
+    mapping(uint32 merchantId => uint256) internal _holderPool;
+    /// @dev A merchant's payout account: the one confirmed by its regulator and the one it proposed.
+    mapping(uint32 merchantId => PayoutAccount) internal _payoutAccounts;
 
     /*//////////////////////////////////////////////////////////////////////////
                                      CONSTRUCTOR
@@ -222,14 +233,45 @@ abstract contract EscrowStorage is IPrepaidEscrowErrors, IPrepaidEscrowEvents {
         RefundReason reason
     ) internal {
         uint48 amount = card.held;
+        bool claim = reason == RefundReason.Frozen || reason == RefundReason.Exit || reason == RefundReason.Breach;
+        // A claim also takes the card's share of released money its regulator decided to the holders.
+        if (claim) amount += _holderPoolShare(cardId, merchantId, m, amount);
         card.held = 0;
         card.unitsLeft = 0;
         card.status = CardStatus.Refunded;
         m.refunded += amount;
         _payRefund(cardId, merchantId, m, card.holder, amount, reason);
-        if (reason == RefundReason.Frozen || reason == RefundReason.Exit || reason == RefundReason.Breach) {
+        if (claim) {
             if (_coolingOffOpen(card)) _returnDirect(cardId, merchantId, m, card.holder);
             else _settleDirect(cardId, merchantId, m);
+        }
+    }
+
+    /// @dev The card's share of the holders' pool of its merchant: the pool times what the card holds (custodied and
+    /// direct share) over what all the merchant's cards hold. Each share leaves both the pool and that base, so the
+    /// last card to claim takes exactly what is left: nothing is created or lost to rounding.
+    function _holderPoolShare(
+        uint64 cardId,
+        uint32 merchantId,
+        Merchant storage m,
+        uint256 held
+    ) internal returns (uint48 share) {
+        uint256 pool = _holderPool[merchantId];
+        if (pool == 0) return 0;
+        uint256 weight = held + _pendingDirect[cardId];
+        uint256 base = uint256(m.paidIn) - m.released - m.refunded - pool;
+        if (weight == 0 || base == 0) return 0;
+        share = uint48((pool * weight) / base);
+        _holderPool[merchantId] = pool - share;
+        emit FrozenPayableShared(cardId, merchantId, share);
+    }
+
+    /// @dev Emits {FilingThresholdReached} when a sale of `added` took the merchant's prepaid balance (its held money)
+    /// from under the policy's filing threshold to at or above it: the first time, or again after falling under.
+    function _checkFiling(uint32 merchantId, Merchant storage m, uint256 added, uint256 threshold) internal {
+        uint256 balance = uint256(m.paidIn) - m.released - m.refunded;
+        if (balance >= threshold && balance - added < threshold) {
+            emit FilingThresholdReached(merchantId, uint64(balance), uint64(threshold));
         }
     }
 

@@ -10,7 +10,8 @@ import { Industry, Policy, PolicyField } from "../types/DataTypes.sol";
 ///
 /// The law sets the district's floors (checked on every district policy): at least 40% of each payment in custody
 /// (京商秩字〔2023〕18号), at least 7 days of cooling-off (法释〔2025〕4号) and at least 30 days' notice before a merchant
-/// closes (京商秩字〔2023〕18号). The district's policy in turn bounds every industry's: an industry regulator may make
+/// closes (京商秩字〔2023〕18号), and a filing threshold of at most 500,000 CNY (北京市单用途预付卡管理条例). The
+/// district's policy in turn bounds every industry's: an industry regulator may make
 /// its industry stricter, never laxer. The platform regulator may raise an industry's custody floor (100% for
 /// education and youth sports, 教监管函〔2021〕2号). {policyOf} always answers the policy tightened to the floors and
 /// ceilings in force, so a later district change applies to every industry at once.
@@ -129,4 +130,10 @@ interface ICustodyRegistry {
     /// Emits an {IndustryPolicyCleared} event.
     /// @param industryId The industry.
     function clearIndustryPolicy(uint16 industryId) external;
+
+    /// @notice Thrown when the district's policy is laxer than the law on a ceiling (the filing threshold).
+    /// @param field The field above the law.
+    /// @param value The value given.
+    /// @param maximum The law's maximum.
+    error Registry_PolicyAboveLaw(PolicyField field, uint256 value, uint256 maximum);
 }

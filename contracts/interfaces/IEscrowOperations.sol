@@ -233,4 +233,53 @@ interface IEscrowOperations is IPrepaidEscrowErrors, IPrepaidEscrowEvents {
     /// @notice {claim} for many cards; cards with nothing to claim are skipped.
     /// @param cardIds The cards.
     function claimBatch(uint64[] calldata cardIds) external;
+
+    /// @notice Starts moving a card whose holder lost the key to `newHolder`, at the request of the payer the
+    /// custodian bank knows. It takes effect after 7 Beijing calendar days (to 24:00 of the seventh), during which
+    /// the holder's key or the bank can cancel it; then anyone completes it.
+    /// Requirements: the caller is the custodian bank of the card's merchant; the card exists and is not Refunded;
+    /// `newHolder` is neither zero nor the holder; no recovery is under way.
+    /// Emits a {KeyRecoveryStarted} event.
+    /// @param cardId The card.
+    /// @param newHolder The new key.
+    function startKeyRecovery(uint64 cardId, address newHolder) external;
+
+    /// @notice Cancels the key recovery under way: the holder's key is not lost, or the bank withdraws it.
+    /// Requirements: a recovery is under way; the caller is the holder or the custodian bank.
+    /// Emits a {KeyRecoveryCancelled} event.
+    /// @param cardId The card.
+    function cancelKeyRecovery(uint64 cardId) external;
+
+    /// @notice Completes a key recovery after its waiting period: the card, its lessons or periods, balance and every
+    /// right move to the new key, as by a transfer (the cooling-off is not restarted). Anyone may call it.
+    /// Requirements: a recovery is under way and its waiting period is over.
+    /// Emits a {KeyRecoveryCompleted} event.
+    /// @param cardId The card.
+    function completeKeyRecovery(uint64 cardId) external;
+
+    /// @notice Decides, by the responsible regulator's recorded decision, where a Frozen merchant's released money
+    /// (its payable balance) goes: to the merchant's payout after review, or to the holders of its cards, shared pro
+    /// rata to what each card holds when it is claimed (the last claim takes what is left). A decision to the merchant
+    /// also pays out what was decided to the holders when no card holds anything any more.
+    /// Requirements: the caller regulates the merchant's industry; the merchant is Frozen; there is money to move;
+    /// to the holders, some card still holds money.
+    /// Emits a {FrozenPayableDecided} event, and a {PaidOut} event when it goes to the merchant.
+    /// @param merchantId The merchant.
+    /// @param toHolders True: to the holders; false: to the merchant's payout.
+    /// @param reason Hash or reference of the decision.
+    function decideFrozenPayable(uint32 merchantId, bool toHolders, bytes32 reason) external;
+
+    /// @notice Proposes a new payout account; it takes effect when the merchant's regulator confirms it.
+    /// Requirements: the caller is the merchant; `account` is not zero.
+    /// Emits a {PayoutAccountProposed} event.
+    /// @param merchantId The merchant.
+    /// @param account Reference of the bank account (e.g. the hash of its number and bank).
+    function proposePayoutAccount(uint32 merchantId, bytes32 account) external;
+
+    /// @notice Confirms the payout account the merchant proposed: payouts go to it from now on.
+    /// Requirements: the caller regulates the merchant's industry (or is the bureau); `account` is the one proposed.
+    /// Emits a {PayoutAccountConfirmed} event.
+    /// @param merchantId The merchant.
+    /// @param account The account reference proposed.
+    function confirmPayoutAccount(uint32 merchantId, bytes32 account) external;
 }

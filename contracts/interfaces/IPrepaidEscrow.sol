@@ -3,7 +3,7 @@ pragma solidity 0.8.28;
 
 import { ICustodyRegistry } from "./ICustodyRegistry.sol";
 import { IEscrowOperations } from "./IEscrowOperations.sol";
-import { Bank, Card, CardStatus, Merchant, Plan, Voucher } from "../types/DataTypes.sol";
+import { Bank, Card, CardStatus, KeyRecovery, Merchant, PayoutAccount, Plan, Voucher } from "../types/DataTypes.sol";
 
 /// @title IPrepaidEscrow
 /// @notice Custody of prepaid-card money (单用途预付卡资金存管). Every card's custodied money sits in escrow as the
@@ -163,4 +163,16 @@ interface IPrepaidEscrow is IEscrowOperations {
     /// @notice {releasePeriodic} for many cards; cards with nothing due are skipped.
     /// @param cardIds The cards.
     function releasePeriodicBatch(uint64[] calldata cardIds) external;
+
+    /// @notice The lost-key recovery under way on `cardId` (effectiveAt 0: none).
+    /// @param cardId The card.
+    function keyRecoveryOf(uint64 cardId) external view returns (KeyRecovery memory);
+
+    /// @notice Released money of a Frozen merchant its regulator decided to the holders and not yet claimed, fen.
+    /// @param merchantId The merchant.
+    function holderPoolOf(uint32 merchantId) external view returns (uint256);
+
+    /// @notice The merchant's payout account in force and the one proposed (zero: none).
+    /// @param merchantId The merchant.
+    function payoutAccountOf(uint32 merchantId) external view returns (PayoutAccount memory);
 }

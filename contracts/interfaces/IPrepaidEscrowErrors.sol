@@ -222,4 +222,34 @@ interface IPrepaidEscrowErrors {
     /// @param from Its status.
     /// @param to The status asked for.
     error Custody_InvalidStatusChange(uint32 merchantId, MerchantStatus from, MerchantStatus to);
+
+    // ------------------------------- lost key, frozen payable, payout account -------------------------------
+
+    /// @notice Thrown when a key recovery is started on a card that has one under way.
+    /// @param cardId The card.
+    /// @param effectiveAt When the recovery under way takes effect.
+    error Custody_KeyRecoveryPending(uint64 cardId, uint40 effectiveAt);
+    /// @notice Thrown when a key recovery is cancelled or completed on a card that has none under way.
+    /// @param cardId The card.
+    error Custody_NoKeyRecovery(uint64 cardId);
+    /// @notice Thrown when a key recovery is completed before its waiting period ends.
+    /// @param cardId The card.
+    /// @param effectiveAt When it takes effect.
+    error Custody_KeyRecoveryWaiting(uint64 cardId, uint40 effectiveAt);
+    /// @notice Thrown when a key recovery is cancelled by someone other than the card's holder or custodian bank.
+    /// @param cardId The card.
+    /// @param caller The account that called.
+    error Custody_NotHolderOrCustodian(uint64 cardId, address caller);
+    /// @notice Thrown when a decision on released money is asked for a merchant that is not Frozen.
+    /// @param merchantId The merchant.
+    /// @param status Its status.
+    error Custody_NotFrozen(uint32 merchantId, MerchantStatus status);
+    /// @notice Thrown when released money is decided to go to holders and no card of the merchant holds anything.
+    /// @param merchantId The merchant.
+    error Custody_NoHoldersToShare(uint32 merchantId);
+    /// @notice Thrown when a payout account confirmed is not the one the merchant proposed, or none is proposed.
+    /// @param merchantId The merchant.
+    /// @param account The account reference given.
+    /// @param proposed The one proposed (zero: none).
+    error Custody_PayoutAccountNotProposed(uint32 merchantId, bytes32 account, bytes32 proposed);
 }

@@ -147,5 +147,34 @@ interface IPrepaidEscrowEvents {
     /// @notice The regulator withdrew a breach record (remedied or recorded in error); cancellations already made stand.
     event BreachCleared(uint32 indexed merchantId, address indexed by, bytes32 reason);
 
+    /// @notice The custodian bank, which knows the payer, started moving the card from a lost key `from` to `to`;
+    /// it takes effect at `effectiveAt` unless the holder or the bank cancels it before.
+    event KeyRecoveryStarted(
+        uint64 indexed cardId,
+        address indexed from,
+        address indexed to,
+        address by,
+        uint40 effectiveAt
+    );
+    /// @notice A key recovery under way was cancelled by the holder's key or the bank (or by the holder's transfer).
+    event KeyRecoveryCancelled(uint64 indexed cardId, address indexed to, address indexed by);
+    /// @notice A key recovery took effect: the card, its lessons or periods, balance and every right now belong to
+    /// `to`; its cooling-off goes on as it was.
+    event KeyRecoveryCompleted(uint64 indexed cardId, address indexed from, address indexed to, address by);
+    /// @notice The responsible regulator decided where a Frozen merchant's released money goes: to the merchant's
+    /// payout (a {PaidOut} follows) or, `toHolders`, to its cards' holders, shared pro rata to what each card holds
+    /// when it is claimed. `reason` is the hash or reference of the decision.
+    event FrozenPayableDecided(uint32 indexed merchantId, bool toHolders, uint64 amount, address indexed by, bytes32 reason);
+    /// @notice A claim took the card's share of the money a regulator decided to the holders; it is part of the
+    /// amount of the {CardRefunded} event that follows.
+    event FrozenPayableShared(uint64 indexed cardId, uint32 indexed merchantId, uint48 amount);
+    /// @notice The merchant proposed a new payout account (the reference of the bank account, e.g. its hash).
+    event PayoutAccountProposed(uint32 indexed merchantId, bytes32 account);
+    /// @notice The merchant's regulator (or the bureau) confirmed the payout account: payouts go to it from now on.
+    event PayoutAccountConfirmed(uint32 indexed merchantId, bytes32 account, address indexed by);
+    /// @notice A purchase or renewal took the merchant's prepaid balance (all unused prepaid money of its cards,
+    /// custodied or held back) to `balance`, at or above the policy's filing threshold from below it.
+    event FilingThresholdReached(uint32 indexed merchantId, uint64 balance, uint64 threshold);
+
     // solhint-enable gas-indexed-events
 }

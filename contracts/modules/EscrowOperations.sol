@@ -10,8 +10,10 @@ import { CustodyMath } from "../libraries/CustodyMath.sol";
 import {
     Bank,
     CardStatus,
+    KeyRecovery,
     Merchant,
     MerchantStatus,
+    PayoutAccount,
     Plan,
     PlanKind,
     RiskLevel,
@@ -99,6 +101,10 @@ contract EscrowOperations is EscrowStorage, IEscrowOperations {
         Merchant storage m = _regulatedMerchant(merchantId);
         if (m.status != MerchantStatus.Frozen) {
             revert Custody_InvalidStatusChange(merchantId, m.status, MerchantStatus.Active);
+        }
+        // Released money decided to the holders stays theirs: they claim it while the merchant is Frozen.
+        if (_holderPool[merchantId] != 0) {
+            revert Custody_InvalidStatusChange(merchantId, MerchantStatus.Frozen, m.statusBeforeFreeze);
         }
         // Back to where it was: a restriction or an exit under way survives a freeze.
         _setStatus(merchantId, m, m.statusBeforeFreeze, reason);
@@ -351,6 +357,12 @@ contract EscrowOperations is EscrowStorage, IEscrowOperations {
         if (to == address(0) || to == msg.sender) revert Custody_InvalidTransfer(cardId, to);
         card.holder = to;
         emit CardTransferred(cardId, msg.sender, to);
+        // The holder's own key is not lost: a recovery under way ends.
+        KeyRecovery storage recovery = _keyRecoveries[cardId];
+        if (recovery.effectiveAt != 0) {
+            emit KeyRecoveryCancelled(cardId, recovery.newHolder, msg.sender);
+            delete _keyRecoveries[cardId];
+        }
     }
 
     /// @inheritdoc IEscrowOperations
@@ -456,6 +468,112 @@ contract EscrowOperations is EscrowStorage, IEscrowOperations {
                 m.status == MerchantStatus.Frozen ? RefundReason.Frozen : RefundReason.Exit
             );
         }
+    }
+
+    /*//////////////////////////////////////////////////////////////////////////
+                   STATE-CHANGING: LOST KEY, FROZEN PAYABLE, PAYOUT ACCOUNT
+    //////////////////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IEscrowOperations
+    function startKeyRecovery(uint64 cardId, address newHolder) external override {
+        _onlyDelegated();
+        StoredCard storage card = _existingCard(cardId);
+        uint32 merchantId = _merchantIdOfCard(cardId);
+        if (msg.sender != _banks[_merchants[merchantId].bankId].account) {
+            revert Custody_NotCustodianOf(merchantId, msg.sender);
+        }
+        if (card.status == CardStatus.Refunded) revert Custody_CardNotActive(cardId, CardStatus.Refunded);
+        address holder = card.holder;
+        if (newHolder == address(0) || newHolder == holder) revert Custody_InvalidTransfer(cardId, newHolder);
+        KeyRecovery storage recovery = _keyRecoveries[cardId];
+        if (recovery.effectiveAt != 0) revert Custody_KeyRecoveryPending(cardId, recovery.effectiveAt);
+        // Seven Beijing calendar days, to 24:00 of the last, the day of the request not counted: as long as the
+        // cooling-off, so that a holder who still has the key sees the notice and can cancel it in time.
+        uint40 effectiveAt = uint40(BeijingTime.endOfPeriod(block.timestamp, KEY_RECOVERY_DAYS));
+        recovery.newHolder = newHolder;
+        recovery.effectiveAt = effectiveAt;
+        emit KeyRecoveryStarted(cardId, holder, newHolder, msg.sender, effectiveAt);
+    }
+
+    /// @inheritdoc IEscrowOperations
+    function cancelKeyRecovery(uint64 cardId) external override {
+        _onlyDelegated();
+        StoredCard storage card = _cards[cardId];
+        KeyRecovery storage recovery = _keyRecoveries[cardId];
+        if (recovery.effectiveAt == 0) revert Custody_NoKeyRecovery(cardId);
+        uint32 merchantId = _merchantIdOfCard(cardId);
+        if (msg.sender != card.holder && msg.sender != _banks[_merchants[merchantId].bankId].account) {
+            revert Custody_NotHolderOrCustodian(cardId, msg.sender);
+        }
+        emit KeyRecoveryCancelled(cardId, recovery.newHolder, msg.sender);
+        delete _keyRecoveries[cardId];
+    }
+
+    /// @inheritdoc IEscrowOperations
+    function completeKeyRecovery(uint64 cardId) external override {
+        _onlyDelegated();
+        KeyRecovery storage recovery = _keyRecoveries[cardId];
+        uint40 effectiveAt = recovery.effectiveAt;
+        if (effectiveAt == 0) revert Custody_NoKeyRecovery(cardId);
+        if (block.timestamp < effectiveAt) revert Custody_KeyRecoveryWaiting(cardId, effectiveAt);
+        StoredCard storage card = _cards[cardId];
+        address from = card.holder;
+        address to = recovery.newHolder;
+        delete _keyRecoveries[cardId];
+        card.holder = to;
+        emit KeyRecoveryCompleted(cardId, from, to, msg.sender);
+    }
+
+    /// @inheritdoc IEscrowOperations
+    function decideFrozenPayable(uint32 merchantId, bool toHolders, bytes32 reason) external override {
+        _onlyDelegated();
+        Merchant storage m = _regulatedMerchant(merchantId);
+        if (m.status != MerchantStatus.Frozen) revert Custody_NotFrozen(merchantId, m.status);
+        (uint64 held, uint64 amount) = _balancesOf(merchantId);
+        uint256 pool = _holderPool[merchantId];
+        if (toHolders) {
+            if (amount == 0) revert Custody_NothingToPayOut(merchantId);
+            if (held == pool) revert Custody_NoHoldersToShare(merchantId);
+            // Released money becomes held again, for the holders: conservation holds as it is.
+            m.released -= amount;
+            _holderPool[merchantId] = pool + amount;
+            emit FrozenPayableDecided(merchantId, true, amount, msg.sender, reason);
+            return;
+        }
+        // To the merchant after review. What was decided to the holders and that no card is left to claim goes too.
+        if (pool != 0 && held == pool) {
+            delete _holderPool[merchantId];
+            m.released += uint64(pool);
+            amount += uint64(pool);
+        }
+        if (amount == 0) revert Custody_NothingToPayOut(merchantId);
+        m.paidOut += amount;
+        emit FrozenPayableDecided(merchantId, false, amount, msg.sender, reason);
+        emit PaidOut(merchantId, m.bankId, amount, msg.sender);
+        ICustodyToken(_banks[m.bankId].token).burnFromEscrow(amount);
+    }
+
+    /// @inheritdoc IEscrowOperations
+    function proposePayoutAccount(uint32 merchantId, bytes32 account) external override {
+        _onlyDelegated();
+        _merchantCaller(merchantId);
+        if (account == bytes32(0)) revert Custody_PayoutAccountNotProposed(merchantId, account, bytes32(0));
+        _payoutAccounts[merchantId].proposed = account;
+        emit PayoutAccountProposed(merchantId, account);
+    }
+
+    /// @inheritdoc IEscrowOperations
+    function confirmPayoutAccount(uint32 merchantId, bytes32 account) external override {
+        _onlyDelegated();
+        _regulatedMerchant(merchantId);
+        PayoutAccount storage accounts = _payoutAccounts[merchantId];
+        bytes32 proposed = accounts.proposed;
+        if (proposed == bytes32(0) || proposed != account) {
+            revert Custody_PayoutAccountNotProposed(merchantId, account, proposed);
+        }
+        accounts.confirmed = account;
+        accounts.proposed = bytes32(0);
+        emit PayoutAccountConfirmed(merchantId, account, msg.sender);
     }
 
     /*//////////////////////////////////////////////////////////////////////////

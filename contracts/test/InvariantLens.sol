@@ -4,7 +4,7 @@ pragma solidity 0.8.28;
 import { IERC20 } from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
 import { IPrepaidEscrow } from "../interfaces/IPrepaidEscrow.sol";
-import { Card, CardStatus, Merchant } from "../types/DataTypes.sol";
+import { Card, CardStatus, KeyRecovery, Merchant, PayoutAccount } from "../types/DataTypes.sol";
 
 /// @title InvariantLens
 /// @notice Test-only: reads everything the invariant property test checks in one call, so that checking after
@@ -19,11 +19,14 @@ contract InvariantLens {
         Merchant merchant;
         uint64 held;
         uint64 payable_;
+        uint256 holderPool;
+        PayoutAccount payoutAccount;
     }
 
     struct CardView {
         Card card;
         CardStatus status;
+        KeyRecovery recovery;
     }
 
     /// @notice Reads the tokens', merchants' and cards' state in one call.
@@ -40,11 +43,17 @@ contract InvariantLens {
         m = new MerchantView[](merchantIds.length);
         for (uint256 i; i < merchantIds.length; ++i) {
             (uint64 held, uint64 payable_) = escrow.balancesOf(merchantIds[i]);
-            m[i] = MerchantView(escrow.merchantOf(merchantIds[i]), held, payable_);
+            m[i] = MerchantView(
+                escrow.merchantOf(merchantIds[i]),
+                held,
+                payable_,
+                escrow.holderPoolOf(merchantIds[i]),
+                escrow.payoutAccountOf(merchantIds[i])
+            );
         }
         c = new CardView[](cardIds.length);
         for (uint256 i; i < cardIds.length; ++i) {
-            c[i] = CardView(escrow.cardOf(cardIds[i]), escrow.cardStatus(cardIds[i]));
+            c[i] = CardView(escrow.cardOf(cardIds[i]), escrow.cardStatus(cardIds[i]), escrow.keyRecoveryOf(cardIds[i]));
         }
     }
 }

@@ -54,7 +54,8 @@ enum PolicyField {
     MaxValidityDays,
     MaxCardValue,
     MaxAnonymousValue,
-    MediumRiskCap30d
+    MediumRiskCap30d,
+    FilingThreshold
 }
 
 /// @notice Custody policy of the district ("1") or of one industry ("N").
@@ -71,6 +72,7 @@ struct Policy {
     uint48 maxCardValue; // named card value at most, fen
     uint48 maxAnonymousValue; // anonymous card value at most, fen
     uint48 mediumRiskCap30d; // card value sold in any 30 consecutive days at most for a medium-risk merchant, fen
+    uint32 filingThreshold; // a merchant's prepaid balance that must be filed with its regulator (Beijing: 500,000 CNY), fen
 }
 
 struct Industry {
@@ -193,4 +195,18 @@ struct Voucher {
     uint40 deadline;
     bytes32 r;
     bytes32 vs;
+}
+
+/// @notice A lost key's recovery under way: the custodian bank moves the card to `newHolder`, effective at
+/// `effectiveAt` unless the holder (or the bank) cancels it before.
+struct KeyRecovery {
+    address newHolder;
+    uint40 effectiveAt;
+}
+
+/// @notice A merchant's payout account, as a reference (the hash of the bank account the bank pays): the one in
+/// force and the one it proposed that its regulator has not confirmed yet (zero: none).
+struct PayoutAccount {
+    bytes32 confirmed;
+    bytes32 proposed;
 }

@@ -123,7 +123,7 @@ const ids = {
  */
 export const cardById = coalescedLookup<Record<string, unknown>>(
   `SELECT card_id, merchant_id, holder, plan_index, kind, status, named, held, units_left, units_used, paid_in, direct,
-   released, refunded, started_at, expires_at, updated_block FROM cards WHERE card_id = ANY($1::numeric[])`,
+   released, refunded, started_at, expires_at, updated_block, recovery_to, recovery_effective_at FROM cards WHERE card_id = ANY($1::numeric[])`,
   (row) => String(row.card_id),
 );
 

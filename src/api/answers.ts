@@ -30,12 +30,19 @@ export const merchant = z.object({
   cardCount: nnum, admittedAt: nnum,
   /** When the responsible regulator recorded the merchant's breach (null: none on record). */
   breachRecordedAt: nnum.optional(),
+  /** Released money a regulator decided to the holders of the frozen merchant, not yet claimed (part of heldFen). */
+  holderPoolFen: fenText.optional(),
+  /** The payout account's reference in force, and the one proposed awaiting its regulator (null: none). */
+  payoutAccount: z.string().nullable().optional(),
+  payoutAccountProposed: z.string().nullable().optional(),
 });
 
 export const card = z.object({
   cardId: idText.nullable(), merchantId: nnum, holder: z.string(), planIndex: nnum, kind: z.string(), status: z.string(), named: z.boolean(),
   heldFen: fenText.nullable(), unitsLeft: nnum, unitsUsed: nnum, paidInFen: fenText.nullable(), directFen: fenText.nullable(),
   releasedFen: fenText.nullable(), refundedFen: fenText.nullable(), startedAt: nnum, expiresAt: nnum,
+  /** A lost key's recovery under way: the new key and when it takes effect (null: none). */
+  recoveryTo: z.string().nullable().optional(), recoveryEffectiveAt: nnum.optional(),
 });
 
 export const plan = z.object({

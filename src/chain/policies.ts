@@ -11,6 +11,8 @@ export interface PolicyInput {
   maxCardValue: bigint;
   maxAnonymousValue: bigint;
   mediumRiskCap30d: bigint;
+  /** A merchant's prepaid balance (all unused prepaid money of its cards) at which it files with its regulator, fen. */
+  filingThreshold: bigint;
 }
 
 export const CNY = 100n; // fen per yuan
@@ -26,6 +28,9 @@ export const NO_CAP_FEN = 2n ** 48n - 1n;
  */
 export const LAW_FLOORS = { custodyBps: 4000, coolingOffDays: 7, exitNoticeDays: 30 } as const;
 
+/** Beijing's filing threshold: a merchant files once its prepaid balance reaches 500,000 CNY; the most the district may set. */
+export const FILING_THRESHOLD_FEN = 500_000n * CNY;
+
 /** The district's default ("1"): 40% custody, 7 cooling-off days, 30 days' exit notice, named 5,000 / anonymous 1,000 CNY. */
 export const DEFAULT_POLICY: PolicyInput = {
   custodyBps: 4000,
@@ -36,6 +41,7 @@ export const DEFAULT_POLICY: PolicyInput = {
   maxCardValue: 5_000n * CNY,
   maxAnonymousValue: 1_000n * CNY,
   mediumRiskCap30d: 20_000n * CNY,
+  filingThreshold: FILING_THRESHOLD_FEN,
 };
 
 /** Training and youth sports: 100% custody, at most 60 lessons, 3 months and 5,000 CNY a card. */
@@ -73,7 +79,7 @@ export const BEIJING_INDUSTRIES: IndustryDefinition[] = [
 ];
 
 /** The policy's money caps, in fen. */
-const MONEY_FIELDS = ["maxCardValue", "maxAnonymousValue", "mediumRiskCap30d"] as const;
+const MONEY_FIELDS = ["maxCardValue", "maxAnonymousValue", "mediumRiskCap30d", "filingThreshold"] as const;
 
 /**
  * A policy as the API answers it: the money caps as decimal strings of fen, like every amount the API gives, the

@@ -323,3 +323,13 @@ export async function signCheckIn(
   const { v, r, s } = Signature.from(await holder.signTypedData(consumptionDomain(chainId, escrow), CHECK_IN_TYPES, { ...message }));
   return [message.cardId, message.deadline, v, r, s];
 }
+
+/** The typed-data document a time-based card's holder signs to check in (eth_signTypedData_v4 shape). */
+export function checkInTypedData(chainId: bigint | number, escrow: string, message: { cardId: bigint; deadline: number }) {
+  return {
+    domain: consumptionDomain(chainId, escrow),
+    types: CHECK_IN_TYPES,
+    primaryType: "CheckIn" as const,
+    message: { ...message, cardId: message.cardId.toString() },
+  };
+}

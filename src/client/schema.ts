@@ -220,6 +220,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/merchants/{merchantId}/payout-account": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the merchant's payout account in force and the one proposed
+         * @description each as its on-chain reference with the bank and number it stands for (null when not known to this gateway).
+         *
+         *     Who may call it:
+         *     - merchant: only itself
+         *     - bank: only merchants in custody with it
+         *     - industry regulator: only merchants of its industries
+         *     - platform regulator: any
+         *     - auditor: any
+         */
+        get: operations["getMerchantsByMerchantIdPayoutAccount"];
+        put?: never;
+        /**
+         * Propose a new payout account (its regulator confirms it)
+         * @description Who may call it:
+         *     - merchant: only itself
+         */
+        post: operations["postMerchantsByMerchantIdPayoutAccount"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/merchants/{merchantId}/exit": {
         parameters: {
             query?: never;
@@ -277,6 +309,96 @@ export interface paths {
          *     - bank: only cards of merchants in custody with it
          */
         post: operations["postCardsByCardIdRenewals"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cards/{cardId}/key-recovery": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start moving a card whose holder lost the key to a new key (effective after 7 days unless cancelled)
+         * @description 201 with the KeyRecoveryStarted event (its effectiveAt: 24:00 Beijing time of the seventh day); the holder's key or the bank may cancel until then.
+         *
+         *     Who may call it:
+         *     - bank: only cards of merchants in custody with it
+         */
+        post: operations["postCardsByCardIdKeyRecovery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cards/{cardId}/key-recovery/completion": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Complete a key recovery whose wait is over (the gateway also does it on its own)
+         * @description Who may call it:
+         *     - bank: only cards of merchants in custody with it
+         *     - platform regulator: any
+         */
+        post: operations["postCardsByCardIdKeyRecoveryCompletion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cards/{cardId}/key-recovery/cancellation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Withdraw a key recovery the bank started (the holder cancels with its own key: GET /v1/cards/:cardId/refund-request?kind=recovery-cancel)
+         * @description Who may call it:
+         *     - bank: only cards of merchants in custody with it
+         */
+        post: operations["postCardsByCardIdKeyRecoveryCancellation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/merchants/{merchantId}/direct-releases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hand the merchant the direct shares whose cooling-off ended (the gateway also does it on its own)
+         * @description the cards whose direct share was due, and the releaseDirect transaction (null when none was due).
+         *
+         *     Who may call it:
+         *     - bank: only merchants in custody with it
+         *     - merchant: only itself
+         */
+        post: operations["postMerchantsByMerchantIdDirectReleases"];
         delete?: never;
         options?: never;
         head?: never;
@@ -561,6 +683,72 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/merchants/{merchantId}/frozen-payable/to-holders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decide a frozen merchant's released money to its holders (each claim takes its card's share)
+         * @description Who may call it:
+         *     - platform regulator: any
+         *     - industry regulator: only merchants of its industries
+         */
+        post: operations["postMerchantsByMerchantIdFrozenPayableToHolders"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/merchants/{merchantId}/frozen-payable/to-merchant": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decide a frozen merchant's released money to its payout after review
+         * @description Who may call it:
+         *     - platform regulator: any
+         *     - industry regulator: only merchants of its industries
+         */
+        post: operations["postMerchantsByMerchantIdFrozenPayableToMerchant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/merchants/{merchantId}/payout-account/confirmation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm the payout account the merchant proposed: payouts go to it from now on
+         * @description Who may call it:
+         *     - platform regulator: any
+         *     - industry regulator: only merchants of its industries
+         */
+        post: operations["postMerchantsByMerchantIdPayoutAccountConfirmation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/industries": {
         parameters: {
             query?: never;
@@ -835,6 +1023,55 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/cards/{cardId}/check-in": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the EIP-712 typed data a time-based card's holder signs to check in (its periods start then)
+         * @description typed data for eth_signTypedData_v4; startsAt: when the periods start without a check-in (the end of the cooling-off).
+         *
+         *     Who may call it:
+         *     - consumer: only cards it holds
+         *     - merchant: only its own cards
+         *     - bank: only cards of merchants in custody with it
+         *     - industry regulator: only cards of its industries' merchants
+         *     - platform regulator: any
+         *     - auditor: any
+         */
+        get: operations["getCardsByCardIdCheckIn"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cards/{cardId}/check-ins": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hand in a check-in the holder signed: the gateway sends it on chain and the card's periods start now
+         * @description Who may call it:
+         *     - consumer: only cards it holds
+         */
+        post: operations["postCardsByCardIdCheckIns"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/cards/{cardId}/refund-request": {
         parameters: {
             query?: never;
@@ -844,7 +1081,7 @@ export interface paths {
         };
         /**
          * Get the transaction a holder signs to use a right on the card: a refund, a claim, or a transfer by notice
-         * @description {to, data} to sign with the holder's key and POST to /v1/transactions. kind: request (a refund of the unused balance), cooling-off, cancel (a request), escalate (to the regulator), claim (a frozen or exited merchant), breach (the regulator recorded the merchant's breach: the unused balance back at once), transfer (to the address in `to`; the merchant is told and cannot block it).
+         * @description {to, data} to sign with the holder's key and POST to /v1/transactions. kind: request (a refund of the unused balance), cooling-off, cancel (a request), escalate (to the regulator), claim (a frozen or exited merchant), breach (the regulator recorded the merchant's breach: the unused balance back at once), transfer (to the address in `to`; the merchant is told and cannot block it), recovery-cancel (the key is not lost: stop the bank's key recovery under way).
          *
          *     Who may call it:
          *     - consumer: only cards it holds
@@ -1311,7 +1548,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List alerts of merchants whose risk level rose
+         * List alerts of merchants whose risk level rose or whose prepaid balance reached the filing threshold (cause filing)
          * @description oldest first from the cursor; an industry regulator sees its industries' merchants.
          *
          *     Who may call it:
@@ -2315,6 +2552,8 @@ export interface operations {
                             refundedFen: string | null;
                             startedAt: number | null;
                             expiresAt: number | null;
+                            recoveryTo?: string | null;
+                            recoveryEffectiveAt?: number | null;
                         }[];
                         nextCursor: string | null;
                     };
@@ -3102,6 +3341,204 @@ export interface operations {
             };
         };
     };
+    getMerchantsByMerchantIdPayoutAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                merchantId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        confirmed: {
+                            ref: string;
+                            bankName: string | null;
+                            accountNumber: string | null;
+                        } | null;
+                        proposed: {
+                            ref: string;
+                            bankName: string | null;
+                            accountNumber: string | null;
+                        } | null;
+                    };
+                };
+            };
+            /** @description Invalid fields: each named with its reason */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No key, or a malformed, unknown, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed for this role, or not the caller's tenant's data (see who may call it above) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by the contract (its custom error's name and arguments) or a conflicting state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The chain or the database did not answer; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postMerchantsByMerchantIdPayoutAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                merchantId: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    bankName: string;
+                    accountNumber: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        txHash: string;
+                        blockNumber: number;
+                        events: {
+                            event: string;
+                            args: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                        ref: string;
+                    };
+                };
+            };
+            /** @description Invalid fields: each named with its reason */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No key, or a malformed, unknown, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed for this role, or not the caller's tenant's data (see who may call it above) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by the contract (its custom error's name and arguments) or a conflicting state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than the gateway accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed but refused: a voucher already used or signed by someone else, an unknown regulator */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The chain or the database did not answer; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     postMerchantsByMerchantIdExit: {
         parameters: {
             query?: never;
@@ -3351,6 +3788,419 @@ export interface operations {
                                 [key: string]: unknown;
                             };
                         }[];
+                    };
+                };
+            };
+            /** @description Invalid fields: each named with its reason */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No key, or a malformed, unknown, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed for this role, or not the caller's tenant's data (see who may call it above) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by the contract (its custom error's name and arguments) or a conflicting state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than the gateway accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed but refused: a voucher already used or signed by someone else, an unknown regulator */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The chain or the database did not answer; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postCardsByCardIdKeyRecovery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                cardId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    newHolder: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        txHash: string;
+                        blockNumber: number;
+                        events: {
+                            event: string;
+                            args: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid fields: each named with its reason */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No key, or a malformed, unknown, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed for this role, or not the caller's tenant's data (see who may call it above) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by the contract (its custom error's name and arguments) or a conflicting state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than the gateway accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed but refused: a voucher already used or signed by someone else, an unknown regulator */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The chain or the database did not answer; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postCardsByCardIdKeyRecoveryCompletion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                cardId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        txHash: string;
+                        blockNumber: number;
+                        events: {
+                            event: string;
+                            args: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid fields: each named with its reason */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No key, or a malformed, unknown, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed for this role, or not the caller's tenant's data (see who may call it above) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by the contract (its custom error's name and arguments) or a conflicting state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than the gateway accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed but refused: a voucher already used or signed by someone else, an unknown regulator */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The chain or the database did not answer; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postCardsByCardIdKeyRecoveryCancellation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                cardId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        txHash: string;
+                        blockNumber: number;
+                        events: {
+                            event: string;
+                            args: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid fields: each named with its reason */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No key, or a malformed, unknown, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed for this role, or not the caller's tenant's data (see who may call it above) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by the contract (its custom error's name and arguments) or a conflicting state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than the gateway accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed but refused: a voucher already used or signed by someone else, an unknown regulator */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The chain or the database did not answer; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postMerchantsByMerchantIdDirectReleases: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                merchantId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        cardIds: string[];
+                        txHash: string | null;
+                        blockNumber: number | null;
                     };
                 };
             };
@@ -3804,6 +4654,10 @@ export interface operations {
                             cardCount: number | null;
                             admittedAt: number | null;
                             breachRecordedAt?: number | null;
+                            /** @description fen, a decimal string */
+                            holderPoolFen?: string;
+                            payoutAccount?: string | null;
+                            payoutAccountProposed?: string | null;
                         }[];
                         nextCursor: string | null;
                     };
@@ -4020,6 +4874,10 @@ export interface operations {
                         cardCount: number | null;
                         admittedAt: number | null;
                         breachRecordedAt?: number | null;
+                        /** @description fen, a decimal string */
+                        holderPoolFen?: string;
+                        payoutAccount?: string | null;
+                        payoutAccountProposed?: string | null;
                         riskHistory: {
                             from: string;
                             to: string;
@@ -4848,6 +5706,334 @@ export interface operations {
             };
         };
     };
+    postMerchantsByMerchantIdFrozenPayableToHolders: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                merchantId: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        txHash: string;
+                        blockNumber: number;
+                        events: {
+                            event: string;
+                            args: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid fields: each named with its reason */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No key, or a malformed, unknown, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed for this role, or not the caller's tenant's data (see who may call it above) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by the contract (its custom error's name and arguments) or a conflicting state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than the gateway accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed but refused: a voucher already used or signed by someone else, an unknown regulator */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The chain or the database did not answer; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postMerchantsByMerchantIdFrozenPayableToMerchant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                merchantId: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        txHash: string;
+                        blockNumber: number;
+                        events: {
+                            event: string;
+                            args: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid fields: each named with its reason */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No key, or a malformed, unknown, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed for this role, or not the caller's tenant's data (see who may call it above) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by the contract (its custom error's name and arguments) or a conflicting state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than the gateway accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed but refused: a voucher already used or signed by someone else, an unknown regulator */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The chain or the database did not answer; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postMerchantsByMerchantIdPayoutAccountConfirmation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                merchantId: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description the reference proposed (GET /v1/merchants/:merchantId/payout-account) */
+                    account: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        txHash: string;
+                        blockNumber: number;
+                        events: {
+                            event: string;
+                            args: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid fields: each named with its reason */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No key, or a malformed, unknown, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed for this role, or not the caller's tenant's data (see who may call it above) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by the contract (its custom error's name and arguments) or a conflicting state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than the gateway accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed but refused: a voucher already used or signed by someone else, an unknown regulator */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The chain or the database did not answer; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getIndustries: {
         parameters: {
             query?: never;
@@ -4949,6 +6135,7 @@ export interface operations {
                     maxCardValueFen: number | string;
                     maxAnonymousValueFen: number | string;
                     mediumRiskCap30dFen: number | string;
+                    filingThresholdFen?: number | string;
                 };
             };
         };
@@ -5557,6 +6744,8 @@ export interface operations {
                             refundedFen: string | null;
                             startedAt: number | null;
                             expiresAt: number | null;
+                            recoveryTo?: string | null;
+                            recoveryEffectiveAt?: number | null;
                         }[];
                         nextCursor: string | null;
                     };
@@ -5652,6 +6841,8 @@ export interface operations {
                         refundedFen: string | null;
                         startedAt: number | null;
                         expiresAt: number | null;
+                        recoveryTo?: string | null;
+                        recoveryEffectiveAt?: number | null;
                     };
                 };
             };
@@ -5929,10 +7120,209 @@ export interface operations {
             };
         };
     };
+    getCardsByCardIdCheckIn: {
+        parameters: {
+            query?: {
+                validSeconds?: number;
+            };
+            header?: never;
+            path: {
+                cardId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        typedData: {
+                            domain?: unknown;
+                            types?: unknown;
+                            message?: unknown;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        startsAt: number;
+                    };
+                };
+            };
+            /** @description Invalid fields: each named with its reason */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No key, or a malformed, unknown, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed for this role, or not the caller's tenant's data (see who may call it above) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by the contract (its custom error's name and arguments) or a conflicting state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The chain or the database did not answer; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postCardsByCardIdCheckIns: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                cardId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    deadline: number;
+                    v: number;
+                    r: string;
+                    s: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        txHash: string;
+                        blockNumber: number;
+                        events: {
+                            event: string;
+                            args: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid fields: each named with its reason */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No key, or a malformed, unknown, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed for this role, or not the caller's tenant's data (see who may call it above) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by the contract (its custom error's name and arguments) or a conflicting state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than the gateway accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed but refused: a voucher already used or signed by someone else, an unknown regulator */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The chain or the database did not answer; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getCardsByCardIdRefundRequest: {
         parameters: {
             query?: {
-                kind?: "request" | "cooling-off" | "cancel" | "escalate" | "claim" | "breach" | "transfer";
+                kind?: "request" | "cooling-off" | "cancel" | "escalate" | "claim" | "breach" | "transfer" | "recovery-cancel";
                 to?: string;
             };
             header?: never;

@@ -10,10 +10,12 @@ import type { ArgValue } from "../chain/events";
  * | DisputeResolved | the merchant's share of the decision, released (`args.released`); the refunded share is the CardRefunded row that follows |
  * | CardRefunded, DirectShareReturned, RenewalRefunded | refunded to the holder, out of custody |
  * | PaidOut | paid out to the merchant, out of custody |
+ * | FrozenPayableDecided to the holders | released money of a frozen merchant taken back into custody for its holders (counts against released); to the merchant: null, the PaidOut row after it carries the money |
+ * | CardRefunded after FrozenPayableShared | the refund includes the card's share of that money (FrozenPayableShared itself: null) |
  * | any other (RefundRequested included: a request moves nothing; the sum asked is `args.amount`) | null |
  *
  * So summing by event never counts a fen twice: paid in = Σ purchases and renewals; released = Σ lessons, periods,
- * direct shares released and dispute decisions; refunded = Σ CardRefunded, DirectShareReturned and RenewalRefunded;
+ * direct shares released and dispute decisions, less frozen payables decided to the holders; refunded = Σ CardRefunded, DirectShareReturned and RenewalRefunded;
  * paid out = Σ PaidOut.
  */
 export function ledgerAmount(event: string, args: Record<string, ArgValue>): bigint | null {
@@ -31,6 +33,8 @@ export function ledgerAmount(event: string, args: Record<string, ArgValue>): big
       return BigInt(args.amount as string | number);
     case "DisputeResolved":
       return BigInt(args.released as string | number);
+    case "FrozenPayableDecided":
+      return args.toHolders === true || args.toHolders === "true" ? BigInt(args.amount as string | number) : null;
     default:
       return null;
   }
@@ -39,6 +43,7 @@ export function ledgerAmount(event: string, args: Record<string, ArgValue>): big
 /** The events whose ledger rows carry money (the others' `amount` is null). */
 export const MONEY_EVENTS = [
   "CardPurchased", "CardRenewed", "LessonsConsumed", "PeriodsReleased", "DirectShareReleased", "DisputeResolved", "CardRefunded", "DirectShareReturned", "RenewalRefunded", "PaidOut",
+  "FrozenPayableDecided",
 ] as const;
 
 /**

@@ -14,12 +14,18 @@ interface MerchantRow {
   status: string; risk_level: string; exit_effective_at: number | null;
   paid_in: bigint; direct: bigint; released: bigint; refunded: bigint; paid_out: bigint; card_count: number;
   admitted_at: number; updated_block: number; breach_recorded_at: number | null;
+  /** Released money its regulator decided to the holders of the frozen merchant, not yet claimed (part of held). */
+  holder_pool: bigint;
+  /** The payout account's reference in force, and the one proposed and not yet confirmed. */
+  payout_account: string | null; payout_account_proposed: string | null;
 }
 
 interface CardRow {
   card_id: string; merchant_id: number; holder: string; plan_index: number; kind: string; status: string; named: boolean;
   held: bigint; units_left: number; units_used: number; paid_in: bigint; direct: bigint; released: bigint; refunded: bigint;
   started_at: number; expires_at: number; updated_block: number; pending_direct: bigint;
+  /** A lost key's recovery under way: the new key and when it takes effect (null: none). */
+  recovery_to: string | null; recovery_effective_at: number | null;
 }
 
 interface DisputeRow {
@@ -43,6 +49,9 @@ function merchantFromDb(r: Record<string, unknown>): MerchantRow {
     paid_in: big(r.paid_in), direct: big(r.direct), released: big(r.released), refunded: big(r.refunded), paid_out: big(r.paid_out),
     card_count: num(r.card_count), admitted_at: num(r.admitted_at), updated_block: num(r.updated_block),
     breach_recorded_at: r.breach_recorded_at == null ? null : num(r.breach_recorded_at),
+    holder_pool: big(r.holder_pool ?? 0),
+    payout_account: r.payout_account == null ? null : String(r.payout_account),
+    payout_account_proposed: r.payout_account_proposed == null ? null : String(r.payout_account_proposed),
   };
 }
 
@@ -53,6 +62,8 @@ function cardFromDb(r: Record<string, unknown>): CardRow {
     units_used: num(r.units_used), paid_in: big(r.paid_in), direct: big(r.direct), released: big(r.released),
     refunded: big(r.refunded), started_at: num(r.started_at), expires_at: num(r.expires_at), updated_block: num(r.updated_block),
     pending_direct: big(r.pending_direct ?? 0),
+    recovery_to: r.recovery_to == null ? null : String(r.recovery_to),
+    recovery_effective_at: r.recovery_effective_at == null ? null : num(r.recovery_effective_at),
   };
 }
 
@@ -166,7 +177,7 @@ export async function planBatch(
       `SELECT coalesce(json_agg(c), '[]'::json) AS rows FROM (
          SELECT card_id::text AS card_id, merchant_id, holder, plan_index, kind, status, named, held::text AS held, units_left,
            units_used, paid_in::text AS paid_in, direct::text AS direct, released::text AS released, refunded::text AS refunded,
-           started_at, expires_at, updated_block, pending_direct::text AS pending_direct
+           started_at, expires_at, updated_block, pending_direct::text AS pending_direct, recovery_to, recovery_effective_at
          FROM cards WHERE card_id = ANY($1::numeric[])) c`,
       [missingCards],
     );
@@ -198,6 +209,8 @@ export async function planBatch(
   const payouts: Record<string, unknown>[] = [];
   const refunds: Record<string, unknown>[] = [];
   const risk: Record<string, unknown>[] = [];
+  /** FilingThresholdReached: each becomes a regulator alert (risk_alerts, cause 'filing'). */
+  const filings: Record<string, unknown>[] = [];
   // Ledger rows in a compact form: what is shared by a transaction's logs (hashes, block, time) once per transaction,
   // contract addresses once per batch, one-letter keys. Half the JSON to build, pass and parse.
   const ledger: Record<string, unknown>[] = [];
@@ -248,7 +261,7 @@ export async function planBatch(
           card_id: cardId!, merchant_id: merchantId!, holder: holder!, plan_index: num(a.planIndex), kind: enumName(PLAN_KIND, num(a.kind), "plan kind"),
           status: "active", named: Boolean(a.named), held: amount, units_left: num(a.units), units_used: 0, paid_in: amount,
           direct: big(a.direct), released: 0n, refunded: 0n, started_at: num(a.startedAt), expires_at: num(a.expiresAt),
-          updated_block: e.blockNumber, pending_direct: big(a.direct),
+          updated_block: e.blockNumber, pending_direct: big(a.direct), recovery_to: null, recovery_effective_at: null,
         };
         cards.set(cardId!, c);
         dirtyCards.add(cardId!);
@@ -316,6 +329,56 @@ export async function planBatch(
         c.holder = lower(a.to); c.updated_block = e.blockNumber; holder = c.holder;
         break;
       }
+      case "KeyRecoveryStarted": {
+        // A lost key: the bank moves the card after the wait, unless the holder (or the bank) cancels. Moves no money.
+        const c = card(cardId!);
+        c.recovery_to = lower(a.to); c.recovery_effective_at = num(a.effectiveAt); c.updated_block = e.blockNumber; holder = c.holder;
+        break;
+      }
+      case "KeyRecoveryCancelled": {
+        const c = card(cardId!);
+        c.recovery_to = null; c.recovery_effective_at = null; c.updated_block = e.blockNumber; holder = c.holder;
+        break;
+      }
+      case "KeyRecoveryCompleted": {
+        const c = card(cardId!);
+        c.holder = lower(a.to); c.recovery_to = null; c.recovery_effective_at = null; c.updated_block = e.blockNumber; holder = c.holder;
+        break;
+      }
+      case "FrozenPayableDecided": {
+        // To the holders: released money becomes held again, in the pool the claims share. To the merchant: a PaidOut follows.
+        const m = merchant(merchantId!);
+        if (a.toHolders === true || a.toHolders === "true") {
+          m.released -= big(a.amount); m.holder_pool += big(a.amount);
+        }
+        m.updated_block = e.blockNumber;
+        break;
+      }
+      case "FrozenPayableShared": {
+        // The card's share of the pool joins what it holds: the CardRefunded that follows pays both.
+        const c = card(cardId!);
+        c.held += big(a.amount); c.updated_block = e.blockNumber; holder = c.holder;
+        merchant(c.merchant_id).holder_pool -= big(a.amount);
+        break;
+      }
+      case "PayoutAccountProposed": {
+        const m = merchant(merchantId!);
+        m.payout_account_proposed = String(a.account); m.updated_block = e.blockNumber;
+        break;
+      }
+      case "PayoutAccountConfirmed": {
+        const m = merchant(merchantId!);
+        m.payout_account = String(a.account); m.payout_account_proposed = null; m.updated_block = e.blockNumber;
+        break;
+      }
+      case "FilingThresholdReached": {
+        const m = merchant(merchantId!);
+        filings.push({
+          merchant_id: merchantId, industry_id: m.industry_id, level: m.risk_level, rated_at: time,
+          explanation: [{ rule: "filing_threshold", balanceFen: String(a.balance), thresholdFen: String(a.threshold), txHash: e.txHash, blockNumber: e.blockNumber }],
+        });
+        break;
+      }
       case "PeriodsStarted": {
         const c = card(cardId!);
         c.started_at = num(a.startedAt); c.expires_at = num(a.expiresAt); c.updated_block = e.blockNumber; holder = c.holder;
@@ -367,7 +430,7 @@ export async function planBatch(
         m.paid_out += amount;
         payouts.push({
           tx_hash: e.txHash, log_index: e.logIndex, merchant_id: merchantId, bank_id: num(a.bankId), amount,
-          requested_by: lower(a.by), block_number: e.blockNumber, block_time: time,
+          requested_by: lower(a.by), block_number: e.blockNumber, block_time: time, account: m.payout_account,
         });
         break;
       }
@@ -376,7 +439,7 @@ export async function planBatch(
           merchant_id: merchantId!, account: lower(a.account), industry_id: num(a.industryId), bank_id: num(a.bankId),
           registry_ref: String(a.registryRef), status: "active", risk_level: "low", exit_effective_at: null,
           paid_in: 0n, direct: 0n, released: 0n, refunded: 0n, paid_out: 0n, card_count: 0, admitted_at: time, updated_block: e.blockNumber,
-          breach_recorded_at: null,
+          breach_recorded_at: null, holder_pool: 0n, payout_account: null, payout_account_proposed: null,
         });
         dirtyMerchants.add(merchantId!);
         break;
@@ -488,7 +551,7 @@ export async function planBatch(
       changedCards.push({
         i: c.card_id, s: c.status, h: String(c.held), l: c.units_left, u: c.units_used, p: String(c.paid_in), d: String(c.direct),
         r: String(c.released), f: String(c.refunded), e: c.expires_at, b: c.updated_block, t: c.started_at, x: String(c.pending_direct),
-        o: c.holder,
+        o: c.holder, rt: c.recovery_to, re: c.recovery_effective_at,
       });
     }
   }
@@ -500,6 +563,7 @@ export async function planBatch(
   const payoutsJson = payouts.length ? toJson(payouts) : null;
   const refundsJson = refunds.length ? toJson(refunds) : null;
   const riskJson = risk.length ? toJson(risk) : null;
+  const filingsJson = filings.length && !opts.replay ? toJson(filings) : null;
 
   // ---- the statements ----
   return async (tx: DbTx) => {
@@ -555,31 +619,34 @@ export async function planBatch(
     if (merchantsJson) {
       await tx.query(
         `INSERT INTO merchants (merchant_id, account, industry_id, bank_id, registry_ref, status, risk_level, exit_effective_at,
-           paid_in, direct, released, refunded, paid_out, card_count, admitted_at, updated_block, breach_recorded_at)
+           paid_in, direct, released, refunded, paid_out, card_count, admitted_at, updated_block, breach_recorded_at, holder_pool,
+           payout_account, payout_account_proposed)
          SELECT * FROM json_to_recordset($1::json) AS x(merchant_id bigint, account text, industry_id int,
            bank_id int, registry_ref text, status text, risk_level text, exit_effective_at bigint, paid_in bigint, direct bigint,
            released bigint, refunded bigint, paid_out bigint, card_count int, admitted_at bigint, updated_block bigint,
-           breach_recorded_at bigint)
+           breach_recorded_at bigint, holder_pool bigint, payout_account text, payout_account_proposed text)
          ON CONFLICT (merchant_id) DO UPDATE SET status = EXCLUDED.status, risk_level = EXCLUDED.risk_level,
            exit_effective_at = EXCLUDED.exit_effective_at, paid_in = EXCLUDED.paid_in, direct = EXCLUDED.direct,
            released = EXCLUDED.released, refunded = EXCLUDED.refunded, paid_out = EXCLUDED.paid_out,
            card_count = EXCLUDED.card_count, updated_block = EXCLUDED.updated_block,
-           breach_recorded_at = EXCLUDED.breach_recorded_at`,
+           breach_recorded_at = EXCLUDED.breach_recorded_at, holder_pool = EXCLUDED.holder_pool,
+           payout_account = EXCLUDED.payout_account, payout_account_proposed = EXCLUDED.payout_account_proposed`,
         [merchantsJson],
       );
     }
     if (freshCardsJson) {
       await tx.query(
         `INSERT INTO cards (card_id, merchant_id, holder, plan_index, kind, status, named, held, units_left, units_used, paid_in,
-           direct, released, refunded, started_at, expires_at, updated_block, pending_direct)
+           direct, released, refunded, started_at, expires_at, updated_block, pending_direct, recovery_to, recovery_effective_at)
          SELECT * FROM json_to_recordset($1::json) AS x(card_id numeric, merchant_id bigint, holder text,
            plan_index int, kind text, status text, named boolean, held bigint, units_left int, units_used int, paid_in bigint,
            direct bigint, released bigint, refunded bigint, started_at bigint, expires_at bigint, updated_block bigint,
-           pending_direct bigint)
+           pending_direct bigint, recovery_to text, recovery_effective_at bigint)
          ON CONFLICT (card_id) DO UPDATE SET status = EXCLUDED.status, held = EXCLUDED.held, units_left = EXCLUDED.units_left,
            units_used = EXCLUDED.units_used, paid_in = EXCLUDED.paid_in, direct = EXCLUDED.direct, released = EXCLUDED.released,
            refunded = EXCLUDED.refunded, started_at = EXCLUDED.started_at, expires_at = EXCLUDED.expires_at,
-           updated_block = EXCLUDED.updated_block, pending_direct = EXCLUDED.pending_direct, holder = EXCLUDED.holder`,
+           updated_block = EXCLUDED.updated_block, pending_direct = EXCLUDED.pending_direct, holder = EXCLUDED.holder,
+           recovery_to = EXCLUDED.recovery_to, recovery_effective_at = EXCLUDED.recovery_effective_at`,
         [freshCardsJson],
       );
     }
@@ -587,9 +654,10 @@ export async function planBatch(
       // Cards in the store before this batch: only what events change, updated in place (no insert attempt first).
       await tx.query(
         `UPDATE cards SET status = x.s, held = x.h, units_left = x.l, units_used = x.u, paid_in = x.p, direct = x.d, released = x.r,
-           refunded = x.f, expires_at = x.e, updated_block = x.b, started_at = x.t, pending_direct = x.x, holder = x.o
+           refunded = x.f, expires_at = x.e, updated_block = x.b, started_at = x.t, pending_direct = x.x, holder = x.o,
+           recovery_to = x.rt, recovery_effective_at = x.re
          FROM json_to_recordset($1::json) AS x(i numeric, s text, h bigint, l int, u int, p bigint, d bigint, r bigint, f bigint,
-           e bigint, b bigint, t bigint, x bigint, o text)
+           e bigint, b bigint, t bigint, x bigint, o text, rt text, re bigint)
          WHERE cards.card_id = x.i`,
         [changedCardsJson],
       );
@@ -607,8 +675,9 @@ export async function planBatch(
     }
     if (payoutsJson) {
       await tx.query(
-        `INSERT INTO payouts SELECT * FROM json_to_recordset($1::json) AS x(tx_hash text, log_index int, merchant_id bigint,
-           bank_id int, amount bigint, requested_by text, block_number bigint, block_time bigint) ON CONFLICT DO NOTHING`,
+        `INSERT INTO payouts (tx_hash, log_index, merchant_id, bank_id, amount, requested_by, block_number, block_time, account)
+         SELECT * FROM json_to_recordset($1::json) AS x(tx_hash text, log_index int, merchant_id bigint,
+           bank_id int, amount bigint, requested_by text, block_number bigint, block_time bigint, account text) ON CONFLICT DO NOTHING`,
         [payoutsJson],
       );
     }
@@ -618,6 +687,15 @@ export async function planBatch(
            merchant_id bigint, bank_id int, holder text, amount bigint, reason text, block_number bigint, block_time bigint)
          ON CONFLICT DO NOTHING`,
         [refundsJson],
+      );
+    }
+    if (filingsJson) {
+      // A merchant's prepaid balance reached the filing threshold: an alert to its regulators, like a risk level rising.
+      await tx.query(
+        `INSERT INTO risk_alerts (merchant_id, industry_id, from_level, to_level, score, cause, explanation, rated_at, created_at)
+         SELECT x.merchant_id, x.industry_id, x.level, x.level, 0, 'filing', x.explanation, x.rated_at, x.rated_at
+         FROM json_to_recordset($1::json) AS x(merchant_id bigint, industry_id int, level text, rated_at bigint, explanation jsonb)`,
+        [filingsJson],
       );
     }
     if (riskJson) {

@@ -6,7 +6,9 @@ import { RiskLevel } from "./levels";
 import { LevelChange } from "./ratings";
 
 /**
- * Regulators are alerted when a merchant's risk level rises. An alert is a row written in the same transaction
+ * Regulators are alerted when a merchant's risk level rises, and when its prepaid balance reaches the filing threshold
+ * (cause 'filing', written by the indexer from the chain's FilingThresholdReached; its webhook is queued by
+ * {@link queueFilingAlerts}). An alert is a row written in the same transaction
  * as the rating (or override) that raised the level; when a webhook is configured, an outbox row for it is
  * written in that transaction too, and a worker posts it until the receiver answers 2xx, backing off
  * exponentially between tries. Live listeners (Server-Sent Events) are woken through an in-process hub and read
@@ -61,6 +63,22 @@ export async function recordAlerts(tx: DbTx, changes: LevelChange[], opts: { cau
     );
   }
   return ids;
+}
+
+/**
+ * Queues the webhook for filing alerts (a merchant's prepaid balance reached the filing threshold): the indexer writes
+ * them as it projects the chain's FilingThresholdReached events, without the webhook's address; this gives each one
+ * not yet queued its outbox row. Returns how many were queued.
+ */
+export async function queueFilingAlerts(db: Pick<Db, "query">, webhookUrl: string, nowMs = Date.now()): Promise<number> {
+  const rows = await db.query(
+    `INSERT INTO risk_webhook_outbox (alert_id, url, status, next_attempt_ms)
+     SELECT a.id, $1, 'pending', $2 FROM risk_alerts a
+     WHERE a.cause = 'filing' AND NOT EXISTS (SELECT 1 FROM risk_webhook_outbox o WHERE o.alert_id = a.id)
+     RETURNING alert_id`,
+    [webhookUrl, nowMs],
+  );
+  return rows.length;
 }
 
 /** Alerts after `afterId`, oldest first, optionally only of `industries` (an industry regulator's). */
@@ -135,7 +153,7 @@ export async function deliverWebhooks(o: WebhookOptions): Promise<{ delivered: n
   let failed = 0;
   for (const row of due.sort((a, b) => Number(a.id) - Number(b.id))) {
     const [alert] = await listAlerts(o.db, { afterId: Number(row.alert_id) - 1, limit: 1 });
-    const body = JSON.stringify({ type: "risk.level_rose", alert });
+    const body = JSON.stringify({ type: alert?.cause === "filing" ? "filing.threshold_reached" : "risk.level_rose", alert });
     const headers: Record<string, string> = { "content-type": "application/json", "x-risk-alert-id": String(row.alert_id) };
     if (o.secret) headers["x-signature"] = "sha256=" + createHmac("sha256", o.secret).update(body).digest("hex");
     let error: string | null = null;

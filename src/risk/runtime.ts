@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Logger } from "pino";
 import type { Services } from "../services/context";
-import { createAlertHub, deliverWebhooks, recordAlerts } from "./alerts";
+import { createAlertHub, deliverWebhooks, queueFilingAlerts, recordAlerts } from "./alerts";
 import { RISK_LEVELS, RiskLevel } from "./levels";
 import { MODEL_V1, rateMerchants, RiskModel } from "./model";
 import { RiskOverride, setOverride } from "./overrides";
@@ -83,6 +83,7 @@ export function createRiskRuntime(s: Pick<Services, "db" | "provider" | "escrow"
 
   async function deliver() {
     if (!opts.webhookUrl) return { delivered: 0, failed: 0 };
+    if (await queueFilingAlerts(s.db, opts.webhookUrl)) hub.notify();
     return deliverWebhooks({ db: s.db, logger, backoffMs: opts.webhookBackoffMs, maxBackoffMs: opts.webhookMaxBackoffMs, secret: opts.webhookSecret });
   }
 

@@ -11,6 +11,7 @@ export function merchantView(r: Record<string, unknown>) {
     paidInFen: paidIn.toString(), directFen: s(r.direct), releasedFen: released.toString(), refundedFen: refunded.toString(),
     paidOutFen: paidOut.toString(), heldFen: (paidIn - released - refunded).toString(), payableFen: (released - paidOut).toString(),
     cardCount: n(r.card_count), admittedAt: n(r.admitted_at), breachRecordedAt: n(r.breach_recorded_at),
+    holderPoolFen: s(r.holder_pool ?? 0)!, payoutAccount: s(r.payout_account), payoutAccountProposed: s(r.payout_account_proposed),
   };
 }
 
@@ -22,6 +23,7 @@ export function cardView(r: Record<string, unknown>, nowSec = Math.floor(Date.no
     cardId: s(r.card_id), merchantId: n(r.merchant_id), holder: r.holder, planIndex: n(r.plan_index), kind: r.kind, status, named: r.named,
     heldFen: s(r.held), unitsLeft: n(r.units_left), unitsUsed: n(r.units_used), paidInFen: s(r.paid_in), directFen: s(r.direct),
     releasedFen: s(r.released), refundedFen: s(r.refunded), startedAt: n(r.started_at), expiresAt: expiresAt || null,
+    recoveryTo: s(r.recovery_to), recoveryEffectiveAt: n(r.recovery_effective_at),
   };
 }
 

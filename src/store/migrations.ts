@@ -595,6 +595,40 @@ UPDATE voucher_queue SET status = 'failed', updated_at = now(),
   WHERE status = 'queued';
 `,
   },
+  {
+    version: 32,
+    name: "lost keys, frozen payable, payout account",
+    sql: `
+-- A lost key's recovery under way (KeyRecoveryStarted; cleared when cancelled or completed): the new key and when the
+-- move takes effect. The card's history shows every step (ledger rows, no money).
+ALTER TABLE cards ADD COLUMN recovery_to text;
+ALTER TABLE cards ADD COLUMN recovery_effective_at bigint;
+-- Released money a regulator decided to the holders of a frozen merchant, not yet claimed (FrozenPayableDecided,
+-- FrozenPayableShared): part of the merchant's held money, like the contract's.
+ALTER TABLE merchants ADD COLUMN holder_pool bigint NOT NULL DEFAULT 0;
+-- The payout account's reference in force (PayoutAccountConfirmed) and the one proposed, not yet confirmed.
+ALTER TABLE merchants ADD COLUMN payout_account text;
+ALTER TABLE merchants ADD COLUMN payout_account_proposed text;
+-- The account each payout went to (the one in force when it was made; NULL: none confirmed, the admission's).
+ALTER TABLE payouts ADD COLUMN account text;
+`,
+  },
+  {
+    version: 33,
+    name: "payout accounts proposed",
+    sql: `
+-- What a payout account reference stands for (the chain keeps only the hash of bank and number): written when the
+-- merchant proposes it through the API, read by its regulator confirming it and by the bank paying it.
+CREATE TABLE payout_accounts (
+  merchant_id bigint NOT NULL,
+  account_ref text NOT NULL,
+  bank_name text NOT NULL,
+  account_number text NOT NULL,
+  proposed_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (merchant_id, account_ref)
+);
+`,
+  },
 ];
 
 /**

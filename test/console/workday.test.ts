@@ -394,4 +394,40 @@ describe("a working day per audience, in Chinese and English, desktop and phone 
     expect(await page.locator("#confirm-dialog").count()).to.equal(0);
     expect(await page.textContent("#merchant-status")).to.equal("active");
   });
+
+  it("the 2025 rules at the desk (Chinese): the bank starts a lost key's recovery, the merchant proposes a payout account, its regulator confirms it", async () => {
+    const bank = await open({ phone: true });
+    await signIn(bank, pf.key.bank);
+    await go(bank, "cards");
+    const newKey = ethers.Wallet.createRandom().address;
+    await bank.fill("#recovery-card", cardId);
+    await bank.fill("#recovery-holder", newKey);
+    await bank.click("#recovery-start");
+    await bank.waitForSelector("#recovery-started", { timeout: 60_000 });
+    const effectiveAt = Number(await bank.getAttribute("#recovery-started", "data-effective-at"));
+    const beijing = new Intl.DateTimeFormat("sv-SE", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false })
+      .format(new Date(effectiveAt * 1000));
+    expect(await bank.textContent("#recovery-started")).to.contain(beijing).and.contain("北京时间");
+    await shot(bank, "law-1-key-recovery");
+
+    const merchant = await open();
+    await signIn(merchant, merchantKey);
+    await go(merchant, "payouts");
+    await merchant.waitForSelector("#payout-form");
+    await merchant.fill("#payout-bank", "工商银行北京朝阳支行");
+    await merchant.fill("#payout-number", "6222 0200 1234 5678");
+    await merchant.click("#payout-propose");
+    await until("the proposal shows", async () => (await merchant.textContent("#payout-proposed"))!.includes("6222020012345678"));
+    expect(await merchant.textContent("#payout-confirmed")).to.equal("未设置");
+    await shot(merchant, "law-2-payout-proposed");
+
+    const regulator = await open();
+    await signIn(regulator, pf.key.bureau, `#/merchants/${merchantId}`);
+    await regulator.waitForSelector("#payout-account-confirm");
+    expect(await regulator.textContent("#payout-account-proposed")).to.contain("6222020012345678");
+    await regulator.click("#payout-account-confirm");
+    await until("the account is in force", async () => (await regulator.textContent("#payout-account-confirmed"))!.includes("工商银行北京朝阳支行"));
+    expect(await regulator.textContent("#payout-account-proposed")).to.equal("未设置");
+    await shot(regulator, "law-3-payout-confirmed");
+  });
 });

@@ -16,6 +16,7 @@ function tuple(p: PolicyInput): bigint[] {
     p.maxCardValue,
     p.maxAnonymousValue,
     p.mediumRiskCap30d,
+    p.filingThreshold,
   ];
 }
 
@@ -362,7 +363,7 @@ describe("CustodyRegistry", () => {
         expect(industry.hasPolicy).to.equal(false);
         expect(industry.exists).to.equal(true);
         expect(industry.regulator).to.equal(eduRegulator.address);
-        expect([...industry.policy]).to.deep.equal(new Array(8).fill(0n));
+        expect([...industry.policy]).to.deep.equal(new Array(9).fill(0n));
         // The district's default, at education's own custody floor (100%).
         expect([...(await registry.policyOf(EDUCATION))]).to.deep.equal(tuple({ ...DEFAULT_POLICY, custodyBps: 10_000 }));
       });

@@ -80,6 +80,11 @@ interface MerchantM {
   windowSales: bigint;
   /** Medium risk: card value sold per Beijing day since the merchant became medium risk (renewals included). */
   sales: Map<number, bigint>;
+  /** Released money its regulator decided to the holders of a Frozen merchant, not yet claimed (part of held). */
+  pool: bigint;
+  /** The payout account in force and the one proposed (zero hash: none). */
+  payoutAccount: string;
+  proposedAccount: string;
 }
 
 interface CardM {
@@ -103,6 +108,8 @@ interface CardM {
   coolingOffEndDay: number;
   coolingOffUnits: number;
   pendingDirect: bigint;
+  /** A lost key's recovery under way: the new key and when it takes effect. */
+  recovery: { to: Signer; effectiveAt: number } | null;
 }
 
 /** What the escrow must do with an action: revert with `error`, or succeed (the model has then applied it). */
@@ -132,6 +139,7 @@ class Model {
       id, account, bankAccount, bankIndex, industryRegulator, policy, plans: plans(p),
       status: MerchantStatus.Active, risk: RiskLevel.Low, cardCount: 0,
       paidIn: 0n, released: 0n, refunded: 0n, paidOut: 0n, exitEffectiveAt: 0, windowDay: 0, windowSales: 0n, sales: new Map(), breachRecordedAt: 0,
+      pool: 0n, payoutAccount: ethers.ZeroHash, proposedAccount: ethers.ZeroHash,
     });
     this.merchants.set(w.school, merchant(w.school, w.schoolAcct, w.bankA, 0, w.eduRegulator, TRAINING_POLICY, [
       lesson(20, 90, 300_000n), lesson(7, 90, 1_000n), periodic(3, 7 * DAY, 30_001n),
@@ -271,6 +279,17 @@ class Model {
 
   /** Everything the card holds back to its holder; on a claim its direct share too, if its cooling-off is open. */
   refundAll(c: CardM, claim = false): void {
+    // A claim takes the card's pro rata share of the holders' pool: pool x what it holds / what all cards hold.
+    const m = c.merchant;
+    if (claim && m.pool > 0n) {
+      const weight = c.held + c.pendingDirect;
+      const base = this.held(m) - m.pool;
+      if (weight > 0n && base > 0n) {
+        const part = (m.pool * weight) / base;
+        m.pool -= part;
+        m.refunded += part;
+      }
+    }
     c.merchant.refunded += c.held;
     c.held = 0n;
     c.unitsLeft = 0;
@@ -334,7 +353,7 @@ class Model {
       id: (BigInt(m.id) << 32n) | BigInt(m.cardCount), merchant: m, holder, held: custodied,
       unitsLeft: plan.units, unitsUsed: 0, expiryDay, status: CardStatus.Active, kind: plan.kind,
       named, coolingOffDays: m.policy.coolingOffDays, planIndex, periodSeconds: plan.periodSeconds, startedAt,
-      paidIn: custodied, direct, coolingOffEndDay, coolingOffUnits: plan.units, pendingDirect: direct,
+      paidIn: custodied, direct, coolingOffEndDay, coolingOffUnits: plan.units, pendingDirect: direct, recovery: null,
     });
     m.paidIn += custodied + direct;
     return OK;
@@ -594,7 +613,7 @@ class Model {
     if ("error" in m) return m;
     const allowed = {
       freeze: m.status !== MerchantStatus.Exited && m.status !== MerchantStatus.Frozen,
-      unfreeze: m.status === MerchantStatus.Frozen,
+      unfreeze: m.status === MerchantStatus.Frozen && m.pool === 0n, // holders' share stays claimable
       restrict: m.status === MerchantStatus.Active,
       unrestrict: m.status === MerchantStatus.Restricted,
     }[op];
@@ -677,6 +696,77 @@ class Model {
     if (c.status !== CardStatus.Active) return fail("Custody_CardNotActive");
     if (to === caller) return fail("Custody_InvalidTransfer");
     c.holder = to;
+    c.recovery = null; // the key is not lost: a recovery under way ends
+    return OK;
+  }
+
+  /** startKeyRecovery: the custodian bank, on a card not refunded, to a new key; 7 Beijing days to wait. */
+  startKeyRecovery(cardId: bigint, caller: Signer, to: Signer): Expected {
+    const c = this.cardById(cardId);
+    if (!c) return fail("Custody_UnknownCard");
+    if (caller !== c.merchant.bankAccount) return fail("Custody_NotCustodianOf");
+    if (c.status === CardStatus.Refunded) return fail("Custody_CardNotActive");
+    if (to === c.holder) return fail("Custody_InvalidTransfer");
+    if (c.recovery) return fail("Custody_KeyRecoveryPending");
+    c.recovery = { to, effectiveAt: endOfPeriod(this.now, 7) };
+    return OK;
+  }
+
+  /** cancelKeyRecovery: the holder or the bank. */
+  cancelKeyRecovery(cardId: bigint, caller: Signer): Expected {
+    const c = this.cardById(cardId);
+    if (!c || !c.recovery) return fail("Custody_NoKeyRecovery");
+    if (caller !== c.holder && caller !== c.merchant.bankAccount) return fail("Custody_NotHolderOrCustodian");
+    c.recovery = null;
+    return OK;
+  }
+
+  /** completeKeyRecovery: anyone, after the wait; the card moves as by a transfer. */
+  completeKeyRecovery(cardId: bigint): Expected {
+    const c = this.cardById(cardId);
+    if (!c || !c.recovery) return fail("Custody_NoKeyRecovery");
+    if (this.now < c.recovery.effectiveAt) return fail("Custody_KeyRecoveryWaiting");
+    c.holder = c.recovery.to;
+    c.recovery = null;
+    return OK;
+  }
+
+  /** decideFrozenPayable: a Frozen merchant's payable to the holders' pool, or paid out to it after review. */
+  decideFrozenPayable(merchantId: number, toHolders: boolean, caller: Signer): Expected {
+    const m = this.regulated(merchantId, caller);
+    if ("error" in m) return m;
+    if (m.status !== MerchantStatus.Frozen) return fail("Custody_NotFrozen");
+    const amount = this.payable(m);
+    const held = this.held(m);
+    if (toHolders) {
+      if (amount === 0n) return fail("Custody_NothingToPayOut");
+      if (held === m.pool) return fail("Custody_NoHoldersToShare");
+      m.released -= amount;
+      m.pool += amount;
+      return OK;
+    }
+    const leftover = m.pool !== 0n && held === m.pool ? m.pool : 0n;
+    if (amount + leftover === 0n) return fail("Custody_NothingToPayOut");
+    m.pool -= leftover;
+    m.released += leftover;
+    m.paidOut += amount + leftover;
+    return OK;
+  }
+
+  proposePayoutAccount(merchantId: number, caller: Signer, account: string): Expected {
+    const m = this.merchants.get(merchantId);
+    if (!m) return fail("Custody_UnknownMerchant");
+    if (caller !== m.account) return fail("Custody_NotMerchant");
+    m.proposedAccount = account;
+    return OK;
+  }
+
+  confirmPayoutAccount(merchantId: number, caller: Signer, account: string): Expected {
+    const m = this.regulated(merchantId, caller);
+    if ("error" in m) return m;
+    if (m.proposedAccount === ethers.ZeroHash || m.proposedAccount !== account) return fail("Custody_PayoutAccountNotProposed");
+    m.payoutAccount = account;
+    m.proposedAccount = ethers.ZeroHash;
     return OK;
   }
 
@@ -743,6 +833,9 @@ type Action = { dt: number } & (
   | { t: "releaseDirect"; cards: number[] }
   | ({ t: "checkIn"; who: Who } & CardRef)
   | ({ t: "transfer"; who: Who; to: number } & CardRef)
+  | ({ t: "keyRecovery"; op: "start" | "cancel" | "complete"; who: Who; to: number } & CardRef)
+  | { t: "frozenPayable"; m: number; toHolders: boolean; who: Who }
+  | { t: "payoutAccount"; m: number; op: "propose" | "confirm"; account: number; who: Who }
   | { t: "breach"; m: number; record: boolean; who: Who }
   | ({ t: "cancelForBreach"; who: Who } & CardRef)
   | { t: "payOut"; m: number; who: Who }
@@ -779,6 +872,9 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ t: fc.constant("releaseDirect" as const), dt, cards: fc.array(fc.nat(40), { minLength: 1, maxLength: 4 }) }) },
   { weight: 4, arbitrary: fc.record({ t: fc.constant("checkIn" as const), dt, who, ...cardRef }) },
   { weight: 4, arbitrary: fc.record({ t: fc.constant("transfer" as const), dt, who, to: fc.integer({ min: 0, max: 2 }), ...cardRef }) },
+  { weight: 4, arbitrary: fc.record({ t: fc.constant("keyRecovery" as const), dt, op: fc.constantFrom("start" as const, "start" as const, "cancel" as const, "complete" as const, "complete" as const), who, to: fc.integer({ min: 0, max: 2 }), ...cardRef }) },
+  { weight: 3, arbitrary: fc.record({ t: fc.constant("frozenPayable" as const), dt, m: merchantIndex, toHolders: fc.integer({ min: 0, max: 3 }).map((i) => i < 3), who }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant("payoutAccount" as const), dt, m: merchantIndex, op: fc.constantFrom("propose" as const, "confirm" as const), account: fc.integer({ min: 1, max: 2 }), who }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant("breach" as const), dt, m: merchantIndex, record: fc.integer({ min: 0, max: 3 }).map((i) => i < 3), who }) },
   { weight: 4, arbitrary: fc.record({ t: fc.constant("cancelForBreach" as const), dt, who, ...cardRef }) },
   { weight: 5, arbitrary: fc.record({ t: fc.constant("payOut" as const), dt, m: merchantIndex, who }) },
@@ -831,6 +927,22 @@ const flowArb: fc.Arbitrary<Action[]> = fc.oneof(
     { t: "status", dt, m, op: "freeze", who: "valid" },
     { t: "claim", dt, card, focus: true },
     { t: "claimBatch", dt, cards: [card, card + 1, card + 2] },
+  ]) },
+  // Released money stuck by a freeze: the regulator's decision (to the holders, then the claims share it; or paid out).
+  { weight: 2, arbitrary: fc.record({ m: fc.nat(2), card, dt, toHolders: fc.boolean() }).map(({ m, card, dt, toHolders }): Action[] => [
+    { t: "status", dt, m, op: "freeze", who: "valid" },
+    { t: "frozenPayable", dt, m, toHolders, who: "valid" },
+    { t: "claim", dt, card, focus: true },
+    { t: "claimBatch", dt, cards: [card + 1, card + 2, card + 3, card + 4] },
+    { t: "frozenPayable", dt, m, toHolders: false, who: "valid" },
+    { t: "close", dt, m, who: "valid" },
+  ]) },
+  // A lost key: the bank starts, the wait passes (or the holder cancels), anyone completes.
+  { weight: 1, arbitrary: fc.record({ card, dt, to: fc.nat(2), cancel: fc.boolean() }).map(({ card, dt, to, cancel }): Action[] => [
+    { t: "keyRecovery", dt, op: "start", who: "valid", to, card, focus: true },
+    cancel ? { t: "keyRecovery", dt, op: "cancel", who: "valid", to, card, focus: true } : { t: "time", dt, seconds: 7 * DAY },
+    { t: "time", dt, seconds: DAY },
+    { t: "keyRecovery", dt, op: "complete", who: "valid", to, card, focus: true },
   ]) },
   { weight: 1, arbitrary: fc.record({ m: fc.nat(2), card, dt, byRegulator: fc.boolean() }).map(({ m, card, dt, byRegulator }): Action[] => [
     { t: "exit", dt, m, byRegulator, who: "valid" },
@@ -954,6 +1066,9 @@ class Runner {
         case "RenewalRefunded": // renewals refunded in their cooling-off: custodied money back, the card goes on
           flowsOf(ev.args.cardId).refunded += ev.args.amount as bigint;
           break;
+        case "FrozenPayableShared": // the card's share of the holders' pool, paid with its CardRefunded: not its own money
+          flowsOf(ev.args.cardId).refunded -= ev.args.amount as bigint;
+          break;
       }
     }
   }
@@ -1075,6 +1190,49 @@ class Runner {
         const expected = model.transfer(cardId, caller, to);
         return this.send(`transferCard(${cardId} to ${to.address.slice(0, 8)}) by ${a.who}`, expected, () =>
           e.connect(caller).transferCard(cardId, to.address, o));
+      }
+      case "keyRecovery": {
+        const cardId = this.pickCard(a.card, a.focus, (c) => a.op === "start" ? c.status !== CardStatus.Refunded && !c.recovery : c.recovery !== null);
+        const c = model.cardById(cardId);
+        const holder = c?.holder ?? w.alice;
+        if (a.op === "start") {
+          const bank = c?.merchant.bankAccount ?? w.bankA;
+          const caller = this.caller(a.who, bank, bank === w.bankA ? w.bankB : w.bankA);
+          const to = holders[a.to] === holder ? holders[(a.to + 1) % 3] : holders[a.to];
+          const expected = model.startKeyRecovery(cardId, caller, to);
+          return this.send(`startKeyRecovery(${cardId} to ${to.address.slice(0, 8)}) by ${a.who}`, expected, () =>
+            e.connect(caller).startKeyRecovery(cardId, to.address, o));
+        }
+        if (a.op === "cancel") {
+          const caller = this.caller(a.who, holder, holder === w.carol ? w.bob : w.carol);
+          const expected = model.cancelKeyRecovery(cardId, caller);
+          return this.send(`cancelKeyRecovery(${cardId}) by ${a.who}`, expected, () => e.connect(caller).cancelKeyRecovery(cardId, o));
+        }
+        const expected = model.completeKeyRecovery(cardId);
+        return this.send(`completeKeyRecovery(${cardId})`, expected, () => e.connect(w.stranger).completeKeyRecovery(cardId, o));
+      }
+      case "frozenPayable": {
+        const id = this.merchantId(a.m);
+        const m = model.merchants.get(id);
+        const other = m?.industryRegulator === w.eduRegulator ? w.sportsRegulator : w.eduRegulator;
+        const caller = this.caller(a.who, m?.industryRegulator ?? w.regulator, other);
+        const expected = model.decideFrozenPayable(id, a.toHolders, caller);
+        return this.send(`decideFrozenPayable(m${id}, ${a.toHolders ? "holders" : "merchant"}) by ${a.who}`, expected, () =>
+          e.connect(caller).decideFrozenPayable(id, a.toHolders, ethers.id("decision"), o));
+      }
+      case "payoutAccount": {
+        const id = this.merchantId(a.m);
+        const m = model.merchants.get(id);
+        const account = ethers.id(`account ${a.account}`);
+        if (a.op === "propose") {
+          const caller = this.caller(a.who, m?.account ?? w.schoolAcct, w.gymAcct);
+          const expected = model.proposePayoutAccount(id, caller, account);
+          return this.send(`proposePayoutAccount(m${id}, ${a.account}) by ${a.who}`, expected, () => e.connect(caller).proposePayoutAccount(id, account, o));
+        }
+        const other = m?.industryRegulator === w.eduRegulator ? w.sportsRegulator : w.eduRegulator;
+        const caller = this.caller(a.who, m?.industryRegulator ?? w.regulator, other);
+        const expected = model.confirmPayoutAccount(id, caller, account);
+        return this.send(`confirmPayoutAccount(m${id}, ${a.account}) by ${a.who}`, expected, () => e.connect(caller).confirmPayoutAccount(id, account, o));
       }
       case "checkIn": {
         const cardId = this.pickCard(a.card, a.focus, (c) => c.kind === PlanKind.Periodic && c.status === CardStatus.Active);
@@ -1233,7 +1391,7 @@ class Runner {
     // Per merchant: the ledger adds up, matches the model, and equals the sum over its cards.
     const owed = [0n, 0n];
     merchants.forEach((m, i) => {
-      const { merchant: chain, held, payable_ } = onChainMerchants[i];
+      const { merchant: chain, held, payable_, holderPool, payoutAccount } = onChainMerchants[i];
       const label = `merchant ${m.id}`;
       holds(`${label}: paidIn ${chain.paidIn} = released ${chain.released} + refunded ${chain.refunded} + held ${held}`,
         chain.paidIn === chain.released + chain.refunded + held);
@@ -1242,7 +1400,10 @@ class Runner {
         [chain.paidIn, chain.released, chain.refunded, chain.paidOut, chain.status, chain.risk, chain.cardCount, chain.exitEffectiveAt, chain.windowDay, chain.windowSales, chain.breachRecordedAt],
         [m.paidIn, m.released, m.refunded, m.paidOut, m.status, m.risk, m.cardCount, m.exitEffectiveAt, m.windowDay, m.windowSales, m.breachRecordedAt]);
       const cardsHeld = onChainCards.reduce((sum, c, j) => (cards[j].merchant === m ? sum + c.card.held + c.card.pendingDirect : sum), 0n);
-      holds(`${label}: held ${held} = sum of its cards' held and direct shares in cooling-off ${cardsHeld}`, cardsHeld === held);
+      holds(`${label}: held ${held} = sum of its cards' held and direct shares in cooling-off ${cardsHeld} + holders' pool ${holderPool}`,
+        cardsHeld + holderPool === held);
+      same(`${label}: holders' pool, payout account, proposed`, [holderPool, payoutAccount.confirmed, payoutAccount.proposed],
+        [m.pool, m.payoutAccount, m.proposedAccount]);
       same(`${label}: held, payable`, [held, payable_], [model.held(m), model.payable(m)]);
       owed[m.bankIndex] += held + payable_;
     });
@@ -1263,6 +1424,9 @@ class Runner {
       same(`${label}: coolingOffEndDay, coolingOffUnits, pendingDirect`,
         [chain.coolingOffEndDay, chain.coolingOffUnits, chain.pendingDirect],
         [m.coolingOffEndDay, m.coolingOffUnits, m.pendingDirect]);
+      const { recovery } = onChainCards[j];
+      same(`${label}: key recovery to, effectiveAt`, [recovery.newHolder, recovery.effectiveAt],
+        m.recovery ? [m.recovery.to.address, m.recovery.effectiveAt] : [ethers.ZeroAddress, 0]);
       const f = this.flows.get(m.id) ?? { paidIn: 0n, released: 0n, refunded: 0n };
       holds(`${label}: paid in per events ${f.paidIn} = card.paidIn ${chain.paidIn}`, f.paidIn === chain.paidIn);
       holds(`${label}: released ${f.released} + refunded ${f.refunded} <= paidIn ${chain.paidIn}`, f.released + f.refunded <= chain.paidIn);
@@ -1282,7 +1446,7 @@ describe("PrepaidEscrow: invariants over random operation sequences", function (
   it(`hold after every step of ${RUNS} random sequences of 10-25 actions, valid and invalid`, async () => {
     let sequences = 0;
     let steps = 0;
-    const outcomes = { success: 0, revert: 0, frozenDecisions: 0 };
+    const outcomes = { success: 0, revert: 0, frozenDecisions: 0, poolShares: 0, recoveries: 0 };
     await fc.assert(
       fc.asyncProperty(sequenceArb, async (actions) => {
         const w = await loadFixture(invariantFixture);
@@ -1299,6 +1463,8 @@ describe("PrepaidEscrow: invariants over random operation sequences", function (
           if (line.endsWith("success")) outcomes.success += 1;
           else if (line.includes(": revert")) outcomes.revert += 1;
           if (line.includes("revert Custody_ReleaseWhileFrozen")) outcomes.frozenDecisions += 1;
+          if (line.startsWith("decideFrozenPayable") && line.includes("holders) by valid") && line.endsWith("success")) outcomes.poolShares += 1;
+          if (line.startsWith("completeKeyRecovery") && line.endsWith("success")) outcomes.recoveries += 1;
         }
       }),
       { numRuns: RUNS, seed: SEED, endOnFailure: process.env.INVARIANT_SHRINK === "0" },
@@ -1306,5 +1472,7 @@ describe("PrepaidEscrow: invariants over random operation sequences", function (
     console.log(`      ${sequences} sequences, ${steps} steps: ${outcomes.success} transactions succeeded, ${outcomes.revert} reverted as expected (${outcomes.frozenDecisions} of them dispute decisions releasing money to a frozen merchant)`);
     expect(sequences).to.equal(RUNS);
     expect(outcomes.success, "enough valid actions to exercise the escrow").to.be.greaterThan(steps / 4);
+    console.log(`      ${outcomes.poolShares} frozen payables decided to the holders, ${outcomes.recoveries} key recoveries completed`);
+    expect(outcomes.poolShares + outcomes.recoveries, "the 2025 remedies are exercised").to.be.greaterThan(0);
   });
 });

@@ -11,7 +11,7 @@ import { BeijingTimeHarness__factory, CustodyRegistry__factory } from "../../typ
 import { beijingDayOf, dayStartingAtOrAfter, endOfPeriod, startOfBeijingDay } from "../../src/chain/days";
 import { CNY, DEFAULT_POLICY, NO_CAP_FEN, NO_CAP_U16, TRAINING_POLICY } from "../../src/chain/policies";
 import { signCheckIn } from "../../src/chain/vouchers";
-import { buy, CardStatus, DAY, deployFixture, EDUCATION, expectConservation, FITNESS, voucher, voucherArg } from "./fixture";
+import { atNextBlock, buy, CardStatus, DAY, deployFixture, EDUCATION, expectConservation, FITNESS, voucher, voucherArg } from "./fixture";
 
 /** Unix seconds of a Beijing wall-clock time (UTC+8). */
 function beijing(year: number, month: number, day: number, hour = 0, minute = 0, second = 0): number {
@@ -21,7 +21,7 @@ function beijing(year: number, month: number, day: number, hour = 0, minute = 0,
 /** PolicyField as the registry's errors number it. */
 const Field = {
   CustodyBps: 0, CoolingOffDays: 1, ExitNoticeDays: 2, MaxLessons: 3, MaxValidityDays: 4, MaxCardValue: 5, MaxAnonymousValue: 6,
-  MediumRiskCap30d: 7,
+  MediumRiskCap30d: 7, FilingThreshold: 8,
 } as const;
 
 describe("the law as it stands in 2025", () => {
@@ -511,6 +511,182 @@ describe("the law as it stands in 2025", () => {
       const tx = f.escrow.connect(f.alice).cancelForBreach(cardId);
       await expect(tx).to.emit(f.escrow, "CardRefunded").withArgs(cardId, f.gym, f.alice.address, 18_000n, 7);
       await expect(tx).to.emit(f.escrow, "DirectShareReturned").withArgs(cardId, f.gym, f.alice.address, 30_000n);
+      await expectConservation(f);
+    });
+  });
+
+  describe("a lost key (item 6)", () => {
+    it("挂失补办: the custodian bank moves the card to a new key after 7 days; until then the old key can cancel it", async () => {
+      const f = await loadFixture(deployFixture);
+      const cardId = await buy(f.escrow, f.bankA, f.school, 1, f.alice.address);
+      await f.escrow.connect(f.schoolAcct).consume(voucherArg(await voucher(f.escrow, f.alice, cardId, 1, 0)));
+      const before = await f.escrow.cardOf(cardId);
+      // Only the bank that holds the card's money (and knows who paid) starts it.
+      for (const who of [f.stranger, f.bankB, f.schoolAcct]) {
+        await expect(f.escrow.connect(who).startKeyRecovery(cardId, f.bob.address))
+          .to.be.revertedWithCustomError(f.escrow, "Custody_NotCustodianOf").withArgs(f.school, who.address);
+      }
+      await expect(f.escrow.connect(f.bankA).startKeyRecovery(cardId, f.alice.address))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_InvalidTransfer").withArgs(cardId, f.alice.address);
+      const at = await atNextBlock();
+      const effectiveAt = endOfPeriod(at, 7);
+      await expect(f.escrow.connect(f.bankA).startKeyRecovery(cardId, f.bob.address))
+        .to.emit(f.escrow, "KeyRecoveryStarted").withArgs(cardId, f.alice.address, f.bob.address, f.bankA.address, effectiveAt);
+      expect(await f.escrow.keyRecoveryOf(cardId)).to.deep.equal([f.bob.address, BigInt(effectiveAt)]);
+      await expect(f.escrow.connect(f.bankA).startKeyRecovery(cardId, f.carol.address))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_KeyRecoveryPending").withArgs(cardId, effectiveAt);
+      await expect(f.escrow.completeKeyRecovery(cardId))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_KeyRecoveryWaiting").withArgs(cardId, effectiveAt);
+      // The old key is not lost after all: its holder cancels (nobody else but the bank may).
+      await expect(f.escrow.connect(f.carol).cancelKeyRecovery(cardId))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_NotHolderOrCustodian").withArgs(cardId, f.carol.address);
+      await expect(f.escrow.connect(f.alice).cancelKeyRecovery(cardId))
+        .to.emit(f.escrow, "KeyRecoveryCancelled").withArgs(cardId, f.bob.address, f.alice.address);
+      await expect(f.escrow.completeKeyRecovery(cardId)).to.be.revertedWithCustomError(f.escrow, "Custody_NoKeyRecovery").withArgs(cardId);
+      // Started again and left alone: after 24:00 Beijing time of the seventh day anyone completes it.
+      await f.escrow.connect(f.bankA).startKeyRecovery(cardId, f.bob.address);
+      const [, again] = await f.escrow.keyRecoveryOf(cardId);
+      await time.increaseTo(Number(again) - 2); // the next block is one second before it takes effect
+      await expect(f.escrow.completeKeyRecovery(cardId)).to.be.revertedWithCustomError(f.escrow, "Custody_KeyRecoveryWaiting");
+      await expect(f.escrow.connect(f.stranger).completeKeyRecovery(cardId))
+        .to.emit(f.escrow, "KeyRecoveryCompleted").withArgs(cardId, f.alice.address, f.bob.address, f.stranger.address);
+      // Lessons, balance and rights moved, the cooling-off as it was; the lost key signs nothing any more.
+      const after = await f.escrow.cardOf(cardId);
+      expect(after.holder).to.equal(f.bob.address);
+      expect([after.held, after.unitsLeft, after.unitsUsed, after.coolingOffEndDay])
+        .to.deep.equal([before.held, before.unitsLeft, before.unitsUsed, before.coolingOffEndDay]);
+      await expect(f.escrow.connect(f.schoolAcct).consume(voucherArg(await voucher(f.escrow, f.alice, cardId, 1, 1))))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_InvalidSigner");
+      await expect(f.escrow.connect(f.schoolAcct).consume(voucherArg(await voucher(f.escrow, f.bob, cardId, 1, 1)))).to.emit(f.escrow, "LessonsConsumed");
+      expect((await f.escrow.keyRecoveryOf(cardId)).effectiveAt).to.equal(0n);
+      await expectConservation(f);
+    });
+
+    it("持卡人仍持有密钥时可阻止: the bank may withdraw a recovery, and the holder's own transfer ends one under way", async () => {
+      const f = await loadFixture(deployFixture);
+      const cardId = await buy(f.escrow, f.bankA, f.school, 1, f.alice.address);
+      await f.escrow.connect(f.bankA).startKeyRecovery(cardId, f.bob.address);
+      await expect(f.escrow.connect(f.bankA).cancelKeyRecovery(cardId))
+        .to.emit(f.escrow, "KeyRecoveryCancelled").withArgs(cardId, f.bob.address, f.bankA.address);
+      await f.escrow.connect(f.bankA).startKeyRecovery(cardId, f.bob.address);
+      await expect(f.escrow.connect(f.alice).transferCard(cardId, f.carol.address))
+        .to.emit(f.escrow, "KeyRecoveryCancelled").withArgs(cardId, f.bob.address, f.alice.address);
+      await time.increase(8 * DAY);
+      await expect(f.escrow.completeKeyRecovery(cardId)).to.be.revertedWithCustomError(f.escrow, "Custody_NoKeyRecovery");
+      expect((await f.escrow.cardOf(cardId)).holder).to.equal(f.carol.address);
+    });
+  });
+
+  describe("nothing stays stuck (item 9)", () => {
+    it("冻结前已结算资金依监管决定退还持卡人: the regulator's decision shares it pro rata, and the last claim takes the rest", async () => {
+      const f = await loadFixture(deployFixture);
+      const a = await buy(f.escrow, f.bankA, f.school, 1, f.alice.address);
+      const b = await buy(f.escrow, f.bankA, f.school, 1, f.bob.address);
+      const c = await buy(f.escrow, f.bankA, f.school, 1, f.carol.address);
+      await f.escrow.connect(f.schoolAcct).consume(voucherArg(await voucher(f.escrow, f.alice, a, 4, 0)));
+      await f.escrow.connect(f.schoolAcct).consume(voucherArg(await voucher(f.escrow, f.bob, b, 2, 0)));
+      const reason = ethers.id("京市监 2026-118: collapse; released money to the holders");
+      await expect(f.escrow.connect(f.eduRegulator).decideFrozenPayable(f.school, true, reason))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_NotFrozen").withArgs(f.school, 1);
+      await f.escrow.connect(f.eduRegulator).freeze(f.school, ethers.id("collapse"));
+      // 90,000 fen released before the freeze: the merchant cannot take it, and without a decision it would stay.
+      await expect(f.escrow.connect(f.schoolAcct).payOut(f.school)).to.be.revertedWithCustomError(f.escrow, "Custody_MerchantNotServing");
+      await expect(f.escrow.connect(f.sportsRegulator).decideFrozenPayable(f.school, true, reason))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_NotRegulatorOf").withArgs(EDUCATION, f.sportsRegulator.address);
+      await expect(f.escrow.connect(f.eduRegulator).decideFrozenPayable(f.school, true, reason))
+        .to.emit(f.escrow, "FrozenPayableDecided").withArgs(f.school, true, 90_000n, f.eduRegulator.address, reason);
+      expect(await f.escrow.balancesOf(f.school)).to.deep.equal([900_000n, 0n]);
+      expect(await f.escrow.holderPoolOf(f.school)).to.equal(90_000n);
+      await expectConservation(f);
+      // The decision stands: the merchant is not unfrozen while holders still have a share to claim.
+      await expect(f.escrow.connect(f.eduRegulator).unfreeze(f.school, ethers.id("reopened")))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_InvalidStatusChange");
+      // 240,000 + 270,000 + 300,000 fen held: each claim takes its card's share of what is left.
+      let tx = f.escrow.claim(a);
+      await expect(tx).to.emit(f.escrow, "FrozenPayableShared").withArgs(a, f.school, 26_666n);
+      await expect(tx).to.emit(f.escrow, "CardRefunded").withArgs(a, f.school, f.alice.address, 266_666n, 5);
+      tx = f.escrow.claim(b);
+      await expect(tx).to.emit(f.escrow, "CardRefunded").withArgs(b, f.school, f.bob.address, 300_000n, 5);
+      await expectConservation(f);
+      tx = f.escrow.claim(c);
+      await expect(tx).to.emit(f.escrow, "FrozenPayableShared").withArgs(c, f.school, 33_334n);
+      await expect(tx).to.emit(f.escrow, "CardRefunded").withArgs(c, f.school, f.carol.address, 333_334n, 5);
+      // Everything paid in went back to the holders, to the fen: nothing is left stuck, the merchant can be closed.
+      expect(await f.escrow.holderPoolOf(f.school)).to.equal(0n);
+      expect(await f.escrow.balancesOf(f.school)).to.deep.equal([0n, 0n]);
+      await expect(f.escrow.connect(f.eduRegulator).close(f.school)).to.emit(f.escrow, "MerchantStatusChanged");
+      await expectConservation(f);
+    });
+
+    it("经审查后支付经营者: the regulator's decision pays a frozen merchant's released money out to it", async () => {
+      const f = await loadFixture(deployFixture);
+      const cardId = await buy(f.escrow, f.bankA, f.school, 1, f.alice.address);
+      await f.escrow.connect(f.schoolAcct).consume(voucherArg(await voucher(f.escrow, f.alice, cardId, 2, 0)));
+      await f.escrow.connect(f.eduRegulator).freeze(f.school, ethers.id("investigation"));
+      const reason = ethers.id("reviewed: lessons were given");
+      const tx = f.escrow.connect(f.eduRegulator).decideFrozenPayable(f.school, false, reason);
+      await expect(tx).to.emit(f.escrow, "FrozenPayableDecided").withArgs(f.school, false, 30_000n, f.eduRegulator.address, reason);
+      await expect(tx).to.emit(f.escrow, "PaidOut").withArgs(f.school, 1, 30_000n, f.eduRegulator.address);
+      expect(await f.escrow.balancesOf(f.school)).to.deep.equal([270_000n, 0n]);
+      await expect(f.escrow.connect(f.eduRegulator).decideFrozenPayable(f.school, false, reason))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_NothingToPayOut").withArgs(f.school);
+      await expectConservation(f);
+    });
+
+    it("变更收款账户须经主管部门确认: the merchant proposes, its regulator (or the bureau) confirms", async () => {
+      const f = await loadFixture(deployFixture);
+      const first = ethers.id("ICBC 6222 0200 0000 0001");
+      const second = ethers.id("BOC 6217 0000 0000 0002");
+      await expect(f.escrow.connect(f.stranger).proposePayoutAccount(f.school, first))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_NotMerchant").withArgs(f.school, f.stranger.address);
+      await expect(f.escrow.connect(f.eduRegulator).confirmPayoutAccount(f.school, first))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_PayoutAccountNotProposed").withArgs(f.school, first, ethers.ZeroHash);
+      await expect(f.escrow.connect(f.schoolAcct).proposePayoutAccount(f.school, first))
+        .to.emit(f.escrow, "PayoutAccountProposed").withArgs(f.school, first);
+      await expect(f.escrow.connect(f.sportsRegulator).confirmPayoutAccount(f.school, first))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_NotRegulatorOf").withArgs(EDUCATION, f.sportsRegulator.address);
+      await expect(f.escrow.connect(f.eduRegulator).confirmPayoutAccount(f.school, second))
+        .to.be.revertedWithCustomError(f.escrow, "Custody_PayoutAccountNotProposed").withArgs(f.school, second, first);
+      await expect(f.escrow.connect(f.eduRegulator).confirmPayoutAccount(f.school, first))
+        .to.emit(f.escrow, "PayoutAccountConfirmed").withArgs(f.school, first, f.eduRegulator.address);
+      expect(await f.escrow.payoutAccountOf(f.school)).to.deep.equal([first, ethers.ZeroHash]);
+      // A later change: proposed, not yet in force until the bureau confirms it.
+      await f.escrow.connect(f.schoolAcct).proposePayoutAccount(f.school, second);
+      expect(await f.escrow.payoutAccountOf(f.school)).to.deep.equal([first, second]);
+      await expect(f.escrow.connect(f.regulator).confirmPayoutAccount(f.school, second)).to.emit(f.escrow, "PayoutAccountConfirmed");
+      expect(await f.escrow.payoutAccountOf(f.school)).to.deep.equal([second, ethers.ZeroHash]);
+    });
+  });
+
+  describe("filing threshold (item 10)", () => {
+    it("预收资金余额达到50万元应当备案: the district's threshold is at most 500,000 CNY, never 0, and bounds every industry's", async () => {
+      const f = await loadFixture(deployFixture);
+      expect((await f.registry.policyOf(FITNESS)).filingThreshold).to.equal(50_000_000n);
+      await expect(f.registry.connect(f.regulator).setDefaultPolicy({ ...DEFAULT_POLICY, filingThreshold: 50_000_001n }))
+        .to.be.revertedWithCustomError(f.registry, "Registry_PolicyAboveLaw").withArgs(Field.FilingThreshold, 50_000_001n, 50_000_000n);
+      await expect(f.registry.connect(f.regulator).setDefaultPolicy({ ...DEFAULT_POLICY, filingThreshold: 0n }))
+        .to.be.revertedWithCustomError(f.registry, "Registry_ZeroCap").withArgs(Field.FilingThreshold);
+      await f.registry.connect(f.regulator).setDefaultPolicy({ ...DEFAULT_POLICY, filingThreshold: 1_000_000n });
+      await expect(f.registry.connect(f.sportsRegulator).setIndustryPolicy(FITNESS, { ...DEFAULT_POLICY, filingThreshold: 2_000_000n }))
+        .to.be.revertedWithCustomError(f.registry, "Registry_PolicyCrossesDistrict").withArgs(FITNESS, Field.FilingThreshold, 2_000_000n, 1_000_000n);
+      // Education's own policy says 500,000 CNY: the stricter district's binds it at once.
+      expect((await f.registry.policyOf(EDUCATION)).filingThreshold).to.equal(1_000_000n);
+    });
+
+    it("达到备案标准时提示监管: a sale that takes the merchant's prepaid balance to the threshold is marked, once, and again after it fell under", async () => {
+      const f = await loadFixture(deployFixture);
+      await f.registry.connect(f.regulator).setDefaultPolicy({ ...DEFAULT_POLICY, filingThreshold: 1_000_000n }); // 10,000 CNY
+      const cards: bigint[] = [];
+      for (let i = 0; i < 3; i++) cards.push(await buy(f.escrow, f.bankA, f.school, 1, f.alice.address)); // 900,000 fen
+      await expect(f.escrow.connect(f.bankA).purchase(f.school, 1, f.bob.address, true))
+        .to.emit(f.escrow, "FilingThresholdReached").withArgs(f.school, 1_200_000n, 1_000_000n);
+      await expect(f.escrow.connect(f.bankA).purchase(f.school, 1, f.bob.address, true)).not.to.emit(f.escrow, "FilingThresholdReached");
+      // Two cards refunded in their cooling-off: 900,000 fen, under the threshold again; a renewal reaching it is marked.
+      await f.escrow.connect(f.alice).refundCoolingOff(cards[0]);
+      await f.escrow.connect(f.alice).refundCoolingOff(cards[1]);
+      await expect(f.escrow.connect(f.bankA).renew(cards[2], 2)).not.to.emit(f.escrow, "FilingThresholdReached"); // 901,000
+      await expect(f.escrow.connect(f.bankA).purchase(f.school, 1, f.carol.address, true))
+        .to.emit(f.escrow, "FilingThresholdReached").withArgs(f.school, 1_201_000n, 1_000_000n);
       await expectConservation(f);
     });
   });

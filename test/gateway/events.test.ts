@@ -24,7 +24,10 @@ describe("event decoding", () => {
     ["DisputeOpened", logOf(escrowIface, contracts.escrow, "DisputeOpened", [(1n << 63n) | 1n, 5, "0x" + "0a".repeat(20), "0x" + "ff".repeat(32)])],
     ["MerchantAdmitted", logOf(escrowIface, contracts.escrow, "MerchantAdmitted", [1, "0x" + "12".repeat(20), 6, 1, "0x" + "00".repeat(31) + "01"])],
     ["LessonsConsumed", logOf(escrowIface, contracts.escrow, "LessonsConsumed", [M64, 65_535, M48, 65_535])],
-    ["IndustryPolicySet (a struct)", logOf(registryIface, contracts.registry, "IndustryPolicySet", [9, [10_000, 255, 65_535, 0, 92, M48, 1n, 0n]])],
+    ["IndustryPolicySet (a struct)", logOf(registryIface, contracts.registry, "IndustryPolicySet", [9, [10_000, 255, 65_535, 0, 92, M48, 1n, 0n, 0xffff_ffffn]])],
+    ["FrozenPayableDecided (a bool)", logOf(escrowIface, contracts.escrow, "FrozenPayableDecided", [7, true, M64, "0x" + "0b".repeat(20), "0x" + "ee".repeat(32)])],
+    ["KeyRecoveryStarted", logOf(escrowIface, contracts.escrow, "KeyRecoveryStarted", [M64, "0x" + "0c".repeat(20), "0x" + "0d".repeat(20), "0x" + "0e".repeat(20), M40])],
+    ["FilingThresholdReached", logOf(escrowIface, contracts.escrow, "FilingThresholdReached", [1, M64, 50_000_000])],
     ["RoleGranted", logOf(registryIface, contracts.registry, "RoleGranted", ["0x" + "cd".repeat(32), "0x" + "12".repeat(20), "0x" + "34".repeat(20)])],
   ];
   for (const [what, log] of cases) {

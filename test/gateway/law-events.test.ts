@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { ChainEvent } from "../../src/chain/events";
 import { projectBatch } from "../../src/indexing/projector";
+import { queueFilingAlerts } from "../../src/risk/alerts";
 import { Db } from "../../src/store/db";
 import { engines } from "../support/db";
 
@@ -97,5 +98,75 @@ for (const engine of engines()) describe(`projector: the 2025 rules' events (${e
     await projectBatch(db, [ev("BreachCleared", ESCROW, { merchantId: 1, by: ALICE, reason: "0x" + "cd".repeat(32) }, 9)], times);
     const [cleared] = await db.query<{ breach_recorded_at: string | null }>("SELECT breach_recorded_at::text FROM merchants WHERE merchant_id = 1");
     expect(cleared.breach_recorded_at).to.equal(null);
+  });
+
+  it("indexes a lost key's recovery step by step, in the card's history, and the holder after it", async () => {
+    await projectBatch(db, [
+      ev("KeyRecoveryStarted", ESCROW, { cardId: periodic, from: ALICE, to: BOB, by: REGISTRY, effectiveAt: 1_801_000_000 }, 10),
+    ], times);
+    const row = async () => (await db.query<{ holder: string; recovery_to: string | null; recovery_effective_at: string | null }>(
+      "SELECT holder, recovery_to, recovery_effective_at::text FROM cards WHERE card_id = $1", [periodic]))[0];
+    expect(await row()).to.deep.equal({ holder: ALICE.toLowerCase(), recovery_to: BOB.toLowerCase(), recovery_effective_at: "1801000000" });
+    await projectBatch(db, [ev("KeyRecoveryCancelled", ESCROW, { cardId: periodic, to: BOB, by: ALICE }, 11)], times);
+    expect(await row()).to.deep.equal({ holder: ALICE.toLowerCase(), recovery_to: null, recovery_effective_at: null });
+    await projectBatch(db, [
+      ev("KeyRecoveryStarted", ESCROW, { cardId: periodic, from: ALICE, to: BOB, by: REGISTRY, effectiveAt: 1_802_000_000 }, 12),
+      ev("KeyRecoveryCompleted", ESCROW, { cardId: periodic, from: ALICE, to: BOB, by: REGISTRY }, 13),
+    ], times);
+    expect(await row()).to.deep.equal({ holder: BOB.toLowerCase(), recovery_to: null, recovery_effective_at: null });
+    // Money-neutral steps still show in the card's history.
+    const history = await db.query<{ event: string; amount: string | null }>(
+      "SELECT event, amount::text FROM ledger WHERE card_id = $1 AND event LIKE 'KeyRecovery%' ORDER BY id", [periodic]);
+    expect(history).to.deep.equal([
+      { event: "KeyRecoveryStarted", amount: null }, { event: "KeyRecoveryCancelled", amount: null },
+      { event: "KeyRecoveryStarted", amount: null }, { event: "KeyRecoveryCompleted", amount: null },
+    ]);
+  });
+
+  it("indexes a frozen merchant's released money decided to the holders and shared by a claim, a payout account, and a filing alert", async () => {
+    await projectBatch(db, [
+      ev("FrozenPayableDecided", ESCROW, { merchantId: 1, toHolders: true, amount: 60_000, by: ALICE, reason: "0x" + "ef".repeat(32) }, 14),
+    ], times);
+    const m = async () => (await db.query<Record<string, string | null>>(
+      "SELECT released::text, refunded::text, holder_pool::text, payout_account, payout_account_proposed FROM merchants WHERE merchant_id = 1"))[0];
+    expect(await m()).to.deep.include({ released: "0", holder_pool: "60000" });
+    // The claim on the periodic card (36,000 held) takes the whole pool: its CardRefunded pays both.
+    await projectBatch(db, [
+      ev("FrozenPayableShared", ESCROW, { cardId: periodic, merchantId: 1, amount: 60_000 }, 15),
+      ev("CardRefunded", ESCROW, { cardId: periodic, merchantId: 1, holder: BOB, amount: 96_000, reason: 5 }, 15),
+    ], times);
+    expect(await m()).to.deep.include({ released: "0", refunded: "186000", holder_pool: "0" });
+    expect(await cardRow(periodic)).to.deep.include({ held: "0", status: "refunded" });
+    // held = paid_in - released - refunded = what the cards still hold (the periodic card's direct share in cooling-off).
+    const [{ held }] = await db.query<{ held: string }>("SELECT (sum(held) + sum(pending_direct))::text AS held FROM cards WHERE merchant_id = 1");
+    expect(held).to.equal(String(240_000 - 0 - 186_000));
+    const amounts = await db.query<{ event: string; amount: string | null }>(
+      "SELECT event, amount::text FROM ledger WHERE event IN ('FrozenPayableDecided', 'FrozenPayableShared') ORDER BY id");
+    expect(amounts).to.deep.equal([{ event: "FrozenPayableDecided", amount: "60000" }, { event: "FrozenPayableShared", amount: null }]);
+
+    const account = "0x" + "5a".repeat(32);
+    await projectBatch(db, [ev("PayoutAccountProposed", ESCROW, { merchantId: 1, account }, 16)], times);
+    expect(await m()).to.deep.include({ payout_account: null, payout_account_proposed: account });
+    await projectBatch(db, [
+      ev("PayoutAccountConfirmed", ESCROW, { merchantId: 1, account, by: ALICE }, 17),
+      ev("PaidOut", ESCROW, { merchantId: 1, bankId: 1, amount: 0, by: BOB }, 17),
+    ], times);
+    expect(await m()).to.deep.include({ payout_account: account, payout_account_proposed: null });
+    const [payout] = await db.query<{ account: string | null }>("SELECT account FROM payouts ORDER BY block_number DESC LIMIT 1");
+    expect(payout.account).to.equal(account);
+
+    await projectBatch(db, [ev("FilingThresholdReached", ESCROW, { merchantId: 1, balance: 50_000_000, threshold: 50_000_000 }, 18)], times);
+    const alerts = await db.query<{ merchant_id: string; industry_id: number; cause: string; explanation: unknown }>(
+      "SELECT merchant_id::text, industry_id, cause, explanation FROM risk_alerts WHERE cause = 'filing'");
+    expect(alerts).to.have.length(1);
+    expect(alerts[0]).to.deep.include({ merchant_id: "1", cause: "filing" });
+    expect(Number(alerts[0].industry_id)).to.equal(3);
+    const explanation = (typeof alerts[0].explanation === "string" ? JSON.parse(alerts[0].explanation) : alerts[0].explanation) as Record<string, unknown>[];
+    expect(explanation[0]).to.deep.include({ rule: "filing_threshold", balanceFen: "50000000", thresholdFen: "50000000" });
+    // With a webhook configured, the filing alert is queued for it once.
+    expect(await queueFilingAlerts(db, "http://127.0.0.1:9/hook")).to.equal(1);
+    expect(await queueFilingAlerts(db, "http://127.0.0.1:9/hook")).to.equal(0);
+    const [queued] = await db.query<{ status: string; url: string }>("SELECT status, url FROM risk_webhook_outbox");
+    expect(queued).to.deep.equal({ status: "pending", url: "http://127.0.0.1:9/hook" });
   });
 });

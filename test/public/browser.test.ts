@@ -193,6 +193,41 @@ describe("public look-up and the consumer's page (headless Chromium, phone viewp
     await t.ok(t.as("bureau").post(`/v1/merchants/${t.school}/clear-breach`, { reason: "remedied" }), 200);
   });
 
+  it("挂失补办: a key recovery the bank started shows with its deadline in Beijing time, and the holder's key cancels it", async () => {
+    const card = (await t.ok(t.as("bank").post("/v1/banks/1/cards", { merchantId: t.school, planIndex: 1, holder: address }), 201)).body.cardId as string;
+    const other = t.holders[1].address.toLowerCase();
+    const started = await t.ok(t.as("bank").post(`/v1/cards/${card}/key-recovery`, { newHolder: other }), 201);
+    const effectiveAt = Number(started.body.events.find((e: { event: string }) => e.event === "KeyRecoveryStarted").args.effectiveAt);
+    await page.click("#reload");
+    const li = page.locator(`li[data-card-id="${card}"]`);
+    await li.locator(".recovery").waitFor();
+    const beijing = new Intl.DateTimeFormat("sv-SE", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false })
+      .format(new Date(effectiveAt * 1000));
+    expect(await li.locator(".recovery").innerText()).to.contain(beijing).and.contain(other);
+    await fitsPhone();
+    await shot("9-key-recovery-pending");
+    await li.locator("button[data-action=recovery-cancel]").click();
+    await page.locator("#status [data-events*=KeyRecoveryCancelled]").waitFor();
+    expect((await t.db.query("SELECT recovery_to FROM cards WHERE card_id = $1", [card]))[0].recovery_to).to.equal(null);
+    await li.locator(".recovery").waitFor({ state: "detached" });
+    expect((await t.db.query("SELECT holder FROM cards WHERE card_id = $1", [card]))[0].holder).to.equal(address.toLowerCase());
+  });
+
+  it("签到: a time-based card's holder checks in on the page, signing the typed data with the key in the browser", async () => {
+    const plan = await t.ok(t.as("school").post(`/v1/merchants/${t.school}/plans`, { kind: "periodic", units: 3, periodSeconds: 30 * 86_400, priceFen: 90000 }), 201);
+    const planIndex = Number(plan.body.events.find((e: { event: string }) => e.event === "PlanPublished").args.planIndex);
+    const card = (await t.ok(t.as("bank").post("/v1/banks/1/cards", { merchantId: t.school, planIndex, holder: address }), 201)).body.cardId as string;
+    const [before] = await t.db.query<{ started_at: string }>("SELECT started_at FROM cards WHERE card_id = $1", [card]);
+    await page.click("#reload");
+    const li = page.locator(`li[data-card-id="${card}"]`);
+    await li.locator("button[data-action=check-in]").click();
+    await page.locator("#status [data-events=PeriodsStarted]").waitFor();
+    const [after] = await t.db.query<{ started_at: string }>("SELECT started_at FROM cards WHERE card_id = $1", [card]);
+    expect(Number(after.started_at)).to.be.lessThan(Number(before.started_at));
+    await li.locator("button[data-action=check-in]").waitFor({ state: "detached" });
+    await shot("10-checked-in");
+  });
+
   it("the key can be exported, and never left the browser", async () => {
     await page.click("#export");
     const key = await page.locator("#export-text").inputValue();

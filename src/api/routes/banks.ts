@@ -5,6 +5,7 @@ import { Gate, defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, 
 import { Services } from "../../services/context";
 import { executeAs } from "../../services/transactions";
 import { parseStatementCsv, reconcile, Statement } from "../../services/reconciliation";
+import { chainTime, releasableDirect } from "../../services/lawJobs";
 import { ApiError } from "../../errors";
 import { CustodyToken__factory } from "../../../typechain-types";
 import { queryOne } from "../../store/db";
@@ -39,6 +40,49 @@ export function bankRoutes(router: Router, s: Services, auth: Auth) {
     params: z.object({ cardId: cardIdParam }).strict(), body: z.object({ planIndex: idParam("planIndex") }).strict(),
     handler: async ({ params, body, principal }) => {
       return withStatus(201, await executeAs(s, principal!, s.escrow.interface.encodeFunctionData("renew", [params.cardId, body.planIndex])));
+    },
+  }, auth);
+
+  const cardParams = z.object({ cardId: cardIdParam }).strict();
+  defineRoute(router, {
+    method: "post", path: "/v1/cards/:cardId/key-recovery", tag: "banks",
+    summary: "Start moving a card whose holder lost the key to a new key (effective after 7 days unless cancelled)", response: txResult, statuses: [201],
+    responds: "201 with the KeyRecoveryStarted event (its effectiveAt: 24:00 Beijing time of the seventh day); the holder's key or the bank may cancel until then",
+    access: { roles: { bank: "own" }, tenant: { card: "params.cardId" } },
+    params: cardParams, body: z.object({ newHolder: address }).strict(),
+    handler: async ({ params, body, principal }) =>
+      withStatus(201, await executeAs(s, principal!, s.escrow.interface.encodeFunctionData("startKeyRecovery", [params.cardId, body.newHolder]))),
+  }, auth);
+
+  defineRoute(router, {
+    method: "post", path: "/v1/cards/:cardId/key-recovery/completion", tag: "banks",
+    summary: "Complete a key recovery whose wait is over (the gateway also does it on its own)", response: txResult,
+    access: { roles: { bank: "own", platform_regulator: "any" }, tenant: { card: "params.cardId" } },
+    params: cardParams,
+    handler: async ({ params, principal }) => executeAs(s, principal!, s.escrow.interface.encodeFunctionData("completeKeyRecovery", [params.cardId])),
+  }, auth);
+
+  defineRoute(router, {
+    method: "post", path: "/v1/cards/:cardId/key-recovery/cancellation", tag: "banks",
+    summary: "Withdraw a key recovery the bank started (the holder cancels with its own key: GET /v1/cards/:cardId/refund-request?kind=recovery-cancel)", response: txResult,
+    access: { roles: { bank: "own" }, tenant: { card: "params.cardId" } },
+    params: cardParams,
+    handler: async ({ params, principal }) => executeAs(s, principal!, s.escrow.interface.encodeFunctionData("cancelKeyRecovery", [params.cardId])),
+  }, auth);
+
+  defineRoute(router, {
+    method: "post", path: "/v1/merchants/:merchantId/direct-releases", tag: "banks",
+    summary: "Hand the merchant the direct shares whose cooling-off ended (the gateway also does it on its own)",
+    response: z.object({ cardIds: z.array(idText), txHash: txHash.nullable(), blockNumber: z.number().nullable() }),
+    responds: "the cards whose direct share was due, and the releaseDirect transaction (null when none was due)",
+    access: { roles: { bank: "own", merchant: "own" }, tenant: { merchant: "params.merchantId" } },
+    params: z.object({ merchantId: idParam("merchantId") }).strict(),
+    handler: async ({ params, principal }) => {
+      const due = await releasableDirect(s.db, await chainTime(s), { merchantId: params.merchantId });
+      if (!due.length) return { cardIds: [], txHash: null, blockNumber: null };
+      const cardIds = due.map((c) => c.cardId);
+      const out = await executeAs(s, principal!, s.escrow.interface.encodeFunctionData("releaseDirect", [cardIds]));
+      return { cardIds, txHash: out.txHash, blockNumber: out.blockNumber };
     },
   }, auth);
 
@@ -140,7 +184,8 @@ export function bankRoutes(router: Router, s: Services, auth: Auth) {
       return {
         items: page.map((r) => ({
           kind: query.kind, merchantId: Number(r.merchant_id), cardId: r.card_id == null ? undefined : String(r.card_id),
-          payee: query.kind === "payout" ? "merchant" : r.holder, amountFen: String(r.amount), reason: r.reason,
+          // A payout goes to the merchant's confirmed payout account (its reference) when it has one.
+          payee: query.kind === "payout" ? (r.account ?? "merchant") : r.holder, amountFen: String(r.amount), reason: r.reason,
           txHash: r.tx_hash, blockNumber: Number(r.block_number), blockTime: Number(r.block_time),
         })),
         nextCursor,

@@ -1,13 +1,14 @@
 import { Router } from "express";
 import { ROLES } from "../auth";
 import { z } from "zod";
-import { fenText, idText, txResult, card, ledgerRow, page, hexAddress, txHash } from "../answers";
+import { fenText, idText, txResult, card, ledgerRow, page, report, hexAddress, txHash } from "../answers";
 import { Access } from "../access";
 import { Gate, defineRoute, address, cardIdParam, pageQuery, decodeCursor, encodeCursor, keysetPage, withStatus, JsonText, UINT64_MAX } from "../http";
 import { Services, chainNow } from "../../services/context";
 import { cardView } from "../../services/views";
 import { ledgerPageJson } from "../../services/ledger";
-import { CardAtSequence, consumptionFor, consumptionShare, consumptionTypedData, consumptionTypedDataSchema } from "../../chain/vouchers";
+import { CardAtSequence, checkInTypedData, consumptionFor, consumptionShare, consumptionTypedData, consumptionTypedDataSchema } from "../../chain/vouchers";
+import { sendCheckIn } from "../../services/lawJobs";
 import { relaySigned } from "../../services/transactions";
 import { ApiError } from "../../errors";
 import { revertToApiError } from "../../chain/signers";
@@ -96,13 +97,53 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
   }, auth);
 
   defineRoute(router, {
+    method: "get", path: "/v1/cards/:cardId/check-in", tag: "consumers",
+    summary: "Get the EIP-712 typed data a time-based card's holder signs to check in (its periods start then)",
+    response: z.object({ typedData: report({ domain: z.unknown().optional(), types: z.unknown().optional(), message: z.unknown().optional() }), startsAt: z.number() }),
+    responds: "typed data for eth_signTypedData_v4; startsAt: when the periods start without a check-in (the end of the cooling-off)",
+    access: aCard, params: cid,
+    query: z.object({ validSeconds: z.coerce.number().int().min(60).max(7 * 86400).default(3600) }).strict(),
+    handler: async ({ params, query, tenant }) => {
+      const card = tenant.card!;
+      if (card.kind !== "periodic") throw new ApiError(409, "NotAPeriodicCard", "only a time-based card checks in");
+      const now = await chainNow(s);
+      if (now >= Number(card.started_at)) throw new ApiError(409, "PeriodsAlreadyStarted", "the card's periods have already started", { startedAt: Number(card.started_at) });
+      return { typedData: checkInTypedData(s.chainId, s.deployment.escrow, { cardId: params.cardId, deadline: now + query.validSeconds }), startsAt: Number(card.started_at) };
+    },
+  }, auth);
+
+  defineRoute(router, {
+    method: "post", path: "/v1/cards/:cardId/check-ins", tag: "consumers",
+    summary: "Hand in a check-in the holder signed: the gateway sends it on chain and the card's periods start now", response: txResult, statuses: [201],
+    access: { roles: { consumer: "own" }, tenant: { card: "params.cardId" } },
+    params: cid,
+    body: z.object({
+      deadline: z.number().int().min(1).max(2 ** 40 - 1), v: z.number().int().min(27).max(28),
+      r: z.string().regex(/^0x[0-9a-fA-F]{64}$/, "r is 0x and 64 hex digits"), s: z.string().regex(/^0x[0-9a-fA-F]{64}$/, "s is 0x and 64 hex digits"),
+    }).strict(),
+    handler: async ({ params, body, tenant }) => {
+      const card = tenant.card!;
+      const args: [bigint, number, number, string, string] = [params.cardId, body.deadline, body.v, body.r, body.s];
+      try {
+        await s.escrow.checkIn.staticCall(...args);
+      } catch (err) {
+        throw revertToApiError(err) ?? new ApiError(409, "Reverted", "the contract would refuse this check-in");
+      }
+      const out = await sendCheckIn(s, Number(card.merchant_id), args);
+      if (!out) throw new ApiError(409, "NoSender", "the gateway holds neither the merchant's nor its bank's key: send checkIn from the holder's own wallet");
+      if (!out.ok) throw new ApiError(409, "Reverted", "the contract refused the check-in", { txHash: out.txHash });
+      return withStatus(201, { txHash: out.txHash, blockNumber: out.blockNumber, events: [] });
+    },
+  }, auth);
+
+  defineRoute(router, {
     method: "get", path: "/v1/cards/:cardId/refund-request", tag: "consumers",
     summary: "Get the transaction a holder signs to use a right on the card: a refund, a claim, or a transfer by notice", response: z.object({ to: hexAddress, data: z.string(), chainId: z.number(), gasPrice: z.string(), nonce: z.number(), gasLimit: z.string() }),
-    responds: "{to, data} to sign with the holder's key and POST to /v1/transactions. kind: request (a refund of the unused balance), cooling-off, cancel (a request), escalate (to the regulator), claim (a frozen or exited merchant), breach (the regulator recorded the merchant's breach: the unused balance back at once), transfer (to the address in `to`; the merchant is told and cannot block it)",
+    responds: "{to, data} to sign with the holder's key and POST to /v1/transactions. kind: request (a refund of the unused balance), cooling-off, cancel (a request), escalate (to the regulator), claim (a frozen or exited merchant), breach (the regulator recorded the merchant's breach: the unused balance back at once), transfer (to the address in `to`; the merchant is told and cannot block it), recovery-cancel (the key is not lost: stop the bank's key recovery under way)",
     access: { roles: { consumer: "own" }, tenant: { card: "params.cardId" } },
     params: cid,
     query: z.object({
-      kind: z.enum(["request", "cooling-off", "cancel", "escalate", "claim", "breach", "transfer"]).default("request"),
+      kind: z.enum(["request", "cooling-off", "cancel", "escalate", "claim", "breach", "transfer", "recovery-cancel"]).default("request"),
       to: address.optional(),
     }).strict().superRefine((q, ctx) => {
       if (q.kind === "transfer" && !q.to) ctx.addIssue({ code: "custom", path: ["to"], message: "a transfer needs the new holder's address" });
@@ -113,6 +154,7 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
         ? s.escrow.interface.encodeFunctionData("transferCard", [params.cardId, query.to!])
         : s.escrow.interface.encodeFunctionData(({
           request: "requestRefund", "cooling-off": "refundCoolingOff", cancel: "cancelRefundRequest", escalate: "escalateRefund", claim: "claim", breach: "cancelForBreach",
+          "recovery-cancel": "cancelKeyRecovery",
         } as const)[query.kind] as "requestRefund", [params.cardId]);
       // The holder's browser has no node: it gets the nonce and gas to sign with here. A refusal shows now, not after signing.
       const from = principal!.subject!;

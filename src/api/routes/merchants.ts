@@ -9,6 +9,7 @@ import { executeAs } from "../../services/transactions";
 import { cardView, planView } from "../../services/views";
 import { ledgerPageJson } from "../../services/ledger";
 import { ApiError } from "../../errors";
+import { payoutAccountRef, payoutAccountsOf, savePayoutAccount } from "../../services/lawJobs";
 
 type Auth = Gate;
 
@@ -147,6 +148,29 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
       },
     }, auth);
   }
+
+  const account = z.object({ ref: z.string(), bankName: z.string().nullable(), accountNumber: z.string().nullable() }).nullable();
+  defineRoute(router, {
+    method: "get", path: "/v1/merchants/:merchantId/payout-account", tag: "merchants",
+    summary: "Read the merchant's payout account in force and the one proposed", response: z.object({ confirmed: account, proposed: account }),
+    responds: "each as its on-chain reference with the bank and number it stands for (null when not known to this gateway)",
+    access: { roles: { merchant: "own", bank: "own", industry_regulator: "own", platform_regulator: "any", auditor: "any" }, tenant: { merchant: "params.merchantId" } },
+    params: mid,
+    handler: async ({ params }) => payoutAccountsOf(s.db, params.merchantId),
+  }, auth);
+
+  defineRoute(router, {
+    method: "post", path: "/v1/merchants/:merchantId/payout-account", tag: "merchants",
+    summary: "Propose a new payout account (its regulator confirms it)", response: txResult.extend({ ref: z.string() }), statuses: [201],
+    access: itself, params: mid,
+    body: z.object({ bankName: z.string().min(1).max(100), accountNumber: z.string().regex(/^[0-9 ]{8,40}$/, "digits, spaces allowed") }).strict(),
+    handler: async ({ params, body, principal }) => {
+      const ref = payoutAccountRef(body.bankName, body.accountNumber);
+      await savePayoutAccount(s.db, params.merchantId, ref, body.bankName, body.accountNumber);
+      const out = await executeAs(s, principal!, s.escrow.interface.encodeFunctionData("proposePayoutAccount", [params.merchantId, ref]));
+      return withStatus(201, { ...out, ref });
+    },
+  }, auth);
 
   defineRoute(router, {
     method: "post", path: "/v1/merchants/:merchantId/exit", tag: "merchants", summary: "Announce the merchant's exit", response: txResult,

@@ -25,6 +25,8 @@ const policySchema = z.object({
   maxCardValueFen: fen,
   maxAnonymousValueFen: fen,
   mediumRiskCap30dFen: fen,
+  /** The prepaid balance at which a merchant files (at most 500,000 CNY); left out: the district's in force. */
+  filingThresholdFen: fen.optional(),
 }).strict();
 
 const reasonOf = (text?: string) => (text ? ethers.id(text) : ethers.ZeroHash);
@@ -106,6 +108,9 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
     // 法释〔2025〕4号: moved far, handed over without consent, cannot serve. Holders may then take their balance back at once.
     { path: "breach", summary: "Record a merchant's breach (every holder may then cancel and take the unused balance back)", build: (id, r) => s.escrow.interface.encodeFunctionData("recordBreach", [id, r]) },
     { path: "clear-breach", summary: "Withdraw a breach record (remedied, or recorded in error)", build: (id, r) => s.escrow.interface.encodeFunctionData("clearBreach", [id, r]) },
+    // Released money stuck by a freeze, moved by the regulator's recorded decision (docs/domain.md: nothing stays stuck).
+    { path: "frozen-payable/to-holders", summary: "Decide a frozen merchant's released money to its holders (each claim takes its card's share)", build: (id, r) => s.escrow.interface.encodeFunctionData("decideFrozenPayable", [id, true, r]) },
+    { path: "frozen-payable/to-merchant", summary: "Decide a frozen merchant's released money to its payout after review", build: (id, r) => s.escrow.interface.encodeFunctionData("decideFrozenPayable", [id, false, r]) },
   ];
   for (const a of actions) {
     defineRoute(router, {
@@ -116,6 +121,15 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
       },
     }, auth);
   }
+
+  defineRoute(router, {
+    method: "post", path: "/v1/merchants/:merchantId/payout-account/confirmation", tag: "regulators",
+    summary: "Confirm the payout account the merchant proposed: payouts go to it from now on", response: txResult,
+    access: regulatorsOn({ merchant: "params.merchantId" }), params: mid,
+    body: z.object({ account: bytes32.describe("the reference proposed (GET /v1/merchants/:merchantId/payout-account)") }).strict(),
+    handler: async ({ params, body, principal }) =>
+      executeAs(s, principal!, s.escrow.interface.encodeFunctionData("confirmPayoutAccount", [params.merchantId, body.account])),
+  }, auth);
 
   defineRoute(router, {
     method: "get", path: "/v1/industries", tag: "regulators", summary: "List industries, their regulators and policies", response: list(z.object({ industryId: z.number(), regulator: z.string().nullable(), policy: z.unknown().optional(), isDefault: z.boolean() })),
@@ -134,7 +148,11 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
       const policy = {
         custodyBps: body.custodyBps, coolingOffDays: body.coolingOffDays, exitNoticeDays: body.exitNoticeDays, maxLessons: body.maxLessons,
         maxValidityDays: body.maxValidityDays, maxCardValue: body.maxCardValueFen, maxAnonymousValue: body.maxAnonymousValueFen, mediumRiskCap30d: body.mediumRiskCap30dFen,
+        filingThreshold: body.filingThresholdFen ?? (await s.registry.defaultPolicy()).filingThreshold,
       };
+      if (policy.filingThreshold >= 2n ** 32n) {
+        throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "body.filingThresholdFen", reason: "at most 2^32-1 fen" }]);
+      }
       for (const [k, v] of Object.entries({ maxCardValueFen: body.maxCardValueFen, maxAnonymousValueFen: body.maxAnonymousValueFen, mediumRiskCap30dFen: body.mediumRiskCap30dFen })) {
         if (v >= 2n ** 48n) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: `body.${k}`, reason: "at most 2^48-1 fen" }]);
       }

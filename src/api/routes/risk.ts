@@ -284,7 +284,7 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
   // ---------------------------------------------------------------- alerts
 
   defineRoute(router, {
-    method: "get", path: "/v1/risk/alerts", tag: "risk", summary: "List alerts of merchants whose risk level rose", response: page(report({ id: z.number(), merchantId: z.number() })),
+    method: "get", path: "/v1/risk/alerts", tag: "risk", summary: "List alerts of merchants whose risk level rose or whose prepaid balance reached the filing threshold (cause filing)", response: page(report({ id: z.number(), merchantId: z.number() })),
     responds: "oldest first from the cursor; an industry regulator sees its industries' merchants",
     access: riskLists,
     query: z.object({ ...pageQuery, merchantId: idParam("merchantId").optional() }).strict(),

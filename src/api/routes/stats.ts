@@ -71,7 +71,8 @@ export async function moneyOverTime(db: Db, scope: { clauses: string[]; args: un
   const rows = await db.query<{ b: string; paid_in: string; released: string; refunded: string; paid_out: string }>(
     `SELECT ((l.block_time + ${shiftArg}) / ${sizeArg})::text AS b,
        coalesce(sum(CASE WHEN l.event IN ('CardPurchased', 'CardRenewed') THEN l.amount ELSE 0 END), 0)::text AS paid_in,
-       coalesce(sum(CASE WHEN l.event IN ('LessonsConsumed', 'PeriodsReleased', 'DirectShareReleased', 'DisputeResolved') THEN l.amount ELSE 0 END), 0)::text AS released,
+       coalesce(sum(CASE WHEN l.event IN ('LessonsConsumed', 'PeriodsReleased', 'DirectShareReleased', 'DisputeResolved') THEN l.amount
+         WHEN l.event = 'FrozenPayableDecided' THEN -l.amount ELSE 0 END), 0)::text AS released,
        coalesce(sum(CASE WHEN l.event IN ('CardRefunded', 'DirectShareReturned', 'RenewalRefunded') THEN l.amount ELSE 0 END), 0)::text AS refunded,
        coalesce(sum(CASE WHEN l.event = 'PaidOut' THEN l.amount ELSE 0 END), 0)::text AS paid_out
      FROM ledger l JOIN merchants m ON m.merchant_id = l.merchant_id

@@ -105,6 +105,30 @@ async function refund(card, kind) {
   }
 }
 
+/**
+ * A time-based card's first check-in: its periods start now instead of at the end of the cooling-off. The page checks
+ * the typed data the gateway prepared (chain, contract, card) before signing it with the holder's key.
+ */
+async function checkIn(card) {
+  if (!confirm(t("me.ask.checkIn", { card: card.cardId }))) return;
+  try {
+    say(t("me.checking"));
+    const [ch, c] = await Promise.all([chainInfo(), call("GET", `/v1/cards/${card.cardId}/check-in`)]);
+    const { domain, types, message } = c.typedData;
+    if (Number(domain.chainId) !== ch.chainId || getAddress(domain.verifyingContract) !== getAddress(ch.escrow) || String(message.cardId) !== String(card.cardId)) {
+      throw new Error(t("me.problem.card"));
+    }
+    const sig = Signature.from(await wallet.signTypedData(domain, types, message));
+    await call("POST", `/v1/cards/${card.cardId}/check-ins`, { deadline: Number(message.deadline), v: sig.v, r: sig.r, s: sig.s });
+    say(t("me.checkedIn"), "success");
+    $("status").firstChild?.setAttribute("data-events", "PeriodsStarted");
+    await loadCards();
+  } catch (err) {
+    say(t("me.refused", { message: err.message }), "error");
+    if (err.code) $("status").firstChild?.setAttribute("data-code", err.code);
+  }
+}
+
 async function cardItem(c) {
   const [m, plan] = await Promise.all([merchant(c.merchantId), planOf(c)]);
   const planText = !plan ? t("me.planNo", { n: c.planIndex }) : plan.kind === "lesson" ? t("me.planLessons", { n: plan.units, price: yuan(plan.priceFen) }) : t("me.planPeriods", { n: plan.units, price: yuan(plan.priceFen) });
@@ -121,6 +145,10 @@ async function cardItem(c) {
   const open = c.status === "active" || c.status === "expired";
   if (open && m?.status === "frozen") li.append(el("div", { class: "notice error", text: t("me.frozen") }));
   else if (open && m?.breachRecordedAt) li.append(el("div", { class: "notice error", text: t("me.breach") }));
+  // A lost key's recovery the bank started: the card moves at the deadline unless this key (not lost) cancels it.
+  if (c.recoveryTo) {
+    li.append(el("div", { class: "notice error recovery", "data-recovery-to": c.recoveryTo, text: t("me.recoveryPending", { to: c.recoveryTo, deadline: when(c.recoveryEffectiveAt) }) }));
+  }
   const actions = el("div", { class: "row" });
   const btn = (label, kind, cls = "secondary") => {
     const b = el("button", { class: cls, text: label, "data-action": kind });
@@ -135,6 +163,12 @@ async function cardItem(c) {
       btn(t("me.requestRefund"), "request");
       btn(t("me.transfer"), "transfer");
     }
+  }
+  if (c.recoveryTo) btn(t("me.recoveryCancel"), "recovery-cancel", "danger");
+  if (open && c.kind === "periodic" && c.startedAt > Date.now() / 1000) {
+    const b = el("button", { class: "secondary", text: t("me.checkIn"), "data-action": "check-in" });
+    b.addEventListener("click", () => void checkIn(c));
+    actions.append(b);
   }
   if (c.status === "refund_requested") {
     btn(t("me.cancelRequest"), "cancel");

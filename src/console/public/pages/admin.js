@@ -68,6 +68,7 @@ const POLICY_FIELDS = [
   { key: "maxLessons", kind: "count" }, { key: "maxValidityDays", kind: "days" },
   { key: "maxCardValueFen", alt: "maxCardValue", kind: "money" }, { key: "maxAnonymousValueFen", alt: "maxAnonymousValue", kind: "money" },
   { key: "mediumRiskCap30dFen", alt: "mediumRiskCap30d", kind: "money" },
+  { key: "filingThresholdFen", alt: "filingThreshold", kind: "money" },
 ];
 const valueOf = (policy, f) => policy?.[f.key] ?? policy?.[f.alt];
 const show = (policy, f) => {

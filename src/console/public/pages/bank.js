@@ -99,9 +99,41 @@ export async function cards(ctx, el) {
       clear(renewOut, h("div", { class: "notice success", text: t("bank.renewed", { card: card.value.trim() }) }));
     });
   });
+  // A lost key (挂失补办): the bank, which knows who paid, moves the card to a new key; it takes effect after 7 days.
+  const lostCard = h("input", { id: "recovery-card", inputmode: "numeric", size: 22 });
+  const newHolder = h("input", { id: "recovery-holder", placeholder: "0x…", size: 44, autocomplete: "off" });
+  const startRecovery = h("button", { type: "submit", class: "primary", id: "recovery-start", text: t("law.recovery.start") });
+  const recoveryOut = h("div", { id: "recovery-result" });
+  const recoveryForm = h("form", { class: "row", id: "recovery-form" }, field(t("law.recovery.card"), lostCard), field(t("law.recovery.newHolder"), newHolder), startRecovery);
+  recoveryForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    busy(startRecovery, recoveryOut, async () => {
+      if (!/^\d{1,20}$/.test(lostCard.value.trim())) throw new Error(t("bank.badCard"));
+      if (!/^0x[0-9a-fA-F]{40}$/.test(newHolder.value.trim())) throw new Error(t("bank.badHolder"));
+      const r = await api(`/v1/cards/${lostCard.value.trim()}/key-recovery`, { method: "POST", body: { newHolder: newHolder.value.trim() }, signal: ctx.signal });
+      const ev = r.events.find((x) => x.event === "KeyRecoveryStarted");
+      clear(recoveryOut, h("div", { class: "notice success", id: "recovery-started", "data-effective-at": String(ev?.args.effectiveAt ?? ""), text: t("law.recovery.started", { deadline: when(Number(ev?.args.effectiveAt ?? 0)) }) }));
+    });
+  });
+
+  // The direct shares whose cooling-off ended: the merchant's now (the gateway also hands them over on its own).
+  const directMerchant = select([["", t("bank.chooseMerchant")], ...merchants.map((m) => [m.merchantId, merchantName(m.merchantId)])], "", { id: "direct-merchant" });
+  const release = h("button", { type: "submit", class: "primary", id: "direct-release", text: t("law.direct.release") });
+  const directOut = h("div", { id: "direct-result" });
+  const directForm = h("form", { class: "row", id: "direct-form" }, field(t("col.merchant"), directMerchant), release);
+  directForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    busy(release, directOut, async () => {
+      if (!directMerchant.value) throw new Error(t("bank.needMerchantPlan"));
+      const r = await api(`/v1/merchants/${directMerchant.value}/direct-releases`, { method: "POST", signal: ctx.signal });
+      clear(directOut, h("div", { class: `notice ${r.cardIds.length ? "success" : ""}`, "data-released": String(r.cardIds.length), text: r.cardIds.length ? t("law.direct.released", { n: r.cardIds.length }) : t("law.direct.none") }));
+    });
+  });
   clear(el,
     h("div", { class: "card" }, h("h1", { text: t("bank.openTitle") }), h("p", { class: "muted", text: t("bank.openHelp") }), form, out),
-    h("div", { class: "card" }, h("h2", { text: t("bank.renewTitle") }), h("p", { class: "muted", text: t("bank.renewHelp") }), renewForm, renewOut));
+    h("div", { class: "card" }, h("h2", { text: t("bank.renewTitle") }), h("p", { class: "muted", text: t("bank.renewHelp") }), renewForm, renewOut),
+    h("div", { class: "card" }, h("h2", { text: t("law.recovery.title") }), h("p", { class: "muted", text: t("law.recovery.help") }), recoveryForm, recoveryOut),
+    h("div", { class: "card" }, h("h2", { text: t("law.direct.title") }), h("p", { class: "muted", text: t("law.direct.help") }), directForm, directOut));
 }
 
 // ---------------------------------------------------------------- reconciliation

@@ -218,10 +218,19 @@ export async function payouts(ctx, el) {
   const list = h("div", { class: "scroll", id: "payout-list" });
   const out = h("div", { id: "payout-result" });
   const exit = h("div", { class: "card", id: "exit" });
-  clear(el, h("div", { class: "card" }, h("h1", { text: t("nav.payouts.merchant") }), head, out, h("h3", { text: t("payouts.paidSoFar") }), list), exit);
+  const account = h("div", { class: "card", id: "payout-account" });
+  clear(el, h("div", { class: "card" }, h("h1", { text: t("nav.payouts.merchant") }), head, out, h("h3", { text: t("payouts.paidSoFar") }), list), account, exit);
+  await payoutAccount(ctx, account);
   const load = async () => {
     const m = await api(`/v1/merchants/${mid(ctx)}`, { signal: ctx.signal });
     const request = h("button", { class: "primary", type: "button", id: "payout-request", text: t("payouts.request"), disabled: BigInt(m.payableFen) === 0n });
+    // The direct shares whose cooling-off ended become payable (the gateway also does it on its own).
+    const direct = h("button", { type: "button", id: "direct-release", text: t("law.direct.release") });
+    direct.addEventListener("click", () => busy(direct, out, async () => {
+      const r = await api(`/v1/merchants/${mid(ctx)}/direct-releases`, { method: "POST", signal: ctx.signal });
+      clear(out, h("div", { class: "notice", "data-released": String(r.cardIds.length), text: r.cardIds.length ? t("law.direct.released", { n: r.cardIds.length }) : t("law.direct.none") }));
+      if (r.cardIds.length) await load();
+    }));
     request.addEventListener("click", () => busy(request, out, async () => {
       const r = await api(`/v1/merchants/${mid(ctx)}/payouts`, { method: "POST", signal: ctx.signal });
       toast(t("payouts.orderedInBlock", { block: r.blockNumber ?? "?" }));
@@ -231,7 +240,8 @@ export async function payouts(ctx, el) {
     clear(head, h("div", { class: "kpis" },
       kpi(t("money.payableNow"), yuan(m.payableFen), { id: "payable" }), kpi(t("payouts.releasedSoFar"), yuan(m.releasedFen)), kpi(t("payouts.paidOutSoFar"), yuan(m.paidOutFen)),
       kpi(t("payouts.stillHeld"), yuan(m.heldFen))),
-      h("p", {}, request, " ", h("span", { class: "muted", text: t("payouts.releasedOnly") })));
+      h("p", {}, request, " ", h("span", { class: "muted", text: t("payouts.releasedOnly") })),
+      h("p", {}, direct, " ", h("span", { class: "muted", text: t("law.direct.help") })));
     const r = await api(`/v1/ledger${qs({ merchantId: mid(ctx), event: "PaidOut", limit: 200 })}`, { signal: ctx.signal });
     clear(list, table([
       { label: t("col.when"), get: (x) => when(x.blockTime) }, { label: t("reconcile.amount"), get: (x) => yuan(x.amountFen), num: true },
@@ -240,6 +250,29 @@ export async function payouts(ctx, el) {
     exitNotice(ctx, exit, m, load);
   };
   await load();
+}
+
+/** The payout account: the one in force, one proposed, and a form to propose a new one (its regulator confirms it). */
+async function payoutAccount(ctx, card) {
+  const a = await api(`/v1/merchants/${mid(ctx)}/payout-account`, { signal: ctx.signal });
+  const text = (x) => (x ? `${x.bankName ?? "?"} ${x.accountNumber ?? ""}` : t("law.payout.none"));
+  const bankName = h("input", { id: "payout-bank", size: 24, autocomplete: "off" });
+  const number = h("input", { id: "payout-number", size: 28, inputmode: "numeric", autocomplete: "off" });
+  const propose = h("button", { type: "submit", class: "primary", id: "payout-propose", text: t("law.payout.propose") });
+  const out = h("div", { id: "payout-propose-result" });
+  const form = h("form", { class: "row", id: "payout-form" }, field(t("law.payout.bankName"), bankName), field(t("law.payout.accountNumber"), number), propose);
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    busy(propose, out, async () => {
+      await api(`/v1/merchants/${mid(ctx)}/payout-account`, { method: "POST", body: { bankName: bankName.value.trim(), accountNumber: number.value.trim() }, signal: ctx.signal });
+      await payoutAccount(ctx, card);
+    });
+  });
+  clear(card, h("h2", { text: t("law.payout.title") }), h("p", { class: "muted", text: t("law.payout.help") }),
+    h("dl", { class: "facts" },
+      h("dt", { text: t("law.payout.confirmed") }), h("dd", { id: "payout-confirmed", text: text(a.confirmed) }),
+      h("dt", { text: t("law.payout.proposed") }), h("dd", { id: "payout-proposed", text: text(a.proposed) })),
+    form, out);
 }
 
 /** Giving notice of exit: no more sales; cards are served or refunded until the notice ends. Cannot be withdrawn. */

@@ -79,6 +79,9 @@ async function alertsPanel(ctx, card) {
     h("div", { class: "row between" },
       merchantLink(a.merchantId),
       h("span", {}, badge(a.from), " → ", badge(a.to))),
+    a.cause === "filing" && a.explanation?.[0]
+      ? h("div", { class: "notice filing", "data-cause": "filing", text: t("law.filing.alert", { balance: yuan(a.explanation[0].balanceFen), threshold: yuan(a.explanation[0].thresholdFen) }) })
+      : null,
     h("div", { class: "muted" }, `${industryName(a.industryId)} · ${t("alerts.score", { score: a.score ?? "—" })} · ${a.cause ? cause(a.cause) : ""} · ${when(a.createdAt ?? a.ratedAt)}`));
   let lastId = 0;
   try {
@@ -137,6 +140,9 @@ const ACTIONS = [
   { path: "freeze", when: ["active", "restricted", "winding_down"], cls: "danger", danger: true },
   { path: "unfreeze", when: ["frozen"], cls: "", danger: false },
   { path: "wind-down", when: ["active", "restricted"], cls: "danger", danger: true },
+  // Released money stuck by the freeze: the regulator's recorded decision moves it (docs/domain.md: nothing stays stuck).
+  { path: "frozen-payable/to-holders", when: ["frozen"], cls: "danger", danger: true, show: (m) => BigInt(m.payableFen) > 0n },
+  { path: "frozen-payable/to-merchant", when: ["frozen"], cls: "", danger: false, show: (m) => BigInt(m.payableFen) > 0n },
 ];
 
 async function merchantPage(ctx, el, id) {
@@ -186,7 +192,9 @@ async function merchantPage(ctx, el, id) {
       h("div", { class: "kpis", id: "merchant-escrow" },
         kpi(t("money.paidIn"), yuan(m.paidInFen)), kpi(t("money.released"), yuan(m.releasedFen)), kpi(t("money.refunded"), yuan(m.refundedFen)),
         kpi(t("money.heldInEscrow"), yuan(m.heldFen), { "data-held": m.heldFen }), kpi(t("money.paidOut"), yuan(m.paidOutFen)), kpi(t("money.payable"), yuan(m.payableFen)),
-        kpi(t("col.cards"), String(m.cardCount ?? 0))),
+        kpi(t("col.cards"), String(m.cardCount ?? 0)),
+        m.holderPoolFen && m.holderPoolFen !== "0" ? kpi(t("law.frozen.pool"), yuan(m.holderPoolFen), { id: "holder-pool" }) : null),
+      isRegulator(ctx.me) ? await payoutAccountBox(ctx, id, render) : null,
       isRegulator(ctx.me) ? [h("h3", { text: t("merchant.supervision") }),
         buttons.length ? h("div", { class: "actions" }, buttons) : h("p", { class: "muted", text: t("merchant.noAction", { status: state(m.status) }) }),
         out] : null,
@@ -207,6 +215,22 @@ async function merchantPage(ctx, el, id) {
 /** A signal's or rule's name in words. */
 const signalName = (x) => tOr(`signal.${x}`, String(x ?? "").replace(/_/g, " "));
 const cause = (c) => tOr(`cause.${c}`, c);
+
+/** The merchant's payout account: the one in force, the one proposed, and the regulator's confirmation of it. */
+async function payoutAccountBox(ctx, id, reload) {
+  const a = await api(`/v1/merchants/${id}/payout-account`, { signal: ctx.signal }).catch(() => null);
+  if (!a) return null;
+  const text = (x) => (x ? `${x.bankName ?? "?"} ${x.accountNumber ?? ""} (${short(x.ref, 8)})` : t("law.payout.none"));
+  const out = h("div", { id: "payout-account-result" });
+  const confirmButton = a.proposed ? h("button", { type: "button", class: "primary", id: "payout-account-confirm", text: t("law.payout.confirm") }) : null;
+  confirmButton?.addEventListener("click", () => busy(confirmButton, out, async () => {
+    await api(`/v1/merchants/${id}/payout-account/confirmation`, { method: "POST", body: { account: a.proposed.ref }, signal: ctx.signal });
+    await reload();
+  }));
+  return [h("h3", { text: t("law.payout.title") }), h("dl", { class: "facts", id: "payout-account" },
+    h("dt", { text: t("law.payout.confirmed") }), h("dd", { id: "payout-account-confirmed", text: text(a.confirmed) }),
+    h("dt", { text: t("law.payout.proposed") }), h("dd", { id: "payout-account-proposed", text: text(a.proposed) })), confirmButton, out];
+}
 
 /** A rule of the rating in words: a registry hard rule with its legal basis, a held level, a regulator's override. */
 function ruleText(x) {
