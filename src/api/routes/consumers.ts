@@ -164,7 +164,9 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
       } catch (err) {
         throw revertToApiError(err) ?? new ApiError(409, "Reverted", "the contract would refuse this transaction");
       }
-      const nonce = await s.provider.getTransactionCount(from, "pending");
+      // Asked of the node itself: ethers keeps a provider call's answer for a moment (its cacheTimeout), and a holder
+      // sending a second transaction right after the first would get the first one's nonce again.
+      const nonce = Number(await s.provider.send("eth_getTransactionCount", [from, "pending"]));
       return { to: s.deployment.escrow, data, chainId: s.chainId, gasPrice: "0", nonce, gasLimit: ((gas * 12n) / 10n + 10_000n).toString() };
     },
   }, auth);
