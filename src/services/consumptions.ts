@@ -7,7 +7,7 @@ import { DecodedRevert, KeyRing, MaybeSentError, decodeRevert } from "../chain/s
 import { recoverSigners } from "../chain/ecrecover";
 import { Rpc } from "../chain/rpc";
 import { Db } from "../store/db";
-import { ApiError, RetryableError, required } from "../errors";
+import { Refusal, RetryableError, required } from "../errors";
 
 export interface QueueOptions {
   db: Db;
@@ -59,11 +59,11 @@ type QueueRow = {
   careful?: boolean;
 };
 
-/** The contract's refusal in an error from sending: as the node answered it, or as the sender turned it into an ApiError. */
+/** The contract's refusal in an error from sending: as the node answered it, or as the sender turned it into a Refusal. */
 function refusalOf(err: unknown): DecodedRevert | null {
   const decoded = decodeRevert(err);
   if (decoded) return decoded;
-  if (err instanceof ApiError && /^[A-Za-z]+_[A-Za-z]+$/.test(err.code) && err.details && typeof err.details === "object") {
+  if (err instanceof Refusal && /^[A-Za-z]+_[A-Za-z]+$/.test(err.code) && err.details && typeof err.details === "object") {
     return { name: err.code, args: err.details as DecodedRevert["args"] };
   }
   return null;
@@ -275,7 +275,7 @@ export function createConsumptionQueue(opts: QueueOptions) {
       });
       offset += vouchers.length;
       if (problems.length) {
-        job.reject(new ApiError(422, "InvalidVouchers", "some vouchers cannot be accepted; none were", problems));
+        job.reject(new Refusal("unprocessable", "InvalidVouchers", "some vouchers cannot be accepted; none were", problems));
         continue;
       }
       for (const [id, e] of mine) expected.set(id, e);
@@ -315,7 +315,7 @@ export function createConsumptionQueue(opts: QueueOptions) {
   }
 
   const isDuplicate = (err: unknown) => /unique|duplicate/i.test((err as Error)?.message ?? "");
-  const duplicateError = () => new ApiError(409, "DuplicateVoucher", "a voucher with this card and sequence was already accepted");
+  const duplicateError = () => new Refusal("conflict", "DuplicateVoucher", "a voucher with this card and sequence was already accepted");
 
   /** One INSERT for all `rows`; their ids in the same order (RETURNING follows the order of the rows inserted). */
   async function insertQueued(rows: Omit<QueueRow, "id">[]): Promise<string[]> {

@@ -9,10 +9,11 @@ import { cardView } from "../../services/views";
 import { ledgerPageJson } from "../../services/ledger";
 import { consumptionTypedData } from "../../chain/vouchers";
 import { relaySigned } from "../../services/transactions";
-import { ApiError } from "../../errors";
-import { revertToApiError } from "../../chain/signers";
+import { ApiError } from "../errors";
+import { revertRefusal } from "../../chain/signers";
 import { voucherSchema } from "./merchants";
 import qrcode from "qrcode-generator";
+import { cardsPage, nextQueuedSequence } from "../../store/records";
 
 type Auth = Gate;
 
@@ -30,7 +31,7 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
     access: { roles: { consumer: "own", platform_regulator: "any", auditor: "any" }, tenant: { holder: "params.holder" } },
     params: z.object({ holder: address }).strict(), query: z.object({ ...pageQuery }).strict(),
     handler: async ({ params, query }) => {
-      const rows = await s.db.query(`SELECT * FROM cards WHERE holder = $1 AND card_id > $2 ORDER BY card_id LIMIT ${query.limit + 1}`, [params.holder, decodeCursor(query.cursor, UINT64_MAX) ?? "0"]);
+      const rows = await cardsPage(s.db, { holder: params.holder, afterId: decodeCursor(query.cursor, UINT64_MAX) ?? "0", limit: query.limit + 1 });
       const { page, nextCursor } = keysetPage(rows, query.limit, (r) => r.card_id);
       const now = await chainNow(s);
       return { items: page.map((r) => cardView(r, now)), nextCursor };
@@ -58,8 +59,7 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
     handler: async ({ params, query, tenant }) => {
       const card = tenant.card!;
       if (card.kind !== "lesson") throw new ApiError(409, "NotALessonCard", "a periodic card is released by time, not by vouchers");
-      const [q] = await s.db.query<{ next: number | null }>("SELECT max(sequence + lessons) AS next FROM voucher_queue WHERE card_id = $1 AND status IN ('queued', 'sent')", [params.cardId.toString()]);
-      const sequence = Math.max(Number(card.units_used), Number(q?.next ?? 0));
+      const sequence = Math.max(Number(card.units_used), Number((await nextQueuedSequence(s.db, params.cardId.toString())) ?? 0));
       const left = Number(card.units_left) - (sequence - Number(card.units_used));
       if (query.lessons > left) throw new ApiError(409, "InsufficientLessons", `only ${left} lessons left`, { left });
       const held = BigInt(card.held as string);
@@ -94,7 +94,7 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
       try {
         gas = await s.provider.estimateGas({ from, to: s.deployment.escrow, data, gasPrice: 0, type: 0 });
       } catch (err) {
-        throw revertToApiError(err) ?? new ApiError(409, "Reverted", "the contract would refuse this transaction");
+        throw revertRefusal(err) ?? new ApiError(409, "Reverted", "the contract would refuse this transaction");
       }
       const nonce = await s.provider.getTransactionCount(from, "pending");
       return { to: s.deployment.escrow, data, chainId: s.chainId, gasPrice: "0", nonce, gasLimit: ((gas * 12n) / 10n + 10_000n).toString() };
