@@ -366,7 +366,8 @@ export function createIndexer(opts: IndexerOptions) {
         return true;
       }
     }
-    if (from > target) {
+    const next = planStep(from, target, range, first);
+    if (next.kind === "at-head") {
       await drain();
       status.lag = Math.max(0, target - (from - 1));
       // At the head with the indexes still deferred: their build was cut short (a crash or stop after the last
@@ -378,24 +379,21 @@ export function createIndexer(opts: IndexerOptions) {
     // A range read ahead is used only if it starts here and is still final. It was checked against the headers
     // when read; a reorg after that shows as a changed checkpoint hash at the next step, as for any committed range.
     let current: FetchedRange;
-    if (first && first.from === from && first.to <= target) {
+    if (next.kind === "use-ahead") {
       ahead.shift();
-      current = await first.result;
+      current = await next.ahead.result;
     } else {
       ahead = [];
-      current = await fetchRange(from, Math.min(target, from + range - 1));
+      current = await fetchRange(next.from, next.to);
     }
     // A range read shorter than asked (the node refused the whole, or a sample shortened it) leaves a gap before the
     // next one read ahead: that one is dropped.
     if (ahead[0] && ahead[0].from !== current.to + 1) ahead = [];
     // Catching up: read the next ranges while this one is written (the node works while the store does).
-    while (ahead.length < readAhead && !stopping) {
-      const nextFrom = (ahead.at(-1)?.to ?? current.to) + 1;
-      if (nextFrom > target) break;
-      const nextTo = Math.min(target, nextFrom + range - 1);
-      const result = fetchRange(nextFrom, nextTo);
+    for (const r of rangesAhead(ahead.at(-1)?.to ?? current.to, target, range, stopping ? 0 : readAhead - ahead.length)) {
+      const result = fetchRange(r.from, r.to);
       result.catch(() => undefined); // surfaced when used
-      ahead.push({ from: nextFrom, to: nextTo, result });
+      ahead.push({ ...r, result });
     }
     // Plan this range while the previous one is written: the store's work overlaps this process's.
     if (cache && cache.cards.size > CACHE_MAX_CARDS) {
@@ -527,6 +525,29 @@ export function createIndexer(opts: IndexerOptions) {
       await loop?.catch(() => undefined);
     },
   };
+}
+
+/**
+ * What a step does from block `from`, the chain being final up to `target`: nothing when the index is at the head;
+ * the range read ahead when it starts at `from` and is still final; else it reads up to `range` blocks.
+ */
+export function planStep<R extends { from: number; to: number }>(from: number, target: number, range: number, firstAhead: R | undefined):
+  { kind: "at-head" } | { kind: "use-ahead"; ahead: R } | { kind: "read"; from: number; to: number } {
+  if (from > target) return { kind: "at-head" };
+  if (firstAhead && firstAhead.from === from && firstAhead.to <= target) return { kind: "use-ahead", ahead: firstAhead };
+  return { kind: "read", from, to: Math.min(target, from + range - 1) };
+}
+
+/** The next ranges to read ahead after block `lastTo`, `range` blocks each, at most `room` of them, none past `target`. */
+export function rangesAhead(lastTo: number, target: number, range: number, room: number): { from: number; to: number }[] {
+  const out: { from: number; to: number }[] = [];
+  let from = lastTo + 1;
+  while (out.length < room && from <= target) {
+    const to = Math.min(target, from + range - 1);
+    out.push({ from, to });
+    from = to + 1;
+  }
+  return out;
 }
 
 export type Indexer = ReturnType<typeof createIndexer>;
