@@ -26,8 +26,9 @@ export async function revokeApiKey(db: Pick<Db, "query">, id: string): Promise<b
 const isRole = (r: string): r is Role => (ROLES as readonly string[]).includes(r);
 
 function principalOf(row: ApiKeyRow | undefined, keyHash: string): Principal | null {
-  const ok = row && !row.revoked_at && isRole(row.role) && crypto.timingSafeEqual(Buffer.from(row.key_hash, "hex"), Buffer.from(keyHash, "hex"));
-  return ok && isRole(row.role) ? { keyId: row.id, role: row.role, subject: row.subject, label: row.label } : null;
+  if (!row || row.revoked_at || !isRole(row.role)) return null;
+  const ok = crypto.timingSafeEqual(Buffer.from(row.key_hash, "hex"), Buffer.from(keyHash, "hex"));
+  return ok ? { keyId: row.id, role: row.role, subject: row.subject, label: row.label } : null;
 }
 
 /**
