@@ -1,6 +1,7 @@
 /**
- * The gateway's error tree. The sync loop backs off and retries a RetryableError, stops on a FatalError;
- * the API turns an ApiError into its status and JSON body, and anything else into a logged 500.
+ * The gateway's error tree. The sync loop backs off and retries a RetryableError, stops on a FatalError; a
+ * Refusal is a service's or the chain's "no" (the caller's mistake or a rule), which the API answers with the
+ * status of its kind (src/api/errors.ts, the one place layers' errors become HTTP); anything else is a logged 500.
  */
 export class GatewayError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -15,10 +16,13 @@ export class RetryableError extends GatewayError {}
 /** Trying again will not help: bad configuration, a different chain, data that cannot be decoded. */
 export class FatalError extends GatewayError {}
 
-/** A client's mistake or a refusal, answered as `status` with `{ error: { code, message, details } }`. */
-export class ApiError extends GatewayError {
+/** What kind of "no" a refusal is: invalid input, an unknown or forbidden caller, a missing thing, a broken rule... */
+export type RefusalKind = "invalid" | "unauthenticated" | "forbidden" | "not_found" | "conflict" | "too_large" | "unprocessable" | "unavailable";
+
+/** A refusal with a stable `code` (a contract's custom error name, or the gateway's own), a message and details. */
+export class Refusal extends GatewayError {
   constructor(
-    readonly status: number,
+    readonly kind: RefusalKind,
     readonly code: string,
     message: string,
     readonly details?: unknown,

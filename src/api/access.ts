@@ -1,9 +1,10 @@
 import { Request } from "express";
 import { z } from "zod";
-import { ApiError } from "../errors";
+import { ApiError } from "./errors";
 import { Db } from "../store/db";
-import { coalescedLookup } from "../store/coalesce";
 import { Principal, Role, ROLES } from "./auth";
+import { MerchantFacts, merchantFactsById, merchantFactsByIds } from "../store/merchants";
+import { cardById, industryById, ledgerRowById, ticketById } from "../store/records";
 
 /**
  * Who may call an operation and on whose data, declared once next to the route (src/api/http.ts defineRoute) and
@@ -80,17 +81,7 @@ export function checkDeclaration(method: string, path: string, access: AccessDec
 
 // ---------------------------------------------------------------- the tenants a request names
 
-/** A merchant with what access checks need: its bank, its industry and that industry's regulator. */
-export interface MerchantFacts {
-  merchant_id: string;
-  account: string;
-  industry_id: number;
-  bank_id: number;
-  status: string;
-  risk_level: string;
-  industry_regulator: string | null;
-  [k: string]: unknown;
-}
+export type { MerchantFacts };
 
 /** What the gateway found for the tenants a request names; the handler gets it and need not read them again. */
 export interface Tenants {
@@ -117,23 +108,12 @@ const ids = {
   ledger: z.string().regex(/^\d{1,18}$/),
 };
 
-/**
- * Cards by id, the reads of one turn in one statement (every column listed, not *, so the statement can stay
- * prepared: see QueryOptions). The card routes' handlers get the row from here.
- */
-export const cardById = coalescedLookup<Record<string, unknown>>(
-  `SELECT card_id, merchant_id, holder, plan_index, kind, status, named, held, units_left, units_used, paid_in, direct,
-   released, refunded, started_at, expires_at, updated_block, recovery_to, recovery_effective_at FROM cards WHERE card_id = ANY($1::numeric[])`,
-  (row) => String(row.card_id),
-);
+/** Cards by id (src/store/records.ts): the card routes' handlers get the row from here. */
+export { cardById };
 
 /** One indexed read: the merchant, its bank and industry, and that industry's regulator. */
 export async function merchantFacts(db: Db, merchantId: number): Promise<MerchantFacts | undefined> {
-  const [m] = await db.query<MerchantFacts>(
-    "SELECT m.*, i.regulator AS industry_regulator FROM merchants m LEFT JOIN industries i ON i.industry_id = m.industry_id WHERE m.merchant_id = $1",
-    [merchantId],
-  );
-  return m;
+  return merchantFactsById(db, merchantId);
 }
 
 const forbidden = (message: string, details?: unknown) => new ApiError(403, "Forbidden", message, details);
@@ -197,7 +177,7 @@ export async function enforce(db: Db, access: Access, p: Principal, scope: Scope
   if (ledgerLoc) {
     const id = parsed("ledger", ledgerLoc);
     if (id !== undefined) {
-      [t.ledger] = await db.query("SELECT * FROM ledger WHERE id = $1", [id]);
+      t.ledger = await ledgerRowById(db, id);
       if (!t.ledger) throw new ApiError(404, "UnknownLedgerRow", `no ledger row ${id}`);
       t.merchantId = t.ledger.merchant_id == null ? undefined : Number(t.ledger.merchant_id);
     }
@@ -226,7 +206,7 @@ export async function enforce(db: Db, access: Access, p: Principal, scope: Scope
   if (industryLoc) {
     t.industryId = parsed("industry", industryLoc);
     if (t.industryId !== undefined && own && role === "industry_regulator") {
-      const [row] = await db.query<{ regulator: string | null }>("SELECT regulator FROM industries WHERE industry_id = $1", [t.industryId]);
+      const row = await industryById(db, t.industryId);
       t.industryRegulator = row?.regulator ?? null;
     }
   }
@@ -234,7 +214,7 @@ export async function enforce(db: Db, access: Access, p: Principal, scope: Scope
   if (ticketLoc) {
     const id = parsed("ticket", ticketLoc);
     if (id !== undefined) {
-      [t.ticket] = await db.query<{ ticket_id: string; assignee: string }>("SELECT ticket_id, assignee FROM hotline_tickets WHERE ticket_id = $1", [id]);
+      t.ticket = await ticketById(db, String(id));
       if (!t.ticket) throw new ApiError(404, "UnknownTicket", `no hotline ticket ${id}`);
     }
   }
@@ -265,10 +245,7 @@ export async function enforce(db: Db, access: Access, p: Principal, scope: Scope
       const facts = new Map<number, MerchantFacts>();
       const distinct = [...new Set(named.map((n) => n.merchantId))];
       if (distinct.length && role !== "merchant") {
-        const rows = await db.query<MerchantFacts>(
-          "SELECT m.merchant_id, m.bank_id, m.industry_id, i.regulator AS industry_regulator FROM merchants m LEFT JOIN industries i ON i.industry_id = m.industry_id WHERE m.merchant_id = ANY($1::bigint[])",
-          [distinct],
-        );
+        const rows = await merchantFactsByIds(db, distinct);
         for (const r of rows) facts.set(Number(r.merchant_id), r);
       }
       // Unknown merchants are the file's validation's to report (a 400 on their lines).

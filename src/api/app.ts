@@ -1,7 +1,8 @@
 import express, { NextFunction, Request, Response } from "express";
 import { z } from "zod";
 import { Logger } from "pino";
-import { ApiError, RetryableError } from "../errors";
+import { Refusal, RetryableError } from "../errors";
+import { ApiError, apiErrorOf } from "./errors";
 import { bodyParsers, sendJson, defineRoute, Gate } from "./http";
 import { PUBLIC } from "./access";
 import { auditRoutes } from "./routes/audit";
@@ -116,9 +117,10 @@ export function createApp(s: Services, opts: AppOptions = {}) {
 
   app.use((req: Request, _res: Response, next: NextFunction) => next(new ApiError(404, "NotFound", `no route ${req.method} ${req.path}`)));
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof ApiError) {
-      if (err.status >= 500) logger.error({ method: req.method, path: req.path, status: err.status, code: err.code }, "request");
-      return sendJson(res, err.status, errorBody(req, err.code, err.message, err.details));
+    if (err instanceof Refusal) {
+      const e = apiErrorOf(err);
+      if (e.status >= 500) logger.error({ method: req.method, path: req.path, status: e.status, code: e.code }, "request");
+      return sendJson(res, e.status, errorBody(req, e.code, e.message, e.details));
     }
     const e = err as { type?: string; status?: number; message?: string };
     if (e?.type === "entity.too.large") return sendJson(res, 413, errorBody(req, "PayloadTooLarge", `the body is larger than ${opts.bodyLimit ?? "1mb"}`));

@@ -1,21 +1,12 @@
 import crypto from "node:crypto";
 import { Request } from "express";
 import { Db } from "../store/db";
-import { ApiError } from "../errors";
+import { ApiKeyRow, apiKeyById, apiKeysByIds, insertApiKey, markApiKeyRevoked } from "../store/apiKeys";
+import { ApiError } from "./errors";
+import { ROLES, Role, Principal } from "../services/principal";
 
-export const ROLES = ["platform_regulator", "industry_regulator", "bank", "merchant", "auditor", "consumer"] as const;
-export type Role = (typeof ROLES)[number];
-
-/**
- * Who is calling. `subject` says which one: the bank id for a bank, the merchant id for a merchant, the
- * account address for regulators and consumers; auditors see everything and have none.
- */
-export interface Principal {
-  keyId: string;
-  role: Role;
-  subject: string | null;
-  label: string;
-}
+export { ROLES };
+export type { Role, Principal };
 
 const hash = (secret: string) => crypto.createHash("sha256").update(secret).digest("hex");
 
@@ -24,19 +15,19 @@ export async function issueApiKey(db: Pick<Db, "query">, opts: { role: Role; sub
   const id = crypto.randomBytes(6).toString("hex");
   const secret = crypto.randomBytes(24).toString("base64url");
   const key = `ck_${id}_${secret}`;
-  await db.query("INSERT INTO api_keys (id, key_hash, role, subject, label) VALUES ($1, $2, $3, $4, $5)", [id, hash(key), opts.role, opts.subject, opts.label]);
+  await insertApiKey(db, { id, keyHash: hash(key), role: opts.role, subject: opts.subject, label: opts.label });
   return { id, key };
 }
 
 export async function revokeApiKey(db: Pick<Db, "query">, id: string): Promise<boolean> {
-  const rows = await db.query("UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id", [id]);
-  return rows.length > 0;
+  return markApiKeyRevoked(db, id);
 }
 
-type KeyRow = { id: string; key_hash: string; role: Role; subject: string | null; label: string; revoked_at: unknown };
+const isRole = (r: string): r is Role => (ROLES as readonly string[]).includes(r);
 
-function principalOf(row: KeyRow | undefined, keyHash: string): Principal | null {
-  const ok = row && !row.revoked_at && crypto.timingSafeEqual(Buffer.from(row.key_hash, "hex"), Buffer.from(keyHash, "hex"));
+function principalOf(row: ApiKeyRow | undefined, keyHash: string): Principal | null {
+  if (!row || row.revoked_at || !isRole(row.role)) return null;
+  const ok = crypto.timingSafeEqual(Buffer.from(row.key_hash, "hex"), Buffer.from(keyHash, "hex"));
   return ok ? { keyId: row.id, role: row.role, subject: row.subject, label: row.label } : null;
 }
 
@@ -71,7 +62,7 @@ export function createAuthenticator(db: Db, opts: { ttlMs?: number; maxEntries?:
     }
     if (!live.length) return;
     const ids = [...new Set(live.map(([, e]) => e.id))];
-    const rows = await db.query<KeyRow>("SELECT id, key_hash, role, subject, label, revoked_at FROM api_keys WHERE id = ANY($1::text[])", [ids]);
+    const rows = await apiKeysByIds(db, ids);
     const byId = new Map(rows.map((r) => [r.id, r]));
     for (const [header, e] of live) {
       if (cache.get(header) !== e) continue; // read again on its own meanwhile
@@ -98,8 +89,7 @@ export function createAuthenticator(db: Db, opts: { ttlMs?: number; maxEntries?:
       return cached.principal;
     }
     const keyHash = hash(header);
-    const rows = await db.query<KeyRow>("SELECT id, key_hash, role, subject, label, revoked_at FROM api_keys WHERE id = $1", [keyId]);
-    const principal = principalOf(rows[0], keyHash);
+    const principal = principalOf(await apiKeyById(db, keyId), keyHash);
     remember(header, { principal, id: keyId, keyHash, at: now, usedAt: now });
     if (!principal) throw new ApiError(401, "InvalidApiKey", "unknown or revoked API key");
     return principal;

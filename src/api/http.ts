@@ -1,6 +1,6 @@
 import express, { NextFunction, Request, Response, Router } from "express";
 import { z } from "zod";
-import { ApiError } from "../errors";
+import { ApiError } from "./errors";
 import { Db } from "../store/db";
 import { Principal } from "./auth";
 import { AccessDecl, PUBLIC, Tenants, checkDeclaration, enforce } from "./access";

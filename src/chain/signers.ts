@@ -3,9 +3,8 @@ import path from "node:path";
 import { Interface, JsonRpcApiProvider, TransactionReceipt, TransactionRequest, Wallet, isError } from "ethers";
 import { keccak, signLegacy } from "./rawtx";
 import { CustodyRegistry__factory, CustodyToken__factory, EnforcementAnchor__factory, PrepaidEscrow__factory } from "../../typechain-types";
-import { ApiError, FatalError, RetryableError } from "../errors";
+import { Refusal, FatalError, RetryableError } from "../errors";
 import { keystorePassword } from "../config";
-import type { TxActor, TxOrigin } from "../services/journal";
 
 const ifaces = [new Interface(PrepaidEscrow__factory.abi), new Interface(CustodyRegistry__factory.abi), new Interface(CustodyToken__factory.abi), new Interface(EnforcementAnchor__factory.abi)];
 
@@ -51,13 +50,13 @@ export function decodeRevert(err: unknown): DecodedRevert | null {
   return null;
 }
 
-/** The HTTP answer for a contract's refusal: 403 for a role check, 404 for an unknown id, 409 otherwise. */
-export function revertToApiError(err: unknown): ApiError | null {
+/** A contract's refusal, by its custom error: forbidden for a role check, not found for an unknown id, else a conflict. */
+export function revertRefusal(err: unknown): Refusal | null {
   const r = decodeRevert(err);
   if (!r) return null;
   const short = r.name.replace(/^[A-Za-z]+_/, "");
-  const status = /^Not[A-Z]/.test(short) ? 403 : /^Unknown/.test(short) ? 404 : 409;
-  return new ApiError(status, r.name, `the contract refused: ${r.name}`, r.args);
+  const kind = /^Not[A-Z]/.test(short) ? "forbidden" : /^Unknown/.test(short) ? "not_found" : "conflict";
+  return new Refusal(kind, r.name, `the contract refused: ${r.name}`, r.args);
 }
 
 export interface SentTx {
@@ -86,6 +85,16 @@ export interface SendOptions {
   actor?: TxActor | null;
 }
 
+/** What a transaction is for, kept in the journal. */
+export type TxOrigin = "api" | "relay" | "vouchers" | "risk" | "enforcement";
+
+/** Who asked for a transaction: the API key, its role and subject (absent for the gateway's own work). */
+export interface TxActor {
+  keyId: string;
+  role: string;
+  subject: string | null;
+}
+
 /** Where signed transactions are kept before they are sent (services/journal.ts); a crash then loses none. */
 export interface SignedTxSink {
   record(r: { hash: string; sender: string; nonce: number; raw: string; origin: TxOrigin; actor?: TxActor | null }): Promise<void>;
@@ -112,9 +121,9 @@ export function createAccountSender(wallet: Wallet, provider: JsonRpcApiProvider
         const estimate = await provider.estimateGas({ ...req, from: address, gasPrice: gasPriceWei, type: 0 });
         gasLimit = (estimate * 12n) / 10n + 10_000n;
       } catch (err) {
-        const api = revertToApiError(err);
+        const api = revertRefusal(err);
         if (api) throw api;
-        if (isError(err, "CALL_EXCEPTION")) throw new ApiError(409, "Reverted", "the contract refused the transaction without a known reason");
+        if (isError(err, "CALL_EXCEPTION")) throw new Refusal("conflict", "Reverted", "the contract refused the transaction without a known reason");
         throw new RetryableError(`estimating gas failed: ${(err as Error).message}`, { cause: err });
       }
     }
@@ -143,7 +152,7 @@ export function createAccountSender(wallet: Wallet, provider: JsonRpcApiProvider
       // No answer from any node (rather than a refusal): the transaction may be in a node's pool all the same.
       if (err instanceof RetryableError) throw new MaybeSentError(`sending the transaction got no answer: ${err.message}`, { cause: err });
       if (journal) await journal.refused(signedHash, (err as Error).message);
-      const api = revertToApiError(err);
+      const api = revertRefusal(err);
       if (api) throw api;
       throw new RetryableError(`sending the transaction failed: ${(err as Error).message}`, { cause: err });
     }
@@ -199,7 +208,7 @@ export function createKeyRing(opts: { dir: string; provider: JsonRpcApiProvider;
 
   async function load(address: string): Promise<AccountSender> {
     const file = fileFor(address);
-    if (!file) throw new ApiError(409, "NoKeystore", `the gateway holds no key for ${address}; sign the transaction yourself and POST it to /v1/transactions`);
+    if (!file) throw new Refusal("conflict", "NoKeystore", `the gateway holds no key for ${address}; sign the transaction yourself and POST it to /v1/transactions`);
     const password = keystorePassword(address, opts.env);
     if (!password) throw new FatalError(`no password for the keystore of ${address}: set KEYSTORE_PASSWORD or KEYSTORE_PASSWORD_${address.toLowerCase()}`);
     let wallet: Wallet;

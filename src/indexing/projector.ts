@@ -153,9 +153,12 @@ export async function planBatch(
 ): Promise<BatchWrite> {
   if (events.length === 0) return async () => undefined;
   const cache = opts.cache ?? newProjectionCache();
-  const { merchants, cards, storedCards, disputes } = cache;
+  await loadTouched(reader, cache, touchedBy(events));
+  return statementsOf(applyBatch(cache, events, times, opts));
+}
 
-  // ---- load what the batch touches and no earlier batch did ----
+/** The merchants and cards a batch's events touch (a card's merchant too: its id is in the card's). */
+export function touchedBy(events: ChainEvent[]): { merchantIds: Set<number>; cardIds: Set<string> } {
   const merchantIds = new Set<number>();
   const cardIds = new Set<string>();
   for (const e of events) {
@@ -165,6 +168,13 @@ export async function planBatch(
       merchantIds.add(Number(BigInt(e.args.cardId as string) >> 32n));
     }
   }
+  return { merchantIds, cardIds };
+}
+
+/** Reads into `cache` what the batch touches and no earlier batch did: the I/O before `applyBatch`. */
+export async function loadTouched(reader: Pick<Db, "query">, cache: ProjectionCache, touched: { merchantIds: Set<number>; cardIds: Set<string> }): Promise<void> {
+  const { merchants, cards, storedCards, disputes } = cache;
+  const { merchantIds, cardIds } = touched;
   const missingMerchants = [...merchantIds].filter((id) => !merchants.has(id));
   if (missingMerchants.length) {
     const rows = await reader.query("SELECT * FROM merchants WHERE merchant_id = ANY($1::bigint[])", [missingMerchants]);
@@ -199,6 +209,34 @@ export async function planBatch(
       });
     }
   }
+}
+
+/** What a batch writes: every value its statements send, computed before any of them runs. */
+export interface BatchValues {
+  copyData: string | null;
+  ledgerValues: unknown[] | null;
+  industryRows: { row: Record<string, unknown>; params: unknown[] }[];
+  banksJson: string | null;
+  plansJson: string | null;
+  planActive: { merchant_id: number; plan_index: number; active: boolean }[];
+  merchantsJson: string | null;
+  freshCardsJson: string | null;
+  changedCardsJson: string | null;
+  disputesJson: string | null;
+  payoutsJson: string | null;
+  refundsJson: string | null;
+  riskJson: string | null;
+  /** FilingThresholdReached as regulator alerts (none in a replay: the alerts are there already). */
+  filingsJson: string | null;
+}
+
+/**
+ * The projection's decisions, with no I/O: applies `events` to the state in `cache` (which holds every merchant,
+ * card and dispute they touch: `loadTouched`), updating it, and returns the values to write. Tested on its own
+ * (test/gateway/projector-plan.test.ts), without a chain or a database.
+ */
+export function applyBatch(cache: ProjectionCache, events: ChainEvent[], times: BlockTimes, opts: { replay?: boolean; copy: boolean }): BatchValues {
+  const { merchants, cards, storedCards, disputes } = cache;
   const dirtyMerchants = new Set<number>();
   const dirtyCards = new Set<string>();
   const dirtyDisputes = new Set<string>();
@@ -564,8 +602,18 @@ export async function planBatch(
   const refundsJson = refunds.length ? toJson(refunds) : null;
   const riskJson = risk.length ? toJson(risk) : null;
   const filingsJson = filings.length && !opts.replay ? toJson(filings) : null;
+  return {
+    copyData, ledgerValues, industryRows, banksJson, plansJson, planActive, merchantsJson, freshCardsJson, changedCardsJson, disputesJson,
+    payoutsJson, refundsJson, riskJson, filingsJson,
+  };
+}
 
-  // ---- the statements ----
+/** The statements that write a batch's values, in one transaction. */
+function statementsOf(v: BatchValues): BatchWrite {
+  const {
+    copyData, ledgerValues, industryRows, banksJson, plansJson, planActive, merchantsJson, freshCardsJson, changedCardsJson, disputesJson,
+    payoutsJson, refundsJson, riskJson, filingsJson,
+  } = v;
   return async (tx: DbTx) => {
     // No ON CONFLICT: rows and checkpoint are committed together, so a row already there means two writers or a
     // broken checkpoint, which must fail loudly rather than apply the batch's state changes twice. (It is also a

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { Db, DbTx } from "../store/db";
-import { ApiError } from "../errors";
+import { Refusal } from "../errors";
 import { readCsv } from "../csv";
 
 /**
@@ -426,8 +426,8 @@ export async function importSignalFile(db: Db, text: string, opts: ImportOptions
 }
 
 /**
- * The single-record path (the API's POST of one signal): the same validation as a file's rows. Throws an
- * ApiError 400 with `[{ field, reason }]` details when the record is invalid.
+ * The single-record path (the API's POST of one signal): the same validation as a file's rows. Throws
+ * an invalid-input Refusal with `[{ field, reason }]` details when the record is invalid.
  */
 export async function addSignal(
   db: Db,
@@ -435,12 +435,12 @@ export async function addSignal(
   opts: { knownMerchantsOnly?: boolean; now?: number; refuseMerchants?: ImportOptions["refuseMerchants"] } = {},
 ): Promise<{ status: "inserted" | "duplicate"; signal: RiskSignal }> {
   const v = validateSignal(input, opts);
-  if (!v.ok) throw new ApiError(400, "InvalidRequest", "the risk signal is invalid", v.problems);
+  if (!v.ok) throw new Refusal("invalid", "InvalidRequest", "the risk signal is invalid", v.problems);
   if ((opts.knownMerchantsOnly ?? true) && (await unknownMerchants(db, [v.signal.merchantId])).size) {
-    throw new ApiError(400, "InvalidRequest", "the risk signal is invalid", [{ field: "merchantId", reason: `merchant ${v.signal.merchantId} is not on the platform` }]);
+    throw new Refusal("invalid", "InvalidRequest", "the risk signal is invalid", [{ field: "merchantId", reason: `merchant ${v.signal.merchantId} is not on the platform` }]);
   }
   const refused = opts.refuseMerchants ? (await opts.refuseMerchants([v.signal.merchantId])).get(v.signal.merchantId) : undefined;
-  if (refused) throw new ApiError(403, "Forbidden", refused, [{ field: "merchantId", reason: refused }]);
+  if (refused) throw new Refusal("forbidden", "Forbidden", refused, [{ field: "merchantId", reason: refused }]);
   const inserted = await db.transaction((tx) => insertSignals(tx, [v.signal], null));
   return { status: inserted.size ? "inserted" : "duplicate", signal: v.signal };
 }

@@ -1,5 +1,5 @@
 import { Db, queryOne } from "../store/db";
-import { ApiError } from "../errors";
+import { Refusal } from "../errors";
 import { RISK_LEVELS, RiskLevel } from "./levels";
 
 /**
@@ -38,7 +38,7 @@ export async function setOverride(
   if (!o.reason?.trim()) problems.push({ field: "reason", reason: "an override needs its reason" });
   if (!o.officer?.trim()) problems.push({ field: "officer", reason: "who decided it" });
   if (o.expiresAt != null && o.expiresAt <= at) problems.push({ field: "expiresAt", reason: "expiresAt is after the override starts" });
-  if (problems.length) throw new ApiError(400, "InvalidRequest", "the override is invalid", problems);
+  if (problems.length) throw new Refusal("invalid", "InvalidRequest", "the override is invalid", problems);
   const row = await queryOne(db,
     `INSERT INTO risk_overrides (merchant_id, level, reason, officer, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
     [o.merchantId, o.level, o.reason.trim(), o.officer.trim(), at, o.expiresAt ?? null],

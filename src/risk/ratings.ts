@@ -1,5 +1,5 @@
 import { Db, DbTx } from "../store/db";
-import { ApiError } from "../errors";
+import { Refusal } from "../errors";
 import { RiskLevel, levelRank } from "./levels";
 import { ExplanationItem, MerchantRating } from "./model";
 
@@ -58,7 +58,7 @@ export async function recordRatings(
 ): Promise<{ recorded: number; changes: LevelChange[] }> {
   if (!ratings.length) return { recorded: 0, changes: [] };
   const ids = ratings.map((r) => r.merchantId);
-  if (new Set(ids).size !== ids.length) throw new ApiError(400, "InvalidRequest", "one rating per merchant at a time");
+  if (new Set(ids).size !== ids.length) throw new Refusal("invalid", "InvalidRequest", "one rating per merchant at a time");
   return db.transaction(async (tx) => {
     const prev = new Map<number, { level: RiskLevel; computedAt: number | null; onChain: RiskLevel }>();
     const rows = await tx.query<{ merchant_id: string; risk_level: string | null; level: string | null; computed_at: string | null }>(
@@ -77,7 +77,7 @@ export async function recordRatings(
       return p?.computedAt != null && p.computedAt > r.asOf;
     });
     if (late.length) {
-      throw new ApiError(409, "RatingOutOfOrder", `${late.length} rating(s) are older than the merchant's current rating`, late.slice(0, 20).map((r) => ({
+      throw new Refusal("conflict", "RatingOutOfOrder", `${late.length} rating(s) are older than the merchant's current rating`, late.slice(0, 20).map((r) => ({
         field: `merchant ${r.merchantId}`, reason: `rated as of ${r.asOf}, current rating as of ${prev.get(r.merchantId)!.computedAt}`,
       })));
     }

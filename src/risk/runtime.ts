@@ -1,7 +1,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Logger } from "pino";
-import type { Services } from "../services/context";
+import { JsonRpcApiProvider } from "ethers";
+import { PrepaidEscrow } from "../../typechain-types";
+import { KeyRing } from "../chain/signers";
+import { Db } from "../store/db";
+import { Indexer } from "../sync/indexer";
 import { createAlertHub, deliverWebhooks, queueFilingAlerts, recordAlerts } from "./alerts";
 import { RISK_LEVELS, RiskLevel } from "./levels";
 import { MODEL_V1, rateMerchants, RiskModel } from "./model";
@@ -57,7 +61,17 @@ export function riskOracleAccount(config: { RISK_ORACLE_ADDRESS?: string; dataDi
 
 const nowSecs = () => Math.floor(Date.now() / 1000);
 
-export function createRiskRuntime(s: Pick<Services, "db" | "provider" | "escrow" | "keys" | "indexer" | "logger">, opts: RiskRuntimeOptions) {
+/** What the risk engine runs on (the gateway's Services have all of it). */
+export interface RiskDeps {
+  db: Db;
+  provider: JsonRpcApiProvider;
+  escrow: PrepaidEscrow;
+  keys: KeyRing;
+  indexer: Indexer;
+  logger: Logger;
+}
+
+export function createRiskRuntime(s: RiskDeps, opts: RiskRuntimeOptions) {
   const model = opts.model ?? MODEL_V1;
   const logger: Logger = s.logger.child({ part: "risk" });
   const hub = createAlertHub();

@@ -1,8 +1,7 @@
 import crypto from "node:crypto";
-import { Request } from "express";
 import { verifyMessage } from "ethers";
-import { Principal } from "../api/auth";
-import { ApiError } from "../errors";
+import { Principal } from "./principal";
+import { Refusal } from "../errors";
 import { Db } from "../store/db";
 
 /**
@@ -42,15 +41,15 @@ export async function createChallenge(db: Db, address: string, chainId: number, 
 export async function openSession(db: Db, address: string, nonce: string, signature: string) {
   const [c] = await db.query<{ address: string; message: string; expires_at: string }>(
     "DELETE FROM consumer_challenges WHERE nonce = $1 RETURNING address, message, expires_at", [nonce]);
-  if (!c || Number(c.expires_at) < now()) throw new ApiError(401, "InvalidChallenge", "the challenge is unknown, used or expired; ask for a new one");
-  if (c.address !== address) throw new ApiError(401, "InvalidChallenge", "the challenge was issued to another address");
+  if (!c || Number(c.expires_at) < now()) throw new Refusal("unauthenticated", "InvalidChallenge", "the challenge is unknown, used or expired; ask for a new one");
+  if (c.address !== address) throw new Refusal("unauthenticated", "InvalidChallenge", "the challenge was issued to another address");
   let signer = "";
   try {
     signer = verifyMessage(c.message, signature).toLowerCase();
   } catch {
     signer = "";
   }
-  if (signer !== address) throw new ApiError(401, "InvalidSignature", `the challenge was not signed by ${address}`);
+  if (signer !== address) throw new Refusal("unauthenticated", "InvalidSignature", `the challenge was not signed by ${address}`);
   const id = crypto.randomBytes(6).toString("hex");
   const token = `cs_${id}_${crypto.randomBytes(24).toString("base64url")}`;
   const expiresAt = now() + SESSION_SECONDS;
@@ -63,16 +62,21 @@ export async function openSession(db: Db, address: string, nonce: string, signat
  * Wraps the API-key authenticator: a `cs_` bearer token is a consumer session, anything else goes to `inner`.
  * Sessions are read from the store on every request (consumers read a few cards; no cache to go stale).
  */
-export function withConsumerSessions(db: Db, inner: (req: Request) => Promise<Principal | null>) {
-  return async function authenticate(req: Request): Promise<Principal | null> {
+/** What a session is read from: the request's headers (an express Request has them). */
+export interface HeaderSource {
+  header(name: string): string | undefined;
+}
+
+export function withConsumerSessions<R extends HeaderSource>(db: Db, inner: (req: R) => Promise<Principal | null>) {
+  return async function authenticate(req: R): Promise<Principal | null> {
     const header = req.header("x-api-key") ?? req.header("authorization")?.replace(/^Bearer\s+/i, "");
     if (!header?.startsWith("cs_")) return inner(req);
     const m = /^cs_([0-9a-f]{12})_[A-Za-z0-9_-]{32}$/.exec(header);
-    if (!m) throw new ApiError(401, "InvalidSession", "the session token is malformed");
+    if (!m) throw new Refusal("unauthenticated", "InvalidSession", "the session token is malformed");
     const [row] = await db.query<{ token_hash: string; address: string; expires_at: string }>("SELECT token_hash, address, expires_at FROM consumer_sessions WHERE id = $1", [m[1]]);
     const ok = row && crypto.timingSafeEqual(Buffer.from(row.token_hash, "hex"), Buffer.from(sha256(header), "hex"));
-    if (!ok) throw new ApiError(401, "InvalidSession", "unknown session; sign in again");
-    if (Number(row.expires_at) < now()) throw new ApiError(401, "SessionExpired", "the session has expired; sign in again");
+    if (!ok) throw new Refusal("unauthenticated", "InvalidSession", "unknown session; sign in again");
+    if (Number(row.expires_at) < now()) throw new Refusal("unauthenticated", "SessionExpired", "the session has expired; sign in again");
     return { keyId: `session:${m[1]}`, role: "consumer", subject: row.address, label: "consumer session" };
   };
 }

@@ -9,7 +9,7 @@ import { DecodedRevert, KeyRing, MaybeSentError, decodeRevert } from "../chain/s
 import { recoverSigners } from "../chain/ecrecover";
 import { Rpc } from "../chain/rpc";
 import { Db } from "../store/db";
-import { ApiError, RetryableError, required } from "../errors";
+import { Refusal, RetryableError, required } from "../errors";
 import { classifyIncluded, overdue, pickBatches, planRefusal } from "./consumptionPlan";
 
 export interface QueueOptions {
@@ -53,17 +53,113 @@ function withIds<R extends object>(rows: R[], ids: string[]): (R & { id: string 
   return rows.map((r, i) => ({ ...r, id: required(ids[i], "the id of a queued voucher") }));
 }
 
+/** How many of the requests waiting (their voucher counts, in order) go into one group: at least one, at most `max` vouchers. */
+export function groupSize(voucherCounts: number[], max: number): number {
+  let n = 0;
+  let take = 0;
+  for (const count of voucherCounts) {
+    if (take > 0 && n + count > max) break;
+    n += count;
+    take++;
+  }
+  return take;
+}
+
+/** A card as the acceptance check reads it; `next`: the sequence after its last voucher queued and not failed. */
+export interface AcceptCard {
+  card_id: string;
+  holder: string;
+  merchant_id: string;
+  units_used: number;
+  units_left: number;
+  /** Fen held for the card's unused lessons, as indexed. */
+  held: string;
+  status: string;
+  kind: string;
+  next: number | null;
+  /** The amounts of its vouchers accepted and not yet in the card's row (they release first). */
+  pending_amount: string | null;
+}
+
+/** One request's outcome: what is wrong with its vouchers (none is accepted), or the queue rows to store. */
+export type AcceptDecision = { problems: { field: string; reason: string }[] } | { rows: Omit<QueueRow, "id">[] };
+
+/**
+ * The acceptance decision for a group of requests, in order, with no I/O: each voucher must be for a lesson card of
+ * the request's merchant that is active, not expired at `now`, signed by the card's holder (`signers`, one per voucher
+ * of the group in order), and continue the card's sequence with lessons it has left, counting the requests before
+ * it in the group that were accepted. A request is accepted whole or refused whole.
+ */
+export function decideAcceptance(
+  requests: { merchantId: number; vouchers: ReceivedVoucher[]; single?: boolean }[],
+  cards: Map<string, AcceptCard>,
+  signers: string[],
+  now: number,
+): AcceptDecision[] {
+  /** Each card's next sequence, lessons left and money held after the requests of this group accepted so far. */
+  const expected = new Map<string, { seq: number; left: number; held: bigint }>();
+  let offset = 0;
+  return requests.map(({ merchantId, vouchers, single }): AcceptDecision => {
+    const problems: { field: string; reason: string }[] = [];
+    const mine = new Map<string, { seq: number; left: number; held: bigint }>();
+    vouchers.forEach((v, i) => {
+      const f = (name: string) => (single ? `body.${name}` : `body.vouchers.${i}.${name}`);
+      const id = v.cardId.toString();
+      const card = cards.get(id);
+      if (!card || Number(card.merchant_id) !== merchantId) {
+        problems.push({ field: f("cardId"), reason: card ? `card ${id} belongs to merchant ${card.merchant_id}` : `no card ${id} in the index` });
+        return;
+      }
+      if (v.merchantId !== undefined && v.merchantId !== merchantOfCard(v.cardId)) {
+        problems.push({ field: f("merchantId"), reason: `card ${id} is merchant ${merchantOfCard(v.cardId)}'s, the voucher names merchant ${v.merchantId}` });
+      }
+      if (card.kind !== "lesson") problems.push({ field: f("cardId"), reason: "a periodic card is released by time, not by vouchers" });
+      if (card.status !== "active") problems.push({ field: f("cardId"), reason: `card ${id} is ${card.status}` });
+      if (v.deadline <= now) problems.push({ field: f("deadline"), reason: `the voucher expired at ${v.deadline}` });
+      if (signers[offset + i] !== card.holder.toLowerCase()) {
+        problems.push({ field: f("signature"), reason: `not signed by the card's holder ${card.holder}` });
+      }
+      const pending = card.next === null ? 0 : Number(card.next);
+      const e = mine.get(id) ?? expected.get(id) ?? {
+        seq: Math.max(Number(card.units_used), pending),
+        left: Number(card.units_left) - Math.max(0, pending - Number(card.units_used)),
+        // The vouchers accepted and not yet in the card's row release their signed amounts first.
+        held: BigInt(card.held) - BigInt(card.pending_amount ?? 0),
+      };
+      if (v.sequence !== e.seq) problems.push({ field: f("sequence"), reason: `the card's next sequence is ${e.seq}` });
+      if (v.lessons > e.left) {
+        problems.push({ field: f("lessons"), reason: `only ${e.left} lessons left on card ${id}` });
+        mine.set(id, { seq: e.seq + v.lessons, left: e.left - v.lessons, held: e.held });
+        return;
+      }
+      const share = consumptionShare(e.held, e.left, v.lessons);
+      if (v.amount !== share) {
+        problems.push({ field: f("amount"), reason: `${v.lessons} lessons of card ${id} at sequence ${e.seq} release ${share} fen, the voucher says ${v.amount}` });
+      }
+      mine.set(id, { seq: e.seq + v.lessons, left: e.left - v.lessons, held: e.held - share });
+    });
+    offset += vouchers.length;
+    if (problems.length) return { problems };
+    for (const [id, e] of mine) expected.set(id, e);
+    return {
+      rows: vouchers.map((v) => ({
+        merchant_id: String(merchantId), card_id: v.cardId.toString(), sequence: v.sequence, lessons: v.lessons, amount: v.amount.toString(), deadline: v.deadline, v: v.v, r: v.r, s: v.s,
+      })),
+    };
+  });
+}
+
 type QueueRow = VoucherRow & {
   id: string; merchant_id: string;
   /** It came back from a batch that reverted on chain: its next batch is estimated first, so a bad voucher is found. */
   careful?: boolean;
 };
 
-/** The contract's refusal in an error from sending: as the node answered it, or as the sender turned it into an ApiError. */
+/** The contract's refusal in an error from sending: as the node answered it, or as the sender turned it into a Refusal. */
 function refusalOf(err: unknown): DecodedRevert | null {
   const decoded = decodeRevert(err);
   if (decoded) return decoded;
-  if (err instanceof ApiError && /^[A-Za-z]+_[A-Za-z]+$/.test(err.code) && err.details && typeof err.details === "object") {
+  if (err instanceof Refusal && /^[A-Za-z]+_[A-Za-z]+$/.test(err.code) && err.details && typeof err.details === "object") {
     return { name: err.code, args: err.details as DecodedRevert["args"] };
   }
   return null;
@@ -201,13 +297,7 @@ export function createConsumptionQueue(opts: QueueOptions) {
     try {
       while (accepting.length) {
         // At most ~5,000 vouchers a group (five full requests): one node call and statement stay small.
-        let n = 0;
-        let take = 0;
-        for (const job of accepting) {
-          if (take > 0 && n + job.vouchers.length > 5_000) break;
-          n += job.vouchers.length;
-          take++;
-        }
+        const take = groupSize(accepting.map((j) => j.vouchers.length), 5_000);
         const jobs = accepting.slice(0, take);
         accepting = accepting.slice(take);
         await acceptGroup(jobs).catch((err) => jobs.forEach((j) => j.reject(err)));
@@ -236,64 +326,13 @@ export function createConsumptionQueue(opts: QueueOptions) {
       signersOf(all),
     ]);
     const cards = new Map(cardRows.map((c) => [String(c.card_id), c]));
-    /** Each card's next sequence, lessons left and money held after the requests of this group accepted so far. */
-    const expected = new Map<string, { seq: number; left: number; held: bigint }>();
     const good: { job: AcceptJob; rows: Omit<QueueRow, "id">[] }[] = [];
-    let offset = 0;
-    for (const job of jobs) {
-      const { merchantId, vouchers } = job;
-      const problems: { field: string; reason: string }[] = [];
-      const mine = new Map<string, { seq: number; left: number; held: bigint }>();
-      vouchers.forEach((v, i) => {
-        const f = (name: string) => (job.single ? `body.${name}` : `body.vouchers.${i}.${name}`);
-        const id = v.cardId.toString();
-        const card = cards.get(id);
-        if (!card || Number(card.merchant_id) !== merchantId) {
-          problems.push({ field: f("cardId"), reason: card ? `card ${id} belongs to merchant ${card.merchant_id}` : `no card ${id} in the index` });
-          return;
-        }
-        if (v.merchantId !== undefined && v.merchantId !== merchantOfCard(v.cardId)) {
-          problems.push({ field: f("merchantId"), reason: `card ${id} is merchant ${merchantOfCard(v.cardId)}'s, the voucher names merchant ${v.merchantId}` });
-        }
-        if (card.kind !== "lesson") problems.push({ field: f("cardId"), reason: "a periodic card is released by time, not by vouchers" });
-        if (card.status !== "active") problems.push({ field: f("cardId"), reason: `card ${id} is ${card.status}` });
-        if (v.deadline <= now) problems.push({ field: f("deadline"), reason: `the voucher expired at ${v.deadline}` });
-        if (signers[offset + i] !== card.holder.toLowerCase()) {
-          problems.push({ field: f("signature"), reason: `not signed by the card's holder ${card.holder}` });
-        }
-        const pending = card.next === null ? 0 : Number(card.next);
-        const e = mine.get(id) ?? expected.get(id) ?? {
-          seq: Math.max(Number(card.units_used), pending),
-          left: Number(card.units_left) - Math.max(0, pending - Number(card.units_used)),
-          // The vouchers accepted and not yet in the card's row release their signed amounts first.
-          held: BigInt(card.held) - BigInt(card.pending_amount ?? 0),
-        };
-        if (v.sequence !== e.seq) problems.push({ field: f("sequence"), reason: `the card's next sequence is ${e.seq}` });
-        if (v.lessons > e.left) {
-          problems.push({ field: f("lessons"), reason: `only ${e.left} lessons left on card ${id}` });
-        } else {
-          const share = consumptionShare(e.held, e.left, v.lessons);
-          if (v.amount !== share) {
-            problems.push({ field: f("amount"), reason: `${v.lessons} lessons of card ${id} at sequence ${e.seq} release ${share} fen, the voucher says ${v.amount}` });
-          }
-          mine.set(id, { seq: e.seq + v.lessons, left: e.left - v.lessons, held: e.held - share });
-          return;
-        }
-        mine.set(id, { seq: e.seq + v.lessons, left: e.left - v.lessons, held: e.held });
-      });
-      offset += vouchers.length;
-      if (problems.length) {
-        job.reject(new ApiError(422, "InvalidVouchers", "some vouchers cannot be accepted; none were", problems));
-        continue;
-      }
-      for (const [id, e] of mine) expected.set(id, e);
-      good.push({
-        job,
-        rows: vouchers.map((v) => ({
-          merchant_id: String(merchantId), card_id: v.cardId.toString(), sequence: v.sequence, lessons: v.lessons, amount: v.amount.toString(), deadline: v.deadline, v: v.v, r: v.r, s: v.s,
-        })),
-      });
-    }
+    decideAcceptance(jobs, cards, signers, now).forEach((d, k) => {
+      const job = jobs[k];
+      if (!job) return;
+      if ("problems" in d) job.reject(new Refusal("unprocessable", "InvalidVouchers", "some vouchers cannot be accepted; none were", d.problems));
+      else good.push({ job, rows: d.rows });
+    });
     if (good.length === 0) return;
     try {
       const ids = await insertQueued(good.flatMap((g) => g.rows));
@@ -323,7 +362,7 @@ export function createConsumptionQueue(opts: QueueOptions) {
   }
 
   const isDuplicate = (err: unknown) => /unique|duplicate/i.test((err as Error)?.message ?? "");
-  const duplicateError = () => new ApiError(409, "DuplicateVoucher", "a voucher with this card and sequence was already accepted");
+  const duplicateError = () => new Refusal("conflict", "DuplicateVoucher", "a voucher with this card and sequence was already accepted");
 
   /** One INSERT for all `rows`; their ids in the same order (RETURNING follows the order of the rows inserted). */
   async function insertQueued(rows: Omit<QueueRow, "id">[]): Promise<string[]> {

@@ -6,8 +6,8 @@ import { KeyRing } from "../chain/signers";
 import { Rpc } from "../chain/rpc";
 import { Db } from "../store/db";
 import { Indexer } from "../sync/indexer";
-import { ApiError } from "../errors";
-import { Principal } from "../api/auth";
+import { Refusal } from "../errors";
+import { Principal } from "./principal";
 import type { ConsumptionQueue } from "./consumptions";
 import type { RiskRuntime } from "../risk/runtime";
 import type { TxJournal } from "./journal";
@@ -43,7 +43,7 @@ export interface MerchantRecord {
 
 export async function getMerchant(db: Db, merchantId: number): Promise<MerchantRecord> {
   const rows = await db.query<MerchantRecord>("SELECT * FROM merchants WHERE merchant_id = $1", [merchantId]);
-  if (!rows[0]) throw new ApiError(404, "UnknownMerchant", `no merchant ${merchantId} in the index`, { merchantId });
+  if (!rows[0]) throw new Refusal("not_found", "UnknownMerchant", `no merchant ${merchantId} in the index`, { merchantId });
   return rows[0];
 }
 
@@ -58,11 +58,11 @@ export async function accountOf(db: Db, p: Principal): Promise<string> {
   if (p.role === "merchant") return (await getMerchant(db, Number(p.subject))).account;
   if (p.role === "bank") {
     const rows = await db.query<{ account: string }>("SELECT account FROM banks WHERE bank_id = $1", [Number(p.subject)]);
-    if (!rows[0]) throw new ApiError(404, "UnknownBank", `no bank ${p.subject} in the index`);
+    if (!rows[0]) throw new Refusal("not_found", "UnknownBank", `no bank ${p.subject} in the index`);
     return rows[0].account;
   }
   if (p.subject && /^0x[0-9a-f]{40}$/i.test(p.subject)) return p.subject;
-  throw new ApiError(403, "Forbidden", `a ${p.role} has no chain account`);
+  throw new Refusal("forbidden", "Forbidden", `a ${p.role} has no chain account`);
 }
 
 const clockCache = new WeakMap<Services, { at: number; chainSec: number; wallSec: number }>();

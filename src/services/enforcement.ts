@@ -1,8 +1,8 @@
 import { ethers } from "ethers";
 import { EnforcementAnchor, EnforcementAnchor__factory } from "../../typechain-types";
-import { Principal } from "../api/auth";
-import { revertToApiError, waitReceipt } from "../chain/signers";
-import { ApiError } from "../errors";
+import { Principal } from "./principal";
+import { revertRefusal, waitReceipt } from "../chain/signers";
+import { Refusal } from "../errors";
 import { Db } from "../store/db";
 import { Services, accountOf, getMerchant } from "./context";
 
@@ -123,7 +123,7 @@ export async function appendEntry(s: Services, p: Principal, merchantId: number,
   const existing = await readEntries(s.db, merchantId);
   if (input.kind === "correction") {
     const target = existing.find((e) => e.content.seq === input.corrects);
-    if (!target) throw new ApiError(422, "InvalidRequest", "the request has invalid fields", [{ field: "body.corrects", reason: `merchant ${merchantId} has no entry ${input.corrects}` }]);
+    if (!target) throw new Refusal("unprocessable", "InvalidRequest", "the request has invalid fields", [{ field: "body.corrects", reason: `merchant ${merchantId} has no entry ${input.corrects}` }]);
   }
   let stored: StoredEntry | null = null;
   for (let attempt = 0; attempt < 5 && !stored; attempt++) {
@@ -145,12 +145,12 @@ export async function appendEntry(s: Services, p: Principal, merchantId: number,
       if (!/unique|duplicate/i.test((err as Error).message)) throw err; // another officer took this seq: read again
     }
   }
-  if (!stored) throw new ApiError(409, "Busy", `merchant ${merchantId}'s record is being written by others; try again`);
+  if (!stored) throw new Refusal("conflict", "Busy", `merchant ${merchantId}'s record is being written by others; try again`);
   let anchorError: unknown = null;
   try {
     await anchorPending(s, merchantId);
   } catch (err) {
-    anchorError = err instanceof ApiError ? { code: err.code, message: err.message, details: err.details } : { code: "Unavailable", message: (err as Error).message };
+    anchorError = err instanceof Refusal ? { code: err.code, message: err.message, details: err.details } : { code: "Unavailable", message: (err as Error).message };
     s.logger.warn({ merchantId, seq: stored.content.seq, err: anchorError }, "enforcement entry recorded but not anchored yet");
   }
   const [a] = await s.db.query<{ tx_hash: string; block_number: string }>("SELECT tx_hash, block_number FROM enforcement_anchors WHERE merchant_id = $1 AND seq = $2", [merchantId, stored.content.seq]);
@@ -163,7 +163,7 @@ export async function appendEntry(s: Services, p: Principal, merchantId: number,
  */
 export async function anchorPending(s: Services, merchantId: number): Promise<number> {
   const anchor = anchorOf(s);
-  if (!anchor) throw new ApiError(503, "NoAnchor", "this deployment has no enforcement anchor contract; restart the platform to deploy it");
+  if (!anchor) throw new Refusal("unavailable", "NoAnchor", "this deployment has no enforcement anchor contract; restart the platform to deploy it");
   return serially(s, merchantId, async () => {
     const rows = await s.db.query<{ seq: number; content: EntryContent; entry_hash: string }>(
       `SELECT e.seq, e.content, e.entry_hash FROM enforcement_entries e
@@ -176,7 +176,7 @@ export async function anchorPending(s: Services, merchantId: number): Promise<nu
       let txHash: string, blockNumber: number;
       if (onChain !== ZERO) {
         if (onChain.toLowerCase() !== r.entry_hash.toLowerCase()) {
-          throw new ApiError(409, "AnchorMismatch", `entry ${r.seq} of merchant ${merchantId} differs from the hash on chain`, { seq: r.seq, stored: r.entry_hash, onChain });
+          throw new Refusal("conflict", "AnchorMismatch", `entry ${r.seq} of merchant ${merchantId} differs from the hash on chain`, { seq: r.seq, stored: r.entry_hash, onChain });
         }
         const logs = await anchor.queryFilter(anchor.filters.EntryAnchored(merchantId, r.seq), s.deployment.startBlock);
         txHash = logs[0]?.transactionHash ?? ZERO;
@@ -188,10 +188,10 @@ export async function anchorPending(s: Services, merchantId: number): Promise<nu
         try {
           sent = await sender.send({ to: await anchor.getAddress(), data }, { origin: "enforcement" });
         } catch (err) {
-          throw revertToApiError(err) ?? err;
+          throw revertRefusal(err) ?? err;
         }
         const rc = await waitReceipt(s.provider, sent.hash);
-        if (rc.status !== 1) throw new ApiError(409, "Reverted", `anchoring entry ${r.seq} of merchant ${merchantId} reverted`);
+        if (rc.status !== 1) throw new Refusal("conflict", "Reverted", `anchoring entry ${r.seq} of merchant ${merchantId} reverted`);
         txHash = sent.hash;
         blockNumber = rc.blockNumber;
       }

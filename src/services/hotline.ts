@@ -1,5 +1,5 @@
 import { Db, DbTx, queryOne } from "../store/db";
-import { ApiError } from "../errors";
+import { Refusal } from "../errors";
 import { recordHotlineTicketSignal } from "../risk/ingest";
 
 /**
@@ -35,7 +35,7 @@ function ticketView(r: Record<string, unknown>) {
 export async function routeTicket(db: Db, t: TicketInput, by: string) {
   return db.transaction(async (tx) => {
     const [m] = await tx.query<{ industry_id: number }>("SELECT industry_id FROM merchants WHERE merchant_id = $1", [t.merchantId]);
-    if (!m) throw new ApiError(404, "UnknownMerchant", `no merchant ${t.merchantId} in the index`, { merchantId: t.merchantId });
+    if (!m) throw new Refusal("not_found", "UnknownMerchant", `no merchant ${t.merchantId} in the index`, { merchantId: t.merchantId });
     const assignee = await assigneeFor(tx, Number(m.industry_id));
     const inserted = await tx.query(
       `INSERT INTO hotline_tickets (ticket_id, merchant_id, industry_id, category, summary, received_at, status, assignee)
@@ -69,9 +69,9 @@ export function actorOf(role: string, subject: string | null): string {
  */
 async function ownTicket(tx: DbTx, ticketId: string, actor: string) {
   const [t] = await tx.query<Record<string, unknown>>("SELECT * FROM hotline_tickets WHERE ticket_id = $1 FOR UPDATE", [ticketId]);
-  if (!t) throw new ApiError(404, "UnknownTicket", `no hotline ticket ${ticketId}`);
-  if (actor !== BUREAU && t.assignee !== actor) throw new ApiError(403, "Forbidden", `ticket ${ticketId} is assigned to ${t.assignee === BUREAU ? "the bureau" : t.assignee}`);
-  if (t.status === "closed") throw new ApiError(409, "TicketClosed", `ticket ${ticketId} is closed`);
+  if (!t) throw new Refusal("not_found", "UnknownTicket", `no hotline ticket ${ticketId}`);
+  if (actor !== BUREAU && t.assignee !== actor) throw new Refusal("forbidden", "Forbidden", `ticket ${ticketId} is assigned to ${t.assignee === BUREAU ? "the bureau" : t.assignee}`);
+  if (t.status === "closed") throw new Refusal("conflict", "TicketClosed", `ticket ${ticketId} is closed`);
   return t;
 }
 
@@ -89,10 +89,10 @@ export async function transferTicket(db: Db, ticketId: string, actor: string, to
   return db.transaction(async (tx) => {
     const t = await ownTicket(tx, ticketId, actor);
     const target = to.toLowerCase();
-    if (target === t.assignee) throw new ApiError(409, "SameAssignee", `ticket ${ticketId} is already with ${to}`);
+    if (target === t.assignee) throw new Refusal("conflict", "SameAssignee", `ticket ${ticketId} is already with ${to}`);
     if (target !== BUREAU) {
       const known = await tx.query("SELECT 1 FROM industries WHERE regulator = $1", [target]);
-      if (!known.length) throw new ApiError(422, "UnknownRegulator", `${to} is not a designated industry regulator`, { to });
+      if (!known.length) throw new Refusal("unprocessable", "UnknownRegulator", `${to} is not a designated industry regulator`, { to });
     }
     await tx.query("UPDATE hotline_tickets SET status = 'routed', assignee = $2 WHERE ticket_id = $1", [ticketId, target]);
     await dispatch(tx, ticketId, String(t.assignee), target, "transfer", wrongDispatch, actor, note);

@@ -18,14 +18,9 @@ import { Rpc } from "../chain/rpc";
 import { decodeRevert } from "../chain/signers";
 import { Db } from "../store/db";
 
-export type TxOrigin = "api" | "relay" | "vouchers" | "risk" | "enforcement";
+import type { TxActor, TxOrigin } from "../chain/signers";
 
-/** Who asked for a transaction: the API key, its role and subject (absent for the gateway's own work). */
-export interface TxActor {
-  keyId: string;
-  role: string;
-  subject: string | null;
-}
+export type { TxActor, TxOrigin };
 
 export interface JournalRecord {
   hash: string;

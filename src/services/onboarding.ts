@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import { ethers } from "ethers";
 import { z } from "zod";
-import { ApiError } from "../errors";
+import { Refusal } from "../errors";
 import { Db } from "../store/db";
 import { readCsv } from "../csv";
 
@@ -39,21 +39,21 @@ export function parseOnboardingFile(body: unknown): { format: "csv" | "json"; ro
   if (typeof body === "string") {
     format = "csv";
     const csv = readCsv(body);
-    if (csv.problem) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: `body.line ${csv.problem.line}`, reason: csv.problem.reason }]);
+    if (csv.problem) throw new Refusal("invalid", "InvalidRequest", "the request has invalid fields", [{ field: `body.line ${csv.problem.line}`, reason: csv.problem.reason }]);
     const [header, ...lines] = csv.records.map((r) => r.cells);
-    if (!header) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "body", reason: "the CSV is empty" }]);
+    if (!header) throw new Refusal("invalid", "InvalidRequest", "the request has invalid fields", [{ field: "body", reason: "the CSV is empty" }]);
     const cols = header.map((h) => CSV_COLUMNS[h.trim().toLowerCase()]);
     header.forEach((h, i) => { if (!cols[i]) problems.push({ field: `body.header.${i}`, reason: `unknown column ${h}; known: ${Object.keys(CSV_COLUMNS).join(", ")}` }); });
-    if (problems.length) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", problems);
+    if (problems.length) throw new Refusal("invalid", "InvalidRequest", "the request has invalid fields", problems);
     raw = lines.map((l) => Object.fromEntries(cols.map((c, i) => [c, l[i] ?? ""]).filter(([, v]) => v !== "")));
   } else if (Array.isArray(body) || (body && typeof body === "object" && Array.isArray((body as { rows?: unknown }).rows))) {
     format = "json";
     raw = (Array.isArray(body) ? body : (body as { rows: Record<string, unknown>[] }).rows) as Record<string, unknown>[];
   } else {
-    throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "body", reason: "send text/csv, or JSON: an array of rows or {rows: [...]}" }]);
+    throw new Refusal("invalid", "InvalidRequest", "the request has invalid fields", [{ field: "body", reason: "send text/csv, or JSON: an array of rows or {rows: [...]}" }]);
   }
-  if (raw.length === 0) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "body", reason: "no rows" }]);
-  if (raw.length > 200_000) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "body", reason: "at most 200,000 rows per file" }]);
+  if (raw.length === 0) throw new Refusal("invalid", "InvalidRequest", "the request has invalid fields", [{ field: "body", reason: "no rows" }]);
+  if (raw.length > 200_000) throw new Refusal("invalid", "InvalidRequest", "the request has invalid fields", [{ field: "body", reason: "at most 200,000 rows per file" }]);
   const rows: OnboardingRow[] = [];
   const seen = new Set<string>();
   raw.forEach((r, i) => {
@@ -66,7 +66,7 @@ export function parseOnboardingFile(body: unknown): { format: "csv" | "json"; ro
     seen.add(parsed.data.registrationNumber);
     rows.push(parsed.data);
   });
-  if (problems.length) throw new ApiError(422, "InvalidRows", `${problems.length} problem(s) in the file; nothing was imported`, problems.slice(0, 200));
+  if (problems.length) throw new Refusal("unprocessable", "InvalidRows", `${problems.length} problem(s) in the file; nothing was imported`, problems.slice(0, 200));
   return { format, rows };
 }
 

@@ -1,5 +1,5 @@
 import { Db, queryOne } from "../store/db";
-import { ApiError, required } from "../errors";
+import { Refusal, required } from "../errors";
 import { readCsv } from "../csv";
 
 /** One line of a custodian bank's custody-account statement. Money in fen. */
@@ -39,7 +39,7 @@ export function parseStatementCsv(text: string): Statement {
   const problems: { field: string; reason: string }[] = [];
   const header = records[0];
   if (!header || !/^ref,direction,amountFen/i.test(header.cells.map((c) => c.trim()).join(","))) {
-    throw new ApiError(400, "InvalidRequest", "the statement is not in the expected CSV format", [{ field: "body", reason: "the first line must be the header ref,direction,amountFen,txHash,cardId,merchantId" }]);
+    throw new Refusal("invalid", "InvalidRequest", "the statement is not in the expected CSV format", [{ field: "body", reason: "the first line must be the header ref,direction,amountFen,txHash,cardId,merchantId" }]);
   }
   if (problem) problems.push({ field: `line ${problem.line}`, reason: problem.reason });
   const out: Statement = { closingBalanceFen: -1n, lines: [] };
@@ -62,7 +62,7 @@ export function parseStatementCsv(text: string): Statement {
     });
   }
   if (out.closingBalanceFen < 0n) problems.push({ field: "closing", reason: "the statement needs a last line closing,,<balance in fen>" });
-  if (problems.length) throw new ApiError(400, "InvalidRequest", "the statement has invalid lines", problems);
+  if (problems.length) throw new Refusal("invalid", "InvalidRequest", "the statement has invalid lines", problems);
   return out;
 }
 

@@ -1,8 +1,8 @@
 import { Interface, Transaction } from "ethers";
 import { CustodyRegistry__factory, PrepaidEscrow__factory } from "../../typechain-types";
-import { Principal } from "../api/auth";
-import { revertToApiError, waitReceipt } from "../chain/signers";
-import { ApiError } from "../errors";
+import { Principal } from "./principal";
+import { revertRefusal, waitReceipt } from "../chain/signers";
+import { Refusal } from "../errors";
 import { Services, accountOf } from "./context";
 import type { TxActor } from "./journal";
 
@@ -26,18 +26,18 @@ function plain(v: unknown): unknown {
  * state (a risk push, a freeze landing in the same block). Replaying it as a call on the state after its block
  * recovers the contract's custom error, so the caller still learns the reason, e.g. Custody_HighRiskNoSales.
  */
-async function minedRevert(s: Services, hash: string, blockNumber: number): Promise<ApiError> {
+async function minedRevert(s: Services, hash: string, blockNumber: number): Promise<Refusal> {
   try {
     const tx = await s.provider.getTransaction(hash);
     if (tx) await s.provider.call({ to: tx.to, from: tx.from, data: tx.data, value: tx.value, blockTag: blockNumber });
   } catch (err) {
-    const api = revertToApiError(err);
+    const api = revertRefusal(err);
     if (api) {
       api.message = `${api.message} (transaction ${hash} reverted on chain)`;
       return api;
     }
   }
-  return new ApiError(409, "Reverted", `transaction ${hash} reverted on chain`);
+  return new Refusal("conflict", "Reverted", `transaction ${hash} reverted on chain`);
 }
 
 async function settle(s: Services, hash: string): Promise<TxResult> {
@@ -84,20 +84,20 @@ export async function relaySigned(s: Services, raw: string, p?: Principal): Prom
   try {
     tx = Transaction.from(raw);
   } catch {
-    throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "body.signedTransaction", reason: "not a signed transaction" }]);
+    throw new Refusal("invalid", "InvalidRequest", "the request has invalid fields", [{ field: "body.signedTransaction", reason: "not a signed transaction" }]);
   }
   const targets = [s.deployment.escrow.toLowerCase(), s.deployment.registry.toLowerCase()];
   if (!tx.to || !targets.includes(tx.to.toLowerCase())) {
-    throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "body.signedTransaction", reason: "it is not addressed to the custody contracts" }]);
+    throw new Refusal("invalid", "InvalidRequest", "the request has invalid fields", [{ field: "body.signedTransaction", reason: "it is not addressed to the custody contracts" }]);
   }
-  if (!tx.from) throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "body.signedTransaction", reason: "it is not signed" }]);
+  if (!tx.from) throw new Refusal("invalid", "InvalidRequest", "the request has invalid fields", [{ field: "body.signedTransaction", reason: "it is not signed" }]);
   if (Number(tx.chainId) !== s.chainId) {
-    throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "body.signedTransaction", reason: `signed for chain ${tx.chainId}, this is chain ${s.chainId}` }]);
+    throw new Refusal("invalid", "InvalidRequest", "the request has invalid fields", [{ field: "body.signedTransaction", reason: `signed for chain ${tx.chainId}, this is chain ${s.chainId}` }]);
   }
   try {
     await s.provider.call({ from: tx.from, to: tx.to, data: tx.data });
   } catch (err) {
-    throw revertToApiError(err) ?? new ApiError(409, "Reverted", "the contract would refuse this transaction");
+    throw revertRefusal(err) ?? new Refusal("conflict", "Reverted", "the contract would refuse this transaction");
   }
   await s.journal?.record({ hash: tx.hash!, sender: tx.from, nonce: tx.nonce, raw, origin: "relay", actor: actorOf(p) });
   let hash: string;
@@ -105,7 +105,7 @@ export async function relaySigned(s: Services, raw: string, p?: Principal): Prom
     hash = await s.provider.send("eth_sendRawTransaction", [raw]);
   } catch (err) {
     await s.journal?.refused(tx.hash!, (err as Error).message);
-    throw revertToApiError(err) ?? new ApiError(409, "Rejected", `the node refused the transaction: ${(err as Error).message.slice(0, 200)}`);
+    throw revertRefusal(err) ?? new Refusal("conflict", "Rejected", `the node refused the transaction: ${(err as Error).message.slice(0, 200)}`);
   }
   return settle(s, hash);
 }

@@ -3,7 +3,7 @@ import { readCsv } from "../../src/csv";
 import { parseStatementCsv } from "../../src/services/reconciliation";
 import { parseOnboardingFile } from "../../src/services/onboarding";
 import { parseSignalFile } from "../../src/risk/ingest";
-import { ApiError } from "../../src/errors";
+import { Refusal } from "../../src/errors";
 
 const BOM = "\ufeff";
 
@@ -54,9 +54,9 @@ describe("CSV (one reader for statements, onboarding and risk signals)", functio
         parseStatementCsv('ref,direction,amountFen\nx,sideways,1\n"y,in,2\n');
         expect.fail("accepted");
       } catch (err) {
-        expect(err).to.be.instanceOf(ApiError);
-        expect((err as ApiError).status).to.equal(400);
-        expect(((err as ApiError).details as { field: string }[]).map((d) => d.field)).to.include.members(["line 2.direction", "line 3"]);
+        expect(err).to.be.instanceOf(Refusal);
+        expect((err as Refusal).kind).to.equal("invalid");
+        expect(((err as Refusal).details as { field: string }[]).map((d) => d.field)).to.include.members(["line 2.direction", "line 3"]);
       }
     });
   });

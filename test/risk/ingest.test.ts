@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { Db } from "../../src/store/db";
-import { ApiError } from "../../src/errors";
+import { Refusal } from "../../src/errors";
 import { addSignal, importSignalFile, ImportProgress, parseSignalFile } from "../../src/risk/ingest";
 import { engines } from "../support/db";
 import { addMerchant, NOW } from "./support";
@@ -167,8 +167,8 @@ for (const engine of engines()) {
 
       it("refuses an invalid record with the same reasons as a file's row", async function () {
         const err = await addSignal(db, { ...ticket, refundRelated: undefined, merchantId: 0 }, { now: NOW }).catch((e) => e);
-        expect(err).to.be.instanceOf(ApiError);
-        expect(err.status).to.equal(400);
+        expect(err).to.be.instanceOf(Refusal);
+        expect(err.kind).to.equal("invalid");
         expect(err.details.map((d: { field: string }) => d.field).sort()).to.deep.equal(["merchantId", "refundRelated"]);
         const unknown = await addSignal(db, { ...ticket, merchantId: 7 }, { now: NOW }).catch((e) => e);
         expect(unknown.details).to.deep.equal([{ field: "merchantId", reason: "merchant 7 is not on the platform" }]);

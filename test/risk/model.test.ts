@@ -208,7 +208,7 @@ for (const engine of engines()) {
 
       it("refuses an override without a reason", async function () {
         const err = await setOverride(db, { merchantId: 1, level: "low", reason: " ", officer: "a" }).catch((e) => e);
-        expect(err.status).to.equal(400);
+        expect(err.kind).to.equal("invalid");
         expect(err.details).to.deep.equal([{ field: "reason", reason: "an override needs its reason" }]);
       });
     });

@@ -80,7 +80,7 @@ for (const engine of engines()) {
     it("goes forward in time: an older rating is refused, the same moment again replaces the rating", async function () {
       await rateAndRecord(ago(10));
       const err = await rateAndRecord(ago(20)).catch((e) => e);
-      expect(err).to.include({ status: 409, code: "RatingOutOfOrder" });
+      expect(err).to.include({ kind: "conflict", code: "RatingOutOfOrder" });
       await addRiskSignal(db, 1, "registry_fact", ago(12), { fact: "dishonest_debtor", action: "listed" });
       const again = await rateAndRecord(ago(10), [1]);
       expect(again.changes.map((c) => [c.merchantId, c.from, c.to])).to.deep.equal([[1, "low", "high"]]);

@@ -6,7 +6,10 @@ import { Access } from "../access";
 import { Gate, defineRoute, withStatus } from "../http";
 import { Services } from "../../services/context";
 import { Db } from "../../store/db";
-import { ApiError } from "../../errors";
+import { apiKeyById, listApiKeys, merchantKey, merchantKeys } from "../../store/apiKeys";
+import { bankExists } from "../../store/banks";
+import { merchantExists } from "../../store/merchants";
+import { ApiError } from "../errors";
 
 type Auth = Gate;
 
@@ -23,9 +26,8 @@ export async function checkKeySubject(db: Pick<Db, "query">, role: Role, subject
     case "bank":
     case "merchant": {
       if (s === null || !/^\d{1,10}$/.test(s)) return { problem: `a ${role}'s key needs the ${role} id (a whole number)` };
-      const table = role === "bank" ? "banks" : "merchants";
-      const rows = await db.query(`SELECT 1 FROM ${table} WHERE ${role}_id = $1`, [Number(s)]);
-      if (!rows.length) return { problem: `no ${role} ${s} in the index` };
+      const known = role === "bank" ? await bankExists(db, Number(s)) : await merchantExists(db, Number(s));
+      if (!known) return { problem: `no ${role} ${s} in the index` };
       return { subject: String(Number(s)) };
     }
     case "platform_regulator":
@@ -62,11 +64,7 @@ export function apiKeyRoutes(router: Router, s: Services, auth: Auth) {
     access: { roles: { platform_regulator: "any" } },
     query: z.object({ role: z.enum(ROLES).optional(), includeRevoked: z.enum(["true", "false"]).default("false") }).strict(),
     handler: async ({ query }) => {
-      const rows = await s.db.query<{ id: string; role: string; subject: string | null; label: string; created_at: unknown; revoked_at: unknown }>(
-        `SELECT id, role, subject, label, created_at, revoked_at FROM api_keys
-         WHERE ($1::text IS NULL OR role = $1) AND ($2::boolean OR revoked_at IS NULL) ORDER BY created_at, id`,
-        [query.role ?? null, query.includeRevoked === "true"],
-      );
+      const rows = await listApiKeys(s.db, { role: query.role ?? null, includeRevoked: query.includeRevoked === "true" });
       const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string).toISOString());
       return { items: rows.map((r) => ({ id: r.id, role: r.role, subject: r.subject, label: r.label, createdAt: iso(r.created_at), revokedAt: iso(r.revoked_at) })) };
     },
@@ -80,8 +78,7 @@ export function apiKeyRoutes(router: Router, s: Services, auth: Auth) {
       if (params.keyId === principal!.keyId) throw new ApiError(409, "OwnKey", "a key cannot revoke itself; use another platform regulator key");
       const done = await revokeApiKey(s.db, params.keyId);
       if (!done) {
-        const rows = await s.db.query("SELECT revoked_at FROM api_keys WHERE id = $1", [params.keyId]);
-        if (!rows.length) throw new ApiError(404, "UnknownApiKey", `no API key ${params.keyId}`);
+        if (!(await apiKeyById(s.db, params.keyId))) throw new ApiError(404, "UnknownApiKey", `no API key ${params.keyId}`);
         throw new ApiError(409, "AlreadyRevoked", `API key ${params.keyId} is already revoked`);
       }
       return { id: params.keyId, revoked: true };
@@ -99,8 +96,7 @@ export function apiKeyRoutes(router: Router, s: Services, auth: Auth) {
     method: "get", path: "/v1/merchants/:merchantId/staff-keys", tag: "merchants", summary: "List a merchant's staff keys (never the secrets)",
     response: list(staffKey), access: staff, params: mid,
     handler: async ({ params }) => {
-      const rows = await s.db.query<{ id: string; label: string; created_at: unknown; revoked_at: unknown }>(
-        "SELECT id, label, created_at, revoked_at FROM api_keys WHERE role = 'merchant' AND subject = $1 ORDER BY created_at, id", [String(params.merchantId)]);
+      const rows = await merchantKeys(s.db, params.merchantId);
       return { items: rows.map((r) => ({ id: r.id, label: r.label, createdAt: iso(r.created_at), revokedAt: iso(r.revoked_at) })) };
     },
   }, auth);
@@ -123,7 +119,7 @@ export function apiKeyRoutes(router: Router, s: Services, auth: Auth) {
     params: z.object({ merchantId: mid.shape.merchantId, keyId: z.string().regex(/^[0-9a-f]{12}$/, "a key id is 12 hex digits (ck_<id>_…)") }).strict(),
     handler: async ({ params, principal }) => {
       if (params.keyId === principal!.keyId) throw new ApiError(409, "OwnKey", "a key cannot revoke itself; use another key of the merchant's");
-      const [k] = await s.db.query<{ revoked_at: unknown }>("SELECT revoked_at FROM api_keys WHERE id = $1 AND role = 'merchant' AND subject = $2", [params.keyId, String(params.merchantId)]);
+      const k = await merchantKey(s.db, params.merchantId, params.keyId);
       if (!k) throw new ApiError(404, "UnknownApiKey", `merchant ${params.merchantId} has no key ${params.keyId}`);
       if (k.revoked_at) throw new ApiError(409, "AlreadyRevoked", `API key ${params.keyId} is already revoked`);
       await revokeApiKey(s.db, params.keyId);

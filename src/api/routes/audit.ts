@@ -2,8 +2,9 @@ import { Router } from "express";
 import { z } from "zod";
 import { ROLES } from "../auth";
 import { defineRoute, Gate } from "../http";
-import { ApiError } from "../../errors";
+import { ApiError } from "../errors";
 import { page } from "../answers";
+import { auditPage } from "../../store/records";
 
 const cursorOf = (id: string) => Buffer.from(id).toString("base64url");
 
@@ -34,14 +35,10 @@ export function auditRoutes(router: Router, gate: Gate) {
           throw new ApiError(400, "InvalidRequest", "the request has invalid fields", [{ field: "query.cursor", reason: "not a cursor this API gave out" }]);
         }
       }
-      const rows = await gate.db.query<{ id: string; at: unknown; role: string; subject: string | null; key_id: string | null; method: string; route: string; path: string; status: number }>(
-        `SELECT id, at, role, subject, key_id, method, route, path, status FROM audit_log
-         WHERE ($1::bigint IS NULL OR id < $1) AND ($2::text IS NULL OR role = $2) AND ($3::text IS NULL OR subject = $3)
-           AND ($4::text IS NULL OR key_id = $4) AND ($5::text IS NULL OR route = $5)
-           AND ($6::bigint IS NULL OR at >= to_timestamp($6)) AND ($7::bigint IS NULL OR at <= to_timestamp($7))
-         ORDER BY id DESC LIMIT ${query.limit + 1}`,
-        [before, query.role ?? null, query.subject?.toLowerCase() ?? null, query.keyId ?? null, query.route ?? null, query.fromTime ?? null, query.toTime ?? null],
-      );
+      const rows = await auditPage(gate.db, {
+        beforeId: before, limit: query.limit + 1, role: query.role ?? null, subject: query.subject?.toLowerCase() ?? null, keyId: query.keyId ?? null,
+        route: query.route ?? null, fromTime: query.fromTime ?? null, toTime: query.toTime ?? null,
+      });
       const page = rows.slice(0, query.limit);
       const last = page.at(-1);
       return {

@@ -7,7 +7,8 @@ import { Gate, defineRoute, address, idParam, wholeNumber, pageQuery, decodeCurs
 import { Services, industriesOf } from "../../services/context";
 import { LedgerFilter, ledgerChunks, ledgerPageJson } from "../../services/ledger";
 import { ledgerRowById, verifyLedgerRow } from "../../services/ledgerVerify";
-import { ApiError } from "../../errors";
+import { ApiError } from "../errors";
+import { merchantIdsWhere } from "../../store/merchants";
 
 type Auth = Gate;
 
@@ -30,12 +31,10 @@ async function scopeOf(s: Services, p: Principal): Promise<Pick<LedgerFilter, "m
       return {};
     case "industry_regulator": {
       const inds = await industriesOf(s.db, p.subject ?? "");
-      const rows = await s.db.query<{ merchant_id: string }>("SELECT merchant_id FROM merchants WHERE industry_id = ANY($1::int[])", [inds]);
-      return { merchantScope: rows.map((r) => Number(r.merchant_id)) };
+      return { merchantScope: await merchantIdsWhere(s.db, { industries: inds }) };
     }
     case "bank": {
-      const rows = await s.db.query<{ merchant_id: string }>("SELECT merchant_id FROM merchants WHERE bank_id = $1", [Number(p.subject)]);
-      return { merchantScope: rows.map((r) => Number(r.merchant_id)) };
+      return { merchantScope: await merchantIdsWhere(s.db, { bankId: Number(p.subject) }) };
     }
     case "merchant":
       return { merchantScope: [Number(p.subject)] };

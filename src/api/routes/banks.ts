@@ -6,14 +6,14 @@ import { Services } from "../../services/context";
 import { executeAs } from "../../services/transactions";
 import { parseStatementCsv, reconcile, Statement } from "../../services/reconciliation";
 import { chainTime, releasableDirect } from "../../services/lawJobs";
-import { ApiError } from "../../errors";
+import { ApiError } from "../errors";
 import { CustodyToken__factory } from "../../../typechain-types";
-import { queryOne } from "../../store/db";
+import { bankById, bankMerchantsPage, bankMovementsPage, bankTotals } from "../../store/banks";
 
 type Auth = Gate;
 
 async function bankRow(s: Services, bankId: number) {
-  const [b] = await s.db.query<{ bank_id: number; account: string; token: string }>("SELECT * FROM banks WHERE bank_id = $1", [bankId]);
+  const b = await bankById(s.db, bankId);
   if (!b) throw new ApiError(404, "UnknownBank", `no bank ${bankId} in the index`, { bankId });
   return b;
 }
@@ -102,15 +102,11 @@ export function bankRoutes(router: Router, s: Services, auth: Auth) {
     handler: async ({ params, query }) => {
       const bank = await bankRow(s, params.bankId);
       const after = decodeCursor(query.cursor) ?? "0";
-      const rows = await s.db.query(
-        `SELECT merchant_id, status, paid_in, released, refunded, paid_out FROM merchants WHERE bank_id = $1 AND merchant_id > $2
-         ORDER BY merchant_id LIMIT ${query.limit + 1}`,
-        [params.bankId, after],
-      );
+      const rows = await bankMerchantsPage(s.db, params.bankId, after, query.limit + 1);
       const { page, nextCursor } = keysetPage(rows, query.limit, (r) => r.merchant_id);
       const items = await Promise.all(page.map(async (r) => {
-        const held = BigInt(r.paid_in as string) - BigInt(r.released as string) - BigInt(r.refunded as string);
-        const payable = BigInt(r.released as string) - BigInt(r.paid_out as string);
+        const held = BigInt(r.paid_in) - BigInt(r.released) - BigInt(r.refunded);
+        const payable = BigInt(r.released) - BigInt(r.paid_out);
         const [chainHeld, chainPayable] = await s.escrow.balancesOf(Number(r.merchant_id));
         return {
           merchantId: Number(r.merchant_id), status: r.status,
@@ -121,10 +117,7 @@ export function bankRoutes(router: Router, s: Services, auth: Auth) {
       }));
       const token = CustodyToken__factory.connect(bank.token, s.provider);
       const [escrowBalance, supply] = await Promise.all([token.balanceOf(s.deployment.escrow), token.totalSupply()]);
-      const tot = await queryOne<{ held: string; payable: string }>(s.db,
-        "SELECT coalesce(sum(paid_in - released - refunded), 0) AS held, coalesce(sum(released - paid_out), 0) AS payable FROM merchants WHERE bank_id = $1",
-        [params.bankId],
-      );
+      const tot = await bankTotals(s.db, params.bankId);
       const indexedTotal = BigInt(tot.held) + BigInt(tot.payable);
       return {
         bankId: params.bankId, token: bank.token,
@@ -174,12 +167,7 @@ export function bankRoutes(router: Router, s: Services, auth: Auth) {
     params: bid, query: z.object({ ...pageQuery, kind: z.enum(["payout", "refund"]).default("payout") }).strict(),
     handler: async ({ params, query }) => {
       const after = decodeCursor(query.cursor);
-      const table = query.kind === "payout" ? "payouts" : "refunds";
-      const rows = await s.db.query(
-        `SELECT *, block_number * 100000 + log_index AS pos FROM ${table} WHERE bank_id = $1 AND block_number * 100000 + log_index > $2
-         ORDER BY pos LIMIT ${query.limit + 1}`,
-        [params.bankId, after ?? "-1"],
-      );
+      const rows = await bankMovementsPage(s.db, params.bankId, query.kind, after ?? "-1", query.limit + 1);
       const { page, nextCursor } = keysetPage(rows, query.limit, (r) => r.pos);
       return {
         items: page.map((r) => ({

@@ -10,10 +10,11 @@ import { ledgerPageJson } from "../../services/ledger";
 import { CardAtSequence, checkInTypedData, consumptionFor, consumptionShare, consumptionTypedData, consumptionTypedDataSchema } from "../../chain/vouchers";
 import { sendCheckIn } from "../../services/lawJobs";
 import { relaySigned } from "../../services/transactions";
-import { ApiError } from "../../errors";
-import { revertToApiError } from "../../chain/signers";
+import { ApiError } from "../errors";
+import { revertRefusal } from "../../chain/signers";
 import { voucherSchema } from "./merchants";
 import qrcode from "qrcode-generator";
+import { cardsPage, merchantNameOf, queuedAhead } from "../../store/records";
 
 type Auth = Gate;
 
@@ -32,27 +33,21 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
    */
   async function nextVoucher(cardId: bigint, card: Record<string, unknown>, lessons: number): Promise<CardAtSequence> {
     const used = Number(card.units_used);
-    const [q] = await s.db.query<{ next: number | null; pending: string | null }>(
-      "SELECT max(sequence + lessons) AS next, sum(amount) AS pending FROM voucher_queue WHERE card_id = $1 AND status <> 'failed' AND sequence >= $2",
-      [cardId.toString(), used],
-    );
-    const sequence = Math.max(used, Number(q?.next ?? 0));
+    const q = await queuedAhead(s.db, cardId.toString(), used);
+    const sequence = Math.max(used, Number(q.next ?? 0));
     const left = Number(card.units_left) - (sequence - used);
     if (lessons > left) throw new ApiError(409, "InsufficientLessons", `only ${left} lessons left`, { left });
-    return { cardId, held: BigInt(card.held as string) - BigInt(q?.pending ?? 0), unitsLeft: left, unitsUsed: sequence };
+    return { cardId, held: BigInt(card.held as string) - BigInt(q.pending ?? 0), unitsLeft: left, unitsUsed: sequence };
   }
 
-  async function merchantName(merchantId: number): Promise<string | null> {
-    const [profile] = await s.db.query<{ name: string }>("SELECT name FROM merchant_profiles WHERE merchant_id = $1", [merchantId]);
-    return profile?.name ?? null;
-  }
+  const merchantName = (merchantId: number) => merchantNameOf(s.db, merchantId);
 
   defineRoute(router, {
     method: "get", path: "/v1/consumers/:holder/cards", tag: "consumers", summary: "List a consumer's cards", response: page(card),
     access: { roles: { consumer: "own", platform_regulator: "any", auditor: "any" }, tenant: { holder: "params.holder" } },
     params: z.object({ holder: address }).strict(), query: z.object({ ...pageQuery }).strict(),
     handler: async ({ params, query }) => {
-      const rows = await s.db.query(`SELECT * FROM cards WHERE holder = $1 AND card_id > $2 ORDER BY card_id LIMIT ${query.limit + 1}`, [params.holder, decodeCursor(query.cursor, UINT64_MAX) ?? "0"]);
+      const rows = await cardsPage(s.db, { holder: params.holder, afterId: decodeCursor(query.cursor, UINT64_MAX) ?? "0", limit: query.limit + 1 });
       const { page, nextCursor } = keysetPage(rows, query.limit, (r) => r.card_id);
       const now = await chainNow(s);
       return { items: page.map((r) => cardView(r, now)), nextCursor };
@@ -127,7 +122,7 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
       try {
         await s.escrow.checkIn.staticCall(...args);
       } catch (err) {
-        throw revertToApiError(err) ?? new ApiError(409, "Reverted", "the contract would refuse this check-in");
+        throw revertRefusal(err) ?? new ApiError(409, "Reverted", "the contract would refuse this check-in");
       }
       const out = await sendCheckIn(s, Number(card.merchant_id), args);
       if (!out) throw new ApiError(409, "NoSender", "the gateway holds neither the merchant's nor its bank's key: send checkIn from the holder's own wallet");
@@ -162,7 +157,7 @@ export function consumerRoutes(router: Router, s: Services, auth: Auth) {
       try {
         gas = await s.provider.estimateGas({ from, to: s.deployment.escrow, data, gasPrice: 0, type: 0 });
       } catch (err) {
-        throw revertToApiError(err) ?? new ApiError(409, "Reverted", "the contract would refuse this transaction");
+        throw revertRefusal(err) ?? new ApiError(409, "Reverted", "the contract would refuse this transaction");
       }
       // Asked of the node itself: ethers keeps a provider call's answer for a moment (its cacheTimeout), and a holder
       // sending a second transaction right after the first would get the first one's nonce again.

@@ -4,6 +4,7 @@ import { ROLES } from "../auth";
 import { list } from "../answers";
 import { Gate, defineRoute } from "../http";
 import { Services } from "../../services/context";
+import { profilesOf } from "../../store/merchants";
 
 /**
  * Names for people: the console shows merchants by name (and number) and banks by their bank name. What it returns is
@@ -24,8 +25,7 @@ export function directoryRoutes(router: Router, s: Services, gate: Gate) {
     response: list(z.object({ merchantId: z.number(), name: z.string().nullable(), district: z.string().nullable(), registrationNumber: z.string().nullable() })),
     handler: async ({ query }) => {
       const ids = [...new Set(query.ids.split(",").map(Number))];
-      const rows = await s.db.query<{ merchant_id: string; name: string | null; district: string | null; registration_number: string | null }>(
-        "SELECT merchant_id, name, district, registration_number FROM merchant_profiles WHERE merchant_id = ANY($1::bigint[]) ORDER BY merchant_id", [ids]);
+      const rows = await profilesOf(s.db, ids);
       return { items: rows.map((r) => ({ merchantId: Number(r.merchant_id), name: r.name, district: r.district ?? null, registrationNumber: r.registration_number })) };
     },
   }, gate);

@@ -6,7 +6,8 @@ import { Gate, defineRoute, address, pageQuery, withStatus, decodeTextCursor } f
 import { Services } from "../../services/context";
 import { executeAs } from "../../services/transactions";
 import { BUREAU, acceptTicket, actorOf, applyDesignation, closeTicket, dispatchStats, listTickets, routeTicket, ticketHistory, transferTicket } from "../../services/hotline";
-import { ApiError } from "../../errors";
+import { ApiError } from "../errors";
+import { industryById } from "../../store/records";
 
 type Auth = Gate;
 /** A ticket is the bureau's and its assignee's to act on. */
@@ -80,7 +81,7 @@ export function hotlineRoutes(router: Router, s: Services, auth: Auth) {
     params: z.object({ industryId: z.coerce.number().int().min(1).max(65535) }).strict(),
     body: z.object({ regulator: address }).strict(),
     handler: async ({ params, body, principal }) => {
-      const [ind] = await s.db.query("SELECT industry_id FROM industries WHERE industry_id = $1", [params.industryId]);
+      const ind = await industryById(s.db, params.industryId);
       if (!ind) throw new ApiError(404, "UnknownIndustry", `no industry ${params.industryId}`);
       const tx = await executeAs(s, principal!, s.registry.interface.encodeFunctionData("defineIndustry", [params.industryId, body.regulator]), "registry");
       const moved = await applyDesignation(s.db, params.industryId, body.regulator, actorOf(principal!.role, principal!.subject));

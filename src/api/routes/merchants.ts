@@ -8,8 +8,9 @@ import { Services, chainNow } from "../../services/context";
 import { executeAs } from "../../services/transactions";
 import { cardView, planView } from "../../services/views";
 import { ledgerPageJson } from "../../services/ledger";
-import { ApiError } from "../../errors";
+import { ApiError } from "../errors";
 import { payoutAccountRef, payoutAccountsOf, savePayoutAccount } from "../../services/lawJobs";
+import { cardsPage, plansOf, queuedVouchersPage } from "../../store/records";
 
 type Auth = Gate;
 
@@ -36,7 +37,7 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
     },
     params: mid,
     handler: async ({ params }) => {
-      const rows = await s.db.query("SELECT * FROM plans WHERE merchant_id = $1 ORDER BY plan_index", [params.merchantId]);
+      const rows = await plansOf(s.db, params.merchantId);
       return { items: rows.map(planView) };
     },
   }, auth);
@@ -66,13 +67,7 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
     query: z.object({ ...pageQuery, status: z.enum(["active", "refund_requested", "disputed", "refunded", "consumed"]).optional() }).strict(),
     handler: async ({ params, query }) => {
       const after = decodeCursor(query.cursor, UINT64_MAX);
-      const args: unknown[] = [params.merchantId, after ?? "0"];
-      let sql = "SELECT * FROM cards WHERE merchant_id = $1 AND card_id > $2";
-      if (query.status) {
-        args.push(query.status);
-        sql += " AND status = $3";
-      }
-      const rows = await s.db.query(`${sql} ORDER BY card_id LIMIT ${query.limit + 1}`, args);
+      const rows = await cardsPage(s.db, { merchantId: params.merchantId, afterId: after ?? "0", limit: query.limit + 1, status: query.status });
       const { page, nextCursor } = keysetPage(rows, query.limit, (r) => r.card_id);
       const now = await chainNow(s);
       return { items: page.map((r) => cardView(r, now)), nextCursor };
@@ -103,13 +98,7 @@ export function merchantRoutes(router: Router, s: Services, auth: Auth) {
     method: "get", path: "/v1/merchants/:merchantId/consumptions", tag: "merchants", summary: "Follow submitted vouchers", response: page(z.object({ id: idText, cardId: idText, sequence: z.number(), lessons: z.number(), status: z.string(), txHash: txHash.nullable(), error: z.unknown().optional() })),
     access: itself, params: mid, query: z.object({ ...pageQuery, status: z.enum(["queued", "sent", "confirmed", "failed"]).optional() }).strict(),
     handler: async ({ params, query }) => {
-      const args: unknown[] = [params.merchantId, decodeCursor(query.cursor) ?? "0"];
-      let sql = "SELECT id, card_id, sequence, lessons, status, tx_hash, error FROM voucher_queue WHERE merchant_id = $1 AND id > $2";
-      if (query.status) {
-        args.push(query.status);
-        sql += " AND status = $3";
-      }
-      const rows = await s.db.query(`${sql} ORDER BY id LIMIT ${query.limit + 1}`, args);
+      const rows = await queuedVouchersPage(s.db, { merchantId: params.merchantId, afterId: decodeCursor(query.cursor) ?? "0", limit: query.limit + 1, status: query.status });
       const { page, nextCursor } = keysetPage(rows, query.limit, (r) => r.id);
       return {
         items: page.map((r) => ({ id: String(r.id), cardId: String(r.card_id), sequence: r.sequence, lessons: r.lessons, status: r.status, txHash: r.tx_hash, error: r.error })),

@@ -8,7 +8,8 @@ import { Services } from "../../services/context";
 import { BEIJING_INDUSTRIES } from "../../chain/policies";
 import { publicWarnings, dishonestyList, EffectiveEntry } from "../../services/enforcement";
 import { createChallenge, openSession } from "../../services/consumerSessions";
-import { ApiError } from "../../errors";
+import { ApiError } from "../errors";
+import { profilesOf, publicMerchantById, searchPublicMerchants } from "../../store/merchants";
 
 type Auth = Gate;
 
@@ -76,15 +77,6 @@ function custodyBpsOf(policy: unknown): number | null {
   return o.custodyBps != null ? Number(o.custodyBps) : o["0"] != null ? Number(o["0"]) : null;
 }
 
-const MERCHANT_SQL = `
-SELECT m.merchant_id, m.industry_id, m.bank_id, m.status, m.risk_level, m.admitted_at, m.breach_recorded_at,
-       p.name, p.registration_number, p.district, i.policy AS industry_policy, d.policy AS default_policy, r.level AS rated_level
-FROM merchants m
-LEFT JOIN merchant_profiles p ON p.merchant_id = m.merchant_id
-LEFT JOIN industries i ON i.industry_id = m.industry_id
-LEFT JOIN industries d ON d.industry_id = 0
-LEFT JOIN risk_ratings r ON r.merchant_id = m.merchant_id AND r.superseded_at IS NULL`;
-
 function warningView(w: EffectiveEntry) {
   return { merchantId: w.merchantId, seq: w.seq, date: w.occurredOn, summary: w.summary, documentRef: w.documentRef, corrected: w.correctedBy.length > 0, entryHash: w.entryHash };
 }
@@ -139,8 +131,7 @@ function cacheable(res: Response, seconds = 60) {
 
 async function namesOf(s: Services, ids: number[]) {
   if (!ids.length) return new Map<number, { name: string | null; registrationNumber: string | null }>();
-  const rows = await s.db.query<{ merchant_id: string; name: string | null; registration_number: string | null }>(
-    "SELECT merchant_id, name, registration_number FROM merchant_profiles WHERE merchant_id = ANY($1::bigint[])", [ids]);
+  const rows = await profilesOf(s.db, ids);
   return new Map(rows.map((r) => [Number(r.merchant_id), { name: r.name, registrationNumber: r.registration_number }]));
 }
 
@@ -164,25 +155,12 @@ export function publicRoutes(router: Router, s: Services, auth: Auth, rate: Publ
       cursor: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, "a cursor from a previous page's nextCursor").optional(),
     }).strict(),
     handler: async ({ query, res }) => {
-      const args: unknown[] = [decodeCursor(query.cursor) ?? "0"];
-      const where = ["m.merchant_id > $1"];
-      const add = (sql: string, ...v: unknown[]) => {
-        let out = sql;
-        for (const x of v) {
-          args.push(x);
-          out = out.replace("?", `$${args.length}`);
-        }
-        where.push(out);
-      };
-      if (query.q) {
-        const like = `%${query.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-        add("(lower(p.name) LIKE ? OR p.registration_number = ? OR m.registry_ref = ?)", like, query.q, ethers.id(query.q));
-      }
-      if (query.registrationNumber) add("(p.registration_number = ? OR m.registry_ref = ?)", query.registrationNumber, ethers.id(query.registrationNumber));
-      if (query.district) add("lower(p.district) = ?", query.district.toLowerCase());
-      if (query.industryId !== undefined) add("m.industry_id = ?", query.industryId);
-      if (query.status) add("m.status = ?", query.status);
-      const rows = await s.db.query(`${MERCHANT_SQL} WHERE ${where.join(" AND ")} ORDER BY m.merchant_id LIMIT ${query.limit + 1}`, args);
+      const rows = await searchPublicMerchants(s.db, {
+        afterId: decodeCursor(query.cursor) ?? "0", limit: query.limit + 1,
+        q: query.q ? { text: query.q, ref: ethers.id(query.q) } : undefined,
+        registrationNumber: query.registrationNumber ? { text: query.registrationNumber, ref: ethers.id(query.registrationNumber) } : undefined,
+        district: query.district, industryId: query.industryId, status: query.status,
+      });
       const { page, nextCursor } = keysetPage(rows, query.limit, (r) => r.merchant_id);
       cacheable(res);
       return { items: await publicMerchants(s, page), nextCursor };
@@ -196,8 +174,9 @@ export function publicRoutes(router: Router, s: Services, auth: Auth, rate: Publ
       custodian: z.object({ bankId: z.number(), name: z.string().nullable() }), requiredCustodyPercent: z.number().nullable(), riskLevel: z.string(),
       admittedAt: z.number().nullable(), warnings: z.array(z.unknown()), seriousDishonesty: report({ listed: z.boolean() }) }), params: z.object({ merchantId: idParam("merchantId") }).strict(),
     handler: async ({ params, res }) => {
-      const rows = await s.db.query(`${MERCHANT_SQL} WHERE m.merchant_id = $1`, [params.merchantId]);
-      if (!rows[0]) throw new ApiError(404, "UnknownMerchant", `no merchant ${params.merchantId}`, { merchantId: params.merchantId });
+      const row = await publicMerchantById(s.db, params.merchantId);
+      const rows = row ? [row] : [];
+      if (!row) throw new ApiError(404, "UnknownMerchant", `no merchant ${params.merchantId}`, { merchantId: params.merchantId });
       cacheable(res);
       return (await publicMerchants(s, rows))[0];
     },

@@ -7,10 +7,12 @@ import { Gate, defineRoute, fen, idParam, cardIdParam, pageQuery, decodeCursor, 
 import { Services, getMerchant, industriesOf } from "../../services/context";
 import { executeAs } from "../../services/transactions";
 import { merchantView } from "../../services/views";
-import { ApiError } from "../../errors";
+import { ApiError } from "../errors";
 import { recordProfile } from "../../services/onboarding";
 import { policyAnswer } from "../../chain/policies";
 import { usccSchema } from "../uscc";
+import { merchantsPage, riskHistoryOf } from "../../store/merchants";
+import { disputesPage, listIndustries } from "../../store/records";
 
 type Auth = Gate;
 /** The bureau acts on every merchant; an industry regulator on its industries' merchants. */
@@ -48,18 +50,11 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
     }).strict(),
     handler: async ({ query, principal }) => {
       const p = principal!;
-      const args: unknown[] = [decodeCursor(query.cursor) ?? "0"];
-      const where = ["merchant_id > $1"];
-      const add = (sql: string, v: unknown) => {
-        args.push(v);
-        where.push(sql.replace("?", `$${args.length}`));
-      };
-      if (query.status) add("status = ?", query.status);
-      if (query.industryId !== undefined) add("industry_id = ?", query.industryId);
-      if (query.riskLevel) add("risk_level = ?", query.riskLevel);
-      if (p.role === "industry_regulator") add("industry_id = ANY(?::int[])", await industriesOf(s.db, p.subject ?? ""));
-      if (p.role === "bank") add("bank_id = ?", Number(p.subject));
-      const rows = await s.db.query(`SELECT * FROM merchants WHERE ${where.join(" AND ")} ORDER BY merchant_id LIMIT ${query.limit + 1}`, args);
+      const rows = await merchantsPage(s.db, {
+        afterId: decodeCursor(query.cursor) ?? "0", limit: query.limit + 1, status: query.status, industryId: query.industryId, riskLevel: query.riskLevel,
+        industries: p.role === "industry_regulator" ? await industriesOf(s.db, p.subject ?? "") : undefined,
+        bankId: p.role === "bank" ? Number(p.subject) : undefined,
+      });
       const { page, nextCursor } = keysetPage(rows, query.limit, (r) => r.merchant_id);
       return { items: page.map(merchantView), nextCursor };
     },
@@ -74,7 +69,7 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
     params: mid,
     handler: async ({ params, tenant }) => {
       const m = tenant.merchant ?? (await getMerchant(s.db, params.merchantId));
-      const risk = await s.db.query("SELECT from_level, to_level, reason, block_time FROM risk_history WHERE merchant_id = $1 ORDER BY block_time", [params.merchantId]);
+      const risk = await riskHistoryOf(s.db, params.merchantId);
       return { ...merchantView(m), riskHistory: risk.map((r) => ({ from: r.from_level, to: r.to_level, reason: r.reason, at: Number(r.block_time) })) };
     },
   }, auth);
@@ -135,7 +130,7 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
     method: "get", path: "/v1/industries", tag: "regulators", summary: "List industries, their regulators and policies", response: list(z.object({ industryId: z.number(), regulator: z.string().nullable(), policy: z.unknown().optional(), isDefault: z.boolean() })),
     access: { roles: { platform_regulator: "any", industry_regulator: "any", auditor: "any", bank: "any", merchant: "any" } },
     handler: async () => {
-      const rows = await s.db.query("SELECT industry_id, regulator, policy FROM industries ORDER BY industry_id");
+      const rows = await listIndustries(s.db);
       return { items: rows.map((r) => ({ industryId: Number(r.industry_id), regulator: r.regulator, policy: policyAnswer(r.policy), isDefault: Number(r.industry_id) === 0 })) };
     },
   }, auth);
@@ -171,13 +166,10 @@ export function regulatorRoutes(router: Router, s: Services, auth: Auth) {
     access: { roles: { platform_regulator: "any", auditor: "any", industry_regulator: "scoped" }, notes: { industry_regulator: "the disputes of its industries" } },
     query: z.object({ ...pageQuery, status: z.enum(["open", "refunded", "denied"]).default("open") }).strict(),
     handler: async ({ query, principal }) => {
-      const args: unknown[] = [query.status, decodeCursor(query.cursor) ?? "0"];
-      let sql = "SELECT * FROM disputes WHERE status = $1 AND card_id > $2";
-      if (principal!.role === "industry_regulator") {
-        args.push(await industriesOf(s.db, principal!.subject ?? ""));
-        sql += " AND industry_id = ANY($3::int[])";
-      }
-      const rows = await s.db.query(`${sql} ORDER BY card_id LIMIT ${query.limit + 1}`, args);
+      const rows = await disputesPage(s.db, {
+        status: query.status, afterId: decodeCursor(query.cursor) ?? "0", limit: query.limit + 1,
+        industries: principal!.role === "industry_regulator" ? await industriesOf(s.db, principal!.subject ?? "") : undefined,
+      });
       const { page, nextCursor } = keysetPage(rows, query.limit, (r) => r.card_id);
       return {
         items: page.map((r) => ({

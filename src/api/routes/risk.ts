@@ -5,7 +5,8 @@ import { Principal } from "../auth";
 import { Access } from "../access";
 import { Gate, defineRoute, idParam, wholeNumber, pageQuery, decodeCursor, keysetPage, withStatus, sendJson, toJson } from "../http";
 import { Services, getMerchant, industriesOf } from "../../services/context";
-import { ApiError } from "../../errors";
+import { ApiError } from "../errors";
+import { Refusal } from "../../errors";
 import { Db } from "../../store/db";
 import { RISK_LEVELS } from "../../risk/levels";
 import { addSignal, importSignalFile, listSignals, merchantsNamedIn, riskSignalSchema, SignalFileFormat, ImportProgress } from "../../risk/ingest";
@@ -15,6 +16,8 @@ import { lastAlertId, listAlerts } from "../../risk/alerts";
 import { listPushes } from "../../risk/push";
 import { beijingDate, creditProfile, levelsOverTime } from "../../risk/reports";
 import type { RiskRuntime } from "../../risk/runtime";
+import { riskHistoryOf } from "../../store/merchants";
+import { currentRatingsPage } from "../../store/records";
 
 type Auth = Gate;
 /** The bureau everywhere; an industry regulator on its industries' merchants. */
@@ -86,7 +89,7 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
     access: regulatorsOn({ merchant: "body.merchantId" }), body: riskSignalSchema,
     handler: async ({ req }) => {
       const out = await addSignal(s.db, req.body).catch((err) => {
-        if (err instanceof ApiError && err.status === 400 && Array.isArray(err.details)) {
+        if (err instanceof Refusal && err.kind === "invalid" && Array.isArray(err.details)) {
           throw new ApiError(400, err.code, err.message, (err.details as { field: string; reason: string }[]).map((d) => ({ ...d, field: `body.${d.field}` })));
         }
         throw err;
@@ -127,7 +130,7 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
         result = await importSignalFile(s.db, text, { format, onProgress, progressEvery: 1000 });
       } catch (err) {
         if (!streaming) throw err;
-        res.end(toJson({ error: { code: err instanceof ApiError ? err.code : "Internal", message: (err as Error).message } }) + "\n");
+        res.end(toJson({ error: { code: err instanceof Refusal ? err.code : "Internal", message: (err as Error).message } }) + "\n");
         return;
       }
       if (result.status === "rejected") {
@@ -157,14 +160,7 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
     query: z.object({ ...pageQuery, level: level.optional(), industryId: z.coerce.number().int().min(0).max(65535).optional() }).strict(),
     handler: async ({ query, principal }) => {
       const scope = await scopeOf(s.db, principal!);
-      const rows = await s.db.query(
-        `SELECT r.merchant_id, m.industry_id, m.risk_level AS on_chain_level, r.level, r.computed_level, r.score, r.model_version, r.computed_at, r.explanation
-         FROM risk_ratings r JOIN merchants m ON m.merchant_id = r.merchant_id
-         WHERE r.superseded_at IS NULL AND r.merchant_id > $1 AND ($2::text IS NULL OR r.level = $2) AND ($3::int IS NULL OR m.industry_id = $3)
-           AND ($4::int[] IS NULL OR m.industry_id = ANY($4::int[]))
-         ORDER BY r.merchant_id LIMIT ${query.limit + 1}`,
-        [decodeCursor(query.cursor) ?? "0", query.level ?? null, query.industryId ?? null, scope],
-      );
+      const rows = await currentRatingsPage(s.db, { afterId: decodeCursor(query.cursor) ?? "0", limit: query.limit + 1, level: query.level ?? null, industryId: query.industryId ?? null, industries: scope });
       const { page, nextCursor } = keysetPage(rows, query.limit, (r) => r.merchant_id);
       return {
         items: page.map((r) => ({
@@ -213,7 +209,7 @@ export function riskRoutes(router: Router, s: Services, auth: Auth) {
     query: z.object({ all: z.enum(["true", "false"]).default("false"), limit: z.coerce.number().int().min(1).max(500).default(100) }).strict(),
     handler: async ({ params, query }) => {
       const ratings = await ratingHistory(s.db, params.merchantId, { changesOnly: query.all !== "true", limit: query.limit });
-      const onChain = await s.db.query("SELECT from_level, to_level, reason, block_time, tx_hash FROM risk_history WHERE merchant_id = $1 ORDER BY block_time DESC, log_index DESC LIMIT 100", [params.merchantId]);
+      const onChain = await riskHistoryOf(s.db, params.merchantId, { newestFirst: true });
       return {
         merchantId: params.merchantId,
         ratings,

@@ -6,8 +6,9 @@ import { Principal } from "../auth";
 import { Access } from "../access";
 import { Gate, defineRoute, wholeNumber } from "../http";
 import { Services, industriesOf } from "../../services/context";
-import { ApiError } from "../../errors";
+import { ApiError } from "../errors";
 import { Db } from "../../store/db";
+import { MerchantScope, moneyBuckets, moneyByIndustry } from "../../store/stats";
 
 type Auth = Gate;
 
@@ -33,27 +34,17 @@ export interface MoneyPoint {
 }
 
 /**
- * Which merchants a principal's statistics cover: SQL to add to a query on `merchants m`, or none for all. A merchant
+ * Which merchants a principal's statistics cover (none given: all). A merchant
  * or industry named in the query was checked against the caller by the access rule.
  */
-async function scopeOf(db: Db, p: Principal, q: { industryId?: number; merchantId?: number }) {
-  const clauses: string[] = [];
-  const args: unknown[] = [];
-  const add = (sql: string, v: unknown) => {
-    args.push(v);
-    clauses.push(sql.replace("?", `$${args.length}`));
-  };
-  if (q.merchantId !== undefined) {
-    add("m.merchant_id = ?", q.merchantId);
-  } else if (p.role === "merchant") {
-    add("m.merchant_id = ?", Number(p.subject));
-  }
-  if (q.industryId !== undefined) add("m.industry_id = ?", q.industryId);
-  if (p.role === "industry_regulator") {
-    add("m.industry_id = ANY(?::int[])", await industriesOf(db, p.subject ?? ""));
-  }
-  if (p.role === "bank") add("m.bank_id = ?", Number(p.subject));
-  return { clauses, args };
+async function scopeOf(db: Db, p: Principal, q: { industryId?: number; merchantId?: number }): Promise<MerchantScope> {
+  const scope: MerchantScope = {};
+  if (q.merchantId !== undefined) scope.merchantId = q.merchantId;
+  else if (p.role === "merchant") scope.merchantId = Number(p.subject);
+  if (q.industryId !== undefined) scope.industryId = q.industryId;
+  if (p.role === "industry_regulator") scope.industries = await industriesOf(db, p.subject ?? "");
+  if (p.role === "bank") scope.bankId = Number(p.subject);
+  return scope;
 }
 
 /**
@@ -61,25 +52,10 @@ async function scopeOf(db: Db, p: Principal, q: { industryId?: number; merchantI
  * (lessons, periods, the merchant's share of a decided dispute), refunded, paid out; and what escrow held at the end
  * of each bucket, counted from the first event (so a window that starts later still opens with the right balance).
  */
-export async function moneyOverTime(db: Db, scope: { clauses: string[]; args: unknown[] }, bucket: Bucket, window: { fromTime?: number; toTime?: number }) {
+export async function moneyOverTime(db: Db, scope: MerchantScope, bucket: Bucket, window: { fromTime?: number; toTime?: number }) {
   const size = bucket === "hour" ? 3600 : bucket === "week" ? 7 * DAY : DAY;
   const shift = BEIJING_OFFSET + (bucket === "week" ? WEEK_SHIFT : 0);
-  const args = [...scope.args, size, shift];
-  const sizeArg = `$${args.length - 1}::bigint`;
-  const shiftArg = `$${args.length}::bigint`;
-  const where = [`l.event IN (${MONEY_EVENTS.map((e) => `'${e}'`).join(", ")})`, ...scope.clauses];
-  const rows = await db.query<{ b: string; paid_in: string; released: string; refunded: string; paid_out: string }>(
-    `SELECT ((l.block_time + ${shiftArg}) / ${sizeArg})::text AS b,
-       coalesce(sum(CASE WHEN l.event IN ('CardPurchased', 'CardRenewed') THEN l.amount ELSE 0 END), 0)::text AS paid_in,
-       coalesce(sum(CASE WHEN l.event IN ('LessonsConsumed', 'PeriodsReleased', 'DirectShareReleased', 'DisputeResolved') THEN l.amount
-         WHEN l.event = 'FrozenPayableDecided' THEN -l.amount ELSE 0 END), 0)::text AS released,
-       coalesce(sum(CASE WHEN l.event IN ('CardRefunded', 'DirectShareReturned', 'RenewalRefunded') THEN l.amount ELSE 0 END), 0)::text AS refunded,
-       coalesce(sum(CASE WHEN l.event = 'PaidOut' THEN l.amount ELSE 0 END), 0)::text AS paid_out
-     FROM ledger l JOIN merchants m ON m.merchant_id = l.merchant_id
-     WHERE ${where.join(" AND ")}
-     GROUP BY 1 ORDER BY 1`,
-    args,
-  );
+  const rows = await moneyBuckets(db, scope, MONEY_EVENTS, size, shift);
   let buckets: Acc[] = rows.map((r) => ({
     start: Number(r.b) * size - shift, end: (Number(r.b) + 1) * size - shift, paidIn: BigInt(r.paid_in), released: BigInt(r.released), refunded: BigInt(r.refunded), paidOut: BigInt(r.paid_out),
   }));
@@ -193,13 +169,7 @@ export function statsRoutes(router: Router, s: Services, auth: Auth) {
     },
     handler: async ({ principal }) => {
       const scope = await scopeOf(s.db, principal!, {});
-      const rows = await s.db.query<{ industry_id: number; merchants: string; paid_in: string; released: string; refunded: string; paid_out: string }>(
-        `SELECT m.industry_id, count(*)::text AS merchants, sum(m.paid_in)::text AS paid_in, sum(m.released)::text AS released,
-           sum(m.refunded)::text AS refunded, sum(m.paid_out)::text AS paid_out
-         FROM merchants m ${scope.clauses.length ? "WHERE " + scope.clauses.join(" AND ") : ""}
-         GROUP BY m.industry_id ORDER BY m.industry_id`,
-        scope.args,
-      );
+      const rows = await moneyByIndustry(s.db, scope);
       return {
         items: rows.map((r) => ({
           industryId: Number(r.industry_id), merchants: Number(r.merchants), paidInFen: r.paid_in, releasedFen: r.released, refundedFen: r.refunded,
