@@ -41,11 +41,11 @@ for (const engine of engines()) {
     });
     const issue = async (name: string, role: Role, subject: string | null) => (key[name] = (await issueApiKey(db, { role, subject, label: name })).key);
     const wallet = (who: "alice" | "bob") => devWallet(who === "alice" ? 10 : 11, district.provider);
-    /** The holder signs the transaction the API prepared and hands it back, as the consumer page does. */
+    /** The holder signs the transaction the API prepared (its nonce included) and hands it back, as the consumer page does. */
     const holderSends = async (who: "alice" | "bob", cardId: string, kind: string) => {
       const t = await as(who).get(`/v1/cards/${cardId}/refund-request?kind=${kind}`);
       expect(t.status, `${kind} on card ${cardId}: ${JSON.stringify(t.body)}`).to.equal(200);
-      const signed = await wallet(who).signTransaction({ to: t.body.to, data: t.body.data, chainId: 31337, nonce: await district.provider.getTransactionCount(wallet(who).address), gasLimit: BigInt(t.body.gasLimit), gasPrice: 0, type: 0 });
+      const signed = await wallet(who).signTransaction({ to: t.body.to, data: t.body.data, chainId: 31337, nonce: t.body.nonce, gasLimit: BigInt(t.body.gasLimit), gasPrice: 0, type: 0 });
       const sent = await as(who).post("/v1/transactions", { signedTransaction: signed });
       expect(sent.status, `${kind} on card ${cardId}, sent: ${JSON.stringify(sent.body)}`).to.equal(200);
       return sent.body;
