@@ -195,18 +195,18 @@ for (const engine of engines()) {
         expect(r.body.alerts).to.equal(4);
         expect(r.body.modelVersion).to.equal(MODEL_V1.version);
       });
-      it("rates as of a moment asked for: never after now, never before a merchant's current rating", async () => {
+      it("rates as of a moment asked for, never after now", async () => {
         const now = Math.floor(Date.now() / 1000);
         const future = await as("bureau").post("/v1/risk/rate").send({ asOf: now + 3600 }).expect(400);
         expect(future.body.error.details.map((d: { field: string }) => d.field)).to.deep.equal(["body.asOf"]);
-        const at = now + 30;
+        // As of the current ratings' moment (or now): the same moment again replaces them. (An older moment is refused
+        // with RatingOutOfOrder: test/risk/ratings.test.ts.)
+        const current = (await as("bureau").get("/v1/risk/ratings?limit=100").expect(200)).body.items as { computedAt: number }[];
+        const at = Math.max(now, ...current.map((i) => i.computedAt));
         const r = await as("bureau").post("/v1/risk/rate").send({ asOf: at }).expect(200);
         expect(r.body.asOf).to.equal(at);
         const list = await as("bureau").get("/v1/risk/ratings?limit=100").expect(200);
         expect(list.body.items.map((i: { computedAt: number }) => i.computedAt)).to.include(at);
-        // Ten seconds before the ratings just recorded (every merchant admitted long before): out of order.
-        const past = await as("bureau").post("/v1/risk/rate").send({ asOf: at - 10 }).expect(409);
-        expect(past.body.error.code).to.equal("RatingOutOfOrder");
       });
       for (const [name, fact] of [["abnormal", "abnormal_operation"], ["debtor", "dishonest_debtor"], ["deregistering", "deregistration"]]) {
         it(`hard rule: ${fact} rates the merchant at least high, and says so`, async () => {
